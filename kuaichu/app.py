@@ -1,0 +1,136 @@
+"""create_app(settings): the aiohttp application with every part wired in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from . import auth
+from .callcenter import SUPERVISOR_NS, CallCenter
+from .errors import KuaichuError
+from .queue import Dispatcher
+from .queue.eventlog import EventLog
+from .queue.memory import MemoryCallQueue
+from .settings import Settings
+from .signaling.emitter import Emitter
+from .signaling.namespaces import DriverNamespace, OfficerNamespace, SupervisorNamespace
+from .storage.db import Database, create_schema, make_engine
+
+logger = logging.getLogger(__name__)
+
+settings_key = web.AppKey("settings", Settings)
+db_key = web.AppKey("db", Database)
+center_key = web.AppKey("center", CallCenter)
+sio_key = web.AppKey("sio", socketio.AsyncServer)
+
+WALLBOARD_PERIOD = 2.0
+
+
+async def _config(request: web.Request) -> web.Response:
+    s = request.app[settings_key]
+    urls = [u.strip() for u in s.ice_servers.split(",") if u.strip()]
+    return web.json_response({"ice_servers": [{"urls": u} for u in urls]})
+
+
+async def _call_info(request: web.Request) -> web.Response:
+    officer = await auth.current_officer(request)
+    if officer is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    call_id = request.match_info["call_id"]
+    info = await request.app[db_key].get_call(call_id)
+    if info is None:
+        raise web.HTTPNotFound(text="no such call")
+    if officer.role != "supervisor" and info["officer_id"] != officer.id:
+        raise web.HTTPForbidden(text="not your call")
+    return web.json_response(info)
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except KuaichuError as exc:
+        return web.json_response({"error": exc.as_dict()}, status=exc.http_status)
+
+
+async def _wallboard_loop(sio: socketio.AsyncServer, center: CallCenter) -> None:
+    while True:
+        await asyncio.sleep(WALLBOARD_PERIOD)
+        try:
+            if sio.manager.rooms.get(SUPERVISOR_NS):
+                await sio.emit("wallboard", await center.wallboard(), namespace=SUPERVISOR_NS)
+        except Exception:
+            logger.exception("wallboard update failed")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+    app[settings_key] = settings
+    # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
+    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=1024 * 1024,
+                               ping_interval=10, ping_timeout=10)
+    sio.attach(app)
+    app[sio_key] = sio
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.recordings_path.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database)
+        await create_schema(engine)
+        db = Database(engine)
+        app[db_key] = db
+        accounts = auth.Accounts(db, settings.session_hours * 3600)
+        app[auth.accounts_key] = accounts
+        emitter = Emitter(sio)
+        events = EventLog(db)
+        center = CallCenter(db, emitter, settings.recordings_path,
+                            [u for u in settings.ice_servers.split(",") if u])
+        dispatcher = Dispatcher(
+            MemoryCallQueue(), events, center,
+            reservation_timeout=settings.reservation_timeout,
+            wrapup_seconds=settings.wrapup_seconds,
+            decline_cooldown=settings.decline_cooldown,
+            default_handle_seconds=settings.default_handle_seconds,
+        )
+        center.attach(dispatcher)
+        app[center_key] = center
+        limit = settings.max_message_bytes
+        sio.register_namespace(DriverNamespace(center, limit))
+        sio.register_namespace(OfficerNamespace(center, accounts, limit))
+        sio.register_namespace(SupervisorNamespace(center, accounts, limit))
+        emitter.start()
+        events.start()
+        wallboard = asyncio.create_task(_wallboard_loop(sio, center), name="wallboard")
+        logger.info("kuaichu ready: data in %s", settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            wallboard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await wallboard
+            await center.close()
+            await emitter.close()
+            await events.close()
+            await db.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    auth.setup_routes(app, secure_cookies=settings.secure_cookies)
+    app.router.add_get("/api/config", _config)
+    app.router.add_get("/api/calls/{call_id}", _call_info)
+    app.router.add_get("/healthz", _healthz)
+    try:
+        from . import officer_ui
+    except ImportError:  # pages land separately; the API works without them
+        logger.warning("officer_ui not available")
+    else:
+        officer_ui.setup(app)
+    return app

@@ -1,0 +1,394 @@
+"""The life of a call, from a driver's report to the recording on disk.
+
+The call centre joins the dispatcher (who gets which call), the media (the bridged and recorded
+peer connections) and the database, and tells the sockets what happened. The socket.io
+namespaces are only the edge: they validate, authorize and call in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .auth import Officer
+from .errors import Conflict, KuaichuError, MediaError, NotFound
+from .media.call_media import CallMedia, RecordingInfo
+from .queue import Dispatcher, OfficerStatus, QueuedCall
+from .signaling.emitter import Emitter
+from .signaling.schemas import Location, Report
+from .storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+DRIVER_NS = "/driver"
+OFFICER_NS = "/officer"
+SUPERVISOR_NS = "/supervisor"
+MEDIA_SETUP_TIMEOUT = 30.0
+
+
+def officer_room(officer_id: int) -> str:
+    return f"officer:{officer_id}"
+
+
+@dataclass
+class Call:
+    call_id: str
+    case_id: str
+    driver_sid: str
+    queued: QueuedCall
+    location: Location | None
+    state: str = "waiting"  # waiting, connecting, in_call, reconnecting, ended
+    officer_id: int | None = None
+    answered_at: float | None = None
+    media: CallMedia | None = None
+    driver_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(f"{name}:{self.call_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+def new_case_id(now: float) -> str:
+    # Readable over the phone: date plus six characters without look-alikes.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "KC" + datetime.fromtimestamp(now).strftime("%Y%m%d") + "".join(
+        secrets.choice(alphabet) for _ in range(6))
+
+
+class CallCenter:
+    def __init__(self, db: Database, emitter: Emitter, recordings_dir: Path,
+                 ice_servers: list[str],
+                 media_factory: Callable[..., CallMedia] = CallMedia) -> None:
+        self.db = db
+        self.emit = emitter
+        self.recordings_dir = recordings_dir
+        self.ice_servers = ice_servers
+        self.media_factory = media_factory
+        self.dispatcher: Dispatcher  # set by attach(): the dispatcher needs us as listener
+        self.calls: dict[str, Call] = {}
+        self.by_driver: dict[str, str] = {}  # driver sid -> call id
+        self.officer_sids: dict[int, set[str]] = {}
+        self.officers: dict[int, Officer] = {}
+        self._finalizing: set[asyncio.Task[None]] = set()
+
+    def attach(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    # -- DispatchListener -----------------------------------------------------------------
+
+    def officer_state_changed(self, officer_id: int, status: OfficerStatus,
+                              call_id: str | None, wrapup_until: float | None) -> None:
+        self.emit.send("officer_state", {"status": status.value, "call_id": call_id,
+                                         "wrapup_until": wrapup_until},
+                       OFFICER_NS, officer_room(officer_id))
+
+    def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None:
+        self.emit.send("call_offered", {
+            "call_id": call.call_id, "case_id": call.case_id,
+            "waited_s": int(time.time() - call.queued_at), "location": call.location,
+            "expires_in_s": expires_in,
+        }, OFFICER_NS, officer_room(officer_id))
+
+    def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None:
+        self.emit.send("offer_withdrawn", {"call_id": call_id, "reason": reason},
+                       OFFICER_NS, officer_room(officer_id))
+
+    def queue_changed(self) -> None:
+        for queued in self.dispatcher.queue:
+            call = self.calls.get(queued.call_id)
+            if call is None:
+                continue
+            self.emit.send("queue", {
+                "call_id": call.call_id,
+                "position": self.dispatcher.queue.position(call.call_id),
+                "waiting": len(self.dispatcher.queue),
+                "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
+            }, DRIVER_NS, call.driver_sid)
+        self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, None)
+
+    # -- drivers ------------------------------------------------------------------------------
+
+    async def report(self, sid: str, report: Report) -> Call:
+        if sid in self.by_driver:
+            raise Conflict("this connection already has a call")
+        now = time.time()
+        call_id = secrets.token_urlsafe(12)
+        case_id = new_case_id(now)
+        location = report.location.as_dict() if report.location else None
+        # The case exists from the moment of the report, before anyone answers.
+        await self.db.create_case_and_call(case_id, call_id, now, location, report.phone)
+        queued = QueuedCall(call_id, case_id, now, location)
+        call = Call(call_id, case_id, sid, queued, report.location)
+        self.calls[call_id] = call
+        self.by_driver[sid] = call_id
+        logger.info("call %s: reported, case %s", call_id, case_id)
+        self._driver_state(call)
+        self.dispatcher.enqueue(queued)
+        return call
+
+    def driver_call(self, sid: str) -> Call:
+        call_id = self.by_driver.get(sid)
+        if call_id is None or call_id not in self.calls:
+            raise NotFound("you have no active call")
+        return self.calls[call_id]
+
+    async def driver_location(self, sid: str, location: Location) -> None:
+        call = self.driver_call(sid)
+        call.location = location
+        call.queued.location = location.as_dict()
+        await self.db.update_call(call.call_id, lat=location.lat, lng=location.lng,
+                                  accuracy=location.accuracy)
+        if call.officer_id is not None:
+            self.emit.send("call_location", {"call_id": call.call_id,
+                                             "location": location.as_dict()},
+                           OFFICER_NS, officer_room(call.officer_id))
+
+    async def driver_hangup(self, sid: str, reason: str = "driver_hangup") -> None:
+        call_id = self.by_driver.get(sid)
+        if call_id is None:
+            if reason == "driver_hangup":
+                raise NotFound("you have no active call")
+            return
+        call = self.calls[call_id]
+        if call.state == "waiting" or (call.state == "reconnecting" and call.officer_id is None
+                                        and self.dispatcher.queue.get(call_id)):
+            if self.dispatcher.abandon(call_id):
+                await self._end(call, "abandoned")
+                return
+        await self._end(call, reason)
+
+    async def driver_sdp_answer(self, sid: str, sdp: str) -> None:
+        call = self.driver_call(sid)
+        if call.media is None or call.driver_ready.is_set():
+            raise Conflict("no media offer is pending for this call")
+        await call.media.driver_answer(sdp)  # MediaError for bad SDP reaches the driver
+        call.driver_ready.set()
+
+    # -- officers -----------------------------------------------------------------------------
+
+    def officer_connected(self, officer: Officer, sid: str) -> None:
+        self.officers[officer.id] = officer
+        self.officer_sids.setdefault(officer.id, set()).add(sid)
+        p = self.dispatcher.officer_online(officer.id)
+        # A second tab gets the current picture at once.
+        self.emit.send("officer_state", {"status": p.status.value, "call_id": p.call_id,
+                                         "wrapup_until": p.wrapup_until}, OFFICER_NS, sid)
+        self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, sid)
+
+    async def officer_disconnected(self, officer: Officer, sid: str) -> None:
+        sids = self.officer_sids.get(officer.id, set())
+        sids.discard(sid)
+        if sids:
+            return
+        self.officer_sids.pop(officer.id, None)
+        busy_call = self.dispatcher.officer_offline(officer.id)
+        if busy_call and busy_call in self.calls:
+            await self._officer_lost(self.calls[busy_call], "officer_disconnected")
+
+    def set_status(self, officer: Officer, status: str) -> None:
+        self.dispatcher.set_status(officer.id, OfficerStatus(status))
+
+    async def accept(self, officer: Officer, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise Conflict("this call is no longer waiting")
+        self.dispatcher.accept(officer.id, call_id)  # raises Conflict if not reserved for them
+        call.officer_id = officer.id
+        first_answer = call.answered_at is None
+        call.state = "connecting"
+        if first_answer:
+            call.answered_at = time.time()
+            await self.db.update_call(call_id, state="in_call", answered_at=call.answered_at,
+                                      officer_id=officer.id)
+            await self.db.update_case_status(call.case_id, "in_call")
+        else:
+            await self.db.update_call(call_id, state="in_call", officer_id=officer.id)
+        self._driver_state(call)
+        self.emit.send("call_started", {
+            "call_id": call_id, "case_id": call.case_id,
+            "location": call.location.as_dict() if call.location else None,
+            "answered_at": call.answered_at,
+        }, OFFICER_NS, officer_room(officer.id))
+        call.spawn(self._connect(call, officer.id), "connect")
+        logger.info("call %s: accepted by officer %s", call_id, officer.username)
+        return call
+
+    def decline(self, officer: Officer, call_id: str) -> None:
+        self.dispatcher.decline(officer.id, call_id)
+
+    def officer_call(self, officer: Officer, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None or call.officer_id != officer.id:
+            raise NotFound("you have no such call")
+        return call
+
+    async def officer_sdp_answer(self, officer: Officer, call_id: str, sdp: str) -> None:
+        call = self.officer_call(officer, call_id)
+        if call.media is None or call.state != "connecting":
+            raise Conflict("no media offer is pending for this call")
+        await call.media.officer_answer(sdp)
+        call.state = "in_call"
+        self._driver_state(call)
+
+    async def officer_hangup(self, officer: Officer, call_id: str) -> None:
+        call = self.officer_call(officer, call_id)
+        await self._end(call, "officer_hangup")
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _driver_state(self, call: Call, reason: str | None = None) -> None:
+        payload: dict[str, Any] = {"call_id": call.call_id, "state": call.state}
+        if reason:
+            payload["reason"] = reason
+        self.emit.send("call_state", payload, DRIVER_NS, call.driver_sid)
+
+    async def _connect(self, call: Call, officer_id: int) -> None:
+        try:
+            if call.media is None:
+                call.media = self.media_factory(
+                    call.call_id, self.recordings_dir / call.case_id,
+                    ice_servers=None, on_failed=lambda leg, why: self._media_failed(call, leg, why))
+                offer = await call.media.driver_offer()
+                self.emit.send("sdp_offer", {"call_id": call.call_id, **offer},
+                               DRIVER_NS, call.driver_sid)
+            await asyncio.wait_for(call.driver_ready.wait(), MEDIA_SETUP_TIMEOUT)
+            if call.officer_id != officer_id:
+                return
+            offer = await call.media.officer_offer()
+            self.emit.send("sdp_offer", {"call_id": call.call_id, **offer},
+                           OFFICER_NS, officer_room(officer_id))
+        except TimeoutError:
+            logger.warning("call %s: driver did not answer the media offer", call.call_id)
+            await self._end(call, "media_failed")
+        except KuaichuError as exc:
+            logger.warning("call %s: media setup failed: %s", call.call_id, exc)
+            await self._end(call, "media_failed")
+
+    def _media_failed(self, call: Call, leg: str, reason: str) -> None:
+        if call.state == "ended":
+            return
+        logger.warning("call %s: %s leg failed (%s)", call.call_id, leg, reason)
+        if leg == "driver":
+            call.spawn(self._end(call, "driver_lost"), "end")
+        elif call.officer_id is not None:
+            officer_id = call.officer_id
+            self.dispatcher.call_finished(officer_id, call.call_id, None)
+            self.emit.send("call_ended", {"call_id": call.call_id, "reason": "media_failed"},
+                           OFFICER_NS, officer_room(officer_id))
+            call.spawn(self._officer_lost(call, "officer_media_failed"), "requeue")
+
+    async def _officer_lost(self, call: Call, reason: str) -> None:
+        """The officer vanished mid-call: back to the head of the queue, driver told."""
+        if call.state == "ended":
+            return
+        logger.info("call %s: officer lost (%s), re-queued at the head", call.call_id, reason)
+        call.officer_id = None
+        call.state = "reconnecting"
+        if call.media is not None:
+            await call.media.detach_officer()
+        await self.db.update_call(call.call_id, state="waiting")
+        self._driver_state(call, "officer_lost")
+        self.dispatcher.enqueue(call.queued, at_head=True)
+
+    async def _end(self, call: Call, reason: str) -> None:
+        if call.state == "ended":
+            return
+        previous = call.state
+        call.state = "ended"
+        now = time.time()
+        self.calls.pop(call.call_id, None)
+        self.by_driver.pop(call.driver_sid, None)
+        if self.dispatcher.queue.get(call.call_id):
+            self.dispatcher.abandon(call.call_id)
+        current = asyncio.current_task()
+        for task in list(call.tasks):
+            if task is not current:
+                task.cancel()
+        self._driver_state(call, reason)
+        if call.officer_id is not None:
+            self.emit.send("call_ended", {"call_id": call.call_id, "reason": reason},
+                           OFFICER_NS, officer_room(call.officer_id))
+            handle = now - call.answered_at if call.answered_at else None
+            self.dispatcher.call_finished(call.officer_id, call.call_id, handle)
+        self.dispatcher.events.record("call_ended", call.call_id, call.officer_id,
+                                      reason=reason, previous=previous)
+        await self.db.update_call(call.call_id, state="ended", ended_at=now, end_reason=reason)
+        await self.db.update_case_status(call.case_id,
+                                         "abandoned" if reason == "abandoned" else "call_ended")
+        logger.info("call %s: ended (%s)", call.call_id, reason)
+        # Finalizing the recording (close, remux, hash) takes a moment; nobody waits for it,
+        # but it is owned and awaited at shutdown.
+        task = asyncio.ensure_future(self._finalize(call))
+        self._finalizing.add(task)
+        task.add_done_callback(self._finalizing.discard)
+
+    async def _finalize(self, call: Call) -> None:
+        tasks = [t for t in call.tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if call.media is None:
+            return
+        try:
+            info: RecordingInfo | None = await call.media.close()
+        except MediaError:
+            logger.exception("call %s: could not finalize the recording", call.call_id)
+            return
+        if info is not None:
+            await self.db.add_recording(call.call_id, info)
+            await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
+            logger.info("call %s: recording %s (%.1f s, sha256 %s)", call.call_id,
+                        info.path.name, info.duration_s, info.sha256[:12])
+
+    async def wallboard(self) -> dict[str, Any]:
+        now = time.time()
+        calls = []
+        for call in self.calls.values():
+            officer = self.officers.get(call.officer_id) if call.officer_id else None
+            calls.append({
+                "call_id": call.call_id, "case_id": call.case_id, "state": call.state,
+                "waited_s": int(now - call.queued.queued_at),
+                "position": self.dispatcher.queue.position(call.call_id),
+                "officer": officer.display_name if officer else None,
+            })
+        officers = []
+        for oid, p in self.dispatcher.officers.items():
+            o = self.officers.get(oid)
+            if o is None:
+                continue
+            officers.append({"username": o.username, "display_name": o.display_name,
+                             "status": p.status.value, "call_id": p.call_id})
+        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0,
+                                                       microsecond=0).timestamp()
+        events = await self.db.events_since(midnight)
+        answered = [e for e in events if e["kind"] == "call_answered"]
+        waits = [float(json.loads(e.get("detail") or "{}").get("waited_s", 0)) for e in answered]
+        return {
+            "calls": calls,
+            "officers": officers,
+            "today": {
+                "answered": len(answered),
+                "abandoned": sum(1 for e in events if e["kind"] == "call_abandoned"),
+                "waiting": len(self.dispatcher.queue),
+                "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else 0,
+            },
+        }
+
+    async def close(self) -> None:
+        for call in list(self.calls.values()):
+            await self._end(call, "server_shutdown")
+        while self._finalizing:
+            await asyncio.gather(*list(self._finalizing), return_exceptions=True)
+        self.dispatcher.close()

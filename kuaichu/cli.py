@@ -1,0 +1,175 @@
+"""Command line: run the server, manage officer accounts, make a test certificate.
+
+    python server.py [--host H] [--port N] [--data-dir DIR] ...
+    python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor] [--password P]
+    python server.py officer list
+    python server.py officer passwd USERNAME [--password P]
+    python server.py selfsigned --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import ssl
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from . import settings as settings_mod
+from .errors import KuaichuError
+
+COMMANDS = ("officer", "selfsigned")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiortc and aioice are chatty at INFO about every ICE pair.
+    for name in ("aioice", "aiortc", "engineio", "socketio"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _password(given: str | None) -> str:
+    if given:
+        return given
+    env = os.environ.get("KUAICHU_OFFICER_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> int:
+    from .auth import Accounts
+    from .storage.db import Database, create_schema, make_engine
+
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(s.database)
+    await create_schema(engine)
+    accounts = Accounts(Database(engine), s.session_hours * 3600)
+    try:
+        if args.action == "add":
+            o = await accounts.add_officer(args.username, _password(args.password),
+                                           args.name or "", args.role)
+            print(f"added {o.role} {o.username} ({o.display_name})")
+        elif args.action == "passwd":
+            await accounts.set_password(args.username, _password(args.password))
+            print(f"password changed for {args.username}")
+        else:
+            for o in await accounts.list_officers():
+                print(f"{o.username}\t{o.role}\t{o.display_name}")
+    except KuaichuError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _selfsigned(out: Path, host: str) -> None:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        alt.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        alt.append(x509.DNSName(host))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .sign(key, hashes.SHA256()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path = out / "key.pem"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    print(f"wrote {out / 'cert.pem'} and {key_path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="kuaichu", description="快处 call-centre server")
+    settings_mod.add_arguments(parser)
+    argv = _reorder(argv)
+    if any(a in COMMANDS for a in argv):
+        sub = parser.add_subparsers(dest="command", required=True)
+        off = sub.add_parser("officer", help="manage officer accounts")
+        off.add_argument("action", choices=("add", "list", "passwd"))
+        off.add_argument("username", nargs="?")
+        off.add_argument("--name", help="display name, e.g. 张警官")
+        off.add_argument("--role", default="officer", choices=("officer", "supervisor"))
+        off.add_argument("--password", help="default: KUAICHU_OFFICER_PASSWORD, stdin or prompt")
+        cert = sub.add_parser("selfsigned", help="write a self-signed TLS certificate")
+        cert.add_argument("--out", type=Path, default=Path("data/tls"))
+        # Global flags go before the command: python server.py --data-dir D officer add x
+    args = parser.parse_args(argv)
+    s = settings_mod.load(args)
+    command = getattr(args, "command", None)
+    if command == "officer":
+        if args.action in ("add", "passwd") and not args.username:
+            parser.error("officer add/passwd need a USERNAME")
+        return asyncio.run(_officer_cmd(args, s))
+    if command == "selfsigned":
+        _selfsigned(args.out, s.host)
+        return 0
+    _configure_logging(s.log_level)
+    ssl_context = None
+    if s.tls_cert:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(s.tls_cert, s.tls_key)
+    from .app import create_app
+
+    scheme = "https" if ssl_context else "http"
+    web.run_app(create_app(s), host=s.host, port=s.port, ssl_context=ssl_context,
+                print=lambda _msg: print(
+                    f"kuaichu on {scheme}://{s.host}:{s.port}  driver page /driver, "
+                    f"console /console", flush=True),
+                access_log=None)
+    return 0
+
+
+def _reorder(argv: list[str]) -> list[str]:
+    """Allow settings flags anywhere: move ``--flag value`` pairs before the sub-command."""
+    if not any(a in COMMANDS for a in argv):
+        return argv
+    flags = {"--" + f.replace("_", "-") for f in settings_mod.Settings.__dataclass_fields__}
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in flags:
+            front.append(arg)
+            if "=" not in arg and i + 1 < len(argv):
+                front.append(argv[i + 1])
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest

@@ -1,0 +1,252 @@
+"""Dispatch: which officer is offered which call, and for how long.
+
+The server owns every officer's state. State changes happen synchronously on the event loop
+(no ``await`` between a check and its change), which is what makes a reservation atomic in the
+embedded, single-process setup; the listener and the event log are told afterwards.
+
+Policy: the longest-waiting call goes to the officer who has been available longest. An offer
+is a reservation with a timeout. A decline puts the call back where it was and keeps it away
+from that officer for a cool-down; a timeout also sets the silent officer on break (they are
+evidently not at their desk). Neither moves the call in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import Conflict, NotFound
+from .eventlog import EventLog
+from .memory import MemoryCallQueue
+from .model import OfficerStatus, QueuedCall
+
+logger = logging.getLogger(__name__)
+
+
+class DispatchListener(Protocol):
+    """What the edge (signaling) is told. Implementations must not block."""
+
+    def officer_state_changed(self, officer_id: int, status: OfficerStatus,
+                              call_id: str | None, wrapup_until: float | None) -> None: ...
+
+    def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None: ...
+
+    def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None: ...
+
+    def queue_changed(self) -> None: ...
+
+
+@dataclass
+class OfficerPresence:
+    officer_id: int
+    status: OfficerStatus = OfficerStatus.OFFLINE
+    since: float = 0.0  # monotonic; "available longest" is the smallest
+    call_id: str | None = None
+    wrapup_until: float | None = None  # wall clock, for display
+
+
+class Dispatcher:
+    def __init__(self, queue: MemoryCallQueue, events: EventLog, listener: DispatchListener, *,
+                 reservation_timeout: float, wrapup_seconds: float, decline_cooldown: float,
+                 default_handle_seconds: float) -> None:
+        self.queue = queue
+        self.events = events
+        self.listener = listener
+        self.reservation_timeout = reservation_timeout
+        self.wrapup_seconds = wrapup_seconds
+        self.decline_cooldown = decline_cooldown
+        self.default_handle_seconds = default_handle_seconds
+        self.officers: dict[int, OfficerPresence] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}  # officer id -> reservation/wrap-up
+        self._handle_times: deque[float] = deque(maxlen=50)
+
+    # -- officers ---------------------------------------------------------------------------
+
+    def presence(self, officer_id: int) -> OfficerPresence:
+        return self.officers.setdefault(officer_id, OfficerPresence(officer_id))
+
+    def _set(self, p: OfficerPresence, status: OfficerStatus, call_id: str | None = None,
+             reason: str | None = None) -> None:
+        previous = p.status
+        p.status = status
+        p.since = time.monotonic()
+        p.call_id = call_id
+        p.wrapup_until = time.time() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
+        self._cancel_timer(p.officer_id)
+        if status is OfficerStatus.WRAPUP:
+            self._timers[p.officer_id] = asyncio.get_running_loop().call_later(
+                self.wrapup_seconds, self._wrapup_over, p.officer_id)
+        self.events.record("officer_" + status.value, call_id, p.officer_id,
+                           previous=previous.value, **({"reason": reason} if reason else {}))
+        self.listener.officer_state_changed(p.officer_id, status, call_id, p.wrapup_until)
+
+    def _cancel_timer(self, officer_id: int) -> None:
+        timer = self._timers.pop(officer_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def officer_online(self, officer_id: int) -> OfficerPresence:
+        p = self.presence(officer_id)
+        if p.status is OfficerStatus.OFFLINE:
+            self._set(p, OfficerStatus.BREAK)
+        return p
+
+    def officer_offline(self, officer_id: int) -> str | None:
+        """The officer's last connection is gone. Returns the call they were busy with, which
+        the caller must put back at the head of the queue (the media is the caller's)."""
+        p = self.presence(officer_id)
+        busy_call = p.call_id if p.status is OfficerStatus.BUSY else None
+        if p.status is OfficerStatus.RESERVED and p.call_id:
+            self._release(p.call_id, p, "officer_offline")
+        self._set(p, OfficerStatus.OFFLINE, reason="disconnected")
+        self.dispatch()
+        return busy_call
+
+    def set_status(self, officer_id: int, status: OfficerStatus) -> None:
+        if status not in (OfficerStatus.AVAILABLE, OfficerStatus.BREAK):
+            raise Conflict("officers can only set themselves available or on break")
+        p = self.presence(officer_id)
+        if p.status in (OfficerStatus.RESERVED, OfficerStatus.BUSY):
+            raise Conflict(f"cannot change status while {p.status.value}")
+        if p.status is status:
+            return
+        self._set(p, status)
+        self.dispatch()
+
+    def _wrapup_over(self, officer_id: int) -> None:
+        self._timers.pop(officer_id, None)
+        p = self.presence(officer_id)
+        if p.status is OfficerStatus.WRAPUP:
+            self._set(p, OfficerStatus.AVAILABLE, reason="wrapup_over")
+            self.dispatch()
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def enqueue(self, call: QueuedCall, at_head: bool = False) -> None:
+        call.reserved_by = None
+        self.queue.push(call, at_head=at_head)
+        self.events.record("call_requeued" if at_head else "call_queued", call.call_id)
+        self.dispatch()
+        self.listener.queue_changed()
+
+    def abandon(self, call_id: str) -> bool:
+        """The driver hung up (or vanished) while waiting."""
+        call = self.queue.remove(call_id)
+        if call is None:
+            return False
+        if call.reserved_by is not None:
+            p = self.presence(call.reserved_by)
+            self.listener.offer_withdrawn(p.officer_id, call_id, "abandoned")
+            self._set(p, OfficerStatus.AVAILABLE, reason="offer_abandoned")
+        self.events.record("call_abandoned", call_id, waited_s=round(time.time() - call.queued_at, 1))
+        self.dispatch()
+        self.listener.queue_changed()
+        return True
+
+    def accept(self, officer_id: int, call_id: str) -> QueuedCall:
+        p = self.presence(officer_id)
+        call = self.queue.get(call_id)
+        if call is None or call.reserved_by != officer_id or p.status is not OfficerStatus.RESERVED:
+            raise Conflict("this call is no longer offered to you")
+        self.queue.remove(call_id)
+        waited = time.time() - call.queued_at
+        self._set(p, OfficerStatus.BUSY, call_id)
+        self.events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
+        self.dispatch()
+        self.listener.queue_changed()
+        return call
+
+    def decline(self, officer_id: int, call_id: str) -> None:
+        p = self.presence(officer_id)
+        call = self.queue.get(call_id)
+        if call is None or call.reserved_by != officer_id:
+            raise NotFound("no such offer")
+        call.declined_by[officer_id] = time.time() + self.decline_cooldown
+        self._release(call_id, p, "declined")
+        self._set(p, OfficerStatus.AVAILABLE, reason="declined")
+        self.dispatch()
+
+    def call_finished(self, officer_id: int, call_id: str, handle_seconds: float | None) -> None:
+        """The officer's call ended: wrap-up, then available again."""
+        if handle_seconds is not None:
+            self._handle_times.append(handle_seconds)
+        p = self.presence(officer_id)
+        if p.call_id == call_id and p.status is OfficerStatus.BUSY:
+            self._set(p, OfficerStatus.WRAPUP, call_id)
+
+    def _release(self, call_id: str, p: OfficerPresence, reason: str) -> None:
+        call = self.queue.get(call_id)
+        if call is not None:
+            call.reserved_by = None
+        self._cancel_timer(p.officer_id)
+        self.events.record("offer_" + reason, call_id, p.officer_id)
+
+    def _reservation_expired(self, officer_id: int, call_id: str) -> None:
+        self._timers.pop(officer_id, None)
+        p = self.presence(officer_id)
+        if p.status is not OfficerStatus.RESERVED or p.call_id != call_id:
+            return
+        logger.info("call %s: offer to officer %s timed out", call_id, officer_id)
+        self._release(call_id, p, "timeout")
+        self.listener.offer_withdrawn(officer_id, call_id, "timeout")
+        self._set(p, OfficerStatus.BREAK, reason="missed_offer")
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        """Offer every unreserved call, oldest first, to the longest-available officer."""
+        now = time.time()
+        for call in self.queue:
+            if call.reserved_by is not None:
+                continue
+            candidates = [
+                p for p in self.officers.values()
+                if p.status is OfficerStatus.AVAILABLE and call.declined_by.get(p.officer_id, 0) <= now
+            ]
+            if not candidates:
+                if not any(p.status is OfficerStatus.AVAILABLE for p in self.officers.values()):
+                    return  # nobody free: later calls cannot be placed either
+                continue
+            officer = min(candidates, key=lambda p: p.since)
+            call.reserved_by = officer.officer_id
+            self._set(officer, OfficerStatus.RESERVED, call.call_id)
+            self._timers[officer.officer_id] = asyncio.get_running_loop().call_later(
+                self.reservation_timeout, self._reservation_expired, officer.officer_id, call.call_id)
+            self.events.record("call_offered", call.call_id, officer.officer_id)
+            self.listener.call_offered(officer.officer_id, call, self.reservation_timeout)
+
+    # -- figures ------------------------------------------------------------------------------
+
+    def average_handle_seconds(self) -> float:
+        if not self._handle_times:
+            return self.default_handle_seconds
+        return sum(self._handle_times) / len(self._handle_times)
+
+    def estimated_wait(self, call_id: str) -> int | None:
+        position = self.queue.position(call_id)
+        if position is None:
+            return None
+        staffed = sum(1 for p in self.officers.values()
+                      if p.status not in (OfficerStatus.OFFLINE, OfficerStatus.BREAK))
+        if staffed == 0:
+            staffed = 1  # nobody on shift yet: still give an order of magnitude
+        # On average an officer frees up half a handle time from now.
+        return int(self.average_handle_seconds() * (position - 0.5) / staffed)
+
+    def summary(self) -> dict[str, Any]:
+        now = time.time()
+        calls = list(self.queue)
+        return {
+            "waiting": len(calls),
+            "longest_wait_s": int(max((now - c.queued_at for c in calls), default=0)),
+            "available": sum(1 for p in self.officers.values()
+                             if p.status is OfficerStatus.AVAILABLE),
+        }
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()

@@ -1,0 +1,1 @@
+"""Database engine and tables (SQLAlchemy 2 async; SQLite by default)."""
