@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 import socketio
@@ -72,6 +73,20 @@ async def _wallboard_loop(sio: socketio.AsyncServer, center: CallCenter) -> None
             logger.exception("wallboard update failed")
 
 
+async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
+    """A fresh install gets one supervisor account so the console works at once. The
+    password is random, shown once in the log and kept in a file only the owner can read."""
+    if await accounts.list_officers():
+        return
+    password = secrets.token_urlsafe(12)
+    await accounts.add_officer("admin", password, "管理员", role="supervisor")
+    path = settings.data_dir / "initial-admin-password.txt"
+    path.write_text(f"username: admin\npassword: {password}\n")
+    path.chmod(0o600)
+    logger.warning("created the first account: username admin, password %s (also in %s); "
+                   "add officers with: python server.py officer add NAME", password, path)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
@@ -90,6 +105,7 @@ def create_app(settings: Settings) -> web.Application:
         app[db_key] = db
         accounts = auth.Accounts(db, settings.session_hours * 3600)
         app[auth.accounts_key] = accounts
+        await _first_account(accounts, settings)
         emitter = Emitter(sio)
         events = EventLog(db)
         center = CallCenter(db, emitter, settings.recordings_path,

@@ -101,11 +101,12 @@ class _Authenticated(_Base):
         token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
         officer = await self.accounts.officer_for_token(token)
         if officer is None:
-            raise socketio.exceptions.ConnectionRefusedError(NotAuthenticated(
-                "log in first").as_dict())
+            err = NotAuthenticated("log in first").as_dict()
+            raise socketio.exceptions.ConnectionRefusedError(err["message"], err)
         if self.role and officer.role != self.role:
+            message = f"requires the {self.role} role"
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "forbidden", "message": f"requires the {self.role} role"})
+                message, {"code": "forbidden", "message": message})
         return officer
 
     async def officer(self, sid: str) -> Officer:
