@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import socketio
 from aiohttp import web
@@ -56,7 +56,9 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except KuaichuError as exc:
@@ -83,16 +85,21 @@ async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
     path = settings.data_dir / "initial-admin-password.txt"
     path.write_text(f"username: admin\npassword: {password}\n")
     path.chmod(0o600)
-    logger.warning("created the first account: username admin, password %s (also in %s); "
-                   "add officers with: python server.py officer add NAME", password, path)
+    logger.warning(
+        "created the first account: username admin, password %s (also in %s); "
+        "add officers with: python server.py officer add NAME",
+        password,
+        path,
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
     # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
-    sio = socketio.AsyncServer(async_mode="aiohttp", max_http_buffer_size=1024 * 1024,
-                               ping_interval=10, ping_timeout=10)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp", max_http_buffer_size=1024 * 1024, ping_interval=10, ping_timeout=10
+    )
     sio.attach(app)
     app[sio_key] = sio
 
@@ -108,10 +115,13 @@ def create_app(settings: Settings) -> web.Application:
         await _first_account(accounts, settings)
         emitter = Emitter(sio)
         events = EventLog(db)
-        center = CallCenter(db, emitter, settings.recordings_path,
-                            [u for u in settings.ice_servers.split(",") if u])
+        center = CallCenter(
+            db, emitter, settings.recordings_path, [u for u in settings.ice_servers.split(",") if u]
+        )
         dispatcher = Dispatcher(
-            MemoryCallQueue(), events, center,
+            MemoryCallQueue(),
+            events,
+            center,
             reservation_timeout=settings.reservation_timeout,
             wrapup_seconds=settings.wrapup_seconds,
             decline_cooldown=settings.decline_cooldown,
@@ -139,7 +149,7 @@ def create_app(settings: Settings) -> web.Application:
             await db.close()
 
     app.cleanup_ctx.append(lifecycle)
-    auth.setup_routes(app, secure_cookies=settings.secure_cookies)
+    auth.setup_routes(app, secure_cookies=settings.secure_cookies or settings.tls_cert is not None)
     app.router.add_get("/api/config", _config)
     app.router.add_get("/api/calls/{call_id}", _call_info)
     app.router.add_get("/healthz", _healthz)

@@ -64,8 +64,9 @@ class Accounts:
         self.db = db
         self.session_seconds = session_seconds
 
-    async def add_officer(self, username: str, password: str, display_name: str = "",
-                          role: str = "officer") -> Officer:
+    async def add_officer(
+        self, username: str, password: str, display_name: str = "", role: str = "officer"
+    ) -> Officer:
         username = _validate_username(username)
         if role not in ROLES:
             raise InvalidMessage(f"role must be one of {', '.join(ROLES)}")
@@ -74,10 +75,16 @@ class Accounts:
         display = (display_name or username).strip()[:64]
         try:
             async with self.db.engine.begin() as conn:
-                result = await conn.execute(insert(officers).values(
-                    username=username, display_name=display, password_hash=_hasher.hash(password),
-                    role=role, created_at=time.time(), disabled=0,
-                ))
+                result = await conn.execute(
+                    insert(officers).values(
+                        username=username,
+                        display_name=display,
+                        password_hash=_hasher.hash(password),
+                        role=role,
+                        created_at=time.time(),
+                        disabled=0,
+                    )
+                )
                 officer_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:
             raise Conflict(f"officer {username!r} already exists") from None
@@ -87,13 +94,17 @@ class Accounts:
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
         async with self.db.engine.begin() as conn:
-            res = await conn.execute(update(officers).where(officers.c.username == username)
-                                     .values(password_hash=_hasher.hash(password)))
+            res = await conn.execute(
+                update(officers)
+                .where(officers.c.username == username)
+                .values(password_hash=_hasher.hash(password))
+            )
             if res.rowcount == 0:
                 raise InvalidMessage(f"no officer {username!r}")
             # A password change logs the officer out everywhere.
-            oid = (await conn.execute(select(officers.c.id).where(
-                officers.c.username == username))).scalar_one()
+            oid = (
+                await conn.execute(select(officers.c.id).where(officers.c.username == username))
+            ).scalar_one()
             await conn.execute(delete(sessions).where(sessions.c.officer_id == oid))
 
     async def list_officers(self) -> list[Officer]:
@@ -103,8 +114,17 @@ class Accounts:
 
     async def authenticate(self, username: str, password: str) -> Officer | None:
         async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(officers).where(
-                officers.c.username == username, officers.c.disabled == 0))).mappings().first()
+            row = (
+                (
+                    await conn.execute(
+                        select(officers).where(
+                            officers.c.username == username, officers.c.disabled == 0
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
         try:
             _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -118,10 +138,14 @@ class Accounts:
         now = time.time()
         async with self.db.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.expires_at < now))
-            await conn.execute(insert(sessions).values(
-                token_hash=_token_hash(token), officer_id=officer.id, created_at=now,
-                expires_at=now + self.session_seconds,
-            ))
+            await conn.execute(
+                insert(sessions).values(
+                    token_hash=_token_hash(token),
+                    officer_id=officer.id,
+                    created_at=now,
+                    expires_at=now + self.session_seconds,
+                )
+            )
         return token
 
     async def close_session(self, token: str) -> None:
@@ -132,13 +156,21 @@ class Accounts:
         if not token or len(token) > 128:
             return None
         async with self.db.engine.connect() as conn:
-            row = (await conn.execute(
-                select(officers).join(sessions, sessions.c.officer_id == officers.c.id).where(
-                    sessions.c.token_hash == _token_hash(token),
-                    sessions.c.expires_at > time.time(),
-                    officers.c.disabled == 0,
+            row = (
+                (
+                    await conn.execute(
+                        select(officers)
+                        .join(sessions, sessions.c.officer_id == officers.c.id)
+                        .where(
+                            sessions.c.token_hash == _token_hash(token),
+                            sessions.c.expires_at > time.time(),
+                            officers.c.disabled == 0,
+                        )
+                    )
                 )
-            )).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         return Officer(row["id"], row["username"], row["display_name"], row["role"])
@@ -191,9 +223,15 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     token = await request.app[accounts_key].open_session(officer)
     logger.info("officer %s logged in", officer.username)
     response = web.HTTPSeeOther(nxt)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict",
-                        secure=request.app[secure_cookies_key], path="/",
-                        max_age=int(request.app[accounts_key].session_seconds))
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[secure_cookies_key],
+        path="/",
+        max_age=int(request.app[accounts_key].session_seconds),
+    )
     return response
 
 

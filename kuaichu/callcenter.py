@@ -21,7 +21,8 @@ from typing import Any
 
 from .auth import Officer
 from .errors import Conflict, KuaichuError, MediaError, NotFound
-from .media.call_media import CallMedia, RecordingInfo
+from .media.call_media import CallMedia
+from .media.recorder import RecordingInfo
 from .queue import Dispatcher, OfficerStatus, QueuedCall
 from .signaling.emitter import Emitter
 from .signaling.schemas import Location, Report
@@ -63,14 +64,22 @@ class Call:
 def new_case_id(now: float) -> str:
     # Readable over the phone: date plus six characters without look-alikes.
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "KC" + datetime.fromtimestamp(now).strftime("%Y%m%d") + "".join(
-        secrets.choice(alphabet) for _ in range(6))
+    return (
+        "KC"
+        + datetime.fromtimestamp(now).strftime("%Y%m%d")
+        + "".join(secrets.choice(alphabet) for _ in range(6))
+    )
 
 
 class CallCenter:
-    def __init__(self, db: Database, emitter: Emitter, recordings_dir: Path,
-                 ice_servers: list[str],
-                 media_factory: Callable[..., CallMedia] = CallMedia) -> None:
+    def __init__(
+        self,
+        db: Database,
+        emitter: Emitter,
+        recordings_dir: Path,
+        ice_servers: list[str],
+        media_factory: Callable[..., CallMedia] = CallMedia,
+    ) -> None:
         self.db = db
         self.emit = emitter
         self.recordings_dir = recordings_dir
@@ -88,34 +97,58 @@ class CallCenter:
 
     # -- DispatchListener -----------------------------------------------------------------
 
-    def officer_state_changed(self, officer_id: int, status: OfficerStatus,
-                              call_id: str | None, wrapup_until: float | None) -> None:
-        self.emit.send("officer_state", {"status": status.value, "call_id": call_id,
-                                         "wrapup_until": wrapup_until},
-                       OFFICER_NS, officer_room(officer_id))
+    def officer_state_changed(
+        self,
+        officer_id: int,
+        status: OfficerStatus,
+        call_id: str | None,
+        wrapup_until: float | None,
+    ) -> None:
+        self.emit.send(
+            "officer_state",
+            {"status": status.value, "call_id": call_id, "wrapup_until": wrapup_until},
+            OFFICER_NS,
+            officer_room(officer_id),
+        )
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None:
-        self.emit.send("call_offered", {
-            "call_id": call.call_id, "case_id": call.case_id,
-            "waited_s": int(time.time() - call.queued_at), "location": call.location,
-            "expires_in_s": expires_in,
-        }, OFFICER_NS, officer_room(officer_id))
+        self.emit.send(
+            "call_offered",
+            {
+                "call_id": call.call_id,
+                "case_id": call.case_id,
+                "waited_s": int(time.time() - call.queued_at),
+                "location": call.location,
+                "expires_in_s": expires_in,
+            },
+            OFFICER_NS,
+            officer_room(officer_id),
+        )
 
     def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None:
-        self.emit.send("offer_withdrawn", {"call_id": call_id, "reason": reason},
-                       OFFICER_NS, officer_room(officer_id))
+        self.emit.send(
+            "offer_withdrawn",
+            {"call_id": call_id, "reason": reason},
+            OFFICER_NS,
+            officer_room(officer_id),
+        )
 
     def queue_changed(self) -> None:
         for queued in self.dispatcher.queue:
             call = self.calls.get(queued.call_id)
             if call is None:
                 continue
-            self.emit.send("queue", {
-                "call_id": call.call_id,
-                "position": self.dispatcher.queue.position(call.call_id),
-                "waiting": len(self.dispatcher.queue),
-                "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
-            }, DRIVER_NS, call.driver_sid)
+            self.emit.send(
+                "queue",
+                {
+                    "call_id": call.call_id,
+                    "position": self.dispatcher.queue.position(call.call_id),
+                    "waiting": len(self.dispatcher.queue),
+                    "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
+                },
+                DRIVER_NS,
+                call.driver_sid,
+            )
         self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, None)
 
     # -- drivers ------------------------------------------------------------------------------
@@ -148,12 +181,16 @@ class CallCenter:
         call = self.driver_call(sid)
         call.location = location
         call.queued.location = location.as_dict()
-        await self.db.update_call(call.call_id, lat=location.lat, lng=location.lng,
-                                  accuracy=location.accuracy)
+        await self.db.update_call(
+            call.call_id, lat=location.lat, lng=location.lng, accuracy=location.accuracy
+        )
         if call.officer_id is not None:
-            self.emit.send("call_location", {"call_id": call.call_id,
-                                             "location": location.as_dict()},
-                           OFFICER_NS, officer_room(call.officer_id))
+            self.emit.send(
+                "call_location",
+                {"call_id": call.call_id, "location": location.as_dict()},
+                OFFICER_NS,
+                officer_room(call.officer_id),
+            )
 
     async def driver_hangup(self, sid: str, reason: str = "driver_hangup") -> None:
         call_id = self.by_driver.get(sid)
@@ -162,8 +199,11 @@ class CallCenter:
                 raise NotFound("you have no active call")
             return
         call = self.calls[call_id]
-        if call.state == "waiting" or (call.state == "reconnecting" and call.officer_id is None
-                                        and self.dispatcher.queue.get(call_id)):
+        if call.state == "waiting" or (
+            call.state == "reconnecting"
+            and call.officer_id is None
+            and self.dispatcher.queue.get(call_id)
+        ):
             if self.dispatcher.abandon(call_id):
                 await self._end(call, "abandoned")
                 return
@@ -183,8 +223,12 @@ class CallCenter:
         self.officer_sids.setdefault(officer.id, set()).add(sid)
         p = self.dispatcher.officer_online(officer.id)
         # A second tab gets the current picture at once.
-        self.emit.send("officer_state", {"status": p.status.value, "call_id": p.call_id,
-                                         "wrapup_until": p.wrapup_until}, OFFICER_NS, sid)
+        self.emit.send(
+            "officer_state",
+            {"status": p.status.value, "call_id": p.call_id, "wrapup_until": p.wrapup_until},
+            OFFICER_NS,
+            sid,
+        )
         self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, sid)
 
     async def officer_disconnected(self, officer: Officer, sid: str) -> None:
@@ -210,17 +254,24 @@ class CallCenter:
         call.state = "connecting"
         if first_answer:
             call.answered_at = time.time()
-            await self.db.update_call(call_id, state="in_call", answered_at=call.answered_at,
-                                      officer_id=officer.id)
+            await self.db.update_call(
+                call_id, state="in_call", answered_at=call.answered_at, officer_id=officer.id
+            )
             await self.db.update_case_status(call.case_id, "in_call")
         else:
             await self.db.update_call(call_id, state="in_call", officer_id=officer.id)
         self._driver_state(call)
-        self.emit.send("call_started", {
-            "call_id": call_id, "case_id": call.case_id,
-            "location": call.location.as_dict() if call.location else None,
-            "answered_at": call.answered_at,
-        }, OFFICER_NS, officer_room(officer.id))
+        self.emit.send(
+            "call_started",
+            {
+                "call_id": call_id,
+                "case_id": call.case_id,
+                "location": call.location.as_dict() if call.location else None,
+                "answered_at": call.answered_at,
+            },
+            OFFICER_NS,
+            officer_room(officer.id),
+        )
         call.spawn(self._connect(call, officer.id), "connect")
         logger.info("call %s: accepted by officer %s", call_id, officer.username)
         return call
@@ -258,17 +309,25 @@ class CallCenter:
         try:
             if call.media is None:
                 call.media = self.media_factory(
-                    call.call_id, self.recordings_dir / call.case_id,
-                    ice_servers=None, on_failed=lambda leg, why: self._media_failed(call, leg, why))
+                    call.call_id,
+                    self.recordings_dir / call.case_id,
+                    ice_servers=None,
+                    on_failed=lambda leg, why: self._media_failed(call, leg, why),
+                )
                 offer = await call.media.driver_offer()
-                self.emit.send("sdp_offer", {"call_id": call.call_id, **offer},
-                               DRIVER_NS, call.driver_sid)
+                self.emit.send(
+                    "sdp_offer", {"call_id": call.call_id, **offer}, DRIVER_NS, call.driver_sid
+                )
             await asyncio.wait_for(call.driver_ready.wait(), MEDIA_SETUP_TIMEOUT)
             if call.officer_id != officer_id:
                 return
             offer = await call.media.officer_offer()
-            self.emit.send("sdp_offer", {"call_id": call.call_id, **offer},
-                           OFFICER_NS, officer_room(officer_id))
+            self.emit.send(
+                "sdp_offer",
+                {"call_id": call.call_id, **offer},
+                OFFICER_NS,
+                officer_room(officer_id),
+            )
         except TimeoutError:
             logger.warning("call %s: driver did not answer the media offer", call.call_id)
             await self._end(call, "media_failed")
@@ -285,8 +344,12 @@ class CallCenter:
         elif call.officer_id is not None:
             officer_id = call.officer_id
             self.dispatcher.call_finished(officer_id, call.call_id, None)
-            self.emit.send("call_ended", {"call_id": call.call_id, "reason": "media_failed"},
-                           OFFICER_NS, officer_room(officer_id))
+            self.emit.send(
+                "call_ended",
+                {"call_id": call.call_id, "reason": "media_failed"},
+                OFFICER_NS,
+                officer_room(officer_id),
+            )
             call.spawn(self._officer_lost(call, "officer_media_failed"), "requeue")
 
     async def _officer_lost(self, call: Call, reason: str) -> None:
@@ -318,15 +381,21 @@ class CallCenter:
                 task.cancel()
         self._driver_state(call, reason)
         if call.officer_id is not None:
-            self.emit.send("call_ended", {"call_id": call.call_id, "reason": reason},
-                           OFFICER_NS, officer_room(call.officer_id))
+            self.emit.send(
+                "call_ended",
+                {"call_id": call.call_id, "reason": reason},
+                OFFICER_NS,
+                officer_room(call.officer_id),
+            )
             handle = now - call.answered_at if call.answered_at else None
             self.dispatcher.call_finished(call.officer_id, call.call_id, handle)
-        self.dispatcher.events.record("call_ended", call.call_id, call.officer_id,
-                                      reason=reason, previous=previous)
+        self.dispatcher.events.record(
+            "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
+        )
         await self.db.update_call(call.call_id, state="ended", ended_at=now, end_reason=reason)
-        await self.db.update_case_status(call.case_id,
-                                         "abandoned" if reason == "abandoned" else "call_ended")
+        await self.db.update_case_status(
+            call.case_id, "abandoned" if reason == "abandoned" else "call_ended"
+        )
         logger.info("call %s: ended (%s)", call.call_id, reason)
         # Finalizing the recording (close, remux, hash) takes a moment; nobody waits for it,
         # but it is owned and awaited at shutdown.
@@ -349,29 +418,47 @@ class CallCenter:
         if info is not None:
             await self.db.add_recording(call.call_id, info)
             await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
-            logger.info("call %s: recording %s (%.1f s, sha256 %s)", call.call_id,
-                        info.path.name, info.duration_s, info.sha256[:12])
+            logger.info(
+                "call %s: recording %s (%.1f s, sha256 %s)",
+                call.call_id,
+                info.path.name,
+                info.duration_s,
+                info.sha256[:12],
+            )
 
     async def wallboard(self) -> dict[str, Any]:
         now = time.time()
         calls = []
         for call in self.calls.values():
             officer = self.officers.get(call.officer_id) if call.officer_id else None
-            calls.append({
-                "call_id": call.call_id, "case_id": call.case_id, "state": call.state,
-                "waited_s": int(now - call.queued.queued_at),
-                "position": self.dispatcher.queue.position(call.call_id),
-                "officer": officer.display_name if officer else None,
-            })
+            calls.append(
+                {
+                    "call_id": call.call_id,
+                    "case_id": call.case_id,
+                    "state": call.state,
+                    "waited_s": int(now - call.queued.queued_at),
+                    "position": self.dispatcher.queue.position(call.call_id),
+                    "officer": officer.display_name if officer else None,
+                }
+            )
         officers = []
         for oid, p in self.dispatcher.officers.items():
             o = self.officers.get(oid)
             if o is None:
                 continue
-            officers.append({"username": o.username, "display_name": o.display_name,
-                             "status": p.status.value, "call_id": p.call_id})
-        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0,
-                                                       microsecond=0).timestamp()
+            officers.append(
+                {
+                    "username": o.username,
+                    "display_name": o.display_name,
+                    "status": p.status.value,
+                    "call_id": p.call_id,
+                }
+            )
+        midnight = (
+            datetime.fromtimestamp(now)
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+            .timestamp()
+        )
         events = await self.db.events_since(midnight)
         answered = [e for e in events if e["kind"] == "call_answered"]
         waits = [float(json.loads(e.get("detail") or "{}").get("waited_s", 0)) for e in answered]

@@ -1,10 +1,10 @@
 """Command line: run the server, manage officer accounts, make a test certificate.
 
-    python server.py [--host H] [--port N] [--data-dir DIR] ...
-    python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor] [--password P]
-    python server.py officer list
-    python server.py officer passwd USERNAME [--password P]
-    python server.py selfsigned --out DIR
+python server.py [--host H] [--port N] [--data-dir DIR] ...
+python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor] [--password P]
+python server.py officer list
+python server.py officer passwd USERNAME [--password P]
+python server.py selfsigned --out DIR
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> in
     accounts = Accounts(Database(engine), s.session_hours * 3600)
     try:
         if args.action == "add":
-            o = await accounts.add_officer(args.username, _password(args.password),
-                                           args.name or "", args.role)
+            o = await accounts.add_officer(
+                args.username, _password(args.password), args.name or "", args.role
+            )
             print(f"added {o.role} {o.username} ({o.display_name})")
         elif args.action == "passwd":
             await accounts.set_password(args.username, _password(args.password))
@@ -95,18 +96,27 @@ def _selfsigned(out: Path, host: str) -> None:
     except ValueError:
         alt.append(x509.DNSName(host))
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path = out / "key.pem"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key_path.chmod(0o600)
     print(f"wrote {out / 'cert.pem'} and {key_path}")
 
@@ -145,11 +155,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import create_app
 
     scheme = "https" if ssl_context else "http"
-    web.run_app(create_app(s), host=s.host, port=s.port, ssl_context=ssl_context,
-                print=lambda _msg: print(
-                    f"kuaichu on {scheme}://{s.host}:{s.port}  driver page /driver, "
-                    f"console /console", flush=True),
-                access_log=None)
+    web.run_app(
+        create_app(s),
+        host=s.host,
+        port=s.port,
+        ssl_context=ssl_context,
+        print=lambda _msg: print(
+            f"kuaichu on {scheme}://{s.host}:{s.port}  driver page /driver, console /console",
+            flush=True,
+        ),
+        access_log=None,
+    )
     return 0
 
 

@@ -40,10 +40,12 @@ class Settings:
         default=30.0, metadata={"help": "wrap-up time after a call before the next offer"}
     )
     decline_cooldown: float = field(
-        default=60.0, metadata={"help": "seconds before a declined call is offered to the same officer"}
+        default=60.0,
+        metadata={"help": "seconds before a declined call is offered to the same officer"},
     )
     default_handle_seconds: float = field(
-        default=300.0, metadata={"help": "assumed call length for wait estimates before history exists"}
+        default=300.0,
+        metadata={"help": "assumed call length for wait estimates before history exists"},
     )
     session_hours: float = field(default=12.0, metadata={"help": "officer login lifetime"})
     max_message_bytes: int = field(
@@ -88,12 +90,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(Settings):
         flag = "--" + f.name.replace("_", "-")
         parser.add_argument(
-            flag, dest=f.name, default=None, help=f"{f.metadata.get('help', '')} [{_env_name(f.name)}]"
+            flag,
+            dest=f.name,
+            default=None,
+            help=f"{f.metadata.get('help', '')} [{_env_name(f.name)}]",
         )
 
 
-def load(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None,
-         **overrides: Any) -> Settings:
+def load(
+    args: argparse.Namespace | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
     """Build Settings from defaults < environment < CLI flags < keyword overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

@@ -53,7 +53,7 @@ class PatternVideoTrack(MediaStreamTrack):
         shift = (self._count * 8) % self.width
         img = np.roll(self._base, shift, axis=1)
         y = (self._count * 4) % (self.height - 40)
-        img[y:y + 40, 20:60] = 255
+        img[y : y + 40, 20:60] = 255
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts = self._count * (VIDEO_CLOCK // self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
@@ -148,26 +148,37 @@ class _Client:
                         await asyncio.wait_for(self._changed.wait(), 0.25)
                     except TimeoutError:
                         pass
+
         return await asyncio.wait_for(_wait(), timeout)
 
-    async def wait_event(self, name: str, timeout: float = 15.0,
-                         where: Callable[[Any], bool] = lambda _d: True, after: int = 0) -> Any:
+    async def wait_event(
+        self,
+        name: str,
+        timeout: float = 15.0,
+        where: Callable[[Any], bool] = lambda _d: True,
+        after: int = 0,
+    ) -> Any:
         def find() -> Any:
             for ev, data in self.events[after:]:
                 if ev == name and where(data):
                     return data or {"_": True}
             return None
+
         return await self.wait_for(find, timeout)
 
     async def call(self, event: str, data: Any = None, timeout: float = 10.0) -> Any:
-        return await self.sio.call(event, data if data is not None else {},
-                                   namespace=self.namespace, timeout=timeout)
+        return await self.sio.call(
+            event, data if data is not None else {}, namespace=self.namespace, timeout=timeout
+        )
 
     def local_tracks(self) -> list[MediaStreamTrack]:
         return []
 
     def answer_extra(self) -> dict[str, Any]:
         return {}
+
+    def prepare_peer(self, pc: RTCPeerConnection) -> None:
+        """Hook between the remote offer and our answer (benchmarks tap receivers here)."""
 
     async def _answer(self, offer: dict[str, Any]) -> None:
         if self.pc is not None:
@@ -181,9 +192,13 @@ class _Client:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
         for track in self.local_tracks():
             pc.addTrack(track)
+        self.prepare_peer(pc)
         await pc.setLocalDescription(await pc.createAnswer())
-        await self.sio.emit("sdp_answer", {"type": "answer", "sdp": pc.localDescription.sdp,
-                                           **self.answer_extra()}, namespace=self.namespace)
+        await self.sio.emit(
+            "sdp_answer",
+            {"type": "answer", "sdp": pc.localDescription.sdp, **self.answer_extra()},
+            namespace=self.namespace,
+        )
 
     def frames(self, kind: str) -> int:
         sink = self.sinks.get(kind)
@@ -206,8 +221,13 @@ class _Client:
 class SimDriver(_Client):
     namespace = "/driver"
 
-    def __init__(self, url: str, *, video: MediaStreamTrack | None = None,
-                 audio: MediaStreamTrack | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        video: MediaStreamTrack | None = None,
+        audio: MediaStreamTrack | None = None,
+    ) -> None:
         super().__init__(url)
         self.video = video
         self.audio = audio
@@ -225,8 +245,9 @@ class SimDriver(_Client):
             self.audio = ToneAudioTrack(440)
         return [self.audio, self.video]
 
-    async def report(self, lat: float | None = 45.75, lng: float | None = 126.65,
-                     phone: str | None = None) -> dict[str, Any]:
+    async def report(
+        self, lat: float | None = 45.75, lng: float | None = 126.65, phone: str | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {}
         if lat is not None and lng is not None:
             payload["location"] = {"lat": lat, "lng": lng, "accuracy": 10.0}
@@ -244,8 +265,9 @@ class SimDriver(_Client):
         return None
 
     async def wait_state(self, state: str, timeout: float = 15.0) -> dict[str, Any]:
-        return dict(await self.wait_event("call_state", timeout,
-                                          where=lambda d: d.get("state") == state))
+        return dict(
+            await self.wait_event("call_state", timeout, where=lambda d: d.get("state") == state)
+        )
 
     def last_queue(self) -> dict[str, Any] | None:
         for ev, data in reversed(self.events):
@@ -260,8 +282,15 @@ class SimDriver(_Client):
 class SimOfficer(_Client):
     namespace = "/officer"
 
-    def __init__(self, url: str, username: str, password: str, *,
-                 audio: MediaStreamTrack | None = None, send_video: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        audio: MediaStreamTrack | None = None,
+        send_video: bool = False,
+    ) -> None:
         super().__init__(url)
         self.username = username
         self.password = password
@@ -273,8 +302,11 @@ class SimOfficer(_Client):
 
     async def login(self) -> str:
         async with aiohttp.ClientSession() as http:
-            resp = await http.post(f"{self.url}/login", allow_redirects=False,
-                                   data={"username": self.username, "password": self.password})
+            resp = await http.post(
+                f"{self.url}/login",
+                allow_redirects=False,
+                data={"username": self.username, "password": self.password},
+            )
             if resp.status != 303:
                 raise PermissionError(f"login failed with HTTP {resp.status}")
             morsel = resp.cookies.get("kuaichu_session")
@@ -285,8 +317,12 @@ class SimOfficer(_Client):
     async def connect(self) -> SimOfficer:
         if self.cookie is None:
             await self.login()
-        await self.sio.connect(self.url, namespaces=[self.namespace], transports=["websocket"],
-                               headers={"Cookie": self.cookie or ""})
+        await self.sio.connect(
+            self.url,
+            namespaces=[self.namespace],
+            transports=["websocket"],
+            headers={"Cookie": self.cookie or ""},
+        )
         return self
 
     def local_tracks(self) -> list[MediaStreamTrack]:

@@ -51,32 +51,80 @@ class LiveServer:
 
 
 def _cli(data_dir: Path, *args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "server.py"), "--data-dir", str(data_dir), *args],
-                   check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--data-dir", str(data_dir), *args],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
 
 
 def start_server(data_dir: Path, officers: int = 3, **settings: object) -> LiveServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     if not (data_dir / "kuaichu.sqlite3").exists():
-        _cli(data_dir, "officer", "add", "zhang", "--name", "张警官", "--password",
-             "zhang-password-1")
-        _cli(data_dir, "officer", "add", "wang", "--name", "王值班长", "--role", "supervisor",
-             "--password", "wang-password-1")
+        _cli(
+            data_dir,
+            "officer",
+            "add",
+            "zhang",
+            "--name",
+            "张警官",
+            "--password",
+            "zhang-password-1",
+        )
+        _cli(
+            data_dir,
+            "officer",
+            "add",
+            "wang",
+            "--name",
+            "王值班长",
+            "--role",
+            "supervisor",
+            "--password",
+            "wang-password-1",
+        )
         for i in range(2, officers + 1):
-            _cli(data_dir, "officer", "add", f"officer{i}", "--name", f"警员{i}",
-                 "--password", f"officer{i}-password")
+            _cli(
+                data_dir,
+                "officer",
+                "add",
+                f"officer{i}",
+                "--name",
+                f"警员{i}",
+                "--password",
+                f"officer{i}-password",
+            )
     port = free_port()
-    args = [sys.executable, str(ROOT / "server.py"), "--port", str(port),
-            "--data-dir", str(data_dir), "--log-level", "INFO"]
+    args = [
+        sys.executable,
+        str(ROOT / "server.py"),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "INFO",
+    ]
     for key, value in settings.items():
         args += ["--" + key.replace("_", "-"), str(value)]
     log_path = data_dir / f"server-{port}.log"
     log = log_path.open("wb")
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, proc, log_path,
-                        extra_officers=[(f"officer{i}", f"officer{i}-password")
-                                        for i in range(2, officers + 1)])
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    server = LiveServer(
+        f"http://127.0.0.1:{port}",
+        port,
+        data_dir,
+        proc,
+        log_path,
+        extra_officers=[(f"officer{i}", f"officer{i}-password") for i in range(2, officers + 1)],
+    )
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:

@@ -30,8 +30,13 @@ logger = logging.getLogger(__name__)
 class DispatchListener(Protocol):
     """What the edge (signaling) is told. Implementations must not block."""
 
-    def officer_state_changed(self, officer_id: int, status: OfficerStatus,
-                              call_id: str | None, wrapup_until: float | None) -> None: ...
+    def officer_state_changed(
+        self,
+        officer_id: int,
+        status: OfficerStatus,
+        call_id: str | None,
+        wrapup_until: float | None,
+    ) -> None: ...
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None: ...
 
@@ -50,9 +55,17 @@ class OfficerPresence:
 
 
 class Dispatcher:
-    def __init__(self, queue: MemoryCallQueue, events: EventLog, listener: DispatchListener, *,
-                 reservation_timeout: float, wrapup_seconds: float, decline_cooldown: float,
-                 default_handle_seconds: float) -> None:
+    def __init__(
+        self,
+        queue: MemoryCallQueue,
+        events: EventLog,
+        listener: DispatchListener,
+        *,
+        reservation_timeout: float,
+        wrapup_seconds: float,
+        decline_cooldown: float,
+        default_handle_seconds: float,
+    ) -> None:
         self.queue = queue
         self.events = events
         self.listener = listener
@@ -69,19 +82,32 @@ class Dispatcher:
     def presence(self, officer_id: int) -> OfficerPresence:
         return self.officers.setdefault(officer_id, OfficerPresence(officer_id))
 
-    def _set(self, p: OfficerPresence, status: OfficerStatus, call_id: str | None = None,
-             reason: str | None = None) -> None:
+    def _set(
+        self,
+        p: OfficerPresence,
+        status: OfficerStatus,
+        call_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         previous = p.status
         p.status = status
         p.since = time.monotonic()
         p.call_id = call_id
-        p.wrapup_until = time.time() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
+        p.wrapup_until = (
+            time.time() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
+        )
         self._cancel_timer(p.officer_id)
         if status is OfficerStatus.WRAPUP:
             self._timers[p.officer_id] = asyncio.get_running_loop().call_later(
-                self.wrapup_seconds, self._wrapup_over, p.officer_id)
-        self.events.record("officer_" + status.value, call_id, p.officer_id,
-                           previous=previous.value, **({"reason": reason} if reason else {}))
+                self.wrapup_seconds, self._wrapup_over, p.officer_id
+            )
+        self.events.record(
+            "officer_" + status.value,
+            call_id,
+            p.officer_id,
+            previous=previous.value,
+            **({"reason": reason} if reason else {}),
+        )
         self.listener.officer_state_changed(p.officer_id, status, call_id, p.wrapup_until)
 
     def _cancel_timer(self, officer_id: int) -> None:
@@ -142,7 +168,9 @@ class Dispatcher:
             p = self.presence(call.reserved_by)
             self.listener.offer_withdrawn(p.officer_id, call_id, "abandoned")
             self._set(p, OfficerStatus.AVAILABLE, reason="offer_abandoned")
-        self.events.record("call_abandoned", call_id, waited_s=round(time.time() - call.queued_at, 1))
+        self.events.record(
+            "call_abandoned", call_id, waited_s=round(time.time() - call.queued_at, 1)
+        )
         self.dispatch()
         self.listener.queue_changed()
         return True
@@ -203,8 +231,10 @@ class Dispatcher:
             if call.reserved_by is not None:
                 continue
             candidates = [
-                p for p in self.officers.values()
-                if p.status is OfficerStatus.AVAILABLE and call.declined_by.get(p.officer_id, 0) <= now
+                p
+                for p in self.officers.values()
+                if p.status is OfficerStatus.AVAILABLE
+                and call.declined_by.get(p.officer_id, 0) <= now
             ]
             if not candidates:
                 if not any(p.status is OfficerStatus.AVAILABLE for p in self.officers.values()):
@@ -214,7 +244,11 @@ class Dispatcher:
             call.reserved_by = officer.officer_id
             self._set(officer, OfficerStatus.RESERVED, call.call_id)
             self._timers[officer.officer_id] = asyncio.get_running_loop().call_later(
-                self.reservation_timeout, self._reservation_expired, officer.officer_id, call.call_id)
+                self.reservation_timeout,
+                self._reservation_expired,
+                officer.officer_id,
+                call.call_id,
+            )
             self.events.record("call_offered", call.call_id, officer.officer_id)
             self.listener.call_offered(officer.officer_id, call, self.reservation_timeout)
 
@@ -229,8 +263,11 @@ class Dispatcher:
         position = self.queue.position(call_id)
         if position is None:
             return None
-        staffed = sum(1 for p in self.officers.values()
-                      if p.status not in (OfficerStatus.OFFLINE, OfficerStatus.BREAK))
+        staffed = sum(
+            1
+            for p in self.officers.values()
+            if p.status not in (OfficerStatus.OFFLINE, OfficerStatus.BREAK)
+        )
         if staffed == 0:
             staffed = 1  # nobody on shift yet: still give an order of magnitude
         # On average an officer frees up half a handle time from now.
@@ -242,8 +279,9 @@ class Dispatcher:
         return {
             "waiting": len(calls),
             "longest_wait_s": int(max((now - c.queued_at for c in calls), default=0)),
-            "available": sum(1 for p in self.officers.values()
-                             if p.status is OfficerStatus.AVAILABLE),
+            "available": sum(
+                1 for p in self.officers.values() if p.status is OfficerStatus.AVAILABLE
+            ),
         }
 
     def close(self) -> None:

@@ -26,8 +26,9 @@ class EventLog:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="queue-event-log")
 
-    def record(self, kind: str, call_id: str | None = None, officer_id: int | None = None,
-               **detail: Any) -> None:
+    def record(
+        self, kind: str, call_id: str | None = None, officer_id: int | None = None, **detail: Any
+    ) -> None:
         try:
             self._queue.put_nowait((time.time(), kind, call_id, officer_id, detail))
         except asyncio.QueueFull:

@@ -91,8 +91,9 @@ class DriverNamespace(_Base):
 class _Authenticated(_Base):
     role: str | None = None
 
-    def __init__(self, namespace: str, center: CallCenter, accounts: Accounts,
-                 max_message_bytes: int) -> None:
+    def __init__(
+        self, namespace: str, center: CallCenter, accounts: Accounts, max_message_bytes: int
+    ) -> None:
         super().__init__(namespace, center, max_message_bytes)
         self.accounts = accounts
         self.officers: dict[str, Officer] = {}
@@ -106,7 +107,8 @@ class _Authenticated(_Base):
         if self.role and officer.role != self.role:
             message = f"requires the {self.role} role"
             raise socketio.exceptions.ConnectionRefusedError(
-                message, {"code": "forbidden", "message": message})
+                message, {"code": "forbidden", "message": message}
+            )
         return officer
 
     async def officer(self, sid: str) -> Officer:

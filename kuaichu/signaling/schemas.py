@@ -26,8 +26,7 @@ def check_size(data: Any, limit: int) -> None:
     except (TypeError, ValueError):
         raise InvalidMessage("payload is not JSON") from None
     if size > limit:
-        raise MessageTooLarge(f"message of {size} bytes exceeds the limit of {limit}",
-                              limit=limit)
+        raise MessageTooLarge(f"message of {size} bytes exceeds the limit of {limit}", limit=limit)
 
 
 def _obj(data: Any) -> dict[str, Any]:

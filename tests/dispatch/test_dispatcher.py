@@ -24,8 +24,13 @@ class Recorder:
         self.withdrawn: list[tuple[int, str, str]] = []
         self.states: list[tuple[int, str]] = []
 
-    def officer_state_changed(self, officer_id: int, status: OfficerStatus,
-                              call_id: str | None, wrapup_until: float | None) -> None:
+    def officer_state_changed(
+        self,
+        officer_id: int,
+        status: OfficerStatus,
+        call_id: str | None,
+        wrapup_until: float | None,
+    ) -> None:
         self.states.append((officer_id, status.value))
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None:
@@ -46,8 +51,15 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[Dispatcher, Recorder, Datab
     events = EventLog(db)
     events.start()
     rec = Recorder()
-    d = Dispatcher(MemoryCallQueue(), events, rec, reservation_timeout=0.3,
-                   wrapup_seconds=0.3, decline_cooldown=60, default_handle_seconds=300)
+    d = Dispatcher(
+        MemoryCallQueue(),
+        events,
+        rec,
+        reservation_timeout=0.3,
+        wrapup_seconds=0.3,
+        decline_cooldown=60,
+        default_handle_seconds=300,
+    )
     yield d, rec, db
     d.close()
     await events.close()
@@ -113,7 +125,7 @@ async def test_decline_keeps_place_and_skips_that_officer(env: Any) -> None:
 
 
 async def test_requeue_at_head_and_abandon(env: Any) -> None:
-    d, rec, db = env
+    d, _rec, db = env
     for n in (1, 2, 3):
         d.enqueue(call(n))
     d.officer_online(1)

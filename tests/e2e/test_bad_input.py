@@ -12,8 +12,9 @@ from kuaichu.simclient import SimDriver, SimOfficer
 
 
 async def test_bad_messages_get_clear_errors_and_server_keeps_serving(live_server: Any) -> None:
-    officer = await SimOfficer(live_server.url, live_server.officer_username,
-                               live_server.officer_password).connect()
+    officer = await SimOfficer(
+        live_server.url, live_server.officer_username, live_server.officer_password
+    ).connect()
     good = await SimDriver(live_server.url).connect()
     bad = await SimDriver(live_server.url).connect()
     try:
@@ -33,8 +34,11 @@ async def test_bad_messages_get_clear_errors_and_server_keeps_serving(live_serve
         assert ack["error"]["code"] == "invalid_message"
         ack = await bad.call("report", "not an object")
         assert ack["error"]["code"] == "invalid_message"
-        ack = await bad.call("report", {"phone": "1" * 10, "location": {
-            "lat": 1, "lng": 2, "accuracy": 1}} | {"pad": "x" * 70_000})
+        ack = await bad.call(
+            "report",
+            {"phone": "1" * 10, "location": {"lat": 1, "lng": 2, "accuracy": 1}}
+            | {"pad": "x" * 70_000},
+        )
         assert ack["error"]["code"] == "message_too_large"
         # None of that queued a call for the bad client.
         ack = await bad.call("hangup", {})
@@ -74,15 +78,24 @@ async def test_officer_namespace_refuses_unauthenticated_sockets(live_server: An
         await sio.connect(live_server.url, namespaces=["/officer"], transports=["websocket"])
     assert refusals and refusals[0]["data"]["code"] == "not_authenticated"
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(live_server.url, namespaces=["/officer"], transports=["websocket"],
-                          headers={"Cookie": "kuaichu_session=forged-token"})
+        await sio.connect(
+            live_server.url,
+            namespaces=["/officer"],
+            transports=["websocket"],
+            headers={"Cookie": "kuaichu_session=forged-token"},
+        )
     # An officer cannot open the supervisor wallboard.
-    officer = SimOfficer(live_server.url, live_server.officer_username,
-                         live_server.officer_password)
+    officer = SimOfficer(
+        live_server.url, live_server.officer_username, live_server.officer_password
+    )
     cookie = await officer.login()
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(live_server.url, namespaces=["/supervisor"], transports=["websocket"],
-                          headers={"Cookie": cookie})
+        await sio.connect(
+            live_server.url,
+            namespaces=["/supervisor"],
+            transports=["websocket"],
+            headers={"Cookie": cookie},
+        )
     if sio.connected:
         await sio.disconnect()
 
@@ -90,12 +103,21 @@ async def test_officer_namespace_refuses_unauthenticated_sockets(live_server: An
 async def test_login_rejects_bad_passwords_and_foreign_redirects(live_server: Any) -> None:
     # unsafe=True: keep cookies for a bare IP host such as 127.0.0.1.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        r = await http.post(live_server.url + "/login", allow_redirects=False,
-                            data={"username": "zhang", "password": "wrong"})
+        r = await http.post(
+            live_server.url + "/login",
+            allow_redirects=False,
+            data={"username": "zhang", "password": "wrong"},
+        )
         assert r.status == 401 and "kuaichu_session" not in r.cookies
-        r = await http.post(live_server.url + "/login", allow_redirects=False,
-                            data={"username": "zhang", "password": live_server.officer_password,
-                                  "next": "https://evil.example/"})
+        r = await http.post(
+            live_server.url + "/login",
+            allow_redirects=False,
+            data={
+                "username": "zhang",
+                "password": live_server.officer_password,
+                "next": "https://evil.example/",
+            },
+        )
         assert r.status == 303 and r.headers["Location"] == "/console"
         r = await http.get(live_server.url + "/api/calls/abcdefghijkl")
         assert r.status == 404  # logged in now (cookie jar), but no such call

@@ -16,7 +16,6 @@ import pytest
 from kuaichu.simclient import SimDriver, SimOfficer
 
 
-
 def db_rows(server: Any, sql: str, *args: Any) -> list[sqlite3.Row]:
     conn = sqlite3.connect(server.data_dir / "kuaichu.sqlite3")
     conn.row_factory = sqlite3.Row
@@ -37,8 +36,9 @@ async def wait_recording(server: Any, call_id: str, timeout: float = 20) -> sqli
 
 
 async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, str]:
-    officer = await SimOfficer(server.url, server.officer_username,
-                               server.officer_password).connect()
+    officer = await SimOfficer(
+        server.url, server.officer_username, server.officer_password
+    ).connect()
     await officer.set_available()
     driver = await SimDriver(server.url).connect()
     ack = await driver.report(lat=45.7567, lng=126.6424, phone="13800138000")
@@ -78,6 +78,7 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
     path = Path(rec["path"])
     assert path.is_file() and path.parent.parent == live_server.data_dir / "recordings"
     import hashlib
+
     assert hashlib.sha256(path.read_bytes()).hexdigest() == rec["sha256"]
     with av.open(str(path)) as container:
         kinds = sorted(s.type for s in container.streams)

@@ -14,8 +14,9 @@ from kuaichu.simclient import SimDriver, SimOfficer
 
 
 async def test_partial_recording_survives_sigkill(live_server: Any) -> None:
-    officer = await SimOfficer(live_server.url, live_server.officer_username,
-                               live_server.officer_password).connect()
+    officer = await SimOfficer(
+        live_server.url, live_server.officer_username, live_server.officer_password
+    ).connect()
     driver = await SimDriver(live_server.url).connect()
     try:
         await officer.set_available()

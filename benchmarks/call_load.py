@@ -1,0 +1,196 @@
+"""Server CPU per bridged and recorded 720p call, fps delivered to officers, and the time
+from an officer's accept to the first driver video frame.
+
+    .venv/bin/python benchmarks/call_load.py --calls 1 5 10 --seconds 20
+
+The server runs as its own process pinned to CPU 0 (taskset); this harness runs the simulated
+drivers and officers on CPU 1. Drivers send a pre-encoded 720p30 H.264 clip (keyframe every
+second) with MediaPlayer(decode=False), so they cost almost nothing; officers count the encoded
+frames they receive without decoding them (kuaichu.media.aiortc_tap), which is the rate a
+browser would be handed. Server CPU comes from /proc/PID/stat over a steady window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaPlayer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kuaichu.media.aiortc_tap import EncodedFrame, tap_receiver  # noqa: E402
+from kuaichu.simclient import SimDriver, SimOfficer, ToneAudioTrack  # noqa: E402
+from tests.conftest import start_server  # noqa: E402
+
+CLIP = ROOT / "benchmarks" / "out" / "clip-720p30.ts"
+
+
+def make_clip(path: Path, seconds: int = 12, fps: int = 30) -> Path:
+    """A 720p30 H.264 constrained-baseline MPEG-TS clip with a keyframe every second."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with av.open(str(tmp), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream.bit_rate = 2_000_000
+        stream.codec_context.gop_size = fps
+        stream.options = {
+            "profile": "baseline",
+            "tune": "zerolatency",
+            "preset": "veryfast",
+            "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0",
+        }
+        rng = np.random.default_rng(1)
+        base = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+        for i in range(seconds * fps):
+            img = np.roll(base, i * 6, axis=1)
+            img[300:420, (i * 10) % 1180 : (i * 10) % 1180 + 100] = 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            frame.time_base = fractions.Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+class CountingOfficer(SimOfficer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.video_frames = 0
+        self.first_video_at: float | None = None
+
+    def prepare_peer(self, pc: RTCPeerConnection) -> None:
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                tap_receiver(transceiver.receiver, self._on_video)
+            else:
+                tap_receiver(transceiver.receiver, lambda _f: None)
+
+    def _on_video(self, _frame: EncodedFrame) -> None:
+        if self.first_video_at is None:
+            self.first_video_at = time.monotonic()
+        self.video_frames += 1
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
+    officers = [CountingOfficer(server.url, f"bench{i}", f"bench{i}-password") for i in range(n)]
+    drivers: list[SimDriver] = []
+    players: list[MediaPlayer] = []
+    try:
+        for o in officers:
+            await o.connect()
+            await o.set_available()
+        for _ in range(n):
+            player = MediaPlayer(str(CLIP), decode=False, loop=True)
+            players.append(player)
+            drivers.append(
+                await SimDriver(server.url, video=player.video, audio=ToneAudioTrack()).connect()
+            )
+        for d in drivers:
+            await d.report()
+        for o in officers:
+            offer = await o.wait_offer(timeout=30)
+            await o.accept(offer["call_id"])
+        await asyncio.gather(
+            *(o.wait_for(lambda o=o: o.video_frames > 30, timeout=60) for o in officers)
+        )
+        await asyncio.sleep(2)
+        f0 = [o.video_frames for o in officers]
+        c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        await asyncio.sleep(seconds)
+        c1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
+        fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
+        first = [
+            o.first_video_at - o.accepted_at for o in officers if o.first_video_at and o.accepted_at
+        ]
+        for o in officers:
+            await o.hangup()
+        return {
+            "calls": n,
+            "server_cores": (c1 - c0) / (t1 - t0),
+            "cpu_per_call": (c1 - c0) / (t1 - t0) / n,
+            "fps_min": min(fps),
+            "fps_mean": statistics.mean(fps),
+            "first_frame_s_median": statistics.median(first),
+            "first_frame_s_max": max(first),
+        }
+    finally:
+        for c in [*drivers, *officers]:
+            await c.close()
+        for p in players:
+            if p.video:
+                p.video.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 5, 10])
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    make_clip(CLIP)
+    os.sched_setaffinity(0, {1})
+    results = []
+    for n in args.calls:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp)
+            for i in range(n):
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(ROOT / "server.py"),
+                        "--data-dir",
+                        str(data),
+                        "officer",
+                        "add",
+                        f"bench{i}",
+                        "--password",
+                        f"bench{i}-password",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
+            server = start_server(data, officers=1, reservation_timeout=60, log_level="WARNING")
+            os.sched_setaffinity(server.proc.pid, {0})
+            for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
+                os.sched_setaffinity(int(task.name), {0})
+            try:
+                result = asyncio.run(run(n, args.seconds, server))
+            finally:
+                server.stop()
+            results.append(result)
+            print(
+                f"{n:>3} calls: server {result['server_cores']:.2f} cores "
+                f"({result['cpu_per_call'] * 100:.1f}% of a core per call), "
+                f"officer fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}, "
+                f"accept->first frame median {result['first_frame_s_median'] * 1000:.0f} ms "
+                f"max {result['first_frame_s_max'] * 1000:.0f} ms",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
