@@ -110,6 +110,8 @@ class CallCenter:
             OFFICER_NS,
             officer_room(officer_id),
         )
+        # "Available officers" in every console changes with any officer's state.
+        self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, None)
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None:
         self.emit.send(
@@ -430,13 +432,18 @@ class CallCenter:
         now = time.time()
         calls = []
         for call in self.calls.values():
-            officer = self.officers.get(call.officer_id) if call.officer_id else None
+            # An offered call shows who it is offered to; the wait stops counting at answer.
+            reserved = call.queued.reserved_by
+            officer_id = call.officer_id if call.officer_id is not None else reserved
+            officer = self.officers.get(officer_id) if officer_id is not None else None
+            state = "offered" if reserved is not None and call.officer_id is None else call.state
+            waited_until = call.answered_at if call.state in ("connecting", "in_call") else now
             calls.append(
                 {
                     "call_id": call.call_id,
                     "case_id": call.case_id,
-                    "state": call.state,
-                    "waited_s": int(now - call.queued.queued_at),
+                    "state": state,
+                    "waited_s": int((waited_until or now) - call.queued.queued_at),
                     "position": self.dispatcher.queue.position(call.call_id),
                     "officer": officer.display_name if officer else None,
                 }

@@ -1,0 +1,399 @@
+// Driver page: one step per screen, for a phone held in one hand at the roadside.
+// Steps: safety -> permissions -> ready (one big report button) -> waiting -> in call -> ended.
+import { $, Banner, clock, errorMessage, fmt, humanDuration, loadStrings } from "./common.js";
+import { answerServerOffer, emitAck, fetchIceServers, routeRemoteTrack } from "./rtc.js";
+
+const t = loadStrings();
+const banner = new Banner();
+const app = $("driver-app");
+
+const LOCATION_MIN_INTERVAL_MS = 10000;
+
+const state = {
+  screen: "safety",
+  stream: null, // local camera + microphone
+  facing: "environment",
+  position: null, // {lat, lng, accuracy}
+  geoWatch: null,
+  socket: null,
+  callId: null,
+  callActive: false, // reported and not yet ended
+  pc: null,
+  videoSender: null,
+  muted: false,
+  callStartedAt: null,
+  timer: null,
+  lastLocationSent: 0,
+  locationTimer: null,
+  switching: false,
+};
+// Exposed for debugging in the field and for the browser tests; nothing reads it back.
+window.kcDriver = state;
+
+// ---------------------------------------------------------------- screens
+
+function show(screen) {
+  state.screen = screen;
+  app.dataset.screen = screen;
+  for (const el of app.querySelectorAll(".screen")) el.hidden = el.dataset.screen !== screen;
+  if (screen === "ready") $("preview-ready").srcObject = state.stream;
+  if (screen === "in_call") {
+    $("local-video").srcObject = state.stream ? new MediaStream(state.stream.getVideoTracks()) : null;
+  }
+}
+
+// ---------------------------------------------------------------- step 1: safety
+
+$("btn-safety-next").addEventListener("click", () => show("permissions"));
+
+// ---------------------------------------------------------------- step 2: permissions
+
+function cameraConstraints(facing) {
+  return { facingMode: { ideal: facing }, width: { ideal: 1280 }, height: { ideal: 720 } };
+}
+
+function mediaErrorText(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError") return t.perm_camera_denied;
+  if (name === "NotFoundError" || name === "OverconstrainedError") return t.perm_camera_missing;
+  if (name === "NotReadableError" || name === "AbortError") return t.perm_camera_busy;
+  return fmt(t.err_generic, { msg: (err && err.message) || String(err) });
+}
+
+$("btn-permissions").addEventListener("click", async () => {
+  const btn = $("btn-permissions");
+  const status = $("perm-status");
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    status.textContent = t.perm_insecure;
+    banner.show(t.perm_insecure);
+    return;
+  }
+  btn.disabled = true;
+  status.textContent = t.perm_asking;
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: cameraConstraints("environment"),
+    });
+  } catch (err) {
+    const msg = mediaErrorText(err);
+    status.textContent = msg;
+    banner.show(msg);
+    btn.disabled = false;
+    btn.textContent = t.perm_retry;
+    return;
+  }
+  banner.hide();
+  startLocation();
+  connectSocket();
+  show("ready");
+});
+
+// ---------------------------------------------------------------- location
+
+function renderLocation() {
+  const line = state.position
+    ? fmt(t.loc_ok, { accuracy: Math.round(state.position.accuracy || 0) })
+    : state.geoWatch === null ? t.loc_denied : t.loc_waiting;
+  $("loc-status").textContent = line;
+  $("gps-waiting").textContent = state.position
+    ? `${t.gps_label}: ${state.position.lat.toFixed(5)}, ${state.position.lng.toFixed(5)}`
+    : `${t.gps_label}: ${t.gps_none}`;
+}
+
+function startLocation() {
+  if (!navigator.geolocation) {
+    state.geoWatch = null;
+    renderLocation();
+    return;
+  }
+  state.geoWatch = navigator.geolocation.watchPosition(
+    (pos) => {
+      state.position = {
+        lat: pos.coords.latitude,
+        lng: pos.coords.longitude,
+        accuracy: pos.coords.accuracy,
+      };
+      renderLocation();
+      sendLocationThrottled();
+    },
+    () => {
+      // Denied or unavailable: the report goes ahead without it and the page says so.
+      if (!state.position) {
+        navigator.geolocation.clearWatch(state.geoWatch);
+        state.geoWatch = null;
+        renderLocation();
+      }
+    },
+    { enableHighAccuracy: true, maximumAge: 15000, timeout: 15000 },
+  );
+  renderLocation();
+}
+
+function sendLocationThrottled() {
+  if (!state.callActive || !state.position || !state.socket) return;
+  const wait = state.lastLocationSent + LOCATION_MIN_INTERVAL_MS - Date.now();
+  if (wait > 0) {
+    if (!state.locationTimer) {
+      state.locationTimer = setTimeout(() => {
+        state.locationTimer = null;
+        sendLocationThrottled();
+      }, wait);
+    }
+    return;
+  }
+  state.lastLocationSent = Date.now();
+  emitAck(state.socket, "location", { ...state.position }).catch(() => {
+    // A lost GPS update is not worth interrupting the driver; the next one follows.
+  });
+}
+
+// ---------------------------------------------------------------- signaling
+
+function connectSocket() {
+  if (state.socket) return;
+  const socket = window.io("/driver");
+  state.socket = socket;
+  let everConnected = false;
+
+  socket.on("connect", () => {
+    banner.hide();
+    if (everConnected && state.callActive) {
+      // The socket id is the call's identity: a new socket cannot take the old call back.
+      endCall("driver_lost");
+    }
+    everConnected = true;
+  });
+  socket.on("connect_error", () => banner.show(t.err_connect));
+  socket.on("disconnect", (reason) => {
+    if (reason !== "io client disconnect") banner.show(t.err_disconnected);
+  });
+  socket.on("kc_error", (err) => banner.show(errorMessage(t, err)));
+  socket.on("queue", onQueue);
+  socket.on("call_state", onCallState);
+  socket.on("sdp_offer", (offer) => {
+    onOffer(offer).catch((err) => banner.show(fmt(t.err_media, { msg: err.message || err })));
+  });
+}
+
+function onQueue(q) {
+  if (state.callId && q.call_id && q.call_id !== state.callId) return;
+  $("queue-position").textContent = String(q.position);
+  $("queue-next").hidden = q.position !== 1;
+  $("queue-count").textContent = fmt(t.waiting_count, { n: q.waiting });
+  $("queue-estimate").textContent = fmt(t.waiting_estimate, {
+    time: humanDuration(t, q.estimated_wait_s || 0),
+  });
+}
+
+function onCallState(msg) {
+  if (state.callId && msg.call_id && msg.call_id !== state.callId) return;
+  switch (msg.state) {
+    case "waiting":
+      if (state.callActive) show("waiting");
+      break;
+    case "connecting":
+      show("connecting");
+      break;
+    case "in_call":
+      startTimer();
+      show("in_call");
+      break;
+    case "reconnecting":
+      // The officer's leg dropped; our leg to the server may stay. Hide the officer's media.
+      stopTimer();
+      $("remote-video").hidden = true;
+      $("officer-badge").hidden = false;
+      show("reconnecting");
+      break;
+    case "ended":
+      endCall(msg.reason || "");
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+$("btn-report").addEventListener("click", async () => {
+  const btn = $("btn-report");
+  btn.disabled = true;
+  btn.textContent = t.report_sending;
+  const payload = {};
+  if (state.position) payload.location = { ...state.position };
+  try {
+    const ack = await emitAck(state.socket, "report", payload);
+    state.callId = ack.call_id;
+    state.callActive = true;
+    state.lastLocationSent = Date.now();
+    show("waiting");
+    renderLocation();
+  } catch (err) {
+    banner.show(errorMessage(t, err));
+  } finally {
+    btn.disabled = false;
+    btn.textContent = t.report_button;
+  }
+});
+
+// ---------------------------------------------------------------- media
+
+async function onOffer(offer) {
+  if (state.callId && offer.call_id && offer.call_id !== state.callId) return;
+  if (state.screen !== "in_call") show("connecting");
+  // The server makes a fresh peer connection for every offer (aiortc cannot restart ICE).
+  closePeer();
+  const iceServers = await fetchIceServers();
+  const pc = new RTCPeerConnection({ iceServers });
+  state.pc = pc;
+  pc.addEventListener("track", (ev) => {
+    routeRemoteTrack(ev, $("remote-audio"), $("remote-video"));
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc === state.pc && pc.connectionState === "failed") {
+      banner.show(fmt(t.err_media, { msg: "ICE/DTLS" }));
+    }
+  });
+  const { senders, answer } = await answerServerOffer(pc, offer, {
+    audio: state.stream.getAudioTracks()[0] || null,
+    video: state.stream.getVideoTracks()[0] || null,
+  });
+  state.videoSender = senders.video || null;
+  await emitAck(state.socket, "sdp_answer", answer);
+}
+
+// Officer video is optional: show it only once frames arrive.
+$("remote-video").addEventListener("resize", () => {
+  const v = $("remote-video");
+  const has = v.videoWidth > 0;
+  v.hidden = !has;
+  $("officer-badge").hidden = has;
+});
+
+function closePeer() {
+  if (state.pc) {
+    state.pc.close();
+    state.pc = null;
+  }
+  state.videoSender = null;
+}
+
+function startTimer() {
+  if (state.timer) return;
+  state.callStartedAt = Date.now();
+  const tick = () => {
+    $("call-timer").textContent = clock((Date.now() - state.callStartedAt) / 1000);
+  };
+  tick();
+  state.timer = setInterval(tick, 1000);
+}
+
+function stopTimer() {
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+// Front/rear: a new camera track replaces the old one on the same sender, so the call
+// continues without renegotiation.
+async function openCamera(facing) {
+  const current = state.stream.getVideoTracks()[0];
+  const currentId = current && current.getSettings().deviceId;
+  const attempts = [{ ...cameraConstraints(facing), facingMode: { exact: facing } }];
+  try {
+    const cams = (await navigator.mediaDevices.enumerateDevices())
+      .filter((d) => d.kind === "videoinput" && d.deviceId && d.deviceId !== currentId);
+    if (cams.length) attempts.push({ deviceId: { exact: cams[0].deviceId } });
+  } catch (_) { /* enumerateDevices is only a fallback */ }
+  attempts.push(cameraConstraints(facing));
+  let lastErr = null;
+  for (const video of attempts) {
+    try {
+      return (await navigator.mediaDevices.getUserMedia({ video })).getVideoTracks()[0];
+    } catch (err) {
+      lastErr = err;
+      // Many phones cannot open a second camera while the first is open.
+      if (err.name === "NotReadableError" && current && current.readyState === "live") {
+        current.stop();
+        try {
+          return (await navigator.mediaDevices.getUserMedia({ video })).getVideoTracks()[0];
+        } catch (err2) {
+          lastErr = err2;
+        }
+      }
+    }
+  }
+  throw lastErr;
+}
+
+$("btn-switch-camera").addEventListener("click", async () => {
+  if (state.switching || !state.stream) return;
+  state.switching = true;
+  const btn = $("btn-switch-camera");
+  btn.disabled = true;
+  const next = state.facing === "environment" ? "user" : "environment";
+  try {
+    const track = await openCamera(next);
+    const old = state.stream.getVideoTracks()[0];
+    if (state.videoSender) await state.videoSender.replaceTrack(track);
+    if (old) {
+      state.stream.removeTrack(old);
+      old.stop();
+    }
+    state.stream.addTrack(track);
+    state.facing = next;
+    const local = $("local-video");
+    local.srcObject = new MediaStream([track]);
+    local.classList.toggle("mirrored", next === "user");
+    $("camera-label").textContent = next === "user" ? t.camera_front : t.camera_rear;
+    app.dataset.camera = next;
+  } catch (err) {
+    banner.show(fmt(t.camera_switch_failed, { msg: mediaErrorText(err) }));
+  } finally {
+    state.switching = false;
+    btn.disabled = false;
+  }
+});
+
+$("btn-mute").addEventListener("click", () => {
+  state.muted = !state.muted;
+  for (const tr of state.stream.getAudioTracks()) tr.enabled = !state.muted;
+  const btn = $("btn-mute");
+  btn.setAttribute("aria-pressed", String(state.muted));
+  btn.textContent = state.muted ? t.unmute : t.mute;
+});
+
+// ---------------------------------------------------------------- hang up / end
+
+async function hangup() {
+  const reason = state.screen === "in_call" || state.screen === "connecting"
+    ? "driver_hangup" : "abandoned";
+  if (state.socket && state.callActive) {
+    try {
+      await emitAck(state.socket, "hangup", {});
+    } catch (err) {
+      if (err.code !== "not_found") banner.show(errorMessage(t, err));
+    }
+  }
+  endCall(reason);
+}
+
+for (const id of ["btn-hangup", "btn-hangup-connecting", "btn-cancel", "btn-cancel-reconnecting"]) {
+  $(id).addEventListener("click", hangup);
+}
+
+function endCall(reason) {
+  if (state.screen === "ended") return;
+  state.callActive = false;
+  stopTimer();
+  closePeer();
+  clearTimeout(state.locationTimer);
+  if (state.geoWatch !== null && navigator.geolocation) {
+    navigator.geolocation.clearWatch(state.geoWatch);
+  }
+  if (state.stream) for (const tr of state.stream.getTracks()) tr.stop();
+  $("ended-reason").textContent = t["reason_" + reason] || "";
+  show("ended");
+}
+
+show("safety");

@@ -1,0 +1,86 @@
+// WebRTC and signaling helpers shared by the driver page and the console.
+// The server always makes the offer and does not trickle ICE, so clients answer with a
+// complete SDP: every candidate is gathered before the answer is sent.
+
+export async function fetchIceServers() {
+  try {
+    const res = await fetch("/api/config", { cache: "no-store" });
+    if (!res.ok) return [];
+    const body = await res.json();
+    return Array.isArray(body.ice_servers) ? body.ice_servers : [];
+  } catch (_) {
+    return [];
+  }
+}
+
+export function waitForIceGathering(pc, timeoutMs = 5000) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      pc.removeEventListener("icegatheringstatechange", onState);
+      pc.removeEventListener("icecandidate", onCandidate);
+      clearTimeout(timer);
+      resolve();
+    };
+    const onState = () => { if (pc.iceGatheringState === "complete") done(); };
+    const onCandidate = (ev) => { if (!ev.candidate) done(); };
+    // A stuck STUN/TURN server must not hold the call: answer with what we have.
+    const timer = setTimeout(done, timeoutMs);
+    pc.addEventListener("icegatheringstatechange", onState);
+    pc.addEventListener("icecandidate", onCandidate);
+  });
+}
+
+// Put our tracks on the transceivers the server's offer created. A kind with a track becomes
+// sendrecv; a kind we may start sending later (camera off for now) is sendrecv with no track,
+// so RTCRtpSender.replaceTrack can turn it on without renegotiation.
+export async function attachLocalTracks(pc, tracks) {
+  const senders = {};
+  const pending = [];
+  for (const tr of pc.getTransceivers()) {
+    const kind = tr.receiver.track && tr.receiver.track.kind;
+    if (!kind) continue;
+    const track = tracks[kind];
+    if (senders[kind] || track === undefined || track === false) {
+      tr.direction = "recvonly";
+      continue;
+    }
+    tr.direction = "sendrecv";
+    if (track) pending.push(tr.sender.replaceTrack(track));
+    senders[kind] = tr.sender;
+  }
+  await Promise.all(pending);
+  return senders;
+}
+
+// offer: {type: "offer", sdp}; tracks: {audio: track|null|false, video: track|null|false}
+// (null: may send later; false: never). Returns {senders, answer}.
+export async function answerServerOffer(pc, offer, tracks) {
+  await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+  const senders = await attachLocalTracks(pc, tracks);
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  await waitForIceGathering(pc);
+  return { senders, answer: { type: "answer", sdp: pc.localDescription.sdp } };
+}
+
+// Every client->server event is acknowledged with {ok: true, ...} or {ok: false, error}.
+export function emitAck(socket, event, payload, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(timeoutMs).emit(event, payload, (err, ack) => {
+      if (err) reject({ code: "timeout", message: String(err) });
+      else if (!ack || ack.ok !== true) reject((ack && ack.error) || { code: "invalid_message" });
+      else resolve(ack);
+    });
+  });
+}
+
+// Route remote tracks to elements: audio to an <audio>, video to a <video>.
+export function routeRemoteTrack(event, audioEl, videoEl) {
+  const track = event.track;
+  const el = track.kind === "audio" ? audioEl : videoEl;
+  if (!el) return;
+  el.srcObject = new MediaStream([track]);
+  const p = el.play();
+  if (p && p.catch) p.catch(() => {});
+}

@@ -1,0 +1,142 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, with a fake camera that
+plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from playwright.async_api import Browser, BrowserContext, Geolocation, Page, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+BASE_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    # Host candidates as real addresses, not mDNS names, so the aiortc server can reach us.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+# Harbin, Nangang district: where the simulated accident happens.
+ACCIDENT = Geolocation(latitude=45.7567, longitude=126.6424, accuracy=12)
+
+
+def make_y4m(path: Path, width: int = 640, height: int = 480, fps: int = 15,
+             seconds: int = 4) -> Path:
+    """A moving pattern (sliding bars and a bouncing block) Chromium loops as the camera."""
+    x = np.arange(width, dtype=np.uint32)
+    y = np.arange(height, dtype=np.uint32)[:, None]
+    with av.open(str(path), "w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(fps * seconds):
+            img = np.empty((height, width, 3), np.uint8)
+            img[:, :, 0] = ((x + i * 12) * 255 // width % 256).astype(np.uint8)
+            img[:, :, 1] = (y * 255 // height).astype(np.uint8)
+            img[:, :, 2] = 96
+            bx = (i * 17) % (width - 80)
+            by = (i * 11) % (height - 80)
+            img[by:by + 80, bx:bx + 80] = 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_y4m(tmp_path_factory.mktemp("camera") / "scene.y4m")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Chromium is missing: install it with `sudo apt-get install chromium`")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path: str, fake_camera_file: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[*BASE_ARGS, f"--use-file-for-fake-video-capture={fake_camera_file}"],
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+NewPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
+    """Open a page in its own context; the page's console errors are printed on failure."""
+    contexts: list[BrowserContext] = []
+    logs: list[str] = []
+
+    async def factory(*, phone: bool = False, geolocation: bool = True,
+                      viewport: dict[str, int] | None = None, **options: Any) -> Page:
+        if phone:
+            options.setdefault("viewport", {"width": 390, "height": 844})
+            options.setdefault("device_scale_factor", 2)
+            options.setdefault("is_mobile", True)
+            options.setdefault("has_touch", True)
+        elif viewport:
+            options["viewport"] = viewport
+        ctx = await browser.new_context(locale="zh-CN", **options)
+        await ctx.grant_permissions(["camera", "microphone"])
+        if geolocation:
+            await ctx.grant_permissions(["geolocation", "camera", "microphone"])
+            await ctx.set_geolocation(ACCIDENT)
+        contexts.append(ctx)
+        page = await ctx.new_page()
+        name = f"page{len(contexts)}"
+        page.on("console", lambda m: logs.append(f"[{name} {m.type}] {m.text}"))
+        page.on("pageerror", lambda e: logs.append(f"[{name} pageerror] {e}"))
+        return page
+
+    yield factory
+    for ctx in contexts:
+        await ctx.close()
+    if logs:
+        print("--- browser console ---\n" + "\n".join(logs[-200:]))
+
+
+Shoot = Callable[[Page, str], Awaitable[Path]]
+
+
+@pytest.fixture
+def shoot() -> Shoot:
+    """Save a PNG of the page to docs/screenshots/ (the README shows them)."""
+
+    async def take(page: Page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        await page.screenshot(path=str(path))
+        return path
+
+    return take
