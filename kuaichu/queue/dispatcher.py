@@ -181,6 +181,7 @@ class Dispatcher:
         if call is None or call.reserved_by != officer_id or p.status is not OfficerStatus.RESERVED:
             raise Conflict("this call is no longer offered to you")
         self.queue.remove(call_id)
+        call.reserved_by = None
         waited = time.time() - call.queued_at
         self._set(p, OfficerStatus.BUSY, call_id)
         self.events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
