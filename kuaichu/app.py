@@ -116,7 +116,11 @@ def create_app(settings: Settings) -> web.Application:
         emitter = Emitter(sio)
         events = EventLog(db)
         center = CallCenter(
-            db, emitter, settings.recordings_path, [u for u in settings.ice_servers.split(",") if u]
+            db,
+            emitter,
+            settings.recordings_path,
+            [u for u in settings.ice_servers.split(",") if u],
+            driver_grace=settings.driver_grace_seconds,
         )
         dispatcher = Dispatcher(
             MemoryCallQueue(),

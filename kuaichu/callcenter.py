@@ -44,7 +44,7 @@ def officer_room(officer_id: int) -> str:
 class Call:
     call_id: str
     case_id: str
-    driver_sid: str
+    driver_sid: str | None  # None while the driver's socket is gone (grace period)
     queued: QueuedCall
     location: Location | None
     state: str = "waiting"  # waiting, connecting, in_call, reconnecting, ended
@@ -52,6 +52,10 @@ class Call:
     answered_at: float | None = None
     media: CallMedia | None = None
     driver_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Lets the same driver page take the call back after its socket reconnects.
+    resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    pending_offer: dict[str, str] | None = None
+    grace: asyncio.Task[None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
@@ -78,12 +82,14 @@ class CallCenter:
         emitter: Emitter,
         recordings_dir: Path,
         ice_servers: list[str],
+        driver_grace: float = 20.0,
         media_factory: Callable[..., CallMedia] = CallMedia,
     ) -> None:
         self.db = db
         self.emit = emitter
         self.recordings_dir = recordings_dir
         self.ice_servers = ice_servers
+        self.driver_grace = driver_grace
         self.media_factory = media_factory
         self.dispatcher: Dispatcher  # set by attach(): the dispatcher needs us as listener
         self.calls: dict[str, Call] = {}
@@ -138,22 +144,32 @@ class CallCenter:
     def queue_changed(self) -> None:
         for queued in self.dispatcher.queue:
             call = self.calls.get(queued.call_id)
-            if call is None:
-                continue
-            self.emit.send(
-                "queue",
-                {
-                    "call_id": call.call_id,
-                    "position": self.dispatcher.queue.position(call.call_id),
-                    "waiting": len(self.dispatcher.queue),
-                    "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
-                },
-                DRIVER_NS,
-                call.driver_sid,
-            )
+            if call is not None:
+                self._send_queue(call)
         self.emit.send("queue_summary", self.dispatcher.summary(), OFFICER_NS, None)
 
     # -- drivers ------------------------------------------------------------------------------
+
+    def _to_driver(self, call: Call, event: str, payload: dict[str, Any]) -> None:
+        # Never emit with to=None: that would broadcast to every driver. A driver who is
+        # away gets the current picture when they resume.
+        if call.driver_sid is not None:
+            self.emit.send(event, payload, DRIVER_NS, call.driver_sid)
+
+    def _send_queue(self, call: Call) -> None:
+        position = self.dispatcher.queue.position(call.call_id)
+        if position is None:
+            return
+        self._to_driver(
+            call,
+            "queue",
+            {
+                "call_id": call.call_id,
+                "position": position,
+                "waiting": len(self.dispatcher.queue),
+                "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
+            },
+        )
 
     async def report(self, sid: str, report: Report) -> Call:
         if sid in self.by_driver:
@@ -194,13 +210,54 @@ class CallCenter:
                 officer_room(call.officer_id),
             )
 
-    async def driver_hangup(self, sid: str, reason: str = "driver_hangup") -> None:
-        call_id = self.by_driver.get(sid)
-        if call_id is None:
-            if reason == "driver_hangup":
-                raise NotFound("you have no active call")
+    async def driver_disconnected(self, sid: str) -> None:
+        """The driver's socket is gone. On a road the network drops for a moment: the call
+        keeps its place (or its officer) for a grace period in which the page can resume."""
+        call_id = self.by_driver.pop(sid, None)
+        call = self.calls.get(call_id) if call_id else None
+        if call is None or call.driver_sid != sid:
             return
-        call = self.calls[call_id]
+        call.driver_sid = None
+        logger.info(
+            "call %s: driver connection lost, holding %.0f s", call.call_id, self.driver_grace
+        )
+        call.grace = asyncio.ensure_future(self._grace_expired(call))
+
+    async def _grace_expired(self, call: Call) -> None:
+        await asyncio.sleep(self.driver_grace)
+        if call.driver_sid is None:
+            call.grace = None
+            await self._drop(call, "driver_lost")
+
+    async def resume(self, sid: str, call_id: str, token: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None or not secrets.compare_digest(call.resume_token, token):
+            raise NotFound("no such call to resume")
+        if sid in self.by_driver:
+            raise Conflict("this connection already has a call")
+        if call.driver_sid is not None:
+            self.by_driver.pop(call.driver_sid, None)  # the newer connection wins
+        if call.grace is not None:
+            call.grace.cancel()
+            call.grace = None
+        call.driver_sid = sid
+        self.by_driver[sid] = call_id
+        logger.info("call %s: driver resumed", call_id)
+        self._driver_state(call)
+        self._send_queue(call)
+        if call.pending_offer is not None:
+            self._to_driver(call, "sdp_offer", call.pending_offer)
+        return call
+
+    async def driver_hangup(self, sid: str) -> None:
+        call_id = self.by_driver.get(sid)
+        if call_id is None or call_id not in self.calls:
+            raise NotFound("you have no active call")
+        await self._drop(self.calls[call_id], "driver_hangup")
+
+    async def _drop(self, call: Call, reason: str) -> None:
+        """The driver left: abandoned if still waiting, otherwise the call ends."""
+        call_id = call.call_id
         if call.state == "waiting" or (
             call.state == "reconnecting"
             and call.officer_id is None
@@ -216,6 +273,7 @@ class CallCenter:
         if call.media is None or call.driver_ready.is_set():
             raise Conflict("no media offer is pending for this call")
         await call.media.driver_answer(sdp)  # MediaError for bad SDP reaches the driver
+        call.pending_offer = None
         call.driver_ready.set()
 
     # -- officers -----------------------------------------------------------------------------
@@ -305,7 +363,7 @@ class CallCenter:
         payload: dict[str, Any] = {"call_id": call.call_id, "state": call.state}
         if reason:
             payload["reason"] = reason
-        self.emit.send("call_state", payload, DRIVER_NS, call.driver_sid)
+        self._to_driver(call, "call_state", payload)
 
     async def _connect(self, call: Call, officer_id: int) -> None:
         try:
@@ -317,9 +375,8 @@ class CallCenter:
                     on_failed=lambda leg, why: self._media_failed(call, leg, why),
                 )
                 offer = await call.media.driver_offer()
-                self.emit.send(
-                    "sdp_offer", {"call_id": call.call_id, **offer}, DRIVER_NS, call.driver_sid
-                )
+                call.pending_offer = {"call_id": call.call_id, **offer}
+                self._to_driver(call, "sdp_offer", call.pending_offer)
             await asyncio.wait_for(call.driver_ready.wait(), MEDIA_SETUP_TIMEOUT)
             if call.officer_id != officer_id:
                 return
@@ -374,9 +431,12 @@ class CallCenter:
         call.state = "ended"
         now = time.time()
         self.calls.pop(call.call_id, None)
-        self.by_driver.pop(call.driver_sid, None)
+        if call.driver_sid is not None:
+            self.by_driver.pop(call.driver_sid, None)
         if self.dispatcher.queue.get(call.call_id):
             self.dispatcher.abandon(call.call_id)
+        if call.grace is not None and call.grace is not asyncio.current_task():
+            call.grace.cancel()
         current = asyncio.current_task()
         for task in list(call.tasks):
             if task is not current:

@@ -47,6 +47,10 @@ class Settings:
         default=300.0,
         metadata={"help": "assumed call length for wait estimates before history exists"},
     )
+    driver_grace_seconds: float = field(
+        default=20.0,
+        metadata={"help": "how long a call waits for a driver whose connection dropped"},
+    )
     session_hours: float = field(default=12.0, metadata={"help": "officer login lifetime"})
     max_message_bytes: int = field(
         default=64 * 1024, metadata={"help": "largest socket.io message accepted"}

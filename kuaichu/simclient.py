@@ -120,13 +120,17 @@ class _Client:
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.pc: RTCPeerConnection | None = None
         self.sinks: dict[str, _Sink] = {}
         self._changed = asyncio.Condition()
-        self.sio.on("*", self._on_any, namespace=self.namespace)
+        self.sio = self._new_socket()
+
+    def _new_socket(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False)
+        sio.on("*", self._on_any, namespace=self.namespace)
+        return sio
 
     async def _on_any(self, event: str, data: Any = None) -> None:
         if event == "kc_error":
@@ -233,6 +237,7 @@ class SimDriver(_Client):
         self.audio = audio
         self.call_id: str | None = None
         self.case_id: str | None = None
+        self.resume_token: str | None = None
 
     async def connect(self) -> SimDriver:
         await self.sio.connect(self.url, namespaces=[self.namespace], transports=["websocket"])
@@ -256,7 +261,24 @@ class SimDriver(_Client):
         ack = await self.call("report", payload)
         if ack.get("ok"):
             self.call_id, self.case_id = ack["call_id"], ack["case_id"]
+            self.resume_token = ack["resume_token"]
         return dict(ack)
+
+    async def drop_connection(self) -> None:
+        """Lose the socket as a phone does when the network changes; media stays up."""
+        await self.sio.eio.disconnect(abort=True)
+
+    async def resume(self, token: str | None = None) -> dict[str, Any]:
+        """A new socket takes the call back, as the driver page does after reconnecting."""
+        if self.sio.connected:
+            await self.sio.disconnect()
+        self.sio = self._new_socket()
+        await self.connect()
+        return dict(
+            await self.call(
+                "resume", {"call_id": self.call_id, "resume_token": token or self.resume_token}
+            )
+        )
 
     def state(self) -> str | None:
         for ev, data in reversed(self.events):

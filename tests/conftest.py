@@ -159,4 +159,6 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
 @pytest.fixture
 def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
-    return server_factory(reservation_timeout=5, wrapup_seconds=2, decline_cooldown=30)
+    return server_factory(
+        reservation_timeout=5, wrapup_seconds=2, decline_cooldown=30, driver_grace_seconds=1
+    )

@@ -64,17 +64,27 @@ class DriverNamespace(_Base):
             "location": self._location,
             "hangup": self._hangup,
             "sdp_answer": self._sdp_answer,
+            "resume": self._resume,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         logger.debug("driver %s connected", sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        await self.center.driver_hangup(sid, reason="driver_lost")
+        await self.center.driver_disconnected(sid)
 
     async def _report(self, sid: str, payload: Any) -> dict[str, Any]:
         call = await self.center.report(sid, schemas.parse_report(payload))
-        return {"call_id": call.call_id, "case_id": call.case_id}
+        return {
+            "call_id": call.call_id,
+            "case_id": call.case_id,
+            "resume_token": call.resume_token,
+        }
+
+    async def _resume(self, sid: str, payload: Any) -> dict[str, Any]:
+        call_id, token = schemas.parse_resume(payload)
+        call = await self.center.resume(sid, call_id, token)
+        return {"call_id": call.call_id, "case_id": call.case_id, "state": call.state}
 
     async def _location(self, sid: str, payload: Any) -> None:
         await self.center.driver_location(sid, schemas.parse_location(payload))

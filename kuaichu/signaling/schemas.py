@@ -104,6 +104,16 @@ def parse_call_id(data: Any) -> str:
     return call_id
 
 
+def parse_resume(data: Any) -> tuple[str, str]:
+    d = _obj(data)
+    _allowed(d, "call_id", "resume_token")
+    call_id = parse_call_id({"call_id": d.get("call_id")})
+    token = d.get("resume_token")
+    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+        raise InvalidMessage("resume_token is missing or malformed")
+    return call_id, token
+
+
 def parse_status(data: Any) -> str:
     d = _obj(data)
     _allowed(d, "status")

@@ -17,6 +17,7 @@ const state = {
   geoWatch: null,
   socket: null,
   callId: null,
+  resumeToken: null, // takes the call back after the socket reconnects
   callActive: false, // reported and not yet ended
   pc: null,
   videoSender: null,
@@ -158,9 +159,11 @@ function connectSocket() {
 
   socket.on("connect", () => {
     banner.hide();
-    if (everConnected && state.callActive) {
-      // The socket id is the call's identity: a new socket cannot take the old call back.
-      endCall("driver_lost");
+    if (everConnected && state.callActive && state.resumeToken) {
+      // The network dropped (a phone changing cells on the road): take the call back with
+      // its token. The media connection does not ride on this socket and may still be up.
+      emitAck(socket, "resume", { call_id: state.callId, resume_token: state.resumeToken })
+        .catch(() => endCall("driver_lost"));
     }
     everConnected = true;
   });
@@ -225,6 +228,7 @@ $("btn-report").addEventListener("click", async () => {
   try {
     const ack = await emitAck(state.socket, "report", payload);
     state.callId = ack.call_id;
+    state.resumeToken = ack.resume_token;
     state.callActive = true;
     state.lastLocationSent = Date.now();
     show("waiting");
