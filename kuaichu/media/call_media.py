@@ -1,0 +1,408 @@
+"""The media of one call: the driver leg, at most one officer leg at a time, the recording.
+
+The server makes the SDP offer on both legs. Encoded frames are forwarded between the legs
+(driver video+audio to the officer, officer audio and optional video to the driver) and
+remuxed into the recording; nothing is decoded or re-encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+
+from kuaichu.errors import MediaError, NoCommonCodec
+from kuaichu.media.aiortc_tap import (
+    EncodedFrame,
+    check_aiortc_internals,
+    on_keyframe_request,
+    send_pli,
+    tap_receiver,
+)
+from kuaichu.media.bitstream import (
+    audio_codec_preferences,
+    is_keyframe,
+    video_codec_preferences,
+)
+from kuaichu.media.forward import EncodedTrack
+from kuaichu.media.recorder import CallRecorder, RecordingInfo
+
+logger = logging.getLogger(__name__)
+
+KEYFRAME_MIN_INTERVAL = 0.5
+VIDEO_CODECS = ("H264", "VP8")
+
+
+class KeyframeRequester:
+    """Rate-limited RTCP PLI towards one remote sender. Owns the tasks that send them."""
+
+    def __init__(self, call_id: str, leg: str, min_interval: float = KEYFRAME_MIN_INTERVAL) -> None:
+        self.call_id = call_id
+        self.leg = leg
+        self.min_interval = min_interval
+        self.receiver: RTCRtpReceiver | None = None
+        self.sent = 0
+        self._last = -math.inf
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    def request(self, reason: str, *, force: bool = False) -> bool:
+        """Ask for a keyframe unless one was asked for less than ``min_interval`` ago
+        (``force`` skips that check). Returns whether a PLI went out."""
+        if self._closed or self.receiver is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last < self.min_interval:
+            return False
+        coro = send_pli(self.receiver)
+        if coro is None:
+            # No media from that side yet: its first frame is a keyframe anyway.
+            return False
+        self._last = now
+        self.sent += 1
+        logger.debug("call %s: keyframe request to %s (%s)", self.call_id, self.leg, reason)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass(eq=False)
+class _Leg:
+    name: str
+    pc: RTCPeerConnection
+    audio: RTCRtpTransceiver
+    video: RTCRtpTransceiver | None
+    audio_out: EncodedTrack
+    video_out: EncodedTrack | None
+    keyframes: KeyframeRequester
+    answered: bool = False
+    closing: bool = False
+    reported: bool = False
+
+    async def close(self) -> None:
+        self.closing = True
+        await self.keyframes.close()
+        await self.pc.close()
+
+
+def _parse_sdp(sdp: str, who: str) -> Any:
+    if not isinstance(sdp, str) or "m=" not in sdp or not sdp.lstrip().startswith("v="):
+        raise MediaError(f"{who} sent a malformed SDP answer")
+    try:
+        return aiortc_sdp.SessionDescription.parse(sdp)
+    except Exception as exc:
+        raise MediaError(f"{who} sent a malformed SDP answer: {exc}") from exc
+
+
+def _answer_codecs(description: Any, kind: str) -> list[str] | None:
+    """Codec names (in order, RTX left out) of the first ``kind`` section; None when the
+    section is missing or rejected (port 0)."""
+    for media in description.media:
+        if media.kind == kind:
+            if media.port == 0:
+                return None
+            return [c.name for c in media.rtp.codecs if c.name.lower() != "rtx"]
+    return None
+
+
+class CallMedia:
+    """Media of one call: the driver leg, at most one officer leg at a time, and the recording."""
+
+    def __init__(
+        self,
+        call_id: str,
+        recording_dir: Path,
+        *,
+        ice_servers: list[RTCIceServer] | None = None,
+        on_failed: Callable[[str, str], None] | None = None,
+    ) -> None:
+        check_aiortc_internals()
+        self.call_id = call_id
+        self.recording_dir = Path(recording_dir)
+        self.video_codec: str | None = None
+        self._config = RTCConfiguration(iceServers=list(ice_servers or []))
+        self._on_failed = on_failed
+        self._recorder = CallRecorder(call_id, self.recording_dir)
+        self._driver: _Leg | None = None
+        self._officer: _Leg | None = None
+        self._closed = False
+        self._close_task: asyncio.Task[RecordingInfo | None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ---- introspection (tests, supervisor) --------------------------------------------------
+
+    @property
+    def recorder(self) -> CallRecorder:
+        return self._recorder
+
+    @property
+    def driver_keyframes(self) -> KeyframeRequester | None:
+        return self._driver.keyframes if self._driver else None
+
+    @property
+    def officer_video_track(self) -> EncodedTrack | None:
+        """The track carrying the driver's video to the officer (None without officer leg)."""
+        return self._officer.video_out if self._officer else None
+
+    # ---- driver leg ----------------------------------------------------------------------
+
+    async def driver_offer(self) -> dict[str, str]:
+        """Offer to the driver: receive audio+video, send the officer's audio (and video once
+        there is some). A second call replaces the driver leg (the driver rejoined after a
+        network change); the recording continues."""
+        async with self._lock:
+            self._check_open()
+            if self._driver is not None:
+                logger.info("call %s: driver rejoins, replacing driver leg", self.call_id)
+                old, self._driver = self._driver, None
+                await old.close()
+            # A rejoining driver must keep the codec an officer leg may already be carrying.
+            prefs = video_codec_preferences(self.video_codec)
+            leg = self._new_leg("driver", prefs, to_kind_keyframe=self._officer_keyframes)
+            self._driver = leg
+            assert leg.video is not None
+            tap_receiver(leg.audio.receiver, lambda f: self._on_driver_audio(leg, f))
+            tap_receiver(leg.video.receiver, lambda f: self._on_driver_video(leg, f))
+            return await self._make_offer(leg)
+
+    async def driver_answer(self, sdp: str) -> None:
+        async with self._lock:
+            self._check_open()
+            leg = self._driver
+            if leg is None or leg.answered or leg.pc.signalingState != "have-local-offer":
+                raise MediaError("no driver offer is waiting for an answer")
+            description = _parse_sdp(sdp, "driver")
+            video = _answer_codecs(description, "video")
+            codec = video[0].upper() if video else None
+            if codec is not None and codec not in VIDEO_CODECS:
+                raise NoCommonCodec(f"driver answered video codec {codec}")
+            if _answer_codecs(description, "audio") is None:
+                raise NoCommonCodec("driver rejected audio")
+            await self._apply_answer(leg, sdp)
+            if codec is None:
+                logger.warning("call %s: driver sends no video", self.call_id)
+            elif self.video_codec is None:
+                self.video_codec = codec
+            leg.answered = True
+            logger.info("call %s: driver leg negotiated video=%s", self.call_id, codec)
+
+    # ---- officer leg ---------------------------------------------------------------------
+
+    async def officer_offer(self) -> dict[str, str]:
+        """Offer to an officer: the driver's video codec only, and Opus."""
+        async with self._lock:
+            self._check_open()
+            if self._driver is None or not self._driver.answered:
+                raise MediaError("the driver leg is not negotiated yet")
+            if self._officer is not None:
+                old, self._officer = self._officer, None
+                await old.close()
+            prefs = video_codec_preferences(self.video_codec) if self.video_codec else None
+            leg = self._new_leg("officer", prefs, to_kind_keyframe=self._driver_keyframe)
+            self._officer = leg
+            tap_receiver(leg.audio.receiver, lambda f: self._on_officer_audio(leg, f))
+            if leg.video is not None:
+                tap_receiver(leg.video.receiver, lambda f: self._on_officer_video(leg, f))
+                on_keyframe_request(leg.video.sender, lambda: self._driver_keyframe("officer PLI"))
+            return await self._make_offer(leg)
+
+    async def officer_answer(self, sdp: str) -> None:
+        async with self._lock:
+            self._check_open()
+            leg = self._officer
+            if leg is None or leg.answered or leg.pc.signalingState != "have-local-offer":
+                raise MediaError("no officer offer is waiting for an answer")
+            description = _parse_sdp(sdp, "officer")
+            audio = _answer_codecs(description, "audio")
+            if not audio or audio[0].lower() != "opus":
+                raise NoCommonCodec("officer cannot take Opus audio", codec="opus")
+            if self.video_codec is not None:
+                video = _answer_codecs(description, "video")
+                if not video or video[0].upper() != self.video_codec:
+                    raise NoCommonCodec(
+                        f"officer cannot take {self.video_codec} video", codec=self.video_codec
+                    )
+            await self._apply_answer(leg, sdp)
+            leg.answered = True
+            driver = self._driver
+            if driver is not None:
+                driver.audio_out.new_source()
+                if driver.video_out is not None:
+                    driver.video_out.new_source()
+            logger.info("call %s: officer leg negotiated", self.call_id)
+            # The officer's decoder needs a keyframe: ask now rather than wait for the GOP.
+            self._driver_keyframe("officer joined", force=True)
+
+    async def detach_officer(self) -> None:
+        """The officer dropped: close the officer leg only; driver leg and recording go on."""
+        async with self._lock:
+            leg, self._officer = self._officer, None
+            if leg is None:
+                return
+            logger.info("call %s: detaching officer leg", self.call_id)
+            await leg.close()
+
+    # ---- shutdown --------------------------------------------------------------------------
+
+    async def close(self) -> RecordingInfo | None:
+        """Stop both legs and finalize the recording (off the loop). Idempotent."""
+        if self._close_task is None:
+            self._closed = True
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        return await asyncio.shield(self._close_task)
+
+    async def _close(self) -> RecordingInfo | None:
+        async with self._lock:
+            legs = [leg for leg in (self._officer, self._driver) if leg is not None]
+            self._officer = self._driver = None
+        for leg in legs:
+            try:
+                await leg.close()
+            except Exception:
+                logger.exception("call %s: closing %s leg failed", self.call_id, leg.name)
+        info = await self._recorder.stop()
+        logger.info(
+            "call %s: media closed, recording=%s", self.call_id, info.path if info else None
+        )
+        return info
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MediaError("call media is closed", call_id=self.call_id)
+
+    def _new_leg(
+        self,
+        name: str,
+        video_prefs: list[Any] | None,
+        *,
+        to_kind_keyframe: Callable[[str], None],
+    ) -> _Leg:
+        pc = RTCPeerConnection(self._config)
+        label = f"call {self.call_id} {name}"
+        audio_out = EncodedTrack("audio", maxsize=25, label=label)
+        audio = pc.addTransceiver(audio_out, direction="sendrecv")
+        audio.setCodecPreferences(audio_codec_preferences())
+        video: RTCRtpTransceiver | None = None
+        video_out: EncodedTrack | None = None
+        if video_prefs is not None:
+            video_out = EncodedTrack(
+                "video",
+                maxsize=30,
+                label=label,
+                request_keyframe=lambda: to_kind_keyframe(f"{name} queue"),
+            )
+            video = pc.addTransceiver(video_out, direction="sendrecv")
+            video.setCodecPreferences(video_prefs)
+        keyframes = KeyframeRequester(self.call_id, name)
+        if video is not None:
+            keyframes.receiver = video.receiver
+        leg = _Leg(name, pc, audio, video, audio_out, video_out, keyframes)
+
+        @pc.on("connectionstatechange")  # type: ignore[untyped-decorator,misc]
+        def _on_state() -> None:
+            state = pc.connectionState
+            logger.info("call %s: %s leg connection %s", self.call_id, name, state)
+            if state in ("failed", "closed") and not (leg.closing or leg.reported or self._closed):
+                leg.reported = True
+                if self._on_failed is not None:
+                    try:
+                        self._on_failed(name, state)
+                    except Exception:
+                        logger.exception("call %s: on_failed callback raised", self.call_id)
+
+        return leg
+
+    async def _make_offer(self, leg: _Leg) -> dict[str, str]:
+        offer = await leg.pc.createOffer()
+        # aiortc gathers ICE candidates here: the offer carries them all (no trickle).
+        await leg.pc.setLocalDescription(offer)
+        local = leg.pc.localDescription
+        return {"type": local.type, "sdp": local.sdp}
+
+    async def _apply_answer(self, leg: _Leg, sdp: str) -> None:
+        try:
+            await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except MediaError:
+            raise
+        except Exception as exc:
+            if "Failed to set remote" in str(exc):
+                raise NoCommonCodec(f"{leg.name}: {exc}") from exc
+            raise MediaError(f"{leg.name} SDP answer rejected: {exc}") from exc
+
+    def _driver_keyframe(self, reason: str, force: bool = False) -> None:
+        driver = self._driver
+        if driver is None:
+            return
+        driver.keyframes.request(reason, force=force)
+
+    def _officer_keyframes(self, reason: str) -> None:
+        officer = self._officer
+        if officer is not None:
+            officer.keyframes.request(reason)
+
+    def _active_officer(self) -> _Leg | None:
+        leg = self._officer
+        return leg if leg is not None and leg.answered and not leg.closing else None
+
+    def _on_driver_video(self, leg: _Leg, frame: EncodedFrame) -> None:
+        if leg is not self._driver:
+            return
+        key = is_keyframe(frame.codec, frame.data)
+        self._recorder.add(
+            "video", frame.codec, frame.data, frame.timestamp, source=leg, keyframe=key
+        )
+        officer = self._active_officer()
+        if officer is not None and officer.video_out is not None:
+            officer.video_out.push(frame.data, frame.timestamp, key)
+
+    def _on_driver_audio(self, leg: _Leg, frame: EncodedFrame) -> None:
+        if leg is not self._driver:
+            return
+        self._recorder.add(
+            "driver_audio", frame.codec, frame.data, frame.timestamp, source=leg, keyframe=True
+        )
+        officer = self._active_officer()
+        if officer is not None:
+            officer.audio_out.push(frame.data, frame.timestamp)
+
+    def _on_officer_audio(self, leg: _Leg, frame: EncodedFrame) -> None:
+        if leg is not self._officer:
+            return
+        self._recorder.add(
+            "officer_audio", frame.codec, frame.data, frame.timestamp, source=leg, keyframe=True
+        )
+        driver = self._driver
+        if driver is not None and driver.answered:
+            driver.audio_out.push(frame.data, frame.timestamp)
+
+    def _on_officer_video(self, leg: _Leg, frame: EncodedFrame) -> None:
+        if leg is not self._officer:
+            return
+        driver = self._driver
+        if driver is not None and driver.answered and driver.video_out is not None:
+            driver.video_out.push(frame.data, frame.timestamp, is_keyframe(frame.codec, frame.data))

@@ -1,0 +1,131 @@
+"""Forward encoded frames from one leg to the other without decoding them."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fractions
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
+# Nominal frame spacing used to keep the outgoing timeline continuous when the source changes.
+_VIDEO_STEP = 3000
+_AUDIO_STEP = 960
+
+
+class EncodedTrack(MediaStreamTrack):
+    """A track whose ``recv()`` returns ``av.Packet`` s that aiortc's sender packetizes as-is.
+
+    Fed by ``push()`` from the event loop through a bounded queue. When the consumer falls
+    behind and the queue is full, video drops everything queued and every frame up to the
+    next keyframe, and asks the source for one (``request_keyframe``); audio drops the oldest
+    frame. Memory never grows with time.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        maxsize: int = 60,
+        request_keyframe: Callable[[], None] | None = None,
+        label: str = "",
+    ) -> None:
+        super().__init__()
+        if kind not in ("audio", "video"):
+            raise ValueError(f"bad kind {kind!r}")
+        self.kind = kind
+        self.label = label
+        self.request_keyframe = request_keyframe
+        self._maxsize = maxsize
+        self._queue: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._ready = asyncio.Event()
+        self._time_base = VIDEO_TIME_BASE if kind == "video" else AUDIO_TIME_BASE
+        self._step = _VIDEO_STEP if kind == "video" else _AUDIO_STEP
+        # A fresh decoder on the far side can only start from a keyframe.
+        self._need_keyframe = kind == "video"
+        self._offset: int | None = None
+        self._last_out: int | None = None
+        self.frames_in = 0
+        self.frames_out = 0
+        self.frames_dropped = 0
+        self.max_depth = 0
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    def new_source(self) -> None:
+        """The frames that follow come from another stream (a new leg): their timestamps
+        restart, so re-anchor the outgoing timeline and wait for a keyframe."""
+        self._offset = None
+        if self.kind == "video":
+            self._need_keyframe = True
+
+    def push(self, data: bytes, timestamp: int, keyframe: bool = True) -> None:
+        if self.readyState != "live":
+            return
+        self.frames_in += 1
+        if self._need_keyframe:
+            if not keyframe:
+                self.frames_dropped += 1
+                self._ask_keyframe()
+                return
+            self._need_keyframe = False
+        if len(self._queue) >= self._maxsize:
+            if self.kind == "video":
+                self.frames_dropped += len(self._queue)
+                self._queue.clear()
+                if not keyframe:
+                    self.frames_dropped += 1
+                    self._need_keyframe = True
+                    logger.info("%s: consumer slow, dropping video to next keyframe", self.label)
+                    self._ask_keyframe()
+                    return
+            else:
+                self._queue.popleft()
+                self.frames_dropped += 1
+        if self._offset is None:
+            start = 0 if self._last_out is None else self._last_out + self._step
+            self._offset = start - timestamp
+        out = timestamp + self._offset
+        if self._last_out is not None and out < self._last_out:
+            out = self._last_out
+        self._last_out = out
+        self._queue.append((data, out))
+        self.max_depth = max(self.max_depth, len(self._queue))
+        self._ready.set()
+
+    def _ask_keyframe(self) -> None:
+        if self.request_keyframe is not None:
+            self.request_keyframe()
+
+    async def recv(self) -> av.Packet[Any]:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        data, pts = self._queue.popleft()
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.dts = pts
+        packet.time_base = self._time_base
+        self.frames_out += 1
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        # Wake a pending recv() so the sender's RTP task exits.
+        self._ready.set()

@@ -1,0 +1,106 @@
+"""Fails loudly when aiortc's internals that kuaichu.media relies on change."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import queue
+import threading
+
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs import get_capabilities
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import decoder_worker
+
+from kuaichu.media import aiortc_tap
+from kuaichu.media.aiortc_tap import EncodedFrame, check_aiortc_internals, tap_receiver
+
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
+
+
+def test_aiortc_version_is_the_pinned_one() -> None:
+    assert aiortc.__version__ == aiortc_tap.EXPECTED_AIORTC_VERSION
+
+
+def test_internals_check_passes() -> None:
+    check_aiortc_internals()
+
+
+def test_internals_used_exist() -> None:
+    src = inspect.getsource(RTCRtpReceiver)
+    assert "self.__decoder_queue.put((codec, encoded_frame))" in src
+    # the decoder thread is started with the queue attribute we replace
+    assert "asyncio.get_event_loop(),\n                    self.__decoder_queue," in src
+    assert list(inspect.signature(decoder_worker).parameters) == [
+        "loop",
+        "input_q",
+        "output_q",
+        "decode_error",
+    ]
+    assert callable(RTCRtpReceiver._send_rtcp_pli)
+    assert callable(RTCRtpSender._send_keyframe)
+    assert set(inspect.signature(JitterFrame).parameters) == {"data", "timestamp"}
+    assert get_capabilities("video").codecs
+
+
+async def _receiver() -> tuple[RTCPeerConnection, RTCRtpReceiver]:
+    pc = RTCPeerConnection()
+    t = pc.addTransceiver("audio", direction="recvonly")
+    return pc, t.receiver
+
+
+@pytest.mark.parametrize("decode", [False, True])
+async def test_tap_diverts_frames_and_passes_stop(decode: bool) -> None:
+    pc, receiver = await _receiver()
+    original = receiver._RTCRtpReceiver__decoder_queue
+    got: list[EncodedFrame] = []
+    tap_receiver(receiver, got.append)
+    tapped = receiver._RTCRtpReceiver__decoder_queue
+    assert isinstance(tapped, queue.Queue) and tapped is not original
+    aiortc_tap.set_decoding(receiver, decode)
+    # what _handle_rtp_packet does with a reassembled frame
+    tapped.put((OPUS, JitterFrame(data=b"\xfc\x00", timestamp=960)))
+    assert got == [EncodedFrame("opus", "audio/opus", 48000, b"\xfc\x00", 960)]
+    assert original.qsize() == (1 if decode else 0)
+    tapped.put(None)  # what __stop_decoder does
+    items = [original.get_nowait() for _ in range(original.qsize())]
+    assert items[-1] is None
+    assert len(items) == (2 if decode else 1)
+    await pc.close()
+
+
+@pytest.mark.parametrize("before_thread", [True, False])
+async def test_decoder_thread_stops_through_tap(before_thread: bool) -> None:
+    """The decoder thread must end whether it was given the tap or the original queue."""
+    loop = asyncio.get_running_loop()
+    pc, receiver = await _receiver()
+    original = receiver._RTCRtpReceiver__decoder_queue
+    if before_thread:
+        tap_receiver(receiver, lambda f: None)
+    input_q = receiver._RTCRtpReceiver__decoder_queue
+    out: asyncio.Queue[object] = asyncio.Queue()
+    thread = threading.Thread(target=decoder_worker, args=(loop, input_q, out, threading.Event()))
+    thread.start()
+    if not before_thread:
+        tap_receiver(receiver, lambda f: None)
+        assert receiver._RTCRtpReceiver__decoder_queue is not original
+    receiver._RTCRtpReceiver__decoder_queue.put((OPUS, JitterFrame(b"\xfc\x00", 0)))
+    receiver._RTCRtpReceiver__decoder_queue.put(None)
+    await loop.run_in_executor(None, thread.join, 5)
+    assert not thread.is_alive()
+    assert await asyncio.wait_for(out.get(), 2) is None  # no frame decoded, only the end
+    await pc.close()
+
+
+async def test_keyframe_request_hook() -> None:
+    pc = RTCPeerConnection()
+    sender = pc.addTransceiver("video").sender
+    calls: list[int] = []
+    aiortc_tap.on_keyframe_request(sender, lambda: calls.append(1))
+    sender._send_keyframe()
+    assert calls == [1]
+    assert sender._RTCRtpSender__force_keyframe is True
+    await pc.close()
