@@ -4,6 +4,7 @@ the real socket.io protocol, and the recording decoded with PyAV afterwards."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 import time
@@ -60,13 +61,11 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
         assert officer.sinks["video"].last_size == (640, 480)
         delay = officer.first_video_delay()
         assert delay is not None
-        started = time.monotonic()
         await asyncio.sleep(4)
         frames_before = officer.frames("video")
         await asyncio.sleep(1)
         assert officer.frames("video") > frames_before  # still flowing, not a burst
         assert (await officer.hangup(call_id))["ok"]
-        call_seconds = time.monotonic() - started + 1  # ~1 s of media before `started`
         ended = await driver.wait_state("ended")
         assert ended["reason"] == "officer_hangup"
         await officer.wait_status("wrapup")
@@ -77,7 +76,6 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
     rec = await wait_recording(live_server, call_id)
     path = Path(rec["path"])
     assert path.is_file() and path.parent.parent == live_server.data_dir / "recordings"
-    import hashlib
 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == rec["sha256"]
     with av.open(str(path)) as container:
@@ -90,14 +88,19 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
             decoded += 1
             last_pts = float(frame.pts * frame.time_base)
         assert decoded > 60
+    with av.open(str(path)) as container:
+        # Driver audio and officer audio are both there, and they decode.
+        for stream in container.streams.audio:
+            samples = sum(f.samples for f in container.decode(stream))
+            assert samples > 48_000 * 3, (stream.index, samples)
+            container.seek(0)
     # The recording covers the answered call: within a second of what both sides saw.
     call_row = db_rows(live_server, "select * from calls where id = ?", call_id)[0]
     answered_span = call_row["ended_at"] - call_row["answered_at"]
-    assert abs(rec["duration_s"] - answered_span) < 1.5, (rec["duration_s"], answered_span)
-    assert last_pts > answered_span - 1.5
+    assert abs(rec["duration_s"] - answered_span) < 1.0, (rec["duration_s"], answered_span)
+    assert last_pts > answered_span - 1.0
     assert call_row["officer_id"] is not None and call_row["lat"] == pytest.approx(45.7567)
     assert json.loads(rec["streams"])[0].startswith("video:")
-    assert call_seconds > 0
 
 
 async def test_officer_disappears_mid_call_and_call_returns_to_head(live_server: Any) -> None:
