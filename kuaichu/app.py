@@ -7,17 +7,19 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, tzinfo
 
 import socketio
 from aiohttp import web
 
 from . import auth
 from .callcenter import SUPERVISOR_NS, CallCenter
+from .cases.eligibility import ServiceRules
 from .errors import KuaichuError
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
-from .settings import Settings
+from .settings import Settings, parse_timezone, service_rules
 from .signaling.emitter import Emitter
 from .signaling.namespaces import DriverNamespace, OfficerNamespace, SupervisorNamespace
 from .storage.db import Database, create_schema, make_engine
@@ -28,6 +30,8 @@ settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", Database)
 center_key = web.AppKey("center", CallCenter)
 sio_key = web.AppKey("sio", socketio.AsyncServer)
+rules_key = web.AppKey("service_rules", ServiceRules)
+zone_key = web.AppKey("zone", tzinfo)
 
 WALLBOARD_PERIOD = 2.0
 
@@ -49,6 +53,44 @@ async def _call_info(request: web.Request) -> web.Response:
     if officer.role != "supervisor" and info["officer_id"] != officer.id:
         raise web.HTTPForbidden(text="not your call")
     return web.json_response(info)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def _service(request: web.Request) -> web.Response:
+    """Service hours and area, so the driver page can warn before the questions. The
+    report is checked again on the server whatever the page shows."""
+    rules = request.app[rules_key]
+    zone = request.app[zone_key]
+    now = datetime.now(zone)
+    body: dict[str, object] = {
+        "always_open": rules.hours is None,
+        "open_now": True,
+        "today": None,
+        "next_open": None,
+        "next_open_text": None,
+        "weekly": None,
+        "area_limited": rules.area is not None,
+        "areas": [f.name for f in rules.area.features if f.include] if rules.area else [],
+    }
+    hours = rules.hours
+    if hours is not None:
+        opening = hours.next_opening(now)
+        is_open = hours.is_open(now)
+        body.update(
+            open_now=is_open,
+            today=hours.describe(now),
+            next_open=None if is_open or opening is None else opening.isoformat(),
+            next_open_text=(
+                None if is_open or opening is None else opening.strftime("%Y-%m-%d %H:%M")
+            ),
+            weekly={
+                day: [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in windows]
+                for day, windows in zip(_DAYS, hours.weekly, strict=True)
+            },
+        )
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def _healthz(_request: web.Request) -> web.Response:
@@ -94,8 +136,14 @@ async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
+    # Read once at start-up; a bad file or value raises InvalidServiceConfig here, before
+    # anything listens (the CLI turns it into a one-line message and exit status 1).
+    rules = service_rules(settings)
+    zone = parse_timezone(settings.timezone)
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
+    app[rules_key] = rules
+    app[zone_key] = zone
     # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
     sio = socketio.AsyncServer(
         async_mode="aiohttp", max_http_buffer_size=1024 * 1024, ping_interval=10, ping_timeout=10
@@ -121,6 +169,8 @@ def create_app(settings: Settings) -> web.Application:
             settings.recordings_path,
             [u for u in settings.ice_servers.split(",") if u],
             driver_grace=settings.driver_grace_seconds,
+            rules=rules,
+            zone=zone,
         )
         dispatcher = Dispatcher(
             MemoryCallQueue(),
@@ -156,6 +206,7 @@ def create_app(settings: Settings) -> web.Application:
     auth.setup_routes(app, secure_cookies=settings.secure_cookies or settings.tls_cert is not None)
     app.router.add_get("/api/config", _config)
     app.router.add_get("/api/calls/{call_id}", _call_info)
+    app.router.add_get("/api/service", _service)
     app.router.add_get("/healthz", _healthz)
     try:
         from . import officer_ui

@@ -15,11 +15,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from .auth import Officer
+from .cases.eligibility import EligibilityAnswers, GeoPoint, ServiceRules, check_eligibility
+from .cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
 from .errors import Conflict, KuaichuError, MediaError, NotFound
 from .media.call_media import CallMedia
 from .media.recorder import RecordingInfo
@@ -48,6 +50,9 @@ class Call:
     queued: QueuedCall
     location: Location | None
     state: str = "waiting"  # waiting, connecting, in_call, reconnecting, ended
+    # The case's state-machine state as last stored (cases.status); the call's own state
+    # above is about media and the queue, not the accident case.
+    case_state: CaseState = CaseState.QUEUED
     officer_id: int | None = None
     answered_at: float | None = None
     media: CallMedia | None = None
@@ -63,6 +68,27 @@ class Call:
         task.set_name(f"{name}:{self.call_id}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+
+_DRIVER_ENDS = frozenset({"abandoned", "driver_hangup"})
+
+
+def officer_who(officer: Officer) -> str:
+    """The audit trail's actor for an officer: the stable account id."""
+    return f"officer:{officer.id}"
+
+
+def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
+    return {
+        "injuries": answers.injuries,
+        "vehicles_movable": answers.vehicles_movable,
+        "vehicle_to_vehicle": answers.vehicle_to_vehicle,
+        "all_insured": answers.all_insured,
+        "cause": answers.cause.value if answers.cause else "other",
+        "unlicensed": answers.unlicensed,
+        "drunk_driving": answers.drunk_driving,
+        "hit_and_run": answers.hit_and_run,
+    }
 
 
 def new_case_id(now: float) -> str:
@@ -84,8 +110,12 @@ class CallCenter:
         ice_servers: list[str],
         driver_grace: float = 20.0,
         media_factory: Callable[..., CallMedia] = CallMedia,
+        rules: ServiceRules | None = None,
+        zone: tzinfo = CHINA_TIME,
     ) -> None:
         self.db = db
+        self.rules = rules or ServiceRules()
+        self.zone = zone
         self.emit = emitter
         self.recordings_dir = recordings_dir
         self.ice_servers = ice_servers
@@ -171,23 +201,73 @@ class CallCenter:
             },
         )
 
+    def _now(self) -> datetime:
+        return datetime.now(self.zone)
+
     async def report(self, sid: str, report: Report) -> Call:
         if sid in self.by_driver:
             raise Conflict("this connection already has a call")
-        now = time.time()
+        at = self._now()
+        now = at.timestamp()
+        point = (
+            GeoPoint(lon=report.location.lng, lat=report.location.lat) if report.location else None
+        )
+        # The page asks the same questions, but only this check counts: a client that skips
+        # the page's screens still cannot get into the queue. Nothing is written when refused.
+        eligibility = check_eligibility(report.eligibility, at=at, location=point, rules=self.rules)
+        if not eligibility.eligible:
+            logger.info(
+                "report from %s refused: not eligible (%s)", sid, ", ".join(eligibility.reasons)
+            )
+        eligibility.require()
         call_id = secrets.token_urlsafe(12)
         case_id = new_case_id(now)
         location = report.location.as_dict() if report.location else None
-        # The case exists from the moment of the report, before anyone answers.
-        await self.db.create_case_and_call(case_id, call_id, now, location, report.phone)
+        detail: dict[str, Any] = {
+            "call_id": call_id,
+            "eligibility": _answers_dict(report.eligibility),
+            "area_checked": eligibility.area_checked,
+        }
+        if point is not None and self.rules.area is not None:
+            detail["district"] = self.rules.area.district(point)
+        # The case exists from the moment of the report, before anyone answers; the report
+        # entry's time starts the two advertised timings (kuaichu.cases.states.case_timings).
+        entry = self._first_entry(at, detail)
+        await self.db.create_case_and_call(case_id, call_id, now, location, report.phone, entry)
         queued = QueuedCall(call_id, case_id, now, location)
-        call = Call(call_id, case_id, sid, queued, report.location)
+        call = Call(call_id, case_id, sid, queued, report.location, case_state=entry.to_state)
+        await self._case_event(call, CaseEvent.QUEUE, "system", {"call_id": call_id})
         self.calls[call_id] = call
         self.by_driver[sid] = call_id
         logger.info("call %s: reported, case %s", call_id, case_id)
         self._driver_state(call)
         self.dispatcher.enqueue(queued)
         return call
+
+    def _first_entry(self, at: datetime, detail: dict[str, Any]) -> AuditEntry:
+        return apply([], CaseEvent.REPORT, "driver", at, detail, zone=self.zone)
+
+    async def _case_event(
+        self, call: Call, event: CaseEvent, who: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """One state-machine transition of the call's case, stored with its audit row."""
+        entry = await self.db.case_event(
+            call.case_id, event, who, self._now(), detail, zone=self.zone
+        )
+        call.case_state = entry.to_state
+        logger.info(
+            "call %s: case %s %s -> %s (%s)",
+            call.call_id,
+            call.case_id,
+            entry.from_state,
+            entry.to_state,
+            who,
+        )
+
+    async def _case_action(
+        self, call: Call, action: str, who: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        await self.db.case_action(call.case_id, action, who, self._now(), detail, zone=self.zone)
 
     def driver_call(self, sid: str) -> Call:
         call_id = self.by_driver.get(sid)
@@ -308,6 +388,10 @@ class CallCenter:
         call = self.calls.get(call_id)
         if call is None:
             raise Conflict("this call is no longer waiting")
+        if call.queued.reserved_by == officer.id:
+            # Check the case may be answered before the dispatcher commits the officer
+            # (IllegalTransition otherwise); someone else's offer stays a plain conflict.
+            transition(call.case_state, CaseEvent.ANSWER)
         self.dispatcher.accept(officer.id, call_id)  # raises Conflict if not reserved for them
         call.officer_id = officer.id
         first_answer = call.answered_at is None
@@ -317,9 +401,14 @@ class CallCenter:
             await self.db.update_call(
                 call_id, state="in_call", answered_at=call.answered_at, officer_id=officer.id
             )
-            await self.db.update_case_status(call.case_id, "in_call")
         else:
             await self.db.update_call(call_id, state="in_call", officer_id=officer.id)
+        await self._case_event(
+            call,
+            CaseEvent.ANSWER,
+            officer_who(officer),
+            {"call_id": call_id, "officer": officer.username},
+        )
         self._driver_state(call)
         self.emit.send(
             "call_started",
@@ -336,8 +425,16 @@ class CallCenter:
         logger.info("call %s: accepted by officer %s", call_id, officer.username)
         return call
 
-    def decline(self, officer: Officer, call_id: str) -> None:
-        self.dispatcher.decline(officer.id, call_id)
+    async def decline(self, officer: Officer, call_id: str) -> None:
+        call = self.calls.get(call_id)
+        self.dispatcher.decline(officer.id, call_id)  # Conflict unless offered to them
+        if call is not None:
+            await self._case_action(
+                call,
+                "decline",
+                officer_who(officer),
+                {"call_id": call_id, "officer": officer.username},
+            )
 
     def officer_call(self, officer: Officer, call_id: str) -> Call:
         call = self.calls.get(call_id)
@@ -349,13 +446,19 @@ class CallCenter:
         call = self.officer_call(officer, call_id)
         if call.media is None or call.state != "connecting":
             raise Conflict("no media offer is pending for this call")
-        await call.media.officer_answer(sdp)
+        try:
+            await call.media.officer_answer(sdp)
+        except MediaError as exc:
+            # This officer's browser cannot take the call (e.g. no common codec): the call
+            # must not hang in "connecting"; it goes back to the head for someone else.
+            self._media_failed(call, "officer", exc.code)
+            raise
         call.state = "in_call"
         self._driver_state(call)
 
     async def officer_hangup(self, officer: Officer, call_id: str) -> None:
         call = self.officer_call(officer, call_id)
-        await self._end(call, "officer_hangup")
+        await self._end(call, "officer_hangup", officer)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -416,15 +519,26 @@ class CallCenter:
         if call.state == "ended":
             return
         logger.info("call %s: officer lost (%s), re-queued at the head", call.call_id, reason)
+        lost_officer = call.officer_id
         call.officer_id = None
         call.state = "reconnecting"
         if call.media is not None:
             await call.media.detach_officer()
         await self.db.update_call(call.call_id, state="waiting")
+        if call.case_state is CaseState.IN_CALL:
+            try:
+                await self._case_event(
+                    call,
+                    CaseEvent.REQUEUE,
+                    "system",
+                    {"call_id": call.call_id, "reason": reason, "officer_id": lost_officer},
+                )
+            except KuaichuError:
+                logger.exception("call %s: could not record the re-queue", call.call_id)
         self._driver_state(call, "officer_lost")
         self.dispatcher.enqueue(call.queued, at_head=True)
 
-    async def _end(self, call: Call, reason: str) -> None:
+    async def _end(self, call: Call, reason: str, officer: Officer | None = None) -> None:
         if call.state == "ended":
             return
         previous = call.state
@@ -455,15 +569,31 @@ class CallCenter:
             "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
         )
         await self.db.update_call(call.call_id, state="ended", ended_at=now, end_reason=reason)
-        await self.db.update_case_status(
-            call.case_id, "abandoned" if reason == "abandoned" else "call_ended"
-        )
+        await self._case_after_call(call, reason, officer)
         logger.info("call %s: ended (%s)", call.call_id, reason)
         # Finalizing the recording (close, remux, hash) takes a moment; nobody waits for it,
         # but it is owned and awaited at shutdown.
         task = asyncio.ensure_future(self._finalize(call))
         self._finalizing.add(task)
         task.add_done_callback(self._finalizing.discard)
+
+    async def _case_after_call(self, call: Call, reason: str, officer: Officer | None) -> None:
+        """A call that ends before anyone answered abandons its case. One that ends after
+        the answer leaves the case in_call: the evidence and scene-cleared steps (which an
+        officer may still complete after the call) come with the case form."""
+        who = officer_who(officer) if officer else "driver" if reason in _DRIVER_ENDS else "system"
+        detail = {"call_id": call.call_id, "reason": reason}
+        try:
+            if call.case_state in (CaseState.REPORTED, CaseState.QUEUED):
+                await self._case_event(call, CaseEvent.ABANDON, who, detail)
+            else:
+                action = "hangup" if reason in ("driver_hangup", "officer_hangup") else "call_ended"
+                await self._case_action(call, action, who, detail)
+        except KuaichuError:
+            # The call is over either way; the trail stays as it was and says so in the log.
+            logger.exception(
+                "call %s: could not record the end in case %s", call.call_id, call.case_id
+            )
 
     async def _finalize(self, call: Call) -> None:
         tasks = [t for t in call.tasks if t is not asyncio.current_task()]

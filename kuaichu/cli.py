@@ -155,8 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import create_app
 
     scheme = "https" if ssl_context else "http"
+    try:
+        app = create_app(s)
+    except KuaichuError as exc:
+        print(f"kuaichu: invalid service configuration: {exc.message}", file=sys.stderr)
+        return 1
     web.run_app(
-        create_app(s),
+        app,
         host=s.host,
         port=s.port,
         ssl_context=ssl_context,

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+
+from .cases.eligibility import (
+    ServiceArea,
+    ServiceHours,
+    ServiceRules,
+    service_area_from_json,
+)
+from .cases.errors import InvalidServiceConfig
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,24 @@ class Settings:
         default="", metadata={"help": "comma-separated STUN/TURN URLs handed to the pages"}
     )
     log_level: str = field(default="INFO", metadata={"help": "logging level"})
+    service_hours: str = field(
+        default="",
+        metadata={
+            "help": 'opening hours per weekday, e.g. "mon-fri 07:00-19:00; sat-sun 08:00-18:00" '
+            "(days not named are closed) or the same as JSON; default: always open"
+        },
+    )
+    service_area: Path | None = field(
+        default=None,
+        metadata={
+            "help": "GeoJSON FeatureCollection of the service area (WGS-84 polygons); "
+            "default: no area limit"
+        },
+    )
+    timezone: str = field(
+        default="+08:00",
+        metadata={"help": "time zone of the service hours and case times (+08:00, Asia/Shanghai)"},
+    )
 
     @property
     def recordings_path(self) -> Path:
@@ -127,3 +156,111 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(prog="kuaichu")
     add_arguments(parser)
     return load(parser.parse_args(argv))
+
+
+# --- service hours and area ------------------------------------------------------------------
+# Parsed once at start-up into the pure domain objects of kuaichu.cases.eligibility; a bad
+# value is an InvalidServiceConfig naming the flag, and the server refuses to start.
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_SPEC = re.compile(r"^[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*$")
+
+
+def parse_timezone(raw: str) -> tzinfo:
+    """``+08:00`` (no time-zone database needed) or a zone name such as ``Asia/Shanghai``."""
+    try:
+        # The domain module owns zone parsing; an empty week is just a way to ask it.
+        return ServiceHours.from_config({"timezone": raw.strip()}).zone
+    except InvalidServiceConfig as exc:
+        raise InvalidServiceConfig(
+            f"--timezone / KUAICHU_TIMEZONE: {exc.message}", path="timezone"
+        ) from None
+
+
+def _expand_days(spec: str, clause: str) -> list[str]:
+    if spec in ("daily", "all", "every-day"):
+        return list(_DAYS)
+    if not _DAY_SPEC.match(spec):
+        raise ValueError(f"{clause!r}: expected days like mon-fri or sat,sun before the hours")
+    days: list[str] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        for name in (first, last or first):
+            if name not in _DAYS:
+                raise ValueError(
+                    f"{clause!r}: unknown day {name!r} (use mon tue wed thu fri sat sun)"
+                )
+        start, end = _DAYS.index(first), _DAYS.index(last or first)
+        if end < start:
+            raise ValueError(f"{clause!r}: {part} runs backwards; write e.g. sat-sun,mon")
+        days.extend(_DAYS[start : end + 1])
+    return days
+
+
+def hours_config(text: str, zone_name: str) -> dict[str, Any]:
+    """The compact form ``"mon-fri 07:00-19:00; sat 08:00-12:00,13:00-17:00; sun closed"``
+    (or a bare ``"07:00-19:00"`` for every day) as the mapping ``ServiceHours.from_config``
+    takes. Days not named are closed. JSON in that mapping's shape is passed through."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+        if isinstance(raw, dict):
+            raw.setdefault("timezone", zone_name)
+        return raw  # type: ignore[no-any-return]
+    config: dict[str, Any] = {"timezone": zone_name}
+    for clause in (c.strip() for c in text.split(";")):
+        if not clause:
+            continue
+        words = clause.lower().split()
+        if len(words) == 1:
+            days, windows = list(_DAYS), words[0]
+        elif len(words) == 2:
+            days, windows = _expand_days(words[0], clause), words[1]
+        else:
+            raise ValueError(f"{clause!r}: expected DAYS HH:MM-HH:MM[,HH:MM-HH:MM] or DAYS closed")
+        for day in days:
+            if day in config:
+                raise ValueError(f"{clause!r}: {day} is already given")
+            config[day] = [] if windows == "closed" else windows.split(",")
+    if len(config) == 1:
+        raise ValueError("no opening hours given")
+    return config
+
+
+def service_rules(settings: Settings) -> ServiceRules:
+    """The configured service hours and area. Raises :class:`InvalidServiceConfig` whose
+    message names the flag and, for GeoJSON, the JSON path at fault."""
+    parse_timezone(settings.timezone)
+    hours: ServiceHours | None = None
+    if settings.service_hours.strip():
+        flag = "--service-hours / KUAICHU_SERVICE_HOURS"
+        try:
+            config = hours_config(settings.service_hours, settings.timezone.strip())
+            hours = ServiceHours.from_config(config)
+        except InvalidServiceConfig as exc:
+            where = exc.detail.get("path")
+            at = f" (at {where})" if where else ""
+            raise InvalidServiceConfig(f"{flag}: {exc.message}{at}", path="service_hours") from None
+        except ValueError as exc:
+            raise InvalidServiceConfig(f"{flag}: {exc}", path="service_hours") from None
+    area: ServiceArea | None = None
+    if settings.service_area is not None:
+        flag = "--service-area / KUAICHU_SERVICE_AREA"
+        try:
+            text = settings.service_area.read_bytes()
+        except OSError as exc:
+            raise InvalidServiceConfig(
+                f"{flag}: cannot read {settings.service_area}: {exc.strerror or exc}",
+                path="service_area",
+            ) from None
+        try:
+            area = service_area_from_json(text)
+        except InvalidServiceConfig as exc:
+            raise InvalidServiceConfig(
+                f"{flag}: {settings.service_area}: {exc.message}",
+                path=str(exc.detail.get("path", "")),
+            ) from None
+    return ServiceRules(hours=hours, area=area)

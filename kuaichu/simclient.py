@@ -27,6 +27,18 @@ logger = logging.getLogger(__name__)
 VIDEO_CLOCK = 90_000
 AUDIO_RATE = 48_000
 
+# The answers of an accident the video channel takes (docs/protocol.md, `report`).
+ELIGIBLE_ANSWERS: dict[str, Any] = {
+    "injuries": False,
+    "vehicles_movable": True,
+    "vehicle_to_vehicle": True,
+    "all_insured": True,
+    "cause": "rear_end",
+    "unlicensed": False,
+    "drunk_driving": False,
+    "hit_and_run": False,
+}
+
 
 class PatternVideoTrack(MediaStreamTrack):
     """Moving colour bars with a frame counter block: frames differ, so codecs do real work."""
@@ -251,9 +263,14 @@ class SimDriver(_Client):
         return [self.audio, self.video]
 
     async def report(
-        self, lat: float | None = 45.75, lng: float | None = 126.65, phone: str | None = None
+        self,
+        lat: float | None = 45.75,
+        lng: float | None = 126.65,
+        phone: str | None = None,
+        eligibility: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        payload: dict[str, Any] = {}
+        """Report with ``eligibility`` answers (default: an eligible accident)."""
+        payload: dict[str, Any] = {"eligibility": dict(eligibility or ELIGIBLE_ANSWERS)}
         if lat is not None and lng is not None:
             payload["location"] = {"lat": lat, "lng": lng, "accuracy": 10.0}
         if phone:

@@ -11,6 +11,8 @@ from typing import Final
 
 from aiohttp import web
 
+from kuaichu.cases.eligibility import MESSAGES
+
 DEFAULT_LANG: Final = "zh-CN"
 LANG_COOKIE: Final = "lang"
 
@@ -43,8 +45,53 @@ _ZH: Final[dict[str, str]] = {
     "safety_hazard": "打开双闪（危险报警闪光灯）。",
     "safety_triangle": "在车后 50–100 米处放置三角警告牌。",
     "safety_people": "所有人员撤到护栏外或路边安全处。",
-    "safety_eligibility": "仅限无人员伤亡、车辆能移动的轻微事故。有人受伤请立即拨打 120 和 110。",
+    "safety_eligibility": "仅限无人员伤亡、车辆能移动的轻微事故。有人受伤请立即拨打 120 和 122。",
     "safety_next": "已做好，下一步",
+    # eligibility questions (one per screen; the server checks the answers again)
+    "q_step": "第 {n} 步，共 {total} 步",
+    "q_injuries": "有人受伤吗？",
+    "q_injuries_hint": "包括疼痛、头晕、流血。",
+    "q_injuries_yes": "有人受伤",
+    "q_injuries_no": "没有人受伤",
+    "q_movable": "车辆还能开动吗？",
+    "q_movable_yes": "能开动",
+    "q_movable_no": "不能开动",
+    "q_v2v": "是机动车和机动车之间的事故吗？",
+    "q_v2v_hint": "不涉及行人、自行车、电动车或路边设施。",
+    "q_v2v_yes": "是，车和车",
+    "q_v2v_no": "不是",
+    "q_insured": "每辆车都有交强险吗？",
+    "q_insured_hint": "交强险是机动车交通事故责任强制保险。",
+    "q_insured_yes": "都有",
+    "q_insured_no": "没有或不确定",
+    "q_cause": "事故是怎么发生的？",
+    "cause_other": "其他 / 不确定",
+    "q_legal": "有下面的情况吗？",
+    "legal_unlicensed": "有人无证驾驶",
+    "legal_drunk_driving": "有人酒后驾驶",
+    "legal_hit_and_run": "对方已逃逸",
+    "legal_none": "都没有",
+    "back": "上一步",
+    "inelig_heading": "不能视频快处",
+    "inelig_heading_urgent": "有人受伤，请立即呼救",
+    "inelig_nothing_sent": "没有发起视频报警。",
+    "call_120": "拨打 120 急救",
+    "call_122": "拨打 122 报警",
+    "inelig_restart": "重新开始",
+    "hours_closed": "今日休息",
+    "service_closed": "现在不在视频快处服务时间。下次服务开始：{next_open}。现在请拨打 122 报警。",
+    "service_hours": "服务时间：{hours}",
+    "service_area": "服务区域：{areas}",
+    "day_mon": "周一",
+    "day_tue": "周二",
+    "day_wed": "周三",
+    "day_thu": "周四",
+    "day_fri": "周五",
+    "day_sat": "周六",
+    "day_sun": "周日",
+    "day_range": "{first}至{last}",
+    "err_not_eligible": "不符合视频快处条件。",
+    "err_illegal_transition": "案件当前状态下不能这样操作。",
     "perm_heading": "需要摄像头、麦克风和位置",
     "perm_text": "民警要通过视频看现场、和您通话；位置用于自动填写事故地点。",
     "perm_button": "允许使用",
@@ -206,9 +253,55 @@ _EN: Final[dict[str, str]] = {
     "safety_people": "Everyone waits behind the barrier or at the roadside.",
     "safety_eligibility": (
         "Only for minor accidents where nobody is hurt and the vehicles can move. "
-        "If anyone is injured, call 120 and 110 now."
+        "If anyone is injured, call 120 and 122 now."
     ),
     "safety_next": "Done, next",
+    "q_step": "Step {n} of {total}",
+    "q_injuries": "Is anyone hurt?",
+    "q_injuries_hint": "Including pain, dizziness or bleeding.",
+    "q_injuries_yes": "Someone is hurt",
+    "q_injuries_no": "Nobody is hurt",
+    "q_movable": "Can the vehicles still be driven?",
+    "q_movable_yes": "Yes, they can",
+    "q_movable_no": "No",
+    "q_v2v": "Is it an accident between motor vehicles only?",
+    "q_v2v_hint": "No pedestrians, bicycles, e-bikes or roadside property involved.",
+    "q_v2v_yes": "Yes, vehicle and vehicle",
+    "q_v2v_no": "No",
+    "q_insured": "Does every vehicle have compulsory traffic insurance (交强险)?",
+    "q_insured_hint": "The compulsory third-party motor insurance every vehicle must carry.",
+    "q_insured_yes": "Yes, all of them",
+    "q_insured_no": "No, or not sure",
+    "q_cause": "How did it happen?",
+    "cause_other": "Something else / not sure",
+    "q_legal": "Does any of these apply?",
+    "legal_unlicensed": "A driver has no licence",
+    "legal_drunk_driving": "A driver has been drinking",
+    "legal_hit_and_run": "The other party drove off",
+    "legal_none": "None of these",
+    "back": "Back",
+    "inelig_heading": "Video handling is not possible",
+    "inelig_heading_urgent": "Someone is hurt: call for help now",
+    "inelig_nothing_sent": "No video report was made.",
+    "call_120": "Call 120 (ambulance)",
+    "call_122": "Call 122 (traffic police)",
+    "inelig_restart": "Start again",
+    "hours_closed": "closed today",
+    "service_closed": (
+        "Video handling is closed now. It opens again {next_open}. Please call 122 instead."
+    ),
+    "service_hours": "Service hours: {hours}",
+    "service_area": "Service area: {areas}",
+    "day_mon": "Mon",
+    "day_tue": "Tue",
+    "day_wed": "Wed",
+    "day_thu": "Thu",
+    "day_fri": "Fri",
+    "day_sat": "Sat",
+    "day_sun": "Sun",
+    "day_range": "{first}–{last}",
+    "err_not_eligible": "This accident cannot be handled by video.",
+    "err_illegal_transition": "That is not possible in the case's current state.",
     "perm_heading": "Camera, microphone and location",
     "perm_text": (
         "The officer needs to see the scene and talk to you; your location fills in "
@@ -352,7 +445,11 @@ _EN: Final[dict[str, str]] = {
     "call_state_ended": "Ended",
 }
 
-STRINGS: Final[dict[str, dict[str, str]]] = {"zh-CN": _ZH, "en": _EN}
+# The eligibility messages and cause names live with the rules (kuaichu.cases.eligibility).
+STRINGS: Final[dict[str, dict[str, str]]] = {
+    "zh-CN": {**_ZH, **MESSAGES["zh-CN"]},
+    "en": {**_EN, **MESSAGES["en"]},
+}
 
 _ALIASES: Final[dict[str, str]] = {"zh": "zh-CN", "zh-cn": "zh-CN", "en": "en", "en-us": "en"}
 

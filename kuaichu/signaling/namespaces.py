@@ -15,6 +15,7 @@ import socketio
 
 from ..auth import Accounts, Officer, token_from_cookie_header
 from ..callcenter import DRIVER_NS, OFFICER_NS, SUPERVISOR_NS, CallCenter
+from ..cases.errors import NotEligible
 from ..errors import InvalidMessage, KuaichuError, NotAuthenticated, UnknownEvent
 from . import schemas
 
@@ -46,7 +47,7 @@ class _Base(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"ok": True, **(result or {})}
         except KuaichuError as exc:
             logger.info("%s %s from %s refused: %s", self.namespace, event[:40], sid, exc.code)
-            error = exc.as_dict()
+            error = self.error_payload(exc)
             await self.emit("kc_error", {**error, "event": event[:40]}, to=sid)
             return {"ok": False, "error": error}
         except Exception:
@@ -54,6 +55,9 @@ class _Base(socketio.AsyncNamespace):  # type: ignore[misc]
             error = {"code": "internal", "message": "internal error"}
             await self.emit("kc_error", {**error, "event": event[:40]}, to=sid)
             return {"ok": False, "error": error}
+
+    def error_payload(self, exc: KuaichuError) -> dict[str, Any]:
+        return exc.as_dict()
 
 
 class DriverNamespace(_Base):
@@ -66,6 +70,16 @@ class DriverNamespace(_Base):
             "sdp_answer": self._sdp_answer,
             "resume": self._resume,
         }
+
+    def error_payload(self, exc: KuaichuError) -> dict[str, Any]:
+        error = exc.as_dict()
+        if isinstance(exc, NotEligible):
+            # The page acts on these directly: why (reason), what to do (action), and the
+            # message key with its parameters; "detail" stays for uniformity.
+            error.update(
+                {k: exc.detail[k] for k in ("reason", "reasons", "action", "advice", "params")}
+            )
+        return error
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         logger.debug("driver %s connected", sid)
@@ -160,7 +174,7 @@ class OfficerNamespace(_Authenticated):
         return {"call_id": call.call_id, "case_id": call.case_id}
 
     async def _decline(self, sid: str, payload: Any) -> None:
-        self.center.decline(await self.officer(sid), schemas.parse_call_id(payload))
+        await self.center.decline(await self.officer(sid), schemas.parse_call_id(payload))
 
     async def _sdp_answer(self, sid: str, payload: Any) -> None:
         answer = schemas.parse_sdp_answer(payload, need_call_id=True)

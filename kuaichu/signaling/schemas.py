@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..cases.eligibility import EligibilityAnswers
 from ..errors import InvalidMessage, MessageTooLarge
 
 MAX_SDP_BYTES = 32 * 1024
@@ -77,22 +78,71 @@ def parse_location(data: Any) -> Location:
     )
 
 
+# The driver's eligibility taps. Every answer is required: a page that leaves one out must
+# not pass as "no" (the server re-checks them with kuaichu.cases.eligibility).
+ELIGIBILITY_FIELDS = (
+    "injuries",
+    "vehicles_movable",
+    "vehicle_to_vehicle",
+    "all_insured",
+    "cause",
+    "unlicensed",
+    "drunk_driving",
+    "hit_and_run",
+)
+MAX_CAUSE_CHARS = 32
+
+
+def parse_eligibility(data: Any) -> EligibilityAnswers:
+    if not isinstance(data, dict):
+        raise InvalidMessage("eligibility must be an object", field="eligibility")
+    extra = set(data) - set(ELIGIBILITY_FIELDS)
+    if extra:
+        names = ", ".join(sorted(str(k)[:40] for k in extra)[:5])
+        raise InvalidMessage(f"unexpected field(s) in eligibility: {names}", field="eligibility")
+    missing = [name for name in ELIGIBILITY_FIELDS if name not in data]
+    if missing:
+        raise InvalidMessage(
+            f"eligibility is missing {', '.join(missing)}", field=f"eligibility.{missing[0]}"
+        )
+    cause = data["cause"]
+    # "other" is a legal answer (not one of the seven: refused as not eligible); anything
+    # else outside the seven is a malformed message.
+    if not isinstance(cause, str) or not 0 < len(cause) <= MAX_CAUSE_CHARS:
+        raise InvalidMessage(
+            'eligibility.cause must be one of the seven causes or "other"',
+            field="eligibility.cause",
+        )
+    try:
+        return EligibilityAnswers.parse(data)
+    except InvalidMessage as exc:
+        field = exc.detail.get("field")
+        raise InvalidMessage(
+            f"eligibility.{exc.message}", field=f"eligibility.{field}" if field else "eligibility"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Report:
     location: Location | None
     phone: str | None
+    eligibility: EligibilityAnswers
 
 
 def parse_report(data: Any) -> Report:
     d = _obj(data)
-    _allowed(d, "location", "phone")
+    _allowed(d, "location", "phone", "eligibility")
     location = parse_location(d["location"]) if d.get("location") is not None else None
     phone = d.get("phone")
     if phone is not None:
         if not isinstance(phone, str) or not _PHONE.match(phone.strip()):
             raise InvalidMessage("phone must be a phone number")
         phone = phone.strip()
-    return Report(location, phone)
+    if "eligibility" not in d:
+        raise InvalidMessage(
+            "report needs the eligibility answers (see docs/protocol.md)", field="eligibility"
+        )
+    return Report(location, phone, parse_eligibility(d["eligibility"]))
 
 
 def parse_call_id(data: Any) -> str:

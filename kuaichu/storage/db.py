@@ -6,13 +6,16 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .tables import calls, cases, metadata, queue_events, recordings
+from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, apply, record_action, replay
+from ..errors import NotFound
+from .tables import calls, case_audit, cases, metadata, queue_events, recordings
 
 logger = logging.getLogger(__name__)
 
@@ -58,20 +61,24 @@ class Database:
         now: float,
         location: Mapping[str, float] | None,
         phone: str | None,
+        report: AuditEntry,
     ) -> None:
+        """The case, its first audit row (the report, which is also the start of the two
+        advertised timings) and the call, in one transaction."""
         loc = location or {}
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(cases).values(
                     id=case_id,
                     created_at=now,
-                    status="queued",
+                    status=report.to_state.value,
                     reporter_phone=phone,
                     lat=loc.get("lat"),
                     lng=loc.get("lng"),
                     accuracy=loc.get("accuracy"),
                 )
             )
+            await self._insert_audit(conn, case_id, 0, report)
             await conn.execute(
                 insert(calls).values(
                     id=call_id,
@@ -84,13 +91,110 @@ class Database:
                 )
             )
 
+    async def case_event(
+        self,
+        case_id: str,
+        event: CaseEvent,
+        who: str,
+        at: datetime,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        zone: tzinfo = CHINA_TIME,
+    ) -> AuditEntry:
+        """Apply one state-machine event to a stored case: load and re-check its trail, ask
+        :func:`apply`, store the entry and the new status, all in one transaction. A refused
+        event (``IllegalTransition``) rolls back and leaves nothing written."""
+        async with self.engine.begin() as conn:
+            trail = await self._locked_trail(conn, case_id, zone)
+            entry = apply(trail, event, who, _not_before(trail, at), detail, zone=zone)
+            await self._insert_audit(conn, case_id, len(trail), entry)
+            await conn.execute(
+                update(cases).where(cases.c.id == case_id).values(status=entry.to_state.value)
+            )
+            return entry
+
+    async def case_action(
+        self,
+        case_id: str,
+        action: str,
+        who: str,
+        at: datetime,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        zone: tzinfo = CHINA_TIME,
+    ) -> AuditEntry:
+        """An officer action that does not move the state (decline, hang-up) into the trail."""
+        async with self.engine.begin() as conn:
+            trail = await self._locked_trail(conn, case_id, zone)
+            entry = record_action(trail, action, who, _not_before(trail, at), detail)
+            await self._insert_audit(conn, case_id, len(trail), entry)
+            return entry
+
+    async def case_trail(self, case_id: str) -> list[AuditEntry]:
+        async with self.engine.connect() as conn:
+            return await self._trail(conn, case_id)
+
+    async def _locked_trail(
+        self, conn: AsyncConnection, case_id: str, zone: tzinfo
+    ) -> list[AuditEntry]:
+        # Take the write lock before reading (SQLite: the UPDATE begins the transaction and
+        # holds the lock; PostgreSQL: a row lock), so two transitions of one case cannot both
+        # read the same trail and append the same seq.
+        touched = await conn.execute(
+            update(cases).where(cases.c.id == case_id).values(status=cases.c.status)
+        )
+        if touched.rowcount == 0:
+            raise NotFound(f"no case {case_id}")
+        trail = await self._trail(conn, case_id)
+        replay(trail, zone=zone)  # a tampered or reordered trail refuses every new event
+        return trail
+
+    async def _trail(self, conn: AsyncConnection, case_id: str) -> list[AuditEntry]:
+        rows = (
+            (
+                await conn.execute(
+                    select(case_audit)
+                    .where(case_audit.c.case_id == case_id)
+                    .order_by(case_audit.c.seq)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [
+            AuditEntry.from_dict(
+                {
+                    "who": r["who"],
+                    "when": r["when"],
+                    "what": r["what"],
+                    "from": r["from_state"],
+                    "to": r["to_state"],
+                    "detail": json.loads(r["detail"]),
+                }
+            )
+            for r in rows
+        ]
+
+    async def _insert_audit(
+        self, conn: AsyncConnection, case_id: str, seq: int, entry: AuditEntry
+    ) -> None:
+        row = entry.to_dict()
+        await conn.execute(
+            insert(case_audit).values(
+                case_id=case_id,
+                seq=seq,
+                who=row["who"],
+                when=row["when"],
+                what=row["what"],
+                from_state=row["from"],
+                to_state=row["to"],
+                detail=json.dumps(row["detail"], ensure_ascii=False, sort_keys=True),
+            )
+        )
+
     async def update_call(self, call_id: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(calls).where(calls.c.id == call_id).values(**values))
-
-    async def update_case_status(self, case_id: str, status: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(cases).where(cases.c.id == case_id).values(status=status))
 
     async def add_recording(self, call_id: str, info: Any) -> None:
         async with self.engine.begin() as conn:
@@ -168,3 +272,8 @@ class Database:
                 .all()
             )
             return [dict(r) for r in rows]
+
+
+def _not_before(trail: list[AuditEntry], at: datetime) -> datetime:
+    # The wall clock may step back (NTP); the trail's times must not.
+    return max(at, trail[-1].when) if trail else at

@@ -67,6 +67,23 @@ calls = Table(
     Column("video_codec", String(16)),
 )
 
+# Append-only: the case's audit trail (kuaichu.cases.states.AuditEntry), one row per state
+# transition or officer action, written in the same transaction as the change it records.
+# cases.status is a cache of the last row's to_state. "when" is the aware ISO time, exactly
+# as AuditEntry.to_dict() writes it, so replay() re-checks what was stored.
+case_audit = Table(
+    "case_audit",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("who", String(64), nullable=False),
+    Column("when", String(40), nullable=False),
+    Column("what", String(32), nullable=False),
+    Column("from_state", String(24)),
+    Column("to_state", String(24), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
 recordings = Table(
     "recordings",
     metadata,

@@ -37,8 +37,9 @@ BASE_ARGS = [
 ACCIDENT = Geolocation(latitude=45.7567, longitude=126.6424, accuracy=12)
 
 
-def make_y4m(path: Path, width: int = 640, height: int = 480, fps: int = 15,
-             seconds: int = 4) -> Path:
+def make_y4m(
+    path: Path, width: int = 640, height: int = 480, fps: int = 15, seconds: int = 4
+) -> Path:
     """A moving pattern (sliding bars and a bouncing block) Chromium loops as the camera."""
     x = np.arange(width, dtype=np.uint32)
     y = np.arange(height, dtype=np.uint32)[:, None]
@@ -52,7 +53,7 @@ def make_y4m(path: Path, width: int = 640, height: int = 480, fps: int = 15,
             img[:, :, 2] = 96
             bx = (i * 17) % (width - 80)
             by = (i * 11) % (height - 80)
-            img[by:by + 80, bx:bx + 80] = 255
+            img[by : by + 80, bx : bx + 80] = 255
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
@@ -98,8 +99,13 @@ async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
     contexts: list[BrowserContext] = []
     logs: list[str] = []
 
-    async def factory(*, phone: bool = False, geolocation: bool = True,
-                      viewport: dict[str, int] | None = None, **options: Any) -> Page:
+    async def factory(
+        *,
+        phone: bool = False,
+        geolocation: bool = True,
+        viewport: dict[str, int] | None = None,
+        **options: Any,
+    ) -> Page:
         if phone:
             options.setdefault("viewport", {"width": 390, "height": 844})
             options.setdefault("device_scale_factor", 2)

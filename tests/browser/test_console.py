@@ -41,8 +41,9 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
     live_server: Any, new_page: Any, shoot: Any
 ) -> None:
     page: Page = await new_page(viewport=DESKTOP, geolocation=False)
-    await log_in(page, live_server, live_server.officer_username, live_server.officer_password,
-                 "/console")
+    await log_in(
+        page, live_server, live_server.officer_username, live_server.officer_password, "/console"
+    )
     pill = page.locator("#status-pill")
     await expect(pill).to_have_attribute("data-status", "break")
     await expect(pill).to_have_text("小休")
@@ -73,10 +74,12 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
         await expect(page.locator("#panel-call")).to_be_visible()
         await expect(pill).to_have_attribute("data-status", "busy")
         await page.wait_for_function(
-            "document.getElementById('driver-video').videoWidth > 0", timeout=15000)
+            "document.getElementById('driver-video').videoWidth > 0", timeout=15000
+        )
         size = await page.evaluate(
             "[document.getElementById('driver-video').videoWidth,"
-            " document.getElementById('driver-video').videoHeight]")
+            " document.getElementById('driver-video').videoHeight]"
+        )
         assert size == [640, 480]
         t1 = await page.evaluate("document.getElementById('driver-video').currentTime")
         await asyncio.sleep(1.5)
@@ -86,7 +89,8 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
         await expect(page.locator("#call-case")).to_have_text(ack["case_id"])
         await expect(page.locator("#call-gps")).to_contain_text("45.75670, 126.64240")
         await expect(page.locator("#call-gps a")).to_have_attribute(
-            "href", "https://uri.amap.com/marker?position=126.6424,45.7567&coordinate=wgs84")
+            "href", "https://uri.amap.com/marker?position=126.6424,45.7567&coordinate=wgs84"
+        )
         # The officer's (fake) microphone reaches the driver.
         await driver.wait_for(lambda: driver.frames("audio") >= 50, timeout=15)
         await expect(page.locator("#call-timer")).not_to_have_text("00:00")
@@ -105,8 +109,9 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
 
 async def test_console_offer_keyboard_decline(live_server: Any, new_page: Any) -> None:
     page: Page = await new_page(viewport=DESKTOP, geolocation=False)
-    await log_in(page, live_server, live_server.officer_username, live_server.officer_password,
-                 "/console")
+    await log_in(
+        page, live_server, live_server.officer_username, live_server.officer_password, "/console"
+    )
     await page.click("#btn-available")
     await expect(page.locator("#status-pill")).to_have_attribute("data-status", "available")
     driver = await SimDriver(live_server.url).connect()
@@ -130,8 +135,13 @@ async def test_console_offer_keyboard_decline(live_server: Any, new_page: Any) -
 
 async def test_wallboard_for_supervisors_only(live_server: Any, new_page: Any, shoot: Any) -> None:
     officer_page: Page = await new_page(viewport=DESKTOP, geolocation=False)
-    await log_in(officer_page, live_server, live_server.officer_username,
-                 live_server.officer_password, "/console")
+    await log_in(
+        officer_page,
+        live_server,
+        live_server.officer_username,
+        live_server.officer_password,
+        "/console",
+    )
     await officer_page.click("#btn-available")
     forbidden = await officer_page.request.get(live_server.url + "/wallboard")
     assert forbidden.status == 403
@@ -142,8 +152,13 @@ async def test_wallboard_for_supervisors_only(live_server: Any, new_page: Any, s
         for d in drivers:
             assert (await d.report())["ok"]
         page: Page = await new_page(viewport={"width": 1600, "height": 900}, geolocation=False)
-        await log_in(page, live_server, live_server.supervisor_username,
-                     live_server.supervisor_password, "/wallboard")
+        await log_in(
+            page,
+            live_server,
+            live_server.supervisor_username,
+            live_server.supervisor_password,
+            "/wallboard",
+        )
         await expect(page.locator("#wb-conn")).to_have_text("实时")
         await expect(page.locator("#wb-calls tr")).to_have_count(2, timeout=10000)
         await expect(page.locator("#wb-officers")).to_contain_text("张警官")

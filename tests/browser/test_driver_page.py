@@ -29,6 +29,22 @@ AUDIO_BYTES_IN = """async () => {
 }"""
 
 
+ELIGIBLE_TAPS = [
+    "#q-injuries-no",
+    "#q-movable-yes",
+    "#q-v2v-yes",
+    "#q-insured-yes",
+    "#q-cause-rear_end",
+    "#q-legal-none",
+]
+
+
+async def answer_eligibly(page: Page) -> None:
+    """The six eligibility screens, one tap each, for an accident the channel takes."""
+    for selector in ELIGIBLE_TAPS:
+        await page.click(selector)
+
+
 async def frames_grow(officer: SimOfficer, by: int) -> None:
     start = officer.frames("video")
     await officer.wait_for(lambda: officer.frames("video") >= start + by, timeout=15)
@@ -46,6 +62,7 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
     await expect(page.locator("#screen-safety")).to_contain_text("50–100 米")
     await shoot(page, "driver-1-safety")
     await page.click("#btn-safety-next")
+    await answer_eligibly(page)
 
     # Step 2: camera, microphone, location.
     await expect(page.locator("#screen-permissions")).to_be_visible()
@@ -63,8 +80,9 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
     await expect(page.locator("#gps-waiting")).to_contain_text("45.75670")
     await shoot(page, "driver-3-waiting")
 
-    officer = await SimOfficer(live_server.url, live_server.officer_username,
-                               live_server.officer_password).connect()
+    officer = await SimOfficer(
+        live_server.url, live_server.officer_username, live_server.officer_password
+    ).connect()
     try:
         await officer.set_available()
         offer = await officer.wait_offer()
@@ -78,8 +96,7 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
         await frames_grow(officer, 30)
         assert officer.sinks["video"].last_size == (640, 480)
         await page.wait_for_function(REMOTE_AUDIO_LIVE, timeout=10000)
-        await page.wait_for_function(f"({AUDIO_BYTES_IN})().then((n) => n > 2000)",
-                                     timeout=10000)
+        await page.wait_for_function(f"({AUDIO_BYTES_IN})().then((n) => n > 2000)", timeout=10000)
         await shoot(page, "driver-4-in-call")
 
         # Switch to the front camera: a new track on the same sender, no renegotiation.
@@ -101,24 +118,25 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
         assert ended["reason"] == "driver_hangup"
         # The camera is released once the call is over.
         live = await page.evaluate(
-            "window.kcDriver.stream.getTracks().filter((t) => t.readyState === 'live').length")
+            "window.kcDriver.stream.getTracks().filter((t) => t.readyState === 'live').length"
+        )
         assert live == 0
     finally:
         await officer.close()
 
 
-async def test_driver_page_in_english_and_without_location(
-    live_server: Any, new_page: Any
-) -> None:
+async def test_driver_page_in_english_and_without_location(live_server: Any, new_page: Any) -> None:
     page: Page = await new_page(phone=True, geolocation=False)
     await page.goto(live_server.url + "/driver?lang=en")
     await expect(page.locator("#screen-safety h1")).to_have_text("Make the scene safe first")
     await page.click("#btn-safety-next")
+    await answer_eligibly(page)
     await page.click("#btn-permissions")
     await expect(page.locator("#screen-ready")).to_be_visible()
     # No location permission: the page says so and the report still goes through.
-    await expect(page.locator("#loc-status")).to_contain_text("Could not get your location",
-                                                              timeout=20000)
+    await expect(page.locator("#loc-status")).to_contain_text(
+        "Could not get your location", timeout=20000
+    )
     await page.click("#btn-report")
     await expect(page.locator("#queue-position")).to_have_text("1")
     await page.click("#btn-cancel")

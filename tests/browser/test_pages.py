@@ -66,7 +66,6 @@ async def test_no_cdn_and_the_vendored_client_is_served(live_server: Any) -> Non
         async with http.get(live_server.url + "/static/vendor/socket.io.min.js") as r:
             assert r.status == 200
             assert (await r.text()).startswith("/*!\n * Socket.IO v4.")
-        for module in ("driver.js", "console.js", "wallboard.js", "rtc.js", "common.js",
-                       "app.css"):
+        for module in ("driver.js", "console.js", "wallboard.js", "rtc.js", "common.js", "app.css"):
             async with http.get(live_server.url + "/static/" + module) as r:
                 assert r.status == 200, module
