@@ -502,7 +502,7 @@ class CallCenter:
             return
         logger.warning("call %s: %s leg failed (%s)", call.call_id, leg, reason)
         if leg == "driver":
-            call.spawn(self._end(call, "driver_lost"), "end")
+            call.spawn(self._rejoin_driver(call), "rejoin")
         elif call.officer_id is not None:
             officer_id = call.officer_id
             self.dispatcher.call_finished(officer_id, call.call_id, None)
@@ -513,6 +513,31 @@ class CallCenter:
                 officer_room(officer_id),
             )
             call.spawn(self._officer_lost(call, "officer_media_failed"), "requeue")
+
+    async def _rejoin_driver(self, call: Call) -> None:
+        """The driver's media connection died (a phone moving from Wi-Fi to 4G; aiortc has no
+        ICE restart): offer a fresh driver leg over the socket, which may itself be resuming.
+        The officer leg and the recording go on; a driver who does not answer within the
+        grace period is lost."""
+        if call.media is None or call.state == "ended":
+            return
+        call.driver_ready.clear()
+        try:
+            offer = await call.media.driver_offer()
+        except KuaichuError as exc:
+            logger.warning("call %s: cannot re-offer the driver leg: %s", call.call_id, exc)
+            await self._end(call, "driver_lost")
+            return
+        call.pending_offer = {"call_id": call.call_id, **offer}
+        self._to_driver(call, "sdp_offer", call.pending_offer)
+        self.dispatcher.events.record("driver_media_rejoin", call.call_id, call.officer_id)
+        try:
+            await asyncio.wait_for(call.driver_ready.wait(), self.driver_grace)
+        except TimeoutError:
+            logger.info("call %s: driver did not rejoin the media", call.call_id)
+            await self._end(call, "driver_lost")
+            return
+        logger.info("call %s: driver media rejoined", call.call_id)
 
     async def _officer_lost(self, call: Call, reason: str) -> None:
         """The officer vanished mid-call: back to the head of the queue, driver told."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +42,25 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Read the server's SQLite database as an operator would."""
+        conn = sqlite3.connect(self.data_dir / "kuaichu.sqlite3")
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    async def wait_recording(self, call_id: str, timeout: float = 20) -> sqlite3.Row:
+        """The recording row appears once the call's media is finalized (after hang-up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.rows("select * from recordings where call_id = ?", call_id)
+            if rows:
+                return rows[0]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no recording row for {call_id}\n{self.log()[-4000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +13,6 @@ import av
 import pytest
 
 from kuaichu.simclient import SimDriver, SimOfficer
-
-
-def db_rows(server: Any, sql: str, *args: Any) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(server.data_dir / "kuaichu.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
-async def wait_recording(server: Any, call_id: str, timeout: float = 20) -> sqlite3.Row:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = db_rows(server, "select * from recordings where call_id = ?", call_id)
-        if rows:
-            return rows[0]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no recording row for {call_id}\n{server.log()[-4000:]}")
 
 
 async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, str]:
@@ -73,7 +52,7 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
         await driver.close()
         await officer.close()
 
-    rec = await wait_recording(live_server, call_id)
+    rec = await live_server.wait_recording(call_id)
     path = Path(rec["path"])
     assert path.is_file() and path.parent.parent == live_server.data_dir / "recordings"
 
@@ -95,7 +74,7 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
             assert samples > 48_000 * 3, (stream.index, samples)
             container.seek(0)
     # The recording covers the answered call: within a second of what both sides saw.
-    call_row = db_rows(live_server, "select * from calls where id = ?", call_id)[0]
+    call_row = live_server.rows("select * from calls where id = ?", call_id)[0]
     answered_span = call_row["ended_at"] - call_row["answered_at"]
     assert abs(rec["duration_s"] - answered_span) < 1.0, (rec["duration_s"], answered_span)
     assert last_pts > answered_span - 1.0
@@ -141,11 +120,11 @@ async def test_abandon_while_waiting_is_counted(live_server: Any) -> None:
     finally:
         await first.close()
         await second.close()
-    row = db_rows(live_server, "select state, end_reason from calls where id = ?", a["call_id"])[0]
+    row = live_server.rows("select state, end_reason from calls where id = ?", a["call_id"])[0]
     assert (row["state"], row["end_reason"]) == ("ended", "abandoned")
     # The second driver vanished while waiting: abandoned once the 1 s grace is over.
     for _ in range(50):
-        kinds = [r["kind"] for r in db_rows(live_server, "select kind from queue_events")]
+        kinds = [r["kind"] for r in live_server.rows("select kind from queue_events")]
         if kinds.count("call_abandoned") == 2:
             break
         await asyncio.sleep(0.1)

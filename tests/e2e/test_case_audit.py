@@ -18,21 +18,12 @@ from kuaichu.simclient import SimDriver, SimOfficer
 from kuaichu.storage.db import Database, create_schema, make_engine
 
 
-def db_rows(server: Any, sql: str, *args: Any) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(server.data_dir / "kuaichu.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
 def trail(server: Any, case_id: str) -> list[sqlite3.Row]:
-    return db_rows(server, "select * from case_audit where case_id = ? order by seq", case_id)
+    return server.rows("select * from case_audit where case_id = ? order by seq", case_id)
 
 
 def officer_id(server: Any, username: str) -> int:
-    return int(db_rows(server, "select id from officers where username = ?", username)[0][0])
+    return int(server.rows("select id from officers where username = ?", username)[0][0])
 
 
 async def wait_rows(server: Any, case_id: str, n: int, timeout: float = 10) -> list[sqlite3.Row]:
@@ -94,7 +85,7 @@ async def test_whole_call_leaves_reported_queued_in_call_with_the_officers(
     assert whens == sorted(whens)
     # The case row is the state machine's current state; after answer it stays in_call
     # until the evidence step exists.
-    (case,) = db_rows(live_server, "select status from cases where id = ?", case_id)
+    (case,) = live_server.rows("select status from cases where id = ?", case_id)
     assert case["status"] == "in_call"
 
     # The stored trail replays through the domain checks, and the report time is there
@@ -132,7 +123,7 @@ async def test_hanging_up_while_waiting_abandons_the_case(live_server: Any) -> N
         ("queue", "reported", "queued", "system"),
         ("abandon", "queued", "abandoned", "driver"),
     ]
-    (case,) = db_rows(live_server, "select status from cases where id = ?", ack["case_id"])
+    (case,) = live_server.rows("select status from cases where id = ?", ack["case_id"])
     assert case["status"] == "abandoned"
 
 

@@ -4,7 +4,6 @@ say why; service hours and areas come from configuration; bad configuration stop
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -44,19 +43,10 @@ FUTIAN = {
 }
 
 
-def db_rows(server: Any, sql: str, *args: Any) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(server.data_dir / "kuaichu.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
 def nothing_written(server: Any) -> None:
-    assert db_rows(server, "select count(*) from cases")[0][0] == 0
-    assert db_rows(server, "select count(*) from calls")[0][0] == 0
-    assert db_rows(server, "select count(*) from case_audit")[0][0] == 0
+    assert server.rows("select count(*) from cases")[0][0] == 0
+    assert server.rows("select count(*) from calls")[0][0] == 0
+    assert server.rows("select count(*) from case_audit")[0][0] == 0
 
 
 async def service_info(server: Any) -> dict[str, Any]:
@@ -118,7 +108,7 @@ async def test_each_ineligible_answer_is_refused_and_nothing_is_queued(live_serv
             assert ack["ok"], ack
             offer = await officer.wait_offer()
             assert offer["call_id"] == ack["call_id"]
-            (case,) = db_rows(live_server, "select * from cases")
+            (case,) = live_server.rows("select * from cases")
             assert case["id"] == ack["case_id"] and case["status"] == "queued"
             offers = [d for ev, d in officer.events if ev == "call_offered"]
             assert [o["call_id"] for o in offers] == [ack["call_id"]]
@@ -208,7 +198,7 @@ async def test_outside_service_area_is_refused_inside_is_queued(
 
         ack = await futian.report(lat=22.54, lng=114.05)
         assert ack["ok"], ack
-        (row,) = db_rows(server, "select detail from case_audit where what = 'report'")
+        (row,) = server.rows("select detail from case_audit where what = 'report'")
         detail = json.loads(row["detail"])
         assert detail["district"] == "福田区" and detail["area_checked"] is True
     finally:

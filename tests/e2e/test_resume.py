@@ -1,10 +1,13 @@
 """A driver's connection drops on the road and comes back: the call keeps its place, or its
-officer, for the grace period; a wrong token or a late return does not get it back."""
+officer, for the grace period; a wrong token or a late return does not get it back; a dead
+media connection is re-offered while the officer leg and the recording go on."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import av
 
 from kuaichu.simclient import SimDriver, SimOfficer
 
@@ -69,3 +72,39 @@ async def test_driver_who_does_not_come_back_is_dropped(server_factory: Any) -> 
     finally:
         await driver.close()
         await officer.close()
+
+
+async def test_driver_media_drop_is_rejoined_and_recording_continues(server_factory: Any) -> None:
+    server = server_factory(driver_grace_seconds=8, reservation_timeout=10)
+    driver = await SimDriver(server.url).connect()
+    officer = await SimOfficer(
+        server.url, server.officer_username, server.officer_password
+    ).connect()
+    try:
+        await officer.set_available()
+        await driver.report()
+        call_id = (await officer.wait_offer())["call_id"]
+        await officer.accept(call_id)
+        await driver.wait_state("in_call")
+        await officer.wait_for(lambda: officer.frames("video") > 20)
+        offers = sum(1 for ev, _ in driver.events if ev == "sdp_offer")
+        # The phone's media path dies (network switch): its peer connection is gone, the
+        # socket is not. New tracks, as a page re-opening the camera would have.
+        driver.video = driver.audio = None
+        await driver._close_pc()
+        await driver.wait_for(
+            lambda: sum(1 for ev, _ in driver.events if ev == "sdp_offer") > offers
+        )
+        n = officer.frames("video")
+        # The officer's leg was never touched: the same video element keeps playing.
+        await officer.wait_for(lambda: officer.frames("video") > n + 30, timeout=15)
+        await driver.wait_for(lambda: driver.frames("audio") > 25)
+        assert driver.state() == "in_call"
+        assert (await officer.hangup(call_id))["ok"]
+    finally:
+        await driver.close()
+        await officer.close()
+    rec = await server.wait_recording(call_id)
+    with av.open(rec["path"]) as container:
+        frames = sum(1 for _ in container.decode(container.streams.video[0]))
+    assert frames > 60  # one file across both driver legs, decodable throughout
