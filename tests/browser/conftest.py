@@ -3,6 +3,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from fractions import Fraction
@@ -136,12 +137,15 @@ Shoot = Callable[[Page, str], Awaitable[Path]]
 
 
 @pytest.fixture
-def shoot() -> Shoot:
-    """Save a PNG of the page to docs/screenshots/ (the README shows them)."""
+def shoot(tmp_path: Path) -> Shoot:
+    """Save a PNG of the page. With KUAICHU_SCREENSHOTS=1 it goes to docs/screenshots/ (the
+    README shows them: ``KUAICHU_SCREENSHOTS=1 scripts/test tests/browser``); otherwise to
+    the test's temporary folder, so a test run leaves the checkout clean."""
+    folder = SCREENSHOTS if os.environ.get("KUAICHU_SCREENSHOTS") == "1" else tmp_path
 
     async def take(page: Page, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         await page.screenshot(path=str(path))
         return path
 
