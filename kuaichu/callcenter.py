@@ -676,12 +676,9 @@ class CallCenter:
                     "call_id": p.call_id,
                 }
             )
-        midnight = (
-            datetime.fromtimestamp(now)
-            .replace(hour=0, minute=0, second=0, microsecond=0)
-            .timestamp()
-        )
-        events = await self.db.events_since(midnight)
+        # "Today" is the service's day (its time zone), not the server's.
+        midnight = self._now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        events = await self.db.events_since(midnight, kinds=("call_answered", "call_abandoned"))
         answered = [e for e in events if e["kind"] == "call_answered"]
         waits = [float(json.loads(e.get("detail") or "{}").get("waited_s", 0)) for e in answered]
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -258,19 +258,16 @@ class Database:
             out["case"] = dict(case) if case else None
             return out
 
-    async def events_since(self, ts: float) -> list[dict[str, Any]]:
+    async def events_since(
+        self, ts: float, kinds: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Queue events from ``ts`` on, oldest first; ``kinds`` filters in SQL (the wallboard
+        asks every few seconds and needs two kinds of a whole day's log)."""
+        query = select(queue_events).where(queue_events.c.ts >= ts)
+        if kinds is not None:
+            query = query.where(queue_events.c.kind.in_(list(kinds)))
         async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(queue_events)
-                        .where(queue_events.c.ts >= ts)
-                        .order_by(queue_events.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+            rows = (await conn.execute(query.order_by(queue_events.c.id))).mappings().all()
             return [dict(r) for r in rows]
 
 
