@@ -186,6 +186,10 @@ class CallCenter:
         if call.driver_sid is not None:
             self.emit.send(event, payload, DRIVER_NS, call.driver_sid)
 
+    def _to_officer(self, call: Call, event: str, payload: dict[str, Any]) -> None:
+        if call.officer_id is not None:
+            self.emit.send(event, payload, OFFICER_NS, officer_room(call.officer_id))
+
     def _send_queue(self, call: Call) -> None:
         position = self.dispatcher.queue.position(call.call_id)
         if position is None:
@@ -531,6 +535,7 @@ class CallCenter:
         call.pending_offer = {"call_id": call.call_id, **offer}
         self._to_driver(call, "sdp_offer", call.pending_offer)
         self.dispatcher.events.record("driver_media_rejoin", call.call_id, call.officer_id)
+        self._to_officer(call, "driver_media", {"call_id": call.call_id, "state": "reconnecting"})
         try:
             await asyncio.wait_for(call.driver_ready.wait(), self.driver_grace)
         except TimeoutError:
@@ -538,6 +543,7 @@ class CallCenter:
             await self._end(call, "driver_lost")
             return
         logger.info("call %s: driver media rejoined", call.call_id)
+        self._to_officer(call, "driver_media", {"call_id": call.call_id, "state": "connected"})
 
     async def _officer_lost(self, call: Call, reason: str) -> None:
         """The officer vanished mid-call: back to the head of the queue, driver told."""

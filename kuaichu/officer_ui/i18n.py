@@ -199,6 +199,8 @@ _ZH: Final[dict[str, str]] = {
     "wrapup_ready": "整理完毕，继续接警",
     "wrapup_left": "剩余",
     "call_ended_reason": "结束原因",
+    "driver_media_reconnecting": "当事人网络中断，正在重新连接视频…",
+    "driver_media_back": "当事人视频已恢复。",
     "title_incoming": "【来电】",
     "supervisor_link": "大屏看板",
     # wallboard
@@ -419,6 +421,8 @@ _EN: Final[dict[str, str]] = {
     "wrapup_ready": "Done, take calls",
     "wrapup_left": "Left",
     "call_ended_reason": "Reason",
+    "driver_media_reconnecting": "The driver's connection dropped; reconnecting their video…",
+    "driver_media_back": "The driver's video is back.",
     "title_incoming": "[CALL] ",
     "supervisor_link": "Wallboard",
     "wallboard_title": "Wallboard",

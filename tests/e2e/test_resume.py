@@ -95,6 +95,8 @@ async def test_driver_media_drop_is_rejoined_and_recording_continues(server_fact
         await driver.wait_for(
             lambda: sum(1 for ev, _ in driver.events if ev == "sdp_offer") > offers
         )
+        await officer.wait_event("driver_media", where=lambda d: d["state"] == "reconnecting")
+        await officer.wait_event("driver_media", where=lambda d: d["state"] == "connected")
         n = officer.frames("video")
         # The officer's leg was never touched: the same video element keeps playing.
         await officer.wait_for(lambda: officer.frames("video") > n + 30, timeout=15)

@@ -96,6 +96,13 @@ socket.on("call_location", (msg) => {
   if (msg.call_id === state.callId) renderLocation(msg.location);
 });
 socket.on("call_ended", onCallEnded);
+socket.on("driver_media", (msg) => {
+  // The driver's phone lost its media path (network switch) and is being re-offered a
+  // connection; the call itself goes on. Tell the officer why the picture froze.
+  if (msg.call_id !== state.callId) return;
+  if (msg.state === "reconnecting") banner.show(t.driver_media_reconnecting, "warning");
+  else banner.show(t.driver_media_back, "info", 4000);
+});
 
 // ---------------------------------------------------------------- status
 
