@@ -39,6 +39,7 @@ from kuaichu.media.bitstream import (
     is_keyframe,
     video_codec_preferences,
 )
+from kuaichu.media.evidence import Capture, FrameCapturer
 from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.recorder import CallRecorder, RecordingInfo
 
@@ -151,6 +152,13 @@ class CallMedia:
         self._closed = False
         self._close_task: asyncio.Task[RecordingInfo | None] | None = None
         self._lock = asyncio.Lock()
+        # Fed from _on_driver_video only while a capture waits for frames.
+        self._capturer = FrameCapturer(
+            call_id,
+            self.recording_dir,
+            request_keyframe=lambda: self._driver_keyframe("evidence capture", force=True),
+            recording_offset=self._recording_offset,
+        )
 
     # ---- introspection (tests, supervisor) --------------------------------------------------
 
@@ -166,6 +174,27 @@ class CallMedia:
     def officer_video_track(self) -> EncodedTrack | None:
         """The track carrying the driver's video to the officer (None without officer leg)."""
         return self._officer.video_out if self._officer else None
+
+    @property
+    def capturer(self) -> FrameCapturer:
+        return self._capturer
+
+    # ---- evidence --------------------------------------------------------------------------
+
+    async def capture(self, kind: str, directory: Path | None = None) -> Capture:
+        """Store the sharpest frame of the driver's video from a fresh keyframe on as a JPEG
+        in ``directory`` (default: the call's recording folder). Raises MediaError when the
+        driver's video is not up, CaptureBusy when too many captures are under way,
+        CaptureTimeout when no keyframe comes."""
+        self._check_open()
+        leg = self._driver
+        if leg is None or not leg.answered or leg.closing:
+            raise MediaError("the driver leg is not up", call_id=self.call_id)
+        if leg.video is None or self.video_codec is None:
+            raise MediaError("the driver sends no video", call_id=self.call_id)
+        if leg.pc.connectionState in ("failed", "closed"):
+            raise MediaError(f"the driver leg is {leg.pc.connectionState}", call_id=self.call_id)
+        return await self._capturer.capture(kind, directory)
 
     # ---- driver leg ----------------------------------------------------------------------
 
@@ -278,6 +307,11 @@ class CallMedia:
         async with self._lock:
             legs = [leg for leg in (self._officer, self._driver) if leg is not None]
             self._officer = self._driver = None
+        # No driver leg any more, so no more frames: develop what captures already hold.
+        try:
+            await self._capturer.close()
+        except Exception:
+            logger.exception("call %s: closing evidence capture failed", self.call_id)
         for leg in legs:
             try:
                 await leg.close()
@@ -360,6 +394,10 @@ class CallMedia:
             return
         driver.keyframes.request(reason, force=force)
 
+    def _recording_offset(self) -> float | None:
+        started = self._recorder.started_at
+        return None if started is None else time.time() - started
+
     def _officer_keyframes(self, reason: str) -> None:
         officer = self._officer
         if officer is not None:
@@ -376,6 +414,8 @@ class CallMedia:
         self._recorder.add(
             "video", frame.codec, frame.data, frame.timestamp, source=leg, keyframe=key
         )
+        if self._capturer.active:
+            self._capturer.push(frame.codec, frame.data, frame.timestamp, key)
         officer = self._active_officer()
         if officer is not None and officer.video_out is not None:
             officer.video_out.push(frame.data, frame.timestamp, key)

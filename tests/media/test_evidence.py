@@ -1,0 +1,349 @@
+"""Evidence stills from the driver's live video: real aiortc peers on loopback, PyAV encoders."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from kuaichu.errors import InvalidMessage, MediaError
+from kuaichu.media.bitstream import is_keyframe
+from kuaichu.media.call_media import CallMedia
+from kuaichu.media.evidence import (
+    Capture,
+    CaptureBusy,
+    CaptureTimeout,
+    FrameCapturer,
+    downscale,
+    sharpness,
+)
+
+WIDTH, HEIGHT = 320, 240  # conftest.PatternVideoTrack
+TICKS_PER_FRAME = 3000  # 30 fps on the 90 kHz RTP clock
+
+
+def decode_jpeg(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert container.streams.video[0].codec_context.name == "mjpeg"
+        return frame.to_ndarray(format="gray")
+
+
+def assert_stored(capture: Capture, directory: Path, width: int, height: int) -> np.ndarray:
+    assert capture.path.parent == directory
+    assert capture.path.suffix == ".jpg"
+    assert capture.path.name.startswith(f"{capture.kind}-")
+    assert hashlib.sha256(capture.path.read_bytes()).hexdigest() == capture.sha256
+    assert not list(directory.glob(".*.part")), "temporary file left behind"
+    grey = decode_jpeg(capture.path)
+    assert grey.shape == (height, width)
+    assert (capture.width, capture.height) == (width, height)
+    assert capture.sharpness > 0
+    assert capture.frames_considered >= 1
+    return grey
+
+
+async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+# ---- the sharpness score -------------------------------------------------------------------
+
+
+def box_blur(img: np.ndarray, radius: int) -> np.ndarray:
+    padded = np.pad(img.astype(np.float32), radius, mode="edge")
+    out = np.zeros(img.shape, np.float32)
+    size = 2 * radius + 1
+    for dy in range(size):
+        for dx in range(size):
+            out += padded[dy : dy + img.shape[0], dx : dx + img.shape[1]]
+    return (out / size**2).astype(np.uint8)
+
+
+def texture(height: int, width: int, seed: int = 1) -> np.ndarray:
+    """Blocks and fine noise: something with edges at several scales, like a plate."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    blocks = ((yy // 12 + xx // 12) % 2) * 140 + 50
+    return np.clip(blocks + rng.normal(0, 25, (height, width)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [(240, 320), (720, 1280), (1080, 1920)])
+def test_sharp_scores_above_blurred(size: tuple[int, int]) -> None:
+    sharp = texture(*size)
+    slightly, very = box_blur(sharp, 1), box_blur(sharp, 4)
+    scores = [sharpness(img) for img in (sharp, slightly, very)]
+    assert scores[0] > scores[1] > scores[2] > 0
+    assert scores[0] > 5 * scores[2]
+    assert sharpness(np.full(size, 128, np.uint8)) == 0.0
+
+
+def test_downscale_to_score_width() -> None:
+    assert downscale(np.zeros((720, 1280), np.uint8)).shape == (360, 640)
+    assert downscale(np.zeros((1080, 1920), np.uint8)).shape == (360, 640)
+    assert downscale(np.zeros((240, 320), np.uint8)).shape == (240, 320)
+    # a box filter keeps the mean level
+    assert float(downscale(np.full((720, 1280), 200, np.uint8)).mean()) == pytest.approx(200)
+    assert sharpness(np.zeros((2, 2), np.uint8)) == 0.0
+
+
+# ---- FrameCapturer fed with frames from PyAV encoders --------------------------------------
+
+
+def encode(codec: str, images: list[np.ndarray]) -> list[bytes]:
+    """One encoded frame per image, the first a keyframe, as aiortc would hand them over
+    (H.264 Annex-B access units, VP8 frames)."""
+    height, width = images[0].shape
+    if codec == "H264":
+        ctx = av.CodecContext.create("libx264", "w")
+        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "qp": "18"}
+    else:
+        ctx = av.CodecContext.create("libvpx", "w")
+        ctx.options = {"lag-in-frames": "0", "deadline": "realtime", "auto-alt-ref": "0"}
+        ctx.bit_rate = 6_000_000
+    ctx.width, ctx.height = width, height
+    ctx.pix_fmt = "yuv420p"
+    ctx.time_base = fractions.Fraction(1, 30)
+    ctx.gop_size = 300
+    ctx.thread_count = 1
+    chroma = np.full((height // 2, width), 128, np.uint8)
+    packets = []
+    for i, img in enumerate(images):
+        frame = av.VideoFrame.from_ndarray(np.concatenate([img, chroma]), format="yuv420p")
+        frame.pts = i
+        packets += ctx.encode(frame)
+    packets += ctx.encode(None)
+    data = [bytes(p) for p in packets]
+    assert len(data) == len(images)
+    assert is_keyframe(codec, data[0]) and not any(is_keyframe(codec, d) for d in data[1:])
+    return data
+
+
+def capturer(tmp_path: Path, **kwargs: Any) -> tuple[FrameCapturer, list[float]]:
+    asked: list[float] = []
+    kwargs.setdefault("recording_offset", lambda: 10.0)
+    fc = FrameCapturer(
+        "unit", tmp_path, request_keyframe=lambda: asked.append(time.monotonic()), **kwargs
+    )
+    return fc, asked
+
+
+SHARP_AT = 7
+
+
+@pytest.fixture(scope="module", params=["H264", "VP8"])
+def blurred_then_sharp(request: pytest.FixtureRequest) -> tuple[str, list[bytes]]:
+    """12 frames of one scene, all motion-blurred but frame SHARP_AT."""
+    sharp = texture(HEIGHT, WIDTH)
+    blurred = box_blur(sharp, 3)
+    images = [sharp if i == SHARP_AT else np.roll(blurred, i, axis=1) for i in range(12)]
+    return request.param, encode(request.param, images)
+
+
+async def test_capture_keeps_the_sharpest_frame_of_the_window(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    codec, frames = blurred_then_sharp
+    fc, asked = capturer(tmp_path, window_s=1.0, max_frames=len(frames))
+    assert not fc.active
+    future = fc.capture("plate")
+    assert fc.active and len(asked) == 1
+    # frames from before the keyframe cannot be decoded: ignored
+    fc.push(codec, frames[3], 0, False)
+    fc.push(codec, frames[4], 3000, False)
+    for i, data in enumerate(frames):
+        fc.push(codec, data, 90000 + i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    assert not fc.active  # the window is full: the media path stops feeding us at once
+    capture = await asyncio.wait_for(future, 5)
+
+    grey = assert_stored(capture, tmp_path, WIDTH, HEIGHT)
+    assert capture.kind == "plate"
+    assert capture.frames_considered == len(frames) == fc.decoded
+    # the chosen frame is the sharp one: its time into the recording says so...
+    assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
+    assert abs(capture.captured_at - time.time()) < 5
+    # ...and so does the stored picture
+    assert sharpness(grey) > 3 * sharpness(box_blur(texture(HEIGHT, WIDTH), 3))
+    assert fc.pending == 0 and fc.cpu_seconds > 0
+    await fc.close()
+
+
+async def test_two_concurrent_captures_third_is_busy(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    codec, frames = blurred_then_sharp
+    fc, _ = capturer(tmp_path, window_s=1.0, max_frames=len(frames))
+    first, second = fc.capture("plate"), fc.capture("damage")
+    with pytest.raises(CaptureBusy) as busy:
+        fc.capture("scene")
+    assert busy.value.code == "capture_busy" and busy.value.http_status == 409
+    for i, data in enumerate(frames):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    results = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    # both were served from the same keyframe, neither file overwrote the other
+    assert {c.kind for c in results} == {"plate", "damage"}
+    assert len({c.path for c in results}) == 2
+    for c in results:
+        assert_stored(c, tmp_path, WIDTH, HEIGHT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.path.name for c in results)
+    # the limit is on captures under way, not a quota
+    third = fc.capture("scene")
+    fc.push(codec, frames[0], 10**6, True)
+    await fc.close()  # develops what the third already holds
+    assert (await third).frames_considered == 1
+
+
+async def test_no_keyframe_times_out(tmp_path: Path) -> None:
+    fc, asked = capturer(tmp_path, keyframe_timeout=0.35, keyframe_retry=0.1)
+    future = fc.capture("plate")
+    # P-frames keep arriving, but no keyframe
+    fc.push("VP8", b"\x01\x00\x00\x00", 0, False)
+    with pytest.raises(CaptureTimeout) as timeout:
+        await future
+    assert timeout.value.code == "capture_timeout"
+    assert isinstance(timeout.value, MediaError)
+    assert len(asked) >= 3, "the keyframe request is repeated (a PLI can be lost)"
+    assert not fc.active and fc.pending == 0 and fc.decoded == 0
+    assert list(tmp_path.iterdir()) == []
+    await fc.close()
+
+
+async def test_cancelled_capture_stores_nothing(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    codec, frames = blurred_then_sharp
+    fc, _ = capturer(tmp_path)
+    future = fc.capture("plate")
+    for i, data in enumerate(frames[:3]):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    future.cancel()  # the officer's request went away mid-window
+    await asyncio.sleep(0)
+    assert not fc.active and fc.pending == 0
+    for i, data in enumerate(frames[3:], 3):
+        fc.push(codec, data, i * TICKS_PER_FRAME, False)
+    await fc.close()
+    assert list(tmp_path.iterdir()) == [] and fc.decoded == 0
+
+
+async def test_bad_kind_and_closed(tmp_path: Path) -> None:
+    fc, _ = capturer(tmp_path)
+    for bad in ["", "../plate", "Plate", "plate.jpg", "x" * 40]:
+        with pytest.raises(InvalidMessage):
+            fc.capture(bad)
+    waiting = fc.capture("plate")
+    await fc.close()
+    with pytest.raises(MediaError, match="closed"):
+        await waiting
+    with pytest.raises(MediaError, match="closed"):
+        fc.capture("plate")
+    assert fc.pending == 0 and list(tmp_path.iterdir()) == []
+
+
+# ---- through CallMedia, with a real driver peer --------------------------------------------
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_capture_from_live_driver_video(media: CallMedia, answer_as: Any, codec: str) -> None:
+    driver, sdp = await answer_as(
+        "driver", await media.driver_offer(), send_video=True, video_codec=codec
+    )
+    await media.driver_answer(sdp)
+    try:
+        requested = time.time()
+        first = asyncio.create_task(media.capture("plate"))
+        second = asyncio.create_task(media.capture("damage"))
+        await asyncio.sleep(0)
+        with pytest.raises(CaptureBusy):
+            await media.capture("scene")
+        plate, damage = await asyncio.wait_for(asyncio.gather(first, second), 10)
+    finally:
+        await driver.close()
+        await media.close()
+    for capture in (plate, damage):
+        grey = assert_stored(capture, media.recording_dir, WIDTH, HEIGHT)
+        # the driver's picture, levels right: PatternVideoTrack's gradient plus a white bar
+        columns = grey.mean(axis=0)
+        source = np.linspace(0, 255, WIDTH)
+        expected = np.clip((source - 16) * 255 / 219, 0, 255)  # limited range -> JPEG's full
+        bar = columns > expected + 40
+        assert bar.sum() <= 20
+        assert np.abs(columns - expected)[~bar].max() < 12
+        assert capture.frames_considered >= 5  # a window of frames, not just the keyframe
+        assert requested <= capture.captured_at <= time.time()
+        assert capture.offset_s is not None and 0 <= capture.offset_s < 10
+    assert media.capturer.decoded == plate.frames_considered + damage.frames_considered
+
+
+async def test_nothing_is_decoded_while_nobody_captures(media: CallMedia, answer_as: Any) -> None:
+    # Count the driver's video frames where the recorder takes them, past the capture hook.
+    video_frames: list[float] = []
+    record = media.recorder.add
+
+    def counting_add(stream: str, *args: Any, **kwargs: Any) -> None:
+        if stream == "video":
+            video_frames.append(time.monotonic())
+        record(stream, *args, **kwargs)  # type: ignore[arg-type]
+
+    media.recorder.add = counting_add  # type: ignore[method-assign]
+    driver, sdp = await answer_as("driver", await media.driver_offer(), send_video=True)
+    await media.driver_answer(sdp)
+    try:
+        await wait_until(lambda: len(video_frames) >= 20)
+        assert media.capturer.pushed == 0 and media.capturer.decoded == 0
+        assert not media.capturer.active
+
+        keyframes = media.driver_keyframes
+        assert keyframes is not None
+        asked = keyframes.sent
+        capture = await asyncio.wait_for(media.capture("vehicle"), 10)
+        assert keyframes.sent > asked, "the driver was asked for a keyframe"
+        assert media.capturer.decoded == capture.frames_considered
+        pushed = media.capturer.pushed
+        assert pushed >= capture.frames_considered
+        seen = len(video_frames)
+        await wait_until(lambda: len(video_frames) >= seen + 10)  # the video still flows
+        assert media.capturer.pushed == pushed, "frames were fed after the capture ended"
+        assert media.capturer.decoded == capture.frames_considered
+    finally:
+        await driver.close()
+        info = await media.close()
+    assert info is not None
+    assert sorted(p.suffix for p in media.recording_dir.iterdir()) == [".jpg", ".mp4"]
+
+
+async def test_capture_needs_the_driver_leg(media: CallMedia, answer_as: Any) -> None:
+    with pytest.raises(MediaError, match="driver leg is not up"):
+        await media.capture("plate")
+    offer = await media.driver_offer()
+    with pytest.raises(MediaError, match="driver leg is not up"):
+        await media.capture("plate")
+    assert not media.capturer.active and media.capturer.pending == 0
+    driver, sdp = await answer_as("driver", offer, send_video=True)
+    await media.driver_answer(sdp)
+    await driver.close()
+    await media.close()
+    with pytest.raises(MediaError, match="closed"):
+        await media.capture("plate")
+
+
+async def test_driver_without_video_times_out(media: CallMedia, answer_as: Any) -> None:
+    driver, sdp = await answer_as("driver", await media.driver_offer(), send_video=False)
+    await media.driver_answer(sdp)
+    media.capturer.keyframe_timeout = 0.5
+    try:
+        with pytest.raises(CaptureTimeout):
+            await media.capture("plate")
+    finally:
+        await driver.close()
+        await media.close()
+    assert not list(media.recording_dir.glob("*.jpg"))
