@@ -196,12 +196,19 @@ async def current_officer(request: web.Request) -> Officer | None:
     return await request.app[accounts_key].officer_for_token(request.cookies.get(COOKIE))
 
 
-def _safe_next(value: Any) -> str:
-    # Only same-site relative paths: never an open redirect.
-    nxt = str(value or "/console")
+def safe_next(value: Any, default: str = "/console") -> str:
+    """A post-login redirect target that stays on this site: never an open redirect
+    (no scheme, no host, no ``//host``, no backslash tricks)."""
+    nxt = str(value or default)
     parts = urlsplit(nxt)
-    if parts.scheme or parts.netloc or not nxt.startswith("/") or nxt.startswith("//"):
-        return "/console"
+    if (
+        parts.scheme
+        or parts.netloc
+        or not nxt.startswith("/")
+        or nxt.startswith("//")
+        or "\\" in nxt
+    ):
+        return default
     return nxt[:200]
 
 
@@ -211,7 +218,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", ""))[:64].strip()
     password = str(form.get("password", ""))[:256]
-    nxt = _safe_next(form.get("next"))
+    nxt = safe_next(form.get("next"))
     officer = await request.app[accounts_key].authenticate(username, password)
     if officer is None:
         logger.info("failed login for %r from %s", username, request.remote)

@@ -16,19 +16,12 @@ from aiohttp import web
 from yarl import URL
 
 from kuaichu import __version__ as _kuaichu_version
-from kuaichu.auth import current_officer
+from kuaichu.auth import current_officer, safe_next
 from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize, strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 SUPERVISOR_ROLE: Final = "supervisor"
 _LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
-
-
-def safe_next(value: str | None, default: str = "/console") -> str:
-    """A post-login redirect target that stays on this site (no ``//host`` or ``http:``)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
 
 
 async def _page_context(request: web.Request) -> dict[str, Any]:
