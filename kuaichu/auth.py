@@ -6,6 +6,7 @@ only its SHA-256, so a copied database does not hand out live sessions.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -48,6 +49,19 @@ class Officer:
         return self.role == "supervisor"
 
 
+async def _hash(password: str) -> str:
+    # Argon2 costs tens of milliseconds of CPU on purpose: on the event loop that would
+    # stall every bridged call's media for the length of a login.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -73,13 +87,14 @@ class Accounts:
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
         display = (display_name or username).strip()[:64]
+        password_hash = await _hash(password)
         try:
             async with self.db.engine.begin() as conn:
                 result = await conn.execute(
                     insert(officers).values(
                         username=username,
                         display_name=display,
-                        password_hash=_hasher.hash(password),
+                        password_hash=password_hash,
                         role=role,
                         created_at=time.time(),
                         disabled=0,
@@ -93,11 +108,12 @@ class Accounts:
     async def set_password(self, username: str, password: str) -> None:
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
+        password_hash = await _hash(password)
         async with self.db.engine.begin() as conn:
             res = await conn.execute(
                 update(officers)
                 .where(officers.c.username == username)
-                .values(password_hash=_hasher.hash(password))
+                .values(password_hash=password_hash)
             )
             if res.rowcount == 0:
                 raise InvalidMessage(f"no officer {username!r}")
@@ -125,9 +141,8 @@ class Accounts:
                 .mappings()
                 .first()
             )
-        try:
-            _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
+        stored = row["password_hash"] if row else _DUMMY_HASH
+        if not await asyncio.to_thread(_verify, stored, password):
             return None
         if row is None:
             return None
