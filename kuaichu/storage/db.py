@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, apply, record_action, replay
 from ..errors import NotFound
-from .tables import calls, case_audit, cases, metadata, queue_events, recordings
+from .migrations import migrate
+from .tables import calls, case_audit, cases, queue_events, recordings
 
 logger = logging.getLogger(__name__)
+
+# Writes more rows inside a case step's transaction; raising rolls the whole step back.
+InTransaction = Callable[[AsyncConnection, AuditEntry], Awaitable[None]]
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -41,8 +45,8 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    """Create or upgrade the schema (kuaichu.storage.migrations)."""
+    await migrate(engine)
 
 
 class Database:
@@ -62,9 +66,11 @@ class Database:
         location: Mapping[str, float] | None,
         phone: str | None,
         report: AuditEntry,
+        extra: InTransaction | None = None,
     ) -> None:
         """The case, its first audit row (the report, which is also the start of the two
-        advertised timings) and the call, in one transaction."""
+        advertised timings) and the call, in one transaction; ``extra`` adds its own rows
+        (the initial case form, the reporter's progress link, the "queued" SMS) to it."""
         loc = location or {}
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -90,6 +96,8 @@ class Database:
                     accuracy=loc.get("accuracy"),
                 )
             )
+            if extra is not None:
+                await extra(conn, report)
 
     async def case_event(
         self,
@@ -100,10 +108,13 @@ class Database:
         detail: Mapping[str, Any] | None = None,
         *,
         zone: tzinfo = CHINA_TIME,
+        extra: InTransaction | None = None,
     ) -> AuditEntry:
         """Apply one state-machine event to a stored case: load and re-check its trail, ask
-        :func:`apply`, store the entry and the new status, all in one transaction. A refused
-        event (``IllegalTransition``) rolls back and leaves nothing written."""
+        :func:`apply`, store the entry and the new status, all in one transaction. ``extra``
+        writes what else the step changes (a document, outbox messages) in that transaction.
+        A refused event (``IllegalTransition``) or a failing ``extra`` rolls back and leaves
+        nothing written."""
         async with self.engine.begin() as conn:
             trail = await self._locked_trail(conn, case_id, zone)
             entry = apply(trail, event, who, _not_before(trail, at), detail, zone=zone)
@@ -111,6 +122,8 @@ class Database:
             await conn.execute(
                 update(cases).where(cases.c.id == case_id).values(status=entry.to_state.value)
             )
+            if extra is not None:
+                await extra(conn, entry)
             return entry
 
     async def case_action(
@@ -122,12 +135,16 @@ class Database:
         detail: Mapping[str, Any] | None = None,
         *,
         zone: tzinfo = CHINA_TIME,
+        extra: InTransaction | None = None,
     ) -> AuditEntry:
-        """An officer action that does not move the state (decline, hang-up) into the trail."""
+        """An officer action that does not move the state (decline, hang-up, a form save)
+        into the trail, with whatever ``extra`` writes in the same transaction."""
         async with self.engine.begin() as conn:
             trail = await self._locked_trail(conn, case_id, zone)
             entry = record_action(trail, action, who, _not_before(trail, at), detail)
             await self._insert_audit(conn, case_id, len(trail), entry)
+            if extra is not None:
+                await extra(conn, entry)
             return entry
 
     async def case_trail(self, case_id: str) -> list[AuditEntry]:

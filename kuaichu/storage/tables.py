@@ -98,6 +98,103 @@ recordings = Table(
     Column("streams", Text, nullable=False),
 )
 
+# The case file the officer fills in (kuaichu.cases.form.CaseForm as JSON). Each save bumps
+# the revision; a save based on an older revision is refused (two tabs, two officers), and
+# every save is an audit action with the fields it changed.
+case_files = Table(
+    "case_files",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+# Links to a party's progress page (网办进度): only the SHA-256 of the token is kept, as with
+# sessions, so each message that carries a link mints its own token (a party may hold
+# several; each opens the same page for that party only).
+party_links = Table(
+    "party_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("party", String(8), nullable=False),
+    Column("phone", String(24)),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_party_links_case", party_links.c.case_id, party_links.c.party)
+
+# Append-only: each registry check of one party (kuaichu.verification.VerificationResult as
+# JSON). The officer's decisions on items that did not verify are audit actions.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("party", String(8), nullable=False),
+    Column("registry", String(32), nullable=False),
+    Column("facts", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("checked_at", Float, nullable=False),
+    Column("checked_by", String(64), nullable=False),
+)
+Index("ix_verifications_case", verifications.c.case_id)
+
+# Issued determinations. Never updated except ``superseded_by``: a correction or a review
+# outcome inserts a new version. ``content`` is the frozen document (kuaichu.documents); the
+# PDF lives in the case folder with its SHA-256 here.
+determinations = Table(
+    "determinations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("pdf_path", Text),
+    Column("pdf_sha256", String(64)),
+    Column("superseded_by", Integer),
+)
+Index("ix_determinations_number", determinations.c.number, determinations.c.version, unique=True)
+Index("ix_determinations_case", determinations.c.case_id)
+
+# The notifier's outbox: a message is written here in the same transaction as the step that
+# causes it, and a worker delivers it through the SMS adapter with retries, so nothing is lost
+# while the gateway is down.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id")),
+    Column("party", String(8)),
+    Column("phone", String(24), nullable=False),
+    Column("template", String(32), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("dedupe_key", String(128), nullable=False, unique=True),
+    Column("status", String(12), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("gateway_id", String(128)),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_case", outbox.c.case_id)
+
+# The schema's version (kuaichu.storage.migrations).
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
 # Append-only: every queue and officer transition. The wallboard's figures come from here.
 queue_events = Table(
     "queue_events",
@@ -111,3 +208,4 @@ queue_events = Table(
 )
 Index("ix_queue_events_ts", queue_events.c.ts)
 Index("ix_calls_case", calls.c.case_id)
+Index("ix_cases_status", cases.c.status)

@@ -1,0 +1,85 @@
+"""Schema versions: create a fresh database at the newest version, upgrade an older one step
+by step.
+
+A small runner instead of Alembic: the schema is one module (tables.py) and every change so
+far has been additive. A fresh database gets ``create_all`` and is stamped with
+:data:`CURRENT`; an existing one runs each migration above its stamped version, in order,
+each in its own transaction with the new stamp. A database from before versioning (the call
+slice: tables but no ``schema_version``) counts as version 1.
+
+To change the schema: edit tables.py, append a migration here that brings a version
+``CURRENT`` database to the new shape (``ALTER TABLE`` for a new column; new tables need only
+``create_all`` of themselves), and bump nothing else: ``CURRENT`` is the last migration's
+version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+from sqlalchemy import Connection, func, insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .tables import (
+    case_files,
+    determinations,
+    metadata,
+    outbox,
+    party_links,
+    schema_version,
+    verifications,
+)
+
+logger = logging.getLogger(__name__)
+
+Migration = Callable[[Connection], None]
+
+
+def _v2_case_workflow(conn: Connection) -> None:
+    # The case workflow (issue 3): new tables only.
+    metadata.create_all(
+        conn, tables=[case_files, party_links, verifications, determinations, outbox]
+    )
+
+
+MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = ((2, _v2_case_workflow),)
+CURRENT: Final = MIGRATIONS[-1][0]
+
+
+def _stamped(conn: Connection) -> int | None:
+    names = set(inspect(conn).get_table_names())
+    if "schema_version" not in names:
+        return 1 if "cases" in names else None
+    return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 1)
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    conn.execute(insert(schema_version).values(version=version, applied_at=time.time()))
+
+
+async def migrate(engine: AsyncEngine) -> int:
+    """Bring the database to :data:`CURRENT`; returns the version found before."""
+    async with engine.begin() as conn:
+        found = await conn.run_sync(_stamped)
+        if found is None:
+            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_stamp, CURRENT)
+            logger.info("created the database schema (version %d)", CURRENT)
+            return 0
+        if found == 1:
+            await conn.run_sync(lambda c: metadata.create_all(c, tables=[schema_version]))
+    for version, step in MIGRATIONS:
+        if version <= found:
+            continue
+        async with engine.begin() as conn:
+            await conn.run_sync(step)
+            await conn.run_sync(_stamp, version)
+        logger.info("upgraded the database schema to version %d", version)
+    if found > CURRENT:
+        logger.warning(
+            "the database schema (version %d) is newer than this program (%d)", found, CURRENT
+        )
+    return found
