@@ -1,0 +1,418 @@
+"""The outbox: every message to a party is a row written in the same transaction as the step
+that causes it, and one worker per server process delivers the rows through an SMS adapter.
+
+So a message exists if and only if its step committed, a gateway outage only delays it, and
+a restart loses nothing. Two server processes may share the database: each row is claimed
+with a compare-and-set on ``next_attempt_at`` before it is sent, and only the winner sends.
+Delivery is at least once: a process that dies between the gateway's answer and the ``sent``
+update leaves the row to be sent again once its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..storage.tables import outbox
+from .messages import Template, mask_phone, redact_phones, render_text
+from .sms import SmsAdapter, SmsError
+
+logger = logging.getLogger(__name__)
+
+PENDING: Final = "pending"
+SENT: Final = "sent"
+FAILED: Final = "failed"
+
+_PHONE: Final = re.compile(r"^\+?\d{5,20}$")
+_MAX_ERROR: Final = 500
+_RNG: Final = random.Random()
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    case_id: str | None
+    party: str | None
+    # Kept out of repr so a message that ends up in a log line does not carry the number.
+    phone: str = field(repr=False)
+    template: Template
+    params: dict[str, Any]
+    body: str
+    status: str
+    attempts: int
+    created_at: float
+    sent_at: float | None
+    last_error: str | None
+    gateway_id: str | None = None
+    next_attempt_at: float = 0.0
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> OutboxMessage:
+        return cls(
+            id=row["id"],
+            case_id=row["case_id"],
+            party=row["party"],
+            phone=row["phone"],
+            template=Template(row["template"]),
+            params=json.loads(row["params"]),
+            body=row["body"],
+            status=row["status"],
+            attempts=row["attempts"],
+            created_at=row["created_at"],
+            sent_at=row["sent_at"],
+            last_error=row["last_error"],
+            gateway_id=row["gateway_id"],
+            next_attempt_at=row["next_attempt_at"],
+        )
+
+
+def normalize_phone(phone: str) -> str:
+    """Digits (and a leading +) only; spaces and dashes as people type them are dropped.
+    Raises ``ValueError``: callers validate a party's number before a step commits."""
+    cleaned = re.sub(r"[\s\-]", "", phone)
+    if not _PHONE.match(cleaned):
+        raise ValueError(f"not a phone number: {mask_phone(phone)!r}")
+    return cleaned
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    case_id: str | None,
+    party: str | None,
+    phone: str,
+    template: Template,
+    params: Mapping[str, Any],
+    dedupe_key: str,
+    now: float,
+    signature: str,
+) -> bool:
+    """Write one message into the outbox inside the caller's transaction (``conn`` must be in
+    one; nothing is committed here). The text is rendered now, so a later change of wording
+    or signature does not alter a queued message. A ``dedupe_key`` seen before (a step retried,
+    two tabs) is a no-op returning ``False``. Call :meth:`Notifier.wake` after the commit.
+
+    Raises ``ValueError`` for bad parameters or phone (programming errors)."""
+    body = render_text(template, params, signature)
+    if not dedupe_key or len(dedupe_key) > 128:
+        raise ValueError("dedupe_key must be 1 to 128 characters")
+    values = {
+        "case_id": case_id,
+        "party": party,
+        "phone": normalize_phone(phone),
+        "template": Template(template).value,
+        "params": json.dumps(dict(params), ensure_ascii=False, sort_keys=True),
+        "body": body,
+        "dedupe_key": dedupe_key,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module: Any = sqlite if dialect == "sqlite" else postgresql
+        stmt = (
+            module.insert(outbox)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        )
+        result = await conn.execute(stmt)
+        return bool(result.rowcount == 1)
+    # Other databases: look first. A concurrent insert of the same key then fails on the
+    # unique constraint, which rolls the caller's step back rather than sending twice.
+    seen = await conn.scalar(select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key))
+    if seen is not None:
+        return False
+    await conn.execute(insert(outbox).values(**values))
+    return True
+
+
+def backoff_delay(
+    attempts: int, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Seconds before the next try after ``attempts`` failed tries: ``base * 2**(attempts-1)``
+    up to ``cap``, less up to 20 % at random so messages that failed together (a gateway
+    outage) do not all come back in the same second."""
+    delay = min(cap, base * 2.0 ** max(0, attempts - 1))
+    return delay * (rng or _RNG).uniform(0.8, 1.0)
+
+
+def _clean_error(text: str, phone: str) -> str:
+    # last_error is shown to supervisors and logged: never the number, never unbounded.
+    text = text.replace(phone, mask_phone(phone))
+    return redact_phones(text)[:_MAX_ERROR]
+
+
+def _clean_traceback(exc: BaseException, phone: str = "") -> str:
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    if phone:
+        text = text.replace(phone, mask_phone(phone))
+    return redact_phones(text)
+
+
+class Notifier:
+    """Delivers the outbox. One owned task (:meth:`start` / :meth:`close`); :meth:`wake` after
+    committing a message sends it at once rather than at the next poll."""
+
+    name = "notifier"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        adapter: SmsAdapter,
+        *,
+        on_sent: Callable[[OutboxMessage], Awaitable[None]] | None = None,
+        poll_interval: float = 5.0,
+        base_backoff: float = 5.0,
+        max_backoff: float = 900.0,
+        max_attempts: int = 10,
+        lease: float = 60.0,
+        batch: int = 50,
+    ) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self._on_sent = on_sent
+        self.poll_interval = poll_interval
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
+        # How long a claimed row stays invisible to other workers: longer than any send takes
+        # (the HTTP adapter gives up after its time-out), short enough that a row claimed by a
+        # process that died is picked up again soon.
+        self.lease = lease
+        self.batch = batch
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.adapter.close()
+
+    async def _run(self) -> None:
+        while True:
+            # Cleared before the pass: a wake during the pass means another pass right after.
+            self._wakeup.clear()
+            try:
+                await self.deliver_due()
+            except Exception as exc:
+                # A locked or unreachable database must not end delivery for the process.
+                logger.error(
+                    "%s: delivery pass failed; trying again in %.0f s\n%s",
+                    self.name,
+                    self.poll_interval,
+                    _clean_traceback(exc),
+                )
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self, now: float | None = None) -> int:
+        """One pass over the due messages (pending, ``next_attempt_at`` <= now), oldest first;
+        returns how many were sent. ``now`` fixes the clock for the pass (tests); by default
+        each step reads the wall clock."""
+        clock: Callable[[], float] = (lambda: now) if now is not None else time.time
+        sent = 0
+        last_id = 0
+        while True:
+            async with self.engine.connect() as conn:
+                rows = (
+                    (
+                        await conn.execute(
+                            select(outbox)
+                            .where(
+                                outbox.c.status == PENDING,
+                                outbox.c.next_attempt_at <= clock(),
+                                outbox.c.id > last_id,
+                            )
+                            .order_by(outbox.c.id)
+                            .limit(self.batch)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+            for row in rows:
+                last_id = row["id"]
+                if await self._deliver(OutboxMessage.from_row(row), clock):
+                    sent += 1
+            if len(rows) < self.batch:
+                return sent
+
+    async def _claim(self, message: OutboxMessage, now: float) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == message.id,
+                    outbox.c.status == PENDING,
+                    outbox.c.next_attempt_at == message.next_attempt_at,
+                )
+                .values(next_attempt_at=now + self.lease)
+            )
+            return bool(result.rowcount == 1)
+
+    async def _deliver(self, message: OutboxMessage, clock: Callable[[], float]) -> bool:
+        if not await self._claim(message, clock()):
+            return False  # another worker has it, or it changed since we looked
+        attempts = message.attempts + 1
+        try:
+            gateway_id = await self.adapter.send(message.phone, message.body, message.id)
+        except SmsError as exc:
+            await self._failed_attempt(message, attempts, exc.message, exc.retryable, clock())
+            return False
+        except Exception as exc:
+            # An adapter bug or an unexpected library error: keep the message, try again.
+            # The traceback is scrubbed: an exception's text may well carry the number.
+            logger.error(
+                "SMS %d (case %s) to %s: adapter %s raised unexpectedly\n%s",
+                message.id,
+                message.case_id,
+                message.masked_phone,
+                self.adapter.name,
+                _clean_traceback(exc, message.phone),
+            )
+            await self._failed_attempt(
+                message, attempts, f"{type(exc).__name__}: {exc}", True, clock()
+            )
+            return False
+        sent_at = clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == message.id)
+                .values(
+                    status=SENT,
+                    attempts=attempts,
+                    sent_at=sent_at,
+                    gateway_id=gateway_id,
+                    last_error=None,
+                )
+            )
+        logger.info(
+            "SMS %d (case %s, %s) sent to %s via %s after %d attempt(s)",
+            message.id,
+            message.case_id,
+            message.template.value,
+            message.masked_phone,
+            self.adapter.name,
+            attempts,
+        )
+        if self._on_sent is not None:
+            done = OutboxMessage(
+                id=message.id,
+                case_id=message.case_id,
+                party=message.party,
+                phone=message.phone,
+                template=message.template,
+                params=message.params,
+                body=message.body,
+                status=SENT,
+                attempts=attempts,
+                created_at=message.created_at,
+                sent_at=sent_at,
+                last_error=None,
+                gateway_id=gateway_id,
+                next_attempt_at=message.next_attempt_at,
+            )
+            try:
+                await self._on_sent(done)
+            except Exception as exc:
+                # The text has reached the gateway; a failing follow-up must not resend it.
+                logger.error(
+                    "SMS %d (case %s): on_sent failed; the message stays sent\n%s",
+                    message.id,
+                    message.case_id,
+                    _clean_traceback(exc, message.phone),
+                )
+        return True
+
+    async def _failed_attempt(
+        self, message: OutboxMessage, attempts: int, error: str, retryable: bool, now: float
+    ) -> None:
+        error = _clean_error(error, message.phone)
+        give_up = not retryable or attempts >= self.max_attempts
+        values: dict[str, Any] = {"attempts": attempts, "last_error": error}
+        if give_up:
+            values["status"] = FAILED
+        else:
+            values["next_attempt_at"] = now + backoff_delay(
+                attempts, self.base_backoff, self.max_backoff
+            )
+        async with self.engine.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == message.id).values(**values))
+        if give_up:
+            logger.warning(
+                "SMS %d (case %s, %s) to %s failed for good after %d attempt(s): %s",
+                message.id,
+                message.case_id,
+                message.template.value,
+                message.masked_phone,
+                attempts,
+                error,
+            )
+        else:
+            logger.info(
+                "SMS %d (case %s) to %s: attempt %d failed (%s); next in %.0f s",
+                message.id,
+                message.case_id,
+                message.masked_phone,
+                attempts,
+                error,
+                values["next_attempt_at"] - now,
+            )
+
+    async def messages(self, case_id: str) -> list[OutboxMessage]:
+        """A case's messages, oldest first (the case page, the supervisor)."""
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(outbox).where(outbox.c.case_id == case_id).order_by(outbox.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [OutboxMessage.from_row(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        """Messages per status, every status present (the supervisor's figures)."""
+        out = {PENDING: 0, SENT: 0, FAILED: 0}
+        async with self.engine.connect() as conn:
+            for status, n in await conn.execute(
+                select(outbox.c.status, func.count()).group_by(outbox.c.status)
+            ):
+                out[status] = int(n)
+        return out
