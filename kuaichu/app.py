@@ -11,18 +11,27 @@ from datetime import datetime, tzinfo
 
 import socketio
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import auth
+from . import auth, caseweb
 from .callcenter import SUPERVISOR_NS, CallCenter
 from .cases.eligibility import ServiceRules
-from .errors import KuaichuError
+from .casework import CaseWork, CaseWorkConfig
+from .documents import Renderer
+from .errors import KuaichuError, NotAuthenticated
+from .notify import Notifier, make_adapter
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
 from .settings import Settings, parse_timezone, service_rules
 from .signaling.emitter import Emitter
 from .signaling.namespaces import DriverNamespace, OfficerNamespace, SupervisorNamespace
+from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
+from .storage.ledger import Ledger
+from .storage.manifest import verify_case_folder
+from .storage.signing import ServerKey
+from .verification import LocalRegistry, Registry, RemoteRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +42,10 @@ sio_key = web.AppKey("sio", socketio.AsyncServer)
 rules_key = web.AppKey("service_rules", ServiceRules)
 zone_key = web.AppKey("zone", tzinfo)
 
+server_key_key = web.AppKey("server_key", ServerKey)
+
 WALLBOARD_PERIOD = 2.0
+HOUSEKEEPING_PERIOD = 3600.0
 
 
 async def _config(request: web.Request) -> web.Response:
@@ -117,6 +129,57 @@ async def _wallboard_loop(sio: socketio.AsyncServer, center: CallCenter) -> None
             logger.exception("wallboard update failed")
 
 
+async def _housekeeping(casework: CaseWork) -> None:
+    """Close notified cases whose review window has passed; hourly is plenty (the window is
+    counted in days) and a restart runs it at once."""
+    while True:
+        try:
+            closed = await casework.close_expired()
+            if closed:
+                logger.info("closed %d case(s) after their review window", len(closed))
+        except Exception:
+            logger.exception("housekeeping failed")
+        await asyncio.sleep(HOUSEKEEPING_PERIOD)
+
+
+async def _registry(settings: Settings, engine: AsyncEngine) -> Registry:
+    if settings.registry_url:
+        return RemoteRegistry(
+            settings.registry_url,
+            timeout=settings.registry_timeout,
+            token=settings.registry_token or None,
+        )
+    local = LocalRegistry(engine)
+    await local.ensure_schema()
+    return local
+
+
+async def _public_key(request: web.Request) -> web.Response:
+    """The server's Ed25519 public key: anyone holding an evidence folder can check its
+    manifest's signatures against it."""
+    key = request.app[server_key_key]
+    return web.Response(
+        text=key.public_key_pem,
+        content_type="application/x-pem-file",
+        headers={"X-Key-Id": key.key_id},
+    )
+
+
+async def _evidence_verification(request: web.Request) -> web.Response:
+    """Check a case's evidence folder against its signed manifest (docs/evidence-manifest.md)."""
+    officer = await auth.current_officer(request)
+    if officer is None:
+        raise NotAuthenticated("log in first")
+    case_id = caseweb.case_id_of(request)
+    await request.app[caseweb.casework_key].authorize(officer, case_id)
+    key = request.app[server_key_key]
+    folder = request.app[settings_key].recordings_path / case_id
+    report = await asyncio.to_thread(verify_case_folder, folder, key.public_key)
+    body = {**report.to_dict(), "case_id": case_id, "key_id": key.key_id}
+    del body["case_dir"]  # server paths stay on the server
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
 async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
     """A fresh install gets one supervisor account so the console works at once. The
     password is random, shown once in the log and kept in a file only the owner can read."""
@@ -140,6 +203,7 @@ def create_app(settings: Settings) -> web.Application:
     # anything listens (the CLI turns it into a one-line message and exit status 1).
     rules = service_rules(settings)
     zone = parse_timezone(settings.timezone)
+    renderer = Renderer(settings.pdf_font)  # CjkFontNotFound names the package to install
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
     app[rules_key] = rules
@@ -183,21 +247,55 @@ def create_app(settings: Settings) -> web.Application:
         )
         center.attach(dispatcher)
         app[center_key] = center
+        key = ServerKey.load_or_create(settings.data_dir)
+        app[server_key_key] = key
+        ledger = Ledger(settings.recordings_path, key)
+        center.ledger = ledger
+        registry = await _registry(settings, engine)
+        # The notifier tells the case work what went out (a served determination starts the
+        # review window); the case work is built below, the lambda looks it up when called.
+        notifier = Notifier(
+            engine, make_adapter(settings), on_sent=lambda message: casework.message_sent(message)
+        )
+        casework = CaseWork(
+            db,
+            CaseStore(engine),
+            registry,
+            renderer,
+            CaseWorkConfig(
+                base_url=settings.base_url,
+                authority=settings.authority,
+                document_prefix=settings.document_prefix,
+                sms_signature=settings.sms_signature,
+                recordings_dir=settings.recordings_path,
+                zone=zone,
+            ),
+            notifier=notifier,
+            ledger=ledger,
+        )
+        casework.live = center
+        center.casework = casework
+        app[caseweb.casework_key] = casework
         limit = settings.max_message_bytes
         sio.register_namespace(DriverNamespace(center, limit))
         sio.register_namespace(OfficerNamespace(center, accounts, limit))
         sio.register_namespace(SupervisorNamespace(center, accounts, limit))
         emitter.start()
         events.start()
+        notifier.start()
         wallboard = asyncio.create_task(_wallboard_loop(sio, center), name="wallboard")
+        housekeeping = asyncio.create_task(_housekeeping(casework), name="housekeeping")
         logger.info("kuaichu ready: data in %s", settings.data_dir.resolve())
         try:
             yield
         finally:
-            wallboard.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await wallboard
+            for task in (wallboard, housekeeping):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await center.close()
+            await notifier.close()
+            await registry.close()
             await emitter.close()
             await events.close()
             await db.close()
@@ -208,6 +306,9 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/calls/{call_id}", _call_info)
     app.router.add_get("/api/service", _service)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/api/keys/evidence.pem", _public_key)
+    app.router.add_get("/api/cases/{case_id}/evidence/verify", _evidence_verification)
+    caseweb.setup(app)
     try:
         from . import officer_ui
     except ImportError:  # pages land separately; the API works without them

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .auth import Officer
 from .cases.eligibility import EligibilityAnswers, GeoPoint, ServiceRules, check_eligibility
@@ -29,6 +31,10 @@ from .queue import Dispatcher, OfficerStatus, QueuedCall
 from .signaling.emitter import Emitter
 from .signaling.schemas import Location, Report
 from .storage.db import Database
+
+if TYPE_CHECKING:
+    from .casework import CaseWork
+    from .storage.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ class Call:
     # Lets the same driver page take the call back after its socket reconnects.
     resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     pending_offer: dict[str, str] | None = None
+    # The caller's link to the progress page (/p/<token>), handed to the page once.
+    progress_token: str | None = None
     grace: asyncio.Task[None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -127,6 +135,10 @@ class CallCenter:
         self.officer_sids: dict[int, set[str]] = {}
         self.officers: dict[int, Officer] = {}
         self._finalizing: set[asyncio.Task[None]] = set()
+        # The case work after the report (form, documents, notices) and the evidence
+        # ledger; set by the app.
+        self.casework: CaseWork | None = None
+        self.ledger: Ledger | None = None
 
     def attach(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
@@ -237,9 +249,21 @@ class CallCenter:
         # The case exists from the moment of the report, before anyone answers; the report
         # entry's time starts the two advertised timings (kuaichu.cases.states.case_timings).
         entry = self._first_entry(at, detail)
-        await self.db.create_case_and_call(case_id, call_id, now, location, report.phone, entry)
+        progress_token: str | None = None
+
+        async def case_file(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            nonlocal progress_token
+            if self.casework is not None:
+                progress_token = await self.casework.reported(
+                    conn, case_id, report.phone, report.eligibility.cause, at, location
+                )
+
+        await self.db.create_case_and_call(
+            case_id, call_id, now, location, report.phone, entry, extra=case_file
+        )
         queued = QueuedCall(call_id, case_id, now, location)
         call = Call(call_id, case_id, sid, queued, report.location, case_state=entry.to_state)
+        call.progress_token = progress_token
         await self._case_event(call, CaseEvent.QUEUE, "system", {"call_id": call_id})
         self.calls[call_id] = call
         self.by_driver[sid] = call_id
@@ -392,9 +416,10 @@ class CallCenter:
         call = self.calls.get(call_id)
         if call is None:
             raise Conflict("this call is no longer waiting")
-        if call.queued.reserved_by == officer.id:
+        if call.queued.reserved_by == officer.id and call.case_state.terminal:
             # Check the case may be answered before the dispatcher commits the officer
-            # (IllegalTransition otherwise); someone else's offer stays a plain conflict.
+            # (a cancelled case's call must not be bridged); someone else's offer stays a
+            # plain conflict.
             transition(call.case_state, CaseEvent.ANSWER)
         self.dispatcher.accept(officer.id, call_id)  # raises Conflict if not reserved for them
         call.officer_id = officer.id
@@ -407,12 +432,14 @@ class CallCenter:
             )
         else:
             await self.db.update_call(call_id, state="in_call", officer_id=officer.id)
-        await self._case_event(
-            call,
-            CaseEvent.ANSWER,
-            officer_who(officer),
-            {"call_id": call_id, "officer": officer.username},
-        )
+        answer = {"call_id": call_id, "officer": officer.username}
+        if call.case_state is CaseState.QUEUED:
+            await self._case_event(call, CaseEvent.ANSWER, officer_who(officer), answer)
+        else:
+            # A re-queued call whose case moved on meanwhile (information collected during
+            # the first leg), or a call linked into a case that is further along: the answer
+            # goes into the trail without moving the case back.
+            await self._case_action(call, "answer", officer_who(officer), answer)
         self._driver_state(call)
         self.emit.send(
             "call_started",
@@ -463,6 +490,33 @@ class CallCenter:
     async def officer_hangup(self, officer: Officer, call_id: str) -> None:
         call = self.officer_call(officer, call_id)
         await self._end(call, "officer_hangup", officer)
+
+    # -- the case work's view of live calls (kuaichu.casework.LiveCalls) ------------------------
+
+    def push_to_case(self, case_id: str, event: str, payload: dict[str, Any]) -> int:
+        """Send an event to every connected driver page of the case (and its officer's
+        console); returns how many driver pages it reached."""
+        reached = 0
+        for call in list(self.calls.values()):
+            if call.case_id != case_id:
+                continue
+            if call.driver_sid is not None:
+                reached += 1
+            self._to_driver(call, event, payload)
+            self._to_officer(call, event, payload)
+        return reached
+
+    def case_state_changed(self, case_id: str, state: CaseState) -> None:
+        for call in self.calls.values():
+            if call.case_id == case_id:
+                call.case_state = state
+
+    def relink(self, from_case: str, to_case: str) -> None:
+        for call in self.calls.values():
+            if call.case_id == from_case:
+                call.case_id = to_case
+                call.queued.case_id = to_case
+                call.case_state = CaseState.IN_CALL if call.officer_id else CaseState.QUEUED
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -641,6 +695,25 @@ class CallCenter:
         if info is not None:
             await self.db.add_recording(call.call_id, info)
             await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
+            if self.ledger is not None:
+                # The folder the recording was written to (a linked call keeps its first
+                # case's folder).
+                try:
+                    await self.ledger.record(
+                        info.path.parent.name,
+                        info.path,
+                        "recording",
+                        info.sha256,
+                        {
+                            "call_id": call.call_id,
+                            "duration_s": round(info.duration_s, 1),
+                            "taken_at": datetime.fromtimestamp(
+                                info.started_at, self.zone
+                            ).isoformat(timespec="seconds"),
+                        },
+                    )
+                except (KuaichuError, OSError):
+                    logger.exception("call %s: could not list the recording", call.call_id)
             logger.info(
                 "call %s: recording %s (%.1f s, sha256 %s)",
                 call.call_id,

@@ -5,6 +5,8 @@ python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor
 python server.py officer list
 python server.py officer passwd USERNAME [--password P]
 python server.py selfsigned --out DIR
+python server.py evidence verify CASE_ID [--public-key K]
+python server.py registry import|demo|check ...   (docs/verification.md)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from aiohttp import web
 from . import settings as settings_mod
 from .errors import KuaichuError
 
-COMMANDS = ("officer", "selfsigned")
+COMMANDS = ("officer", "selfsigned", "evidence", "registry")
 
 
 def _configure_logging(level: str) -> None:
@@ -33,7 +35,8 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # aiortc and aioice are chatty at INFO about every ICE pair.
-    for name in ("aioice", "aiortc", "engineio", "socketio"):
+    # aiosqlite logs SQL parameters (phone numbers) at DEBUG.
+    for name in ("aioice", "aiortc", "engineio", "socketio", "aiosqlite", "fontTools"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -136,6 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         off.add_argument("--password", help="default: KUAICHU_OFFICER_PASSWORD, stdin or prompt")
         cert = sub.add_parser("selfsigned", help="write a self-signed TLS certificate")
         cert.add_argument("--out", type=Path, default=Path("data/tls"))
+        ev = sub.add_parser(
+            "evidence", help="verify a case's evidence folder against its signed manifest"
+        )
+        ev.add_argument("action", choices=("verify",))
+        ev.add_argument("target", help="case id, or a folder path (containing a /)")
+        ev.add_argument(
+            "--public-key",
+            help="PEM, base64 of the raw key, or a file; default: this server's key",
+        )
+        from .verification.commands import add_parser as add_registry_parser
+
+        add_registry_parser(sub)
         # Global flags go before the command: python server.py --data-dir D officer add x
     args = parser.parse_args(argv)
     s = settings_mod.load(args)
@@ -147,6 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "selfsigned":
         _selfsigned(args.out, s.host)
         return 0
+    if command == "evidence":
+        from .storage.manifest import verify_command
+
+        return verify_command(args.target, s.data_dir, s.recordings_path, args.public_key)
+    if command == "registry":
+        from .verification.commands import run as run_registry
+
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(run_registry(args, s.database))
     _configure_logging(s.log_level)
     ssl_context = None
     if s.tls_cert:
@@ -158,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app = create_app(s)
     except KuaichuError as exc:
-        print(f"kuaichu: invalid service configuration: {exc.message}", file=sys.stderr)
+        print(f"kuaichu: invalid configuration: {exc.message}", file=sys.stderr)
         return 1
     web.run_app(
         app,

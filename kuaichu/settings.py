@@ -88,10 +88,64 @@ class Settings:
         default="+08:00",
         metadata={"help": "time zone of the service hours and case times (+08:00, Asia/Shanghai)"},
     )
+    public_url: str = field(
+        default="",
+        metadata={
+            "help": "address the parties' phones reach this server at, for SMS links and the "
+            "QR code on documents (e.g. https://kuaichu.example.gov.cn); "
+            "default: http://HOST:PORT"
+        },
+    )
+    authority: str = field(
+        default="某市公安局交通警察支队",
+        metadata={"help": "issuing authority printed on determinations"},
+    )
+    document_prefix: str = field(
+        default="公交认字",
+        metadata={"help": "document number prefix, e.g. 京公交认字"},
+    )
+    sms_gateway_url: str = field(
+        default="",
+        metadata={"help": "HTTP SMS gateway URL (POST JSON); default: SMS only written to the log"},
+    )
+    sms_signature: str = field(
+        default="【快处】", metadata={"help": "signature the SMS gateway requires in every text"}
+    )
+    sms_body_template: str = field(
+        default="",
+        metadata={
+            "help": "JSON body for the SMS gateway with {phone}, {text}, {signature}, {id} "
+            'placeholders; default: {"phone": ..., "text": ..., "signature": ..., "id": ...}'
+        },
+    )
+    sms_token: str = field(default="", metadata={"help": "bearer token for the SMS gateway"})
+    registry_url: str = field(
+        default="",
+        metadata={
+            "help": "upstream licence/vehicle/insurance registry (HTTP); default: the local "
+            "registry tables (python server.py registry import|demo)"
+        },
+    )
+    registry_token: str = field(default="", metadata={"help": "bearer token for --registry-url"})
+    registry_timeout: float = field(
+        default=3.0, metadata={"help": "seconds per attempt before the registry is 'unavailable'"}
+    )
+    pdf_font: Path | None = field(
+        default=None,
+        metadata={"help": "TrueType/TTC font with Chinese glyphs for PDFs; default: searched"},
+    )
 
     @property
     def recordings_path(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def base_url(self) -> str:
+        """Where links in SMS and on documents point: --public-url, else this listener."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def database(self) -> str:

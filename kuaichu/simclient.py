@@ -353,6 +353,21 @@ class SimOfficer(_Client):
             self.cookie = f"kuaichu_session={morsel.value}"
             return self.cookie
 
+    async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Call the case API as the console does (session cookie, JSON)."""
+        if self.cookie is None:
+            await self.login()
+        assert self.cookie is not None
+        async with (
+            aiohttp.ClientSession(headers={"Cookie": self.cookie}) as http,
+            http.request(
+                method, self.url + path, json=body if method != "GET" else None
+            ) as resp,
+        ):
+            if resp.content_type == "application/json":
+                return resp.status, await resp.json()
+            return resp.status, await resp.read()
+
     async def connect(self) -> SimOfficer:
         if self.cookie is None:
             await self.login()

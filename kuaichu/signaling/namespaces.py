@@ -93,6 +93,7 @@ class DriverNamespace(_Base):
             "call_id": call.call_id,
             "case_id": call.case_id,
             "resume_token": call.resume_token,
+            "progress_url": f"/p/{call.progress_token}" if call.progress_token else None,
         }
 
     async def _resume(self, sid: str, payload: Any) -> dict[str, Any]:

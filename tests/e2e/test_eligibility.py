@@ -241,7 +241,7 @@ def test_bad_service_config_stops_the_server(
 ) -> None:
     result = run_server(tmp_path, *args)
     assert result.returncode != 0
-    assert "invalid service configuration" in result.stderr
+    assert "invalid configuration" in result.stderr
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 

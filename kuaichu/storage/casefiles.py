@@ -1,0 +1,360 @@
+"""Queries of the case workflow: the form, progress links, verifications, determinations.
+
+Functions that take an ``AsyncConnection`` run inside a case step's transaction (see
+``Database.case_event(extra=...)``); the others open their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..cases.form import CaseForm
+from ..errors import Conflict, NotFound
+from .tables import (
+    calls,
+    case_audit,
+    case_files,
+    cases,
+    determinations,
+    outbox,
+    party_links,
+    verifications,
+)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredForm:
+    revision: int
+    form: CaseForm
+    updated_at: float | None
+    updated_by: str | None
+
+
+@dataclass(frozen=True)
+class Determination:
+    id: int
+    case_id: str
+    number: str
+    version: int
+    code: str
+    issued_at: float
+    issued_by: str
+    content: dict[str, Any]
+    pdf_path: str | None
+    pdf_sha256: str | None
+    superseded_by: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Determination:
+        return cls(
+            id=row["id"],
+            case_id=row["case_id"],
+            number=row["number"],
+            version=row["version"],
+            code=row["code"],
+            issued_at=row["issued_at"],
+            issued_by=row["issued_by"],
+            content=json.loads(row["content"]),
+            pdf_path=row["pdf_path"],
+            pdf_sha256=row["pdf_sha256"],
+            superseded_by=row["superseded_by"],
+        )
+
+
+class CaseStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # -- cases ------------------------------------------------------------------------------
+
+    async def case_row(self, case_id: str) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(cases).where(cases.c.id == case_id))).mappings().first()
+            )
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        return dict(row)
+
+    async def case_calls(self, case_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(calls).where(calls.c.case_id == case_id).order_by(calls.c.queued_at)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    async def officer_handled(self, case_id: str, officer_id: int) -> bool:
+        """Whether the officer answered a call of this case: the officer's right to work on
+        it (supervisors may work on any)."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(calls.c.id)
+                .where(calls.c.case_id == case_id, calls.c.officer_id == officer_id)
+                .limit(1)
+            )
+            return found.first() is not None
+
+    async def recent_cases(
+        self, officer_id: int | None, limit: int = 50, status: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; an officer's own cases, or every case for ``officer_id=None``."""
+        query = select(cases).order_by(cases.c.created_at.desc()).limit(limit)
+        if officer_id is not None:
+            mine = select(calls.c.case_id).where(calls.c.officer_id == officer_id)
+            query = query.where(cases.c.id.in_(mine))
+        if status:
+            query = query.where(cases.c.status.in_(list(status)))
+        async with self.engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+    async def audit_rows(self, case_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(case_audit).where(case_audit.c.case_id == case_id).order_by(case_audit.c.seq)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    # -- the form -----------------------------------------------------------------------------
+
+    async def form(self, case_id: str, conn: AsyncConnection | None = None) -> StoredForm:
+        if conn is None:
+            async with self.engine.connect() as own:
+                return await self.form(case_id, own)
+        row = (
+            (await conn.execute(select(case_files).where(case_files.c.case_id == case_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return StoredForm(0, CaseForm(), None, None)
+        return StoredForm(
+            row["revision"],
+            CaseForm.parse(json.loads(row["data"])),
+            row["updated_at"],
+            row["updated_by"],
+        )
+
+    async def write_form(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        base_revision: int,
+        form: CaseForm,
+        who: str,
+    ) -> int:
+        """Store ``form`` as the revision after ``base_revision``; a save based on an older
+        revision (another tab or officer saved in between) is refused with 409."""
+        data = json.dumps(form.to_dict(), ensure_ascii=False, sort_keys=True)
+        now = time.time()
+        if base_revision == 0:
+            exists = await conn.execute(
+                select(case_files.c.revision).where(case_files.c.case_id == case_id)
+            )
+            if exists.first() is None:
+                await conn.execute(
+                    insert(case_files).values(
+                        case_id=case_id, revision=1, data=data, updated_at=now, updated_by=who
+                    )
+                )
+                return 1
+            raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
+        done = await conn.execute(
+            update(case_files)
+            .where(case_files.c.case_id == case_id, case_files.c.revision == base_revision)
+            .values(revision=base_revision + 1, data=data, updated_at=now, updated_by=who)
+        )
+        if done.rowcount != 1:
+            raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
+        return base_revision + 1
+
+    # -- progress links -----------------------------------------------------------------------
+
+    async def new_link(
+        self, conn: AsyncConnection, case_id: str, party: str, phone: str | None
+    ) -> str:
+        token = secrets.token_urlsafe(18)
+        await conn.execute(
+            insert(party_links).values(
+                token_hash=token_hash(token),
+                case_id=case_id,
+                party=party,
+                phone=phone,
+                created_at=time.time(),
+            )
+        )
+        return token
+
+    async def resolve_link(self, token: str) -> tuple[str, str]:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(party_links.c.case_id, party_links.c.party).where(
+                        party_links.c.token_hash == token_hash(token)
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFound("this link is not valid")
+        return str(row[0]), str(row[1])
+
+    async def move_links(
+        self, conn: AsyncConnection, from_case: str, to_case: str, party_map: dict[str, str]
+    ) -> None:
+        for old, new in party_map.items():
+            await conn.execute(
+                update(party_links)
+                .where(party_links.c.case_id == from_case, party_links.c.party == old)
+                .values(case_id=to_case, party=new)
+            )
+
+    async def move_calls(self, conn: AsyncConnection, from_case: str, to_case: str) -> None:
+        await conn.execute(
+            update(calls).where(calls.c.case_id == from_case).values(case_id=to_case)
+        )
+
+    async def unsent(self, case_id: str, template: str, key: str) -> int:
+        """Messages of one step (dedupe keys ``case:template:party:key``) not yet sent."""
+        async with self.engine.connect() as conn:
+            count = await conn.execute(
+                select(func.count())
+                .select_from(outbox)
+                .where(
+                    outbox.c.case_id == case_id,
+                    outbox.c.template == template,
+                    outbox.c.dedupe_key.like(f"%:{key}"),
+                    outbox.c.status != "sent",
+                )
+            )
+            return int(count.scalar() or 0)
+
+    # -- verification -------------------------------------------------------------------------
+
+    async def add_verification(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        party: str,
+        registry: str,
+        facts: dict[str, Any],
+        result: dict[str, Any],
+        who: str,
+    ) -> None:
+        await conn.execute(
+            insert(verifications).values(
+                case_id=case_id,
+                party=party,
+                registry=registry,
+                facts=json.dumps(facts, ensure_ascii=False, sort_keys=True),
+                result=json.dumps(result, ensure_ascii=False, sort_keys=True),
+                checked_at=time.time(),
+                checked_by=who,
+            )
+        )
+
+    async def latest_verifications(self, case_id: str) -> dict[str, dict[str, Any]]:
+        """The newest check per party: {party: {"facts", "result", "checked_at", ...}}."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(verifications)
+                .where(verifications.c.case_id == case_id)
+                .order_by(verifications.c.id)
+            )
+            out: dict[str, dict[str, Any]] = {}
+            for r in rows.mappings():
+                out[r["party"]] = {
+                    "registry": r["registry"],
+                    "facts": json.loads(r["facts"]),
+                    "result": json.loads(r["result"]),
+                    "checked_at": r["checked_at"],
+                    "checked_by": r["checked_by"],
+                }
+            return out
+
+    # -- determinations -----------------------------------------------------------------------
+
+    async def add_determination(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        number: str,
+        version: int,
+        code: str,
+        issued_at: float,
+        issued_by: str,
+        content: dict[str, Any],
+        pdf_path: str | None,
+        pdf_sha256: str | None,
+    ) -> int:
+        result = await conn.execute(
+            insert(determinations).values(
+                case_id=case_id,
+                number=number,
+                version=version,
+                code=code,
+                issued_at=issued_at,
+                issued_by=issued_by,
+                content=json.dumps(content, ensure_ascii=False, sort_keys=True),
+                pdf_path=pdf_path,
+                pdf_sha256=pdf_sha256,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        new_id = int(key[0])
+        # The old version stays as it was issued; only the pointer to its successor is set.
+        await conn.execute(
+            update(determinations)
+            .where(
+                determinations.c.case_id == case_id,
+                determinations.c.id != new_id,
+                determinations.c.superseded_by.is_(None),
+            )
+            .values(superseded_by=version)
+        )
+        return new_id
+
+    async def next_sequence(self, conn: AsyncConnection, year: int) -> int:
+        """The running number of the year's first versions (documents keep their number
+        across versions). Called under the case's lock; the unique index on (number, version)
+        turns a cross-case race into a retry, never into two documents with one number."""
+        prefix = f"%[{year}]%"
+        count = await conn.execute(
+            select(func.count())
+            .select_from(determinations)
+            .where(determinations.c.version == 1, determinations.c.number.like(prefix))
+        )
+        return int(count.scalar() or 0) + 1
+
+    async def determinations(self, case_id: str) -> list[Determination]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(determinations)
+                .where(determinations.c.case_id == case_id)
+                .order_by(determinations.c.version)
+            )
+            return [Determination.from_row(r) for r in rows.mappings()]
+
+    async def find_determination(self, number: str, code: str) -> Determination | None:
+        """By number and verification code (each version has its own code)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(determinations).where(determinations.c.number == number)
+            )
+            found = [Determination.from_row(r) for r in rows.mappings()]
+        for item in found:
+            if secrets.compare_digest(item.code, code.upper()):
+                return item
+        return None

@@ -1,0 +1,189 @@
+"""A small local registry for the case-flow tests, loaded the way an operator loads one:
+CSV files through ``python server.py registry import``."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kuaichu.cases.form import id_number_valid
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PARTY_A: dict[str, str] = {
+    "name": "张伟",
+    "phone": "13800138000",
+    "licence_no": "11010519491231002X",
+    "plate": "黑A·12345",
+}
+PARTY_B: dict[str, str] = {
+    "name": "李娜",
+    "phone": "13900139000",
+    "licence_no": "230103198506120039",
+    "plate": "黑A·D12345",
+}
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def seed_registry(data_dir: Path, work: Path) -> None:
+    """A's licence, car and policy are in order; B's compulsory policy lapsed last month."""
+    today = date.today()
+    year = timedelta(days=365)
+    licences = _write(
+        work / "licences.csv",
+        [
+            {
+                "licence_no": p["licence_no"],
+                "name": p["name"],
+                "licence_class": "C1",
+                "first_issued": (today - 8 * year).isoformat(),
+                "valid_from": (today - 2 * year).isoformat(),
+                "valid_until": (today + 4 * year).isoformat(),
+                "status": "normal",
+            }
+            for p in (PARTY_A, PARTY_B)
+        ],
+    )
+    vehicles = _write(
+        work / "vehicles.csv",
+        [
+            {
+                "plate": p["plate"],
+                "plate_colour": colour,
+                "vehicle_type": "小型轿车",
+                "brand_model": model,
+                "body_colour": "白",
+                "owner_name": p["name"],
+                "vin": vin,
+                "registered_on": (today - 3 * year).isoformat(),
+                "inspection_valid_until": (today + year).isoformat(),
+                "status": "normal",
+            }
+            for p, colour, model, vin in (
+                (PARTY_A, "blue", "大众朗逸", "LSVAU2180N2123456"),
+                (PARTY_B, "green", "比亚迪秦PLUS", "LGXCE4CB5N0123456"),
+            )
+        ],
+    )
+    policies = _write(
+        work / "policies.csv",
+        [
+            {
+                "policy_no": "PDZA202623010000001",
+                "plate": PARTY_A["plate"],
+                "insurer": "中国人保财险",
+                "kind": "compulsory",
+                "valid_from": (today - timedelta(days=100)).isoformat(),
+                "valid_until": (today + timedelta(days=265)).isoformat(),
+            },
+            {
+                "policy_no": "PICC202523010000002",
+                "plate": PARTY_B["plate"],
+                "insurer": "平安产险",
+                "kind": "compulsory",
+                "valid_from": (today - timedelta(days=400)).isoformat(),
+                "valid_until": (today - timedelta(days=35)).isoformat(),
+            },
+        ],
+    )
+    for kind, path in (("licences", licences), ("vehicles", vehicles), ("policies", policies)):
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "server.py"),
+                "--data-dir",
+                str(data_dir),
+                "registry",
+                "import",
+                kind,
+                str(path),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+
+
+@pytest.fixture
+def parties() -> tuple[dict[str, str], dict[str, str]]:
+    return PARTY_A, PARTY_B
+
+
+@pytest.fixture
+def case_server(server_factory: Any, tmp_path: Path) -> Any:
+    """A server whose local registry knows parties A and B."""
+    assert id_number_valid(PARTY_A["licence_no"]) and id_number_valid(PARTY_B["licence_no"])
+    server = server_factory(
+        reservation_timeout=5,
+        wrapup_seconds=2,
+        driver_grace_seconds=1,
+        authority="哈尔滨市公安局交通警察支队",
+        document_prefix="哈公交认字",
+    )
+    seed_registry(server.data_dir, tmp_path)
+    return server
+
+
+async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
+    """Form, verification, information, leave the scene, determination, served."""
+    import asyncio
+
+    status, view = await officer.api("GET", f"/api/cases/{case_id}")
+    assert status == 200, view
+    form = dict(view["form"])
+    form.update(address="红军街15号", description="追尾")
+    form["parties"] = [
+        {
+            **{k: PARTY_A[k] for k in ("name", "phone", "licence_no", "plate")},
+            "key": "A",
+            "reporter": True,
+            "vehicle_type": "small_car",
+            "liability": "full",
+            "fault": "未保持安全距离",
+        },
+        {
+            **{k: PARTY_B[k] for k in ("name", "phone", "licence_no", "plate")},
+            "key": "B",
+            "vehicle_type": "small_car",
+            "liability": "none",
+        },
+    ]
+    status, body = await officer.api(
+        "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
+    )
+    assert status == 200, body
+    for key in ("A", "B"):
+        status, body = await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": key})
+        assert status == 200, body
+    status, body = await officer.api(
+        "POST",
+        f"/api/cases/{case_id}/decisions",
+        {"party": "B", "item": "insurance", "decision": "accept", "reason": "出示了新保单"},
+    )
+    assert status == 200, body
+    for step in ("information", "leave-scene", "determinations"):
+        status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
+        assert status in (200, 201), (step, body)
+    for _ in range(100):
+        if server.rows("select status from cases where id = ?", case_id)[0][0] == "notified":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the determination was not served")
+
+
+@pytest.fixture
+def drive_to_notified() -> Any:
+    return _drive_to_notified

@@ -1,0 +1,278 @@
+"""The six steps end to end through the real server: eligibility, call, form, verification
+against the local registry, leave-the-scene push, liability, document, SMS, progress page,
+review within the window and refused after it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kuaichu.simclient import SimDriver, SimOfficer
+
+PHONE_A = "13800138000"
+
+
+def party(data: dict[str, str], key: str, **more: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        "reporter": key == "A",
+        "name": data["name"],
+        "phone": data["phone"],
+        "licence_no": data["licence_no"],
+        "plate": data["plate"],
+        "vehicle_type": "small_car",
+        **more,
+    }
+
+
+def full_form(
+    view: dict[str, Any], a: dict[str, str], b: dict[str, str], **liab: Any
+) -> dict[str, Any]:
+    form = dict(view["form"])
+    form.update(
+        address="哈尔滨市南岗区红军街15号附近",
+        description="A车在红军街由南向北行驶时追尾前方等红灯的B车，两车尾部、前部轻微受损。",
+    )
+    form["parties"] = [
+        party(a, "A", **liab.get("A", {})),
+        party(b, "B", **liab.get("B", {})),
+    ]
+    return form
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+async def http_get(url: str) -> tuple[int, str, bytes]:
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status, resp.content_type, await resp.read()
+
+
+async def http_post(url: str, body: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, dict[str, Any]]:
+    officer = await SimOfficer(
+        server.url, server.officer_username, server.officer_password
+    ).connect()
+    driver = await SimDriver(server.url).connect()
+    await officer.set_available()
+    ack = await driver.report(lat=45.7567, lng=126.6424, phone=PHONE_A)
+    assert ack["ok"], ack
+    offer = await officer.wait_offer()
+    assert (await officer.accept(offer["call_id"]))["ok"]
+    await driver.wait_state("in_call")
+    return driver, officer, ack
+
+
+async def test_six_steps_from_report_to_review(
+    case_server: Any, parties: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    server = case_server
+    PARTY_A, PARTY_B = parties
+    driver, officer, ack = await answered_call(server)
+    case_id = ack["case_id"]
+    progress = server.url + ack["progress_url"]
+    try:
+        # Step 2: the case form. The report already filled party A's phone, cause, GPS.
+        status, view = await officer.api("GET", f"/api/cases/{case_id}")
+        assert status == 200, view
+        assert view["case"]["status"] == "in_call"
+        assert view["form"]["cause"] == "rear_end"
+        assert view["form"]["parties"][0]["phone"] == PHONE_A
+        assert view["form"]["lat"] == pytest.approx(45.7567)
+        form = full_form(
+            view,
+            PARTY_A,
+            PARTY_B,
+            A={"liability": "full", "fault": "未与前车保持安全距离"},
+            B={"liability": "none"},
+        )
+        status, saved = await officer.api(
+            "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
+        )
+        assert status == 200, saved
+        assert saved["missing"] == []
+        assert saved["form"]["parties"][1]["plate"] == "黑A·D12345"
+
+        # Information cannot be complete before verification.
+        status, refused = await officer.api("POST", f"/api/cases/{case_id}/information", {})
+        assert status == 409 and refused["error"]["detail"]["reason"] == "verification_pending"
+
+        # Step 3: verification against the local registry.
+        status, a = await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": "A"})
+        assert status == 200, a
+        assert {i["item"]: i["status"] for i in a["result"]["items"]} == {
+            "licence": "valid",
+            "vehicle": "valid",
+            "insurance": "valid",
+        }
+        status, b = await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": "B"})
+        items_b = {i["item"]: i for i in b["result"]["items"]}
+        assert items_b["insurance"]["status"] != "valid"  # B's policy lapsed in the registry
+        status, refused = await officer.api("POST", f"/api/cases/{case_id}/information", {})
+        assert status == 409
+        assert any("insurance" in b for b in refused["error"]["detail"]["blockers"])
+        status, _ = await officer.api(
+            "POST",
+            f"/api/cases/{case_id}/decisions",
+            {
+                "party": "B",
+                "item": "insurance",
+                "decision": "accept",
+                "reason": "当事人出示了续保的电子保单，系统尚未同步",
+            },
+        )
+        assert status == 200
+        status, done = await officer.api("POST", f"/api/cases/{case_id}/information", {})
+        assert status == 200 and done["status"] == "evidence_collected", done
+
+        # Step 4: leave the scene, pushed to the driver's page and sent by SMS.
+        status, pushed = await officer.api("POST", f"/api/cases/{case_id}/leave-scene", {})
+        assert status == 200, pushed
+        assert pushed["pushed"] == 1
+        notice = await driver.wait_event("leave_scene")
+        assert notice["case_id"] == case_id
+        leave_sms = await until(
+            lambda: server.rows(
+                "select * from outbox where case_id = ? and template = 'leave_scene'", case_id
+            )
+        )
+        assert {r["phone"] for r in leave_sms} == {PHONE_A, PARTY_B["phone"]}
+        assert (await officer.hangup())["ok"]
+        await driver.wait_state("ended")
+
+        # Step 5: liability and the electronic determination.
+        status, issued = await officer.api("POST", f"/api/cases/{case_id}/determinations", {})
+        assert status == 201, issued
+        number = issued["number"]
+        assert number == f"哈公交认字[{case_id[2:6]}]第{case_id}号"
+        pdf = server.data_dir / "recordings" / case_id / "determination-v1.pdf"
+        assert pdf.read_bytes().startswith(b"%PDF")
+        text = (
+            await asyncio.to_thread(
+                subprocess.run,
+                ["pdftotext", str(pdf), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        ).stdout
+        assert case_id in text and PARTY_A["name"] in text and PARTY_B["name"] in text
+        assert "全部责任" in text
+
+        # The SMS goes out (log gateway) and the case counts as served: notified.
+        await until(
+            lambda: (
+                server.rows("select status from cases where id = ?", case_id)[0][0] == "notified"
+            )
+        )
+        sms = server.rows(
+            "select * from outbox where case_id = ? and template = 'determination_issued'",
+            case_id,
+        )
+        assert len(sms) == 2 and all(r["status"] == "sent" for r in sms)
+        assert all(number in r["body"] and "/p/" in r["body"] for r in sms)
+
+        # The progress page (the link from the report) shows the determination.
+        code, _, raw = await http_get(progress + "/status")
+        party_view = json.loads(raw)
+        assert party_view["status"] == "notified"
+        assert party_view["determination"]["number"] == number
+        assert party_view["review"]["open"] is True
+        code, ctype, doc = await http_get(progress + "/document")
+        assert code == 200 and PARTY_A["name"] in doc.decode()
+        code, ctype, doc_pdf = await http_get(progress + "/document.pdf")
+        assert code == 200 and doc_pdf == pdf.read_bytes()
+
+        # The public authenticity page: by number and code, without personal data.
+        status, view = await officer.api("GET", f"/api/cases/{case_id}")
+        code_v1 = view["determinations"][0]["code"]
+        code, _, page = await http_get(f"{server.url}/verify?n={number}&c={code_v1}")
+        html = page.decode()
+        assert code == 200 and number in html
+        assert PARTY_A["name"] not in html and PARTY_B["plate"] not in html
+
+        # Review (复核) within the window, decided by a supervisor as revised → version 2.
+        status, requested = await http_post(
+            progress + "/review", {"reason": "对方变道在先，我方不应负全部责任"}
+        )
+        assert status == 200 and requested["status"] == "review_requested", requested
+        supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+        status, queue = await supervisor.api("GET", "/api/reviews")
+        assert [r["case_id"] for r in queue["reviews"]] == [case_id]
+        status, decided = await supervisor.api(
+            "POST",
+            f"/api/cases/{case_id}/review-decision",
+            {"outcome": "revised", "text": "经复核视频，B车变道未让行，改为主次责任。"},
+        )
+        assert status == 200 and decided["status"] == "review_decided", decided
+        status, view = await officer.api("GET", f"/api/cases/{case_id}")
+        form = full_form(
+            view,
+            PARTY_A,
+            PARTY_B,
+            A={"liability": "major", "fault": "未与前车保持安全距离"},
+            B={"liability": "minor", "fault": "变道未让行"},
+        )
+        status, _ = await officer.api(
+            "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
+        )
+        assert status == 200
+        status, second = await officer.api("POST", f"/api/cases/{case_id}/determinations", {})
+        assert status == 201 and second["version"] == 2 and second["number"] == number
+        v1 = pdf.read_bytes()
+        assert v1 == doc_pdf  # the issued version is never edited
+        code, _, page = await http_get(f"{server.url}/verify?n={number}&c={code_v1}")
+        assert "superseded" in page.decode() or "已被" in page.decode()
+        await until(
+            lambda: (
+                server.rows("select status from cases where id = ?", case_id)[0][0] == "notified"
+            )
+        )
+        # Review is once only.
+        status, again = await http_post(progress + "/review", {"reason": "再次申请"})
+        assert status == 409, again
+
+        trail = server.rows("select what from case_audit where case_id = ? order by seq", case_id)
+        whats = [r[0] for r in trail]
+        for step in (
+            "report",
+            "answer",
+            "form_saved",
+            "verified",
+            "verification_decision",
+            "collect_evidence",
+            "clear_scene",
+            "determine",
+            "notify",
+            "request_review",
+            "decide_review",
+        ):
+            assert step in whats, (step, whats)
+        timings = (await officer.api("GET", f"/api/cases/{case_id}"))[1]["timings"]
+        assert timings["to_information_s"] > 0 and timings["to_determination_s"] > 0
+        code, ctype, page = await http_get(progress)
+        assert code == 200 and ctype == "text/html"
+        assert case_id in page.decode()
+    finally:
+        await driver.close()
+        await officer.close()
