@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import auth, caseweb
 from .callcenter import SUPERVISOR_NS, CallCenter
+from .captures import CaptureDesk
 from .cases.eligibility import ServiceRules
 from .casework import CaseWork, CaseWorkConfig
 from .documents import Renderer
 from .errors import KuaichuError, NotAuthenticated
+from .media.plate_reader import PlateReader
 from .notify import Notifier, make_adapter
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
@@ -37,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 settings_key = web.AppKey("settings", Settings)
 db_key = web.AppKey("db", Database)
-center_key = web.AppKey("center", CallCenter)
+center_key = caseweb.center_key
 sio_key = web.AppKey("sio", socketio.AsyncServer)
 rules_key = web.AppKey("service_rules", ServiceRules)
 zone_key = web.AppKey("zone", tzinfo)
@@ -275,6 +277,11 @@ def create_app(settings: Settings) -> web.Application:
         )
         casework.live = center
         center.casework = casework
+        reader = PlateReader()
+        center.captures = CaptureDesk(
+            engine, db, ledger, settings.recordings_path, reader, zone=zone
+        )
+        app[caseweb.captures_key] = center.captures
         app[caseweb.casework_key] = casework
         limit = settings.max_message_bytes
         sio.register_namespace(DriverNamespace(center, limit))
@@ -285,10 +292,14 @@ def create_app(settings: Settings) -> web.Application:
         notifier.start()
         wallboard = asyncio.create_task(_wallboard_loop(sio, center), name="wallboard")
         housekeeping = asyncio.create_task(_housekeeping(casework), name="housekeeping")
+        # Load the OCR models now (a second or two in a thread), not on the first click.
+        warm_up = asyncio.create_task(asyncio.to_thread(reader.warm_up), name="plate-warm-up")
         logger.info("kuaichu ready: data in %s", settings.data_dir.resolve())
         try:
             yield
         finally:
+            with contextlib.suppress(Exception):
+                await warm_up
             for task in (wallboard, housekeeping):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

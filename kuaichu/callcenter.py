@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .auth import Officer
+from .captures import KINDS as CAPTURE_KINDS
+from .captures import CallFacts, CaptureDesk, plate_check
 from .cases.eligibility import EligibilityAnswers, GeoPoint, ServiceRules, check_eligibility
 from .cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
-from .errors import Conflict, KuaichuError, MediaError, NotFound
+from .errors import Conflict, InvalidMessage, KuaichuError, MediaError, NotFound
 from .media.call_media import CallMedia
 from .media.recorder import RecordingInfo
 from .queue import Dispatcher, OfficerStatus, QueuedCall
@@ -139,6 +141,7 @@ class CallCenter:
         # ledger; set by the app.
         self.casework: CaseWork | None = None
         self.ledger: Ledger | None = None
+        self.captures: CaptureDesk | None = None
 
     def attach(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
@@ -490,6 +493,65 @@ class CallCenter:
     async def officer_hangup(self, officer: Officer, call_id: str) -> None:
         call = self.officer_call(officer, call_id)
         await self._end(call, "officer_hangup", officer)
+
+    # -- evidence (kuaichu.captures) ------------------------------------------------------------
+
+    def _capture_facts(self, call: Call) -> CallFacts:
+        assert call.officer_id is not None
+        started = call.media.recorder.started_at if call.media is not None else None
+        return CallFacts(
+            call_id=call.call_id,
+            case_id=call.case_id,
+            officer_id=call.officer_id,
+            lat=call.location.lat if call.location else None,
+            lng=call.location.lng if call.location else None,
+            recording_started_at=started,
+        )
+
+    async def capture(self, officer: Officer, call_id: str, kind: str) -> dict[str, Any]:
+        """One click in the console: the sharpest frame of the driver's video from a fresh
+        keyframe, stored, hashed, listed, and for a plate the reading proposed."""
+        if kind not in CAPTURE_KINDS:
+            raise InvalidMessage(f"kind must be one of {', '.join(CAPTURE_KINDS)}", field="kind")
+        call = self.officer_call(officer, call_id)  # NotFound unless it is this officer's
+        if self.captures is None or call.media is None or call.state != "in_call":
+            raise Conflict("the driver's video is not up")
+        frame = await call.media.capture(kind)
+        view = await self.captures.stored_frame(self._capture_facts(call), frame)
+        return await self._capture_done(call, view)
+
+    async def _capture_done(self, call: Call, view: dict[str, Any]) -> dict[str, Any]:
+        if view.get("plate") and self.casework is not None:
+            form = await self.casework.store.form(call.case_id)
+            view["plate_check"] = plate_check(
+                view["plate"], [p.to_dict() for p in form.form.parties]
+            )
+        self._to_officer(call, "capture_stored", view)
+        return view
+
+    def request_still(self, officer: Officer, call_id: str, kind: str) -> None:
+        """Ask the driver's phone for a full-resolution photo instead of a video frame."""
+        if kind not in CAPTURE_KINDS:
+            raise InvalidMessage(f"kind must be one of {', '.join(CAPTURE_KINDS)}", field="kind")
+        call = self.officer_call(officer, call_id)
+        if call.driver_sid is None or call.state not in ("in_call", "connecting"):
+            raise Conflict("the driver's page is not connected")
+        self._to_driver(
+            call,
+            "still_requested",
+            {"call_id": call_id, "kind": kind, "upload_url": f"/api/calls/{call_id}/stills"},
+        )
+
+    async def phone_still(self, call_id: str, token: str, kind: str, data: bytes) -> dict[str, Any]:
+        """The driver's upload, authorized by the call's resume token (the page's session).
+        Only while the call is answered: after hang-up nothing is stored."""
+        call = self.calls.get(call_id)
+        if call is None or not secrets.compare_digest(call.resume_token, token):
+            raise NotFound("no such call, or it has ended")
+        if call.officer_id is None or call.state == "ended" or self.captures is None:
+            raise Conflict("no officer is on this call")
+        view = await self.captures.phone_still(self._capture_facts(call), kind, data)
+        return await self._capture_done(call, view)
 
     # -- the case work's view of live calls (kuaichu.casework.LiveCalls) ------------------------
 

@@ -16,10 +16,14 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from .auth import Officer, current_officer
+from .callcenter import CallCenter
+from .captures import MAX_STILL_BYTES, CaptureDesk
 from .casework import CaseWork
 from .errors import Forbidden, InvalidMessage, MessageTooLarge, NotAuthenticated, NotFound
 
 casework_key: Final = web.AppKey("casework", CaseWork)
+captures_key: Final = web.AppKey("captures", CaptureDesk)
+center_key: Final = web.AppKey("callcenter", CallCenter)
 
 MAX_JSON_BYTES: Final = 64 * 1024
 _CASE_ID = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
@@ -262,6 +266,65 @@ async def get_reviews(request: web.Request) -> web.Response:
     return _json({"reviews": await request.app[casework_key].review_queue()})
 
 
+# -- evidence stills ------------------------------------------------------------------------
+
+
+async def _capture_for(request: web.Request) -> dict[str, Any]:
+    officer = await _officer(request)
+    match = re.fullmatch(r"(\d{1,9})(\.jpg)?", request.match_info["capture"])
+    if match is None:
+        raise NotFound("no such capture")
+    view = await request.app[captures_key].get(int(match.group(1)))
+    await request.app[casework_key].authorize(officer, view["case_id"])
+    return view
+
+
+async def get_capture_file(request: web.Request) -> web.StreamResponse:
+    view = await _capture_for(request)
+    path = request.app[captures_key].file(view)
+    if not path.is_file():
+        raise NotFound("the file is missing")
+    return web.FileResponse(
+        path, headers={"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=3600"}
+    )
+
+
+async def put_annotation(request: web.Request) -> web.Response:
+    view = await _capture_for(request)
+    officer = await _officer(request)
+    data = await _body(request, "regions", "note")
+    updated = await request.app[captures_key].annotate(
+        view["id"], officer.id, data.get("regions", []), data.get("note", "")
+    )
+    return _json(updated)
+
+
+async def list_captures(request: web.Request) -> web.Response:
+    officer = await _officer(request)
+    case_id = case_id_of(request)
+    await request.app[casework_key].authorize(officer, case_id)
+    return _json({"captures": await request.app[captures_key].for_case(case_id)})
+
+
+async def post_still(request: web.Request) -> web.Response:
+    """The driver page's photo upload: the body is the image, the call's resume token (the
+    page's session for this call) is the ``X-Call-Token`` header."""
+    call_id = request.match_info["call_id"]
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,40}", call_id):
+        raise NotFound("no such call")
+    token = request.headers.get("X-Call-Token", "")
+    kind = request.query.get("kind", "")
+    if not token or len(token) > 64:
+        raise NotAuthenticated("the call's token is missing")
+    if request.content_length is not None and request.content_length > MAX_STILL_BYTES:
+        raise MessageTooLarge(f"a photo may have at most {MAX_STILL_BYTES} bytes")
+    data = await request.content.read(MAX_STILL_BYTES + 1)
+    if len(data) > MAX_STILL_BYTES:
+        raise MessageTooLarge(f"a photo may have at most {MAX_STILL_BYTES} bytes")
+    view = await request.app[center_key].phone_still(call_id, token, kind, data)
+    return _json({"id": view["id"], "sha256": view["sha256"], "kind": view["kind"]}, status=201)
+
+
 # -- parties: the progress page -----------------------------------------------------------
 
 
@@ -348,6 +411,10 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/cases/{case_id}/link", post_link)
     r.add_post("/api/cases/{case_id}/cancel", post_cancel)
     r.add_get("/api/reviews", get_reviews)
+    r.add_get("/api/cases/{case_id}/captures", list_captures)
+    r.add_get("/api/captures/{capture}", get_capture_file)
+    r.add_put("/api/captures/{capture}/annotation", put_annotation)
+    r.add_post("/api/calls/{call_id}/stills", post_still)
     r.add_get("/p/{token}", progress_page)
     r.add_get("/p/{token}/status", progress_status)
     r.add_get("/p/{token}/document", progress_document)

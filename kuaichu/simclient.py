@@ -73,6 +73,34 @@ class PatternVideoTrack(MediaStreamTrack):
         return frame
 
 
+class LoopVideoTrack(MediaStreamTrack):
+    """Plays prepared RGB frames in a loop (a synthetic scene filmed hand-held, e.g. a car
+    with a rendered plate from :mod:`kuaichu.simplates`)."""
+
+    kind = "video"
+
+    def __init__(self, frames: list[np.ndarray[Any, Any]], fps: int = 15) -> None:
+        super().__init__()
+        self._frames = frames
+        self.fps = fps
+        self._start: float | None = None
+        self._count = 0
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._count / self.fps - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        frame = av.VideoFrame.from_ndarray(
+            self._frames[self._count % len(self._frames)], format="rgb24"
+        )
+        frame.pts = self._count * (VIDEO_CLOCK // self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._count += 1
+        return frame
+
+
 class ToneAudioTrack(MediaStreamTrack):
     """A sine tone in 20 ms frames: audible proof that audio crossed the bridge."""
 

@@ -152,6 +152,8 @@ class OfficerNamespace(_Authenticated):
             "decline": self._decline,
             "sdp_answer": self._sdp_answer,
             "hangup": self._hangup,
+            "capture": self._capture,
+            "request_still": self._request_still,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -184,6 +186,14 @@ class OfficerNamespace(_Authenticated):
 
     async def _hangup(self, sid: str, payload: Any) -> None:
         await self.center.officer_hangup(await self.officer(sid), schemas.parse_call_id(payload))
+
+    async def _capture(self, sid: str, payload: Any) -> dict[str, Any]:
+        call_id, kind = schemas.parse_capture(payload)
+        return {"capture": await self.center.capture(await self.officer(sid), call_id, kind)}
+
+    async def _request_still(self, sid: str, payload: Any) -> None:
+        call_id, kind = schemas.parse_capture(payload)
+        self.center.request_still(await self.officer(sid), call_id, kind)
 
 
 class SupervisorNamespace(_Authenticated):

@@ -197,3 +197,15 @@ def parse_sdp_answer(data: Any, need_call_id: bool) -> SdpAnswer:
         raise MessageTooLarge(f"SDP exceeds {MAX_SDP_BYTES} bytes")
     call_id = parse_call_id({"call_id": d.get("call_id")}) if need_call_id else None
     return SdpAnswer(sdp, call_id)
+
+
+def parse_capture(data: Any) -> tuple[str, str]:
+    """``{"call_id", "kind"}`` for a capture or a phone-still request; the kind is checked
+    against the list where the captures live."""
+    d = _obj(data)
+    _allowed(d, "call_id", "kind")
+    call_id = parse_call_id({"call_id": d.get("call_id")})
+    kind = d.get("kind")
+    if not isinstance(kind, str) or not 0 < len(kind) <= 16:
+        raise InvalidMessage("kind is missing or malformed", field="kind")
+    return call_id, kind

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import (
+    captures,
     case_files,
     determinations,
     metadata,
@@ -45,7 +46,15 @@ def _v2_case_workflow(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = ((2, _v2_case_workflow),)
+def _v3_captures(conn: Connection) -> None:
+    # Evidence stills (issue 4).
+    metadata.create_all(conn, tables=[captures])
+
+
+MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
+    (2, _v2_case_workflow),
+    (3, _v3_captures),
+)
 CURRENT: Final = MIGRATIONS[-1][0]
 
 

@@ -187,6 +187,33 @@ outbox = Table(
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_case", outbox.c.case_id)
 
+# Evidence stills (issue 4): frames captured from the driver's video and photos the driver's
+# phone took on request. The JPEG is the evidence (its SHA-256 here and in the case folder's
+# signed manifest); the officer's damage rectangles and note are metadata beside it.
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),  # video_frame, phone_still
+    Column("path", Text, nullable=False),  # relative to the recordings directory
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("sharpness", Float),
+    Column("captured_at", Float, nullable=False),
+    Column("offset_s", Float),
+    Column("lat", Float),
+    Column("lng", Float),
+    Column("officer_id", Integer, ForeignKey("officers.id")),
+    Column("plate", Text),  # JSON: the plate reading proposed to the officer
+    Column("regions", Text, nullable=False, default="[]"),  # JSON: damage rectangles
+    Column("note", Text, nullable=False, default=""),
+)
+Index("ix_captures_case", captures.c.case_id)
+
 # The schema's version (kuaichu.storage.migrations).
 schema_version = Table(
     "schema_version",
