@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp_jinja2
@@ -306,6 +307,23 @@ async def list_captures(request: web.Request) -> web.Response:
     return _json({"captures": await request.app[captures_key].for_case(case_id)})
 
 
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """A call's recording for the console's player (range requests for seeking)."""
+    officer = await _officer(request)
+    call_id = request.match_info["call_id"]
+    store = request.app[casework_key].store
+    found = (
+        await store.recording(call_id) if re.fullmatch(r"[A-Za-z0-9_-]{8,40}", call_id) else None
+    )
+    if found is None:
+        raise NotFound("no recording for this call")
+    await request.app[casework_key].authorize(officer, found["case_id"])
+    # FileResponse answers 404 itself if the file has gone.
+    path = Path(found["path"])
+    kind = "video/mp4" if path.suffix == ".mp4" else "video/x-matroska"
+    return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "private"})
+
+
 async def post_still(request: web.Request) -> web.Response:
     """The driver page's photo upload: the body is the image, the call's resume token (the
     page's session for this call) is the ``X-Call-Token`` header."""
@@ -415,6 +433,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/captures/{capture}", get_capture_file)
     r.add_put("/api/captures/{capture}/annotation", put_annotation)
     r.add_post("/api/calls/{call_id}/stills", post_still)
+    r.add_get("/api/calls/{call_id}/recording", get_recording)
     r.add_get("/p/{token}", progress_page)
     r.add_get("/p/{token}/status", progress_status)
     r.add_get("/p/{token}/document", progress_document)

@@ -27,6 +27,7 @@ from .tables import (
     determinations,
     outbox,
     party_links,
+    recordings,
     verifications,
 )
 
@@ -95,6 +96,23 @@ class CaseStore:
                 select(calls).where(calls.c.case_id == case_id).order_by(calls.c.queued_at)
             )
             return [dict(r) for r in rows.mappings()]
+
+    async def recording(self, call_id: str) -> dict[str, Any] | None:
+        """The call's (last) recording with the case it belongs to now."""
+        async with self.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(recordings, calls.c.case_id)
+                        .join(calls, calls.c.id == recordings.c.call_id)
+                        .where(recordings.c.call_id == call_id)
+                        .order_by(recordings.c.id.desc())
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(row) if row else None
 
     async def officer_handled(self, case_id: str, officer_id: int) -> bool:
         """Whether the officer answered a call of this case: the officer's right to work on
