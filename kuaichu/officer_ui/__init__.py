@@ -1,4 +1,6 @@
-"""The pages: driver page, officer console, supervisor wallboard, login.
+"""The pages: driver page, officer console, supervisor wallboard, login, and the case
+workflow's pages (the officer's cases, one case, the supervisor's review queue, the parties'
+progress page, which kuaichu.caseweb serves through :func:`render_page`).
 
 Server-rendered Jinja2 plus small vanilla JS modules under ``static/``. Everything a page needs
 is served from here (the socket.io client is vendored in ``static/vendor``): deployments are often
@@ -7,6 +9,7 @@ on closed networks with no CDN.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,12 +19,16 @@ from aiohttp import web
 from yarl import URL
 
 from kuaichu import __version__ as _kuaichu_version
-from kuaichu.auth import current_officer, safe_next
+from kuaichu.auth import Officer, current_officer, safe_next
+from kuaichu.cases.eligibility import AccidentCause
+from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, VEHICLE_TYPES
+from kuaichu.cases.liability import Liability
 from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize, strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 SUPERVISOR_ROLE: Final = "supervisor"
 _LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
+_CASE_ID: Final = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
 
 
 async def _page_context(request: web.Request) -> dict[str, Any]:
@@ -48,6 +55,14 @@ def _render(
             LANG_COOKIE, requested, max_age=_LANG_COOKIE_MAX_AGE, path="/", samesite="Lax"
         )
     return response
+
+
+def render_page(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    """Render one of this package's templates with the page context (strings, language).
+    Other packages' page routes (kuaichu.caseweb's progress page) go through here."""
+    return _render(request, template, context, status=status)
 
 
 def render_login(
@@ -80,7 +95,7 @@ async def console_page(request: web.Request) -> web.Response:
     officer = await current_officer(request)
     if officer is None:
         raise _to_login(request)
-    return _render(request, "console.html", {"officer": officer})
+    return _render(request, "console.html", {"officer": officer, **_case_form_context()})
 
 
 async def wallboard_page(request: web.Request) -> web.Response:
@@ -90,6 +105,53 @@ async def wallboard_page(request: web.Request) -> web.Response:
     if officer.role != SUPERVISOR_ROLE:
         return _render(request, "forbidden.html", {"officer": officer}, status=403)
     return _render(request, "wallboard.html", {"officer": officer})
+
+
+def _case_form_context() -> dict[str, Any]:
+    """What the case panel's selects and limits are built from: the domain's own lists, so a
+    cause or vehicle type added there appears in the form."""
+    # Imported here: the case work pulls in the document renderer, which the other pages
+    # do not need.
+    from kuaichu.casework import LEGAL_BASIS_DEFAULT
+
+    return {
+        "causes": [c.value for c in AccidentCause],
+        "vehicle_types": list(VEHICLE_TYPES),
+        "liabilities": [item.value for item in Liability],
+        "max_description": MAX_DESCRIPTION,
+        "max_parties": MAX_PARTIES,
+        "legal_basis_default": LEGAL_BASIS_DEFAULT,
+    }
+
+
+async def _officer_or_login(request: web.Request) -> Officer:
+    officer = await current_officer(request)
+    if officer is None:
+        raise _to_login(request)
+    return officer
+
+
+async def cases_page(request: web.Request) -> web.Response:
+    officer = await _officer_or_login(request)
+    return _render(request, "cases.html", {"officer": officer})
+
+
+async def case_page(request: web.Request) -> web.Response:
+    officer = await _officer_or_login(request)
+    case_id = request.match_info["case_id"]
+    if not _CASE_ID.match(case_id):
+        raise web.HTTPNotFound(text="no such case")
+    # Whether this officer may see the case is the API's answer; the page shows it.
+    return _render(
+        request, "case.html", {"officer": officer, "case_id": case_id, **_case_form_context()}
+    )
+
+
+async def reviews_page(request: web.Request) -> web.Response:
+    officer = await _officer_or_login(request)
+    if officer.role != SUPERVISOR_ROLE:
+        return _render(request, "forbidden.html", {"officer": officer}, status=403)
+    return _render(request, "reviews.html", {"officer": officer})
 
 
 def setup(app: web.Application) -> None:
@@ -105,3 +167,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console", console_page, name="console")
     app.router.add_get("/wallboard", wallboard_page, name="wallboard")
     app.router.add_get("/login", login_page, name="login")
+    app.router.add_get("/cases", cases_page, name="cases")
+    app.router.add_get("/cases/{case_id}", case_page, name="case")
+    app.router.add_get("/reviews", reviews_page, name="reviews")

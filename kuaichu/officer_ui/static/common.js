@@ -63,3 +63,89 @@ export class Banner {
 export function $(id) {
   return document.getElementById(id);
 }
+
+// ---------------------------------------------------------------- the JSON API
+
+// An error answer of the JSON API: {error: {code, message, detail}} and the HTTP status.
+export class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = err.code || (status === 0 ? "network" : "http_" + status);
+    this.detail = err.detail || {};
+  }
+}
+
+// fetch() for the JSON API: the session cookie goes along, a body goes as JSON (which is also
+// what the server's CSRF guard asks for). Resolves to the answer's JSON; rejects with ApiError.
+export async function apiFetch(method, path, body) {
+  const init = { method, cache: "no-store", credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (_) {
+    throw new ApiError(0, { error: { code: "network", message: "network" } });
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (_) {
+    data = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// An API refusal as a sentence: the specific reason when we have words for it (a liability
+// rule, a history rule), else the code's sentence, else the server's own message.
+export function apiErrorText(t, err) {
+  const d = (err && err.detail) || {};
+  if (err && err.code === "inconsistent_liability" && t["lr_" + d.reason]) return t["lr_" + d.reason];
+  if (d.reason && t["er_" + d.reason]) return t["er_" + d.reason];
+  if (err && err.code === "network") return t.err_connect;
+  return errorMessage(t, err);
+}
+
+// ---------------------------------------------------------------- times
+
+// Minutes east of UTC of an ISO time ("…+08:00" -> 480); China time when there is none.
+export function offsetOf(iso) {
+  const m = /([+-])(\d{2}):?(\d{2})$/.exec(iso || "");
+  if (m) return (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  return /Z$/.test(iso || "") ? 0 : 480;
+}
+
+// A time as the case's clock reads it, whatever the browser's zone: an ISO string is shown as
+// written (the server writes it in the case's zone); epoch seconds are shifted by offsetMin.
+export function caseTime(value, offsetMin = 480, seconds = false) {
+  if (value === null || value === undefined || value === "") return "–";
+  if (typeof value === "string") {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2})?/.exec(value);
+    return m ? `${m[1]} ${m[2]}${seconds && m[3] ? m[3] : ""}` : value;
+  }
+  const iso = new Date(Number(value) * 1000 + offsetMin * 60000).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)}`;
+}
+
+// A deadline as people say it: the first instant no longer allowed, 2024-05-05T00:00, reads
+// "2024-05-04 24:00" (the review window ends at midnight after the last day).
+export function deadlineTime(iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T00:00/.exec(iso || "");
+  if (!m) return caseTime(iso);
+  const day = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]) - 1));
+  return `${day.toISOString().slice(0, 10)} 24:00`;
+}
+
+// Create an element with a class and text (text, never HTML: everything shown comes from
+// people or the server).
+export function el(tag, className = "", text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== null && text !== undefined) node.textContent = String(text);
+  return node;
+}

@@ -1,10 +1,13 @@
-// Officer console: presence, incoming-call card, the officer's media leg, wrap-up.
+// Officer console: presence, incoming-call card, the officer's media leg, wrap-up, and the
+// case panel of the current (or last) call beside it.
+import { CasePanel } from "./casepanel.js";
 import { $, Banner, clock, errorMessage, fmt, humanDuration, loadStrings } from "./common.js";
 import { answerServerOffer, emitAck, fetchIceServers, routeRemoteTrack } from "./rtc.js";
 
 const t = loadStrings();
 const banner = new Banner();
 const baseTitle = document.title;
+const CASE_KEY = "kc_console_case";
 
 const state = {
   status: "offline",
@@ -30,6 +33,34 @@ const PANELS = ["panel-idle", "panel-incoming", "panel-call", "panel-wrapup"];
 function showPanel(id) {
   for (const p of PANELS) $(p).hidden = p !== id;
   document.body.dataset.panel = id;
+}
+
+// ---------------------------------------------------------------- case panel
+
+const casePanel = new CasePanel(t, { onClose: () => showCase(null) });
+
+function showCase(caseId) {
+  $("case-host").hidden = !caseId;
+  $("console-app").classList.toggle("with-case", Boolean(caseId));
+  try {
+    if (caseId) sessionStorage.setItem(CASE_KEY, caseId);
+    else sessionStorage.removeItem(CASE_KEY);
+  } catch (_) { /* private mode: the panel just does not come back after a reload */ }
+  if (caseId) casePanel.open(caseId);
+}
+
+// A console reloaded mid-call learns its case from the call.
+async function caseOfCall(callId) {
+  try {
+    const res = await fetch(`/api/calls/${encodeURIComponent(callId)}`, { cache: "no-store" });
+    if (!res.ok) return;
+    const info = await res.json();
+    if (info.case_id && state.callId === callId) {
+      state.caseId = info.case_id;
+      $("call-case").textContent = info.case_id;
+      showCase(info.case_id);
+    }
+  } catch (_) { /* the call goes on without the panel */ }
 }
 
 // ---------------------------------------------------------------- microphone
@@ -91,6 +122,11 @@ socket.on("call_started", (msg) => {
   renderLocation(msg.location);
   startCallTimer(msg.answered_at);
   showPanel("panel-call");
+  if (msg.case_id) showCase(msg.case_id);
+});
+socket.on("case_status", (msg) => {
+  // The case moved (a step here, a party's confirmation on their phone): show it now.
+  if (msg.case_id && msg.case_id === casePanel.caseId) casePanel.refresh();
 });
 socket.on("call_location", (msg) => {
   if (msg.call_id === state.callId) renderLocation(msg.location);
@@ -131,6 +167,7 @@ function setStatus(msg) {
   if (msg.status === "busy" && msg.call_id && !state.callId) {
     state.callId = msg.call_id;
     showPanel("panel-call");
+    caseOfCall(msg.call_id);
   }
 }
 
@@ -222,6 +259,8 @@ $("btn-accept").addEventListener("click", accept);
 $("btn-decline").addEventListener("click", decline);
 document.addEventListener("keydown", (ev) => {
   if ($("panel-incoming").hidden || ev.repeat) return;
+  // Enter in the case form is typing, not answering the next call.
+  if (ev.target.closest && ev.target.closest("input, textarea, select, dialog")) return;
   if (ev.key === "Enter") {
     ev.preventDefault();
     accept();
@@ -418,3 +457,7 @@ function stopWrapupCountdown() {
 
 showPanel("panel-idle");
 ensureMic();
+try {
+  const kept = sessionStorage.getItem(CASE_KEY);
+  if (kept) showCase(kept);
+} catch (_) { /* no session storage */ }

@@ -2,6 +2,9 @@
 // Steps: safety -> six eligibility questions -> permissions -> ready (one big report button)
 // -> waiting -> in call -> ended. An answer that rules the video channel out goes straight to
 // the "what to do instead" screen; the server checks the answers again on report.
+// Once the evidence is fixed the officer pushes "leave the scene": a full-screen notice that
+// beeps and vibrates until the driver acknowledges it. The report's progress link (the same
+// page the SMS links to) is kept for the tab.
 import { $, Banner, clock, errorMessage, fmt, humanDuration, loadStrings } from "./common.js";
 import { answerServerOffer, emitAck, fetchIceServers, routeRemoteTrack } from "./rtc.js";
 
@@ -10,6 +13,11 @@ const banner = new Banner();
 const app = $("driver-app");
 
 const LOCATION_MIN_INTERVAL_MS = 10000;
+const PROGRESS_KEY = "kc_progress_url";
+const LEAVE_KEY = "kc_leave_notice";
+const BEEP_EVERY_MS = 1600;
+const VIBRATE_PATTERN = [600, 200, 600, 200, 1200];
+const baseTitle = document.title;
 
 const state = {
   screen: "safety",
@@ -30,6 +38,10 @@ const state = {
   locationTimer: null,
   switching: false,
   answers: {}, // the eligibility taps, sent with the report
+  progressUrl: null,
+  caseId: null,
+  // The leave-the-scene notice: shown, how it was brought to the driver's attention.
+  leave: { active: false, notified: 0, beeps: 0, vibrations: 0, shownHidden: false },
 };
 // Exposed for debugging in the field and for the browser tests; nothing reads it back.
 window.kcDriver = state;
@@ -294,6 +306,16 @@ function connectSocket() {
   socket.on("kc_error", (err) => banner.show(errorMessage(t, err)));
   socket.on("queue", onQueue);
   socket.on("call_state", onCallState);
+  // The server sends these only to the pages of this call's case; the case may be another
+  // one than reported (two reports of one accident merged into one case).
+  socket.on("leave_scene", (msg) => {
+    if (msg && msg.case_id) state.caseId = msg.case_id;
+    showLeaveNotice(msg);
+  });
+  socket.on("case_status", (msg) => {
+    if (msg && msg.case_id) state.caseId = msg.case_id;
+    showCaseStatus(msg.status);
+  });
   socket.on("sdp_offer", (offer) => {
     onOffer(offer).catch((err) => banner.show(fmt(t.err_media, { msg: err.message || err })));
   });
@@ -345,10 +367,16 @@ $("btn-report").addEventListener("click", async () => {
   btn.textContent = t.report_sending;
   const payload = { eligibility: { ...state.answers } };
   if (state.position) payload.location = { ...state.position };
+  // This tap is the gesture browsers want before sound and notifications: prepare both now
+  // for the leave-the-scene notice later.
+  unlockAudio();
+  askNotificationPermission();
   try {
     const ack = await emitAck(state.socket, "report", payload);
     state.callId = ack.call_id;
+    state.caseId = ack.case_id || null;
     state.resumeToken = ack.resume_token;
+    if (ack.progress_url) setProgressUrl(ack.progress_url);
     state.callActive = true;
     state.lastLocationSent = Date.now();
     show("waiting");
@@ -525,5 +553,188 @@ function endCall(reason) {
   show("ended");
 }
 
+// ---------------------------------------------------------------- progress link, case status
+
+function setProgressUrl(url) {
+  // Only a path on this server (/p/<token>): never follow anything else from the wire.
+  if (typeof url !== "string" || !/^\/p\/[A-Za-z0-9_-]+$/.test(url)) return;
+  state.progressUrl = url;
+  try {
+    sessionStorage.setItem(PROGRESS_KEY, url);
+  } catch (_) { /* private mode: the link still shows until the tab closes */ }
+  for (const a of document.querySelectorAll(".progress-link")) {
+    a.href = url;
+    a.hidden = false;
+  }
+}
+
+function showCaseStatus(status) {
+  const text = fmt(t.drv_case_status, { status: t["cs_" + status] || status });
+  for (const line of document.querySelectorAll(".case-status-line")) {
+    line.textContent = text;
+    line.hidden = false;
+  }
+}
+
+// ---------------------------------------------------------------- leave the scene
+
+let audioCtx = null;
+
+function unlockAudio() {
+  try {
+    audioCtx = audioCtx || new AudioContext();
+    if (audioCtx.state === "suspended") audioCtx.resume();
+  } catch (_) {
+    audioCtx = null;
+  }
+}
+
+function askNotificationPermission() {
+  // Only for the case the page is in the background when the notice comes; a refusal
+  // changes nothing else.
+  try {
+    if ("Notification" in window && Notification.permission === "default") {
+      const asked = Notification.requestPermission();
+      if (asked && asked.catch) asked.catch(() => {});
+    }
+  } catch (_) { /* not supported */ }
+}
+
+function beep() {
+  state.leave.beeps += 1;
+  if (!audioCtx) return;
+  if (audioCtx.state === "suspended") audioCtx.resume();
+  const now = audioCtx.currentTime;
+  // Two loud alternating tones, like a reversing alarm: heard beside a busy road.
+  [0, 0.3, 0.6].forEach((start, i) => {
+    const osc = audioCtx.createOscillator();
+    const gain = audioCtx.createGain();
+    osc.type = "square";
+    osc.frequency.value = i % 2 ? 740 : 988;
+    gain.gain.setValueAtTime(0.0001, now + start);
+    gain.gain.exponentialRampToValueAtTime(0.35, now + start + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, now + start + 0.25);
+    osc.connect(gain).connect(audioCtx.destination);
+    osc.start(now + start);
+    osc.stop(now + start + 0.27);
+  });
+}
+
+function vibrate() {
+  try {
+    if (navigator.vibrate && navigator.vibrate(VIBRATE_PATTERN)) state.leave.vibrations += 1;
+  } catch (_) { /* not supported */ }
+}
+
+let leaveTimer = null;
+let titleTimer = null;
+let leaveNotification = null;
+
+function flashTitle(on) {
+  clearInterval(titleTimer);
+  titleTimer = null;
+  document.title = baseTitle;
+  if (!on) return;
+  let flip = false;
+  const tick = () => {
+    flip = !flip;
+    document.title = flip ? t.leave_title_flash + baseTitle : baseTitle;
+  };
+  tick();
+  titleTimer = setInterval(tick, 800);
+}
+
+function notifySystem() {
+  try {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    leaveNotification = new Notification(t.leave_title, {
+      body: t.leave_text,
+      tag: "kc-leave-scene",
+      requireInteraction: true,
+    });
+    leaveNotification.onclick = () => {
+      window.focus();
+      if (leaveNotification) leaveNotification.close();
+    };
+    state.leave.notified += 1;
+  } catch (_) {
+    // Android Chrome only shows notifications from a service worker; the page beeps anyway.
+  }
+}
+
+// The page in the background gets the system notification and a flashing title; the
+// full-screen notice itself is already in place when the driver comes back.
+function attractFromBackground() {
+  if (!state.leave.active || !document.hidden) return;
+  state.leave.shownHidden = true;
+  if (!leaveNotification) notifySystem();
+  flashTitle(true);
+}
+
+function showLeaveNotice(msg) {
+  const at = msg && msg.at ? String(msg.at) : "";
+  const time = /T(\d{2}:\d{2})/.exec(at);
+  $("leave-from").textContent = msg && msg.officer
+    ? fmt(t.leave_from, { officer: msg.officer, time: time ? time[1] : "" }) : "";
+  try {
+    sessionStorage.setItem(LEAVE_KEY, JSON.stringify(msg || {}));
+  } catch (_) { /* the notice still shows */ }
+  if (!state.leave.active) {
+    state.leave.active = true;
+    $("leave-notice").hidden = false;
+    document.body.classList.add("leave-active");
+    beep();
+    vibrate();
+    leaveTimer = setInterval(() => {
+      beep();
+      // Vibrate again every few beeps: a phone in a pocket must notice.
+      if (state.leave.beeps % 3 === 0) vibrate();
+    }, BEEP_EVERY_MS);
+  }
+  attractFromBackground();
+  if (!document.hidden) $("btn-leave-ack").focus();
+}
+
+function acknowledgeLeave() {
+  state.leave.active = false;
+  clearInterval(leaveTimer);
+  leaveTimer = null;
+  flashTitle(false);
+  if (leaveNotification) {
+    leaveNotification.close();
+    leaveNotification = null;
+  }
+  try {
+    if (navigator.vibrate) navigator.vibrate(0);
+  } catch (_) { /* not supported */ }
+  try {
+    sessionStorage.removeItem(LEAVE_KEY);
+  } catch (_) { /* nothing kept */ }
+  $("leave-notice").hidden = true;
+  document.body.classList.remove("leave-active");
+}
+
+$("btn-leave-ack").addEventListener("click", acknowledgeLeave);
+document.addEventListener("visibilitychange", () => {
+  if (!state.leave.active) return;
+  if (document.hidden) {
+    attractFromBackground();
+  } else {
+    flashTitle(false);
+    $("btn-leave-ack").focus();
+  }
+});
+
+// A reload of the tab keeps the progress link and an unacknowledged notice.
+function restore() {
+  try {
+    const url = sessionStorage.getItem(PROGRESS_KEY);
+    if (url) setProgressUrl(url);
+    const pending = sessionStorage.getItem(LEAVE_KEY);
+    if (pending) showLeaveNotice(JSON.parse(pending));
+  } catch (_) { /* nothing kept */ }
+}
+
 show("safety");
+restore();
 loadService();

@@ -1,0 +1,8 @@
+// The case page: the case panel on its own, for work after the call (and for supervisors).
+import { CasePanel } from "./casepanel.js";
+import { $, loadStrings } from "./common.js";
+
+const t = loadStrings();
+const panel = new CasePanel(t);
+window.kcCase = panel; // for the browser tests and for debugging; nothing reads it back
+panel.open($("case-app").dataset.case);
