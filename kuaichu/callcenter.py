@@ -142,6 +142,9 @@ class CallCenter:
         self.casework: CaseWork | None = None
         self.ledger: Ledger | None = None
         self.captures: CaptureDesk | None = None
+        # Driver pages whose call has ended but which are still open (the "ended" screen):
+        # a leave-the-scene notice pushed during wrap-up must still reach them.
+        self.ended_pages: dict[str, str] = {}  # driver sid -> case id
 
     def attach(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
@@ -226,6 +229,7 @@ class CallCenter:
     async def report(self, sid: str, report: Report) -> Call:
         if sid in self.by_driver:
             raise Conflict("this connection already has a call")
+        self.ended_pages.pop(sid, None)
         at = self._now()
         now = at.timestamp()
         point = (
@@ -324,6 +328,7 @@ class CallCenter:
     async def driver_disconnected(self, sid: str) -> None:
         """The driver's socket is gone. On a road the network drops for a moment: the call
         keeps its place (or its officer) for a grace period in which the page can resume."""
+        self.ended_pages.pop(sid, None)
         call_id = self.by_driver.pop(sid, None)
         call = self.calls.get(call_id) if call_id else None
         if call is None or call.driver_sid != sid:
@@ -566,6 +571,10 @@ class CallCenter:
                 reached += 1
             self._to_driver(call, event, payload)
             self._to_officer(call, event, payload)
+        for sid, page_case in list(self.ended_pages.items()):
+            if page_case == case_id:
+                reached += 1
+                self.emit.send(event, payload, DRIVER_NS, sid)
         return reached
 
     def case_state_changed(self, case_id: str, state: CaseState) -> None:
@@ -574,6 +583,9 @@ class CallCenter:
                 call.case_state = state
 
     def relink(self, from_case: str, to_case: str) -> None:
+        for sid, page_case in list(self.ended_pages.items()):
+            if page_case == from_case:
+                self.ended_pages[sid] = to_case
         for call in self.calls.values():
             if call.case_id == from_case:
                 call.case_id = to_case
@@ -694,6 +706,7 @@ class CallCenter:
         self.calls.pop(call.call_id, None)
         if call.driver_sid is not None:
             self.by_driver.pop(call.driver_sid, None)
+            self.ended_pages[call.driver_sid] = call.case_id
         if self.dispatcher.queue.get(call.call_id):
             self.dispatcher.abandon(call.call_id)
         if call.grace is not None and call.grace is not asyncio.current_task():

@@ -354,9 +354,13 @@ async def _party_link(request: web.Request) -> tuple[str, str]:
 
 
 async def progress_page(request: web.Request) -> web.Response:
-    await _party_link(request)
     from .officer_ui import render_page
 
+    try:
+        await _party_link(request)
+    except NotFound:
+        # A phone opening an old or mistyped link gets a page, not JSON.
+        return render_page(request, "link_invalid.html", {}, status=404)
     return render_page(request, "progress.html", {"token": request.match_info["token"]})
 
 

@@ -484,7 +484,8 @@ class CaseWork:
         if at_fault_without_text:
             raise InvalidMessage(
                 "describe the fault behaviour of party " + ", ".join(at_fault_without_text),
-                field="fault",
+                field=f"parties.{at_fault_without_text[0]}.fault",
+                parties=at_fault_without_text,
             )
         previous = await self.store.determinations(case_id)
         if previous and state in (CaseState.DETERMINED, CaseState.NOTIFIED):

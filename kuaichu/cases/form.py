@@ -321,7 +321,9 @@ class CaseForm:
         missing = [p.key for p in self.parties if p.liability is None]
         if missing:
             raise InvalidMessage(
-                f"no liability chosen for party {', '.join(missing)}", field="liability"
+                f"no liability chosen for party {', '.join(missing)}",
+                field=f"parties.{missing[0]}.liability",
+                parties=missing,
             )
         return {p.key: p.liability for p in self.parties if p.liability is not None}
 

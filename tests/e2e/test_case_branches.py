@@ -69,9 +69,15 @@ async def test_agreement_confirmed_on_each_phone_and_approved(
             f"/api/cases/{case_id}/decisions",
             {"party": "B", "item": "insurance", "decision": "accept", "reason": "已出示保单"},
         )
-        for step in ("information", "leave-scene"):
-            status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
-            assert status == 200, body
+        status, body = await officer.api("POST", f"/api/cases/{case_id}/information", {})
+        assert status == 200, body
+        # The officer hangs up first; the driver's page, still open on its "ended" screen,
+        # gets the leave-the-scene notice all the same.
+        assert (await officer.hangup(offer["call_id"]))["ok"]
+        await driver.wait_state("ended")
+        status, body = await officer.api("POST", f"/api/cases/{case_id}/leave-scene", {})
+        assert status == 200 and body["pushed"] == 1, body
+        assert (await driver.wait_event("leave_scene"))["case_id"] == case_id
         status, body = await officer.api("POST", f"/api/cases/{case_id}/agreement", {})
         assert status == 200 and body["status"] == "agreement_pending", body
 
