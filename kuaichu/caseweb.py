@@ -18,7 +18,7 @@ from aiohttp import web
 
 from .auth import Officer, current_officer
 from .callcenter import CallCenter
-from .captures import MAX_STILL_BYTES, CaptureDesk
+from .captures import MAX_STILL_BYTES, CaptureDesk, plate_check
 from .casework import CaseWork
 from .errors import Forbidden, InvalidMessage, MessageTooLarge, NotAuthenticated, NotFound
 
@@ -303,8 +303,14 @@ async def put_annotation(request: web.Request) -> web.Response:
 async def list_captures(request: web.Request) -> web.Response:
     officer = await _officer(request)
     case_id = case_id_of(request)
-    await request.app[casework_key].authorize(officer, case_id)
-    return _json({"captures": await request.app[captures_key].for_case(case_id)})
+    work = request.app[casework_key]
+    await work.authorize(officer, case_id)
+    views = await request.app[captures_key].for_case(case_id)
+    parties = [p.to_dict() for p in (await work.store.form(case_id)).form.parties]
+    for view in views:
+        if view["plate"]:
+            view["plate_check"] = plate_check(view["plate"], parties)
+    return _json({"captures": views})
 
 
 async def get_recording(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@
 import {
   $, apiErrorText, apiFetch, caseTime, clock, deadlineTime, el, fmt, offsetOf,
 } from "./common.js";
+import { EvidenceStrip, renderRecordings } from "./evidence.js";
 
 const REFRESH_MS = 5000;
 const SAVE_TYPING_MS = 1500; // after the last keystroke
@@ -58,6 +59,11 @@ export class CasePanel {
     this.busy = false;
     this.dialogResolve = null;
     this.bind();
+    // The evidence stills of the case, with the plate proposal that fills this form.
+    this.evidence = new EvidenceStrip(t, {
+      parties: () => (this.form ? this.form.parties : []),
+      usePlate: (key, plate) => this.usePlate(key, plate),
+    });
   }
 
   // ---------------------------------------------------------------- wiring
@@ -221,6 +227,27 @@ export class CasePanel {
     this.renderTrail();
     this.renderAgreement();
     this.renderReview();
+    this.loadEvidence(view);
+  }
+
+  // The stills are fetched with every view (the driver's phone adds some); the case page also
+  // gets the recording players with their capture markers.
+  async loadEvidence(view) {
+    const caseId = this.caseId;
+    await this.evidence.load(caseId);
+    if (caseId !== this.caseId || !$("ev-recordings")) return;
+    await renderRecordings(this.t, view.calls || [], this.evidence.sorted());
+  }
+
+  // "用于当事人A": the plate read from a capture goes into that party's field and is saved.
+  usePlate(key, plate) {
+    const party = this.form && this.form.parties.find((p) => p.key === key);
+    if (!party) return;
+    party.plate = plate;
+    this.setValue($(`cp-${key}-plate`), plate, true);
+    this.touch(`parties.${key}.plate`);
+    this.saveNow();
+    this.showResult(fmt(this.t.evi_plate_used, { key }));
   }
 
   showError(text) {

@@ -1,6 +1,7 @@
 // Officer console: presence, incoming-call card, the officer's media leg, wrap-up, and the
 // case panel of the current (or last) call beside it.
 import { CasePanel } from "./casepanel.js";
+import { KINDS } from "./evidence.js";
 import { $, Banner, clock, errorMessage, fmt, humanDuration, loadStrings } from "./common.js";
 import { answerServerOffer, emitAck, fetchIceServers, routeRemoteTrack } from "./rtc.js";
 
@@ -132,6 +133,8 @@ socket.on("call_location", (msg) => {
   if (msg.call_id === state.callId) renderLocation(msg.location);
 });
 socket.on("call_ended", onCallEnded);
+// Every stored still of our call (frames we took, photos from the driver's phone).
+socket.on("capture_stored", (view) => casePanel.evidence.add(view));
 socket.on("driver_media", (msg) => {
   // The driver's phone lost its media path (network switch) and is being re-offered a
   // connection; the call itself goes on. Tell the officer why the picture froze.
@@ -306,6 +309,63 @@ function flashTitle(on) {
     document.title = flip ? t.title_incoming + baseTitle : baseTitle;
   }, 700);
 }
+
+// ---------------------------------------------------------------- evidence capture
+
+const capturing = new Set(); // kinds whose capture is running
+
+async function captureFrame(kind) {
+  if (!state.callId || capturing.has(kind)) return;
+  const btn = $("cap-" + kind);
+  capturing.add(kind);
+  btn.classList.add("busy");
+  btn.setAttribute("aria-busy", "true");
+  try {
+    // The server waits for a sharp frame (about 0.7 s), so allow it some time.
+    const ack = await emitAck(socket, "capture", { call_id: state.callId, kind }, 20000);
+    casePanel.evidence.add(ack.capture);
+  } catch (err) {
+    banner.show(errorMessage(t, err));
+  } finally {
+    capturing.delete(kind);
+    btn.classList.remove("busy");
+    btn.removeAttribute("aria-busy");
+  }
+}
+
+async function requestStill(kind) {
+  if (!state.callId) return;
+  try {
+    await emitAck(socket, "request_still", { call_id: state.callId, kind });
+    const label = t["evi_kind_" + kind] || kind;
+    banner.show(fmt(t.evi_still_requested, { kind: label }), "info", 4000);
+  } catch (err) {
+    banner.show(errorMessage(t, err));
+  }
+}
+
+function onCaptureButton(kind, viaPhone) {
+  if (viaPhone || $("chk-ask-phone").checked) requestStill(kind);
+  else captureFrame(kind);
+}
+
+for (const kind of KINDS) {
+  $("cap-" + kind).addEventListener("click", (ev) => onCaptureButton(kind, ev.shiftKey));
+}
+$("chk-ask-phone").addEventListener("change", (ev) => {
+  $("capture-bar").classList.toggle("ask-phone", ev.target.checked);
+});
+document.addEventListener("keydown", (ev) => {
+  if ($("panel-call").hidden || !state.callId || ev.repeat) return;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  // Digits typed into the case form (a phone number, a plate) are not captures.
+  const typing = "input, textarea, select, dialog, [contenteditable]";
+  if (ev.target.closest && ev.target.closest(typing)) return;
+  const n = /^Digit([1-5])$/.exec(ev.code || "");
+  if (!n) return;
+  ev.preventDefault();
+  onCaptureButton(KINDS[Number(n[1]) - 1], ev.shiftKey);
+});
 
 // ---------------------------------------------------------------- media
 
