@@ -10,11 +10,9 @@ action in the case's trail. Decoding and plate reading run in worker threads.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -33,6 +31,7 @@ from .cases.plates import parse_plate
 from .cases.states import CHINA_TIME
 from .errors import InvalidMessage, MessageTooLarge, NotFound
 from .storage.db import Database
+from .storage.files import write_new
 from .storage.ledger import Ledger
 from .storage.tables import captures
 
@@ -78,20 +77,6 @@ def _decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
     except (av.error.FFmpegError, IndexError, ValueError):
         pass
     raise InvalidMessage("the upload is not a readable image")
-
-
-def _write_new(path: Path, data: bytes) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)  # never replaces an existing still
-    finally:
-        tmp.unlink()
-    return hashlib.sha256(data).hexdigest()
 
 
 def _jpeg_bytes(rgb: npt.NDArray[np.uint8]) -> bytes:
@@ -161,7 +146,7 @@ class CaptureDesk:
         stamp = datetime.fromtimestamp(now, self.zone).strftime("%H%M%S")
         name = f"still-{kind}-{stamp}-{secrets.token_hex(2)}.jpg"
         path = self.folder(facts.case_id) / name
-        sha = await asyncio.to_thread(_write_new, path, jpeg)
+        sha = await asyncio.to_thread(write_new, path, jpeg)
         plate = None
         if kind == "plate" and self.reader is not None:
             plate = await asyncio.to_thread(self._read_plate_rgb, rgb)

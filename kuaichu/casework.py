@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -55,6 +53,7 @@ from .notify import Notifier, OutboxMessage, Template, enqueue, format_deadline,
 from .notify.messages import required_params
 from .storage.casefiles import CaseStore, Determination, StoredForm
 from .storage.db import Database
+from .storage.files import write_new
 from .verification import Item, ItemStatus, PartyFacts, Registry
 
 logger = logging.getLogger(__name__)
@@ -505,7 +504,7 @@ class CaseWork:
         pdf = await asyncio.to_thread(self.renderer.render_pdf, content)
         folder = self.config.recordings_dir / case_id
         path = folder / f"determination-v{version}.pdf"
-        sha = await asyncio.to_thread(_write_new, path, pdf)
+        sha = await asyncio.to_thread(write_new, path, pdf)
         deadline = review_deadline(issued, self.config.zone)
         det_id = 0
 
@@ -1122,19 +1121,3 @@ def _review(trail: list[AuditEntry], now: datetime, zone: tzinfo) -> dict[str, A
 
 def _secs(value: timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds(), 1)
-
-
-def _write_new(path: Path, data: bytes) -> str:
-    """Write a new file under a temporary name and link it into place: never overwrite an
-    issued document, never leave half a file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)
-    finally:
-        tmp.unlink()
-    return hashlib.sha256(data).hexdigest()
