@@ -1,0 +1,182 @@
+"""The plate reader on synthetic phone frames: what the console would propose, or not."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kuaichu.errors import MediaError
+from kuaichu.media.plate_reader import PlateReader, PlateReading
+from kuaichu.simplates import (
+    random_plate,
+    render_labelled,
+    render_no_plate,
+    render_scene,
+    render_sign,
+    scene_frames,
+)
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    plate_reader = PlateReader()
+    plate_reader.warm_up()
+    return plate_reader
+
+
+def box_covers(box: tuple[int, int, int, int], corners: np.ndarray) -> bool:
+    """The reading's box lies on the plate: its centre inside the plate's bounding box."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    return bool(
+        corners[:, 0].min() <= cx <= corners[:, 0].max()
+        and corners[:, 1].min() <= cy <= corners[:, 1].max()
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "colour", "display"),
+    [
+        ("京A12345", "blue", "京A·12345"),
+        ("鲁B6Z219", "blue", "鲁B·6Z219"),
+        ("苏E2X790", "yellow", "苏E·2X790"),
+        ("粤BD12345", "green", "粤B·D12345"),
+        ("川AF70935", "green", "川A·F70935"),
+    ],
+)
+def test_reads_each_colour_exactly(
+    reader: PlateReader, text: str, colour: str, display: str
+) -> None:
+    frame, corners = render_labelled(text, colour, np.random.default_rng(11), difficulty="easy")
+    readings = reader.read(frame)
+    assert readings, "nothing read"
+    best = readings[0]
+    assert isinstance(best, PlateReading)
+    assert (best.plate, best.display, best.colour) == (text, display, colour)
+    assert 0.5 < best.confidence <= 1.0
+    assert box_covers(best.box, corners)
+
+
+def test_reads_a_distant_plate_at_dusk_after_a_video_call(reader: PlateReader) -> None:
+    # Seed 7 at "hard": the plate 94 px wide, dusk, 4 px of motion blur, H.264 at qp 32.
+    frame = render_scene("浙C8K261", "blue", np.random.default_rng(7), difficulty="hard")
+    assert [r.plate for r in reader.read(frame)][:1] == ["浙C8K261"]
+
+
+def test_frame_without_a_plate_gives_nothing(reader: PlateReader) -> None:
+    for seed in (1, 2):
+        frame = render_no_plate(np.random.default_rng(seed), sign=False)
+        assert reader.read(frame) == []
+    # A plate-blue rectangle of plate shape with nothing written on it.
+    blank = np.zeros((720, 1280, 3), np.uint8)
+    blank[300:400, 400:720] = (18, 64, 168)
+    assert reader.read(blank) == []
+    assert reader.read(np.zeros((240, 320, 3), np.uint8)) == []
+
+
+def test_reads_a_phone_photo_larger_than_video(reader: PlateReader) -> None:
+    frame, corners = render_labelled(
+        "黑L83212", "blue", np.random.default_rng(12), size=(4000, 3000), difficulty="easy"
+    )
+    readings = reader.read(frame)
+    assert [r.plate for r in readings][:1] == ["黑L83212"]
+    assert box_covers(readings[0].box, corners)
+
+
+@pytest.mark.parametrize(
+    ("words", "colour"),
+    [
+        ("人民路", "blue"),
+        ("前方学校 减速慢行", "blue"),
+        ("收费站 2km", "green"),
+        ("出口 500m", "blue"),
+    ],
+)
+def test_chinese_road_sign_is_not_proposed(reader: PlateReader, words: str, colour: str) -> None:
+    """Plate-blue (or green), plate-shaped, white text, two of them with digits: not a plate."""
+    frame = render_sign(words, np.random.default_rng(5), colour=colour)
+    assert reader.read(frame) == []
+
+
+def test_sign_badge_and_sticker_around_a_plate_only_the_plate_is_proposed(
+    reader: PlateReader,
+) -> None:
+    proposals: list[str] = []
+    for seed in range(4):
+        frame = render_no_plate(np.random.default_rng(100 + seed), difficulty="easy", sign=True)
+        proposals += [r.display for r in reader.read(frame)]
+    assert proposals == []
+
+
+def test_look_alike_letters_in_the_serial_come_out_as_digits(reader: PlateReader) -> None:
+    """A serial never holds I or O (GA 36): a plate printed (or worn) so that they show is
+    proposed with 1 and 0, as normalise_plate spells it."""
+    frame = render_scene("豫A1O3I8", "blue", np.random.default_rng(3), difficulty="easy")
+    readings = reader.read(frame)
+    assert [(r.plate, r.display) for r in readings][:1] == [("豫A10318", "豫A·10318")]
+
+
+def test_reads_from_a_stored_jpeg(reader: PlateReader, tmp_path: Path) -> None:
+    frame = render_scene("闽D5P332", "yellow", np.random.default_rng(4), difficulty="easy")
+    path = tmp_path / "plate.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert [r.plate for r in reader.read_file(path)][:1] == ["闽D5P332"]
+
+
+def test_models_load_once_when_two_threads_read_first(tmp_path: Path) -> None:
+    fresh = PlateReader()
+    frame = render_scene("湘K77358", "blue", np.random.default_rng(6), difficulty="easy")
+    results: list[list[str]] = []
+
+    def work() -> None:
+        results.append([r.plate for r in fresh.read(frame)])
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [["湘K77358"], ["湘K77358"]]
+
+
+def test_rejects_what_is_not_an_rgb_frame(reader: PlateReader) -> None:
+    with pytest.raises(MediaError):
+        reader.read(np.zeros((720, 1280), np.uint8))
+    with pytest.raises(MediaError):
+        reader.read(np.zeros((720, 1280, 3), np.float32))
+
+
+def test_generator_is_deterministic_for_a_seed() -> None:
+    plates = [random_plate(np.random.default_rng(9)) for _ in range(2)]
+    assert plates[0] == plates[1]
+    a = render_scene("京A12345", "blue", np.random.default_rng(9), difficulty="hard")
+    b = render_scene("京A12345", "blue", np.random.default_rng(9), difficulty="hard")
+    c = render_scene("京A12345", "blue", np.random.default_rng(10), difficulty="hard")
+    assert a.shape == (720, 1280, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    first = list(scene_frames("粤BD12345", "green", seed=3, n=3))
+    again = list(scene_frames("粤BD12345", "green", seed=3, n=3))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
+
+
+def test_random_plates_cover_provinces_colours_and_formats() -> None:
+    rng = np.random.default_rng(0)
+    plates = [random_plate(rng) for _ in range(400)]
+    assert {colour for _, colour in plates} == {"blue", "yellow", "green"}
+    assert len({text[0] for text, _ in plates}) >= 25
+    for text, colour in plates:
+        assert len(text) == (8 if colour == "green" else 7)
+        assert not set(text[2:]) & set("IO")
+
+
+def test_hand_held_frames_move_and_stay_readable(reader: PlateReader) -> None:
+    frames = list(scene_frames("晋A9T516", "blue", seed=8, n=4))
+    assert len(frames) == 4
+    assert all(f.shape == (720, 1280, 3) for f in frames)
+    assert not np.array_equal(frames[0], frames[1])
+    assert [r.plate for r in reader.read(frames[0])][:1] == ["晋A9T516"]
