@@ -447,7 +447,7 @@ class CallCenter:
             # A re-queued call whose case moved on meanwhile (information collected during
             # the first leg), or a call linked into a case that is further along: the answer
             # goes into the trail without moving the case back.
-            await self._case_action(call, "answer", officer_who(officer), answer)
+            await self._case_action(call, "call_answered", officer_who(officer), answer)
         self._driver_state(call)
         self.emit.send(
             "call_started",
@@ -588,9 +588,9 @@ class CallCenter:
                 self.ended_pages[sid] = to_case
         for call in self.calls.values():
             if call.case_id == from_case:
+                # The case work tells us the merged case's state right after.
                 call.case_id = to_case
                 call.queued.case_id = to_case
-                call.case_state = CaseState.IN_CALL if call.officer_id else CaseState.QUEUED
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -684,7 +684,14 @@ class CallCenter:
         if call.media is not None:
             await call.media.detach_officer()
         await self.db.update_call(call.call_id, state="waiting")
-        if call.case_state is CaseState.IN_CALL:
+        # With two calls in one case (linked reports), losing one officer leg must not send
+        # the case back to the queue while the other call is still answered.
+        others = [
+            c
+            for c in self.calls.values()
+            if c.case_id == call.case_id and c is not call and c.officer_id is not None
+        ]
+        if call.case_state is CaseState.IN_CALL and not others:
             try:
                 await self._case_event(
                     call,

@@ -870,6 +870,7 @@ class CaseWork:
         )
         if self.live is not None:
             self.live.relink(other_id, case_id)
+            self.live.case_state_changed(case_id, await self._state(case_id))
         return {"linked": other_id, "parties": party_map}
 
     async def close_expired(self) -> list[str]:

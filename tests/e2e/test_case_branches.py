@@ -152,6 +152,22 @@ async def test_two_reports_of_one_accident_are_linked(live_server: Any) -> None:
             "POST", f"/api/cases/{ack1['case_id']}/link", {"case_id": ack1["case_id"]}
         )
         assert status == 400
+        # The second driver's call, still waiting, is answered into the merged case: the
+        # case does not move back, the answer is in its trail.
+        seen = len(officer.events)
+        assert (await officer.hangup(ack1["call_id"]))["ok"]
+        await officer.set_available()
+        offer = await officer.wait_offer(timeout=20, after=seen)
+        assert offer["call_id"] == ack2["call_id"]
+        assert (await officer.accept(ack2["call_id"]))["ok"]
+        await second.wait_state("in_call")
+        assert await status_of(live_server, ack1["case_id"]) == "in_call"
+        answers = live_server.rows(
+            "select what from case_audit where case_id = ? and detail like ?",
+            ack1["case_id"],
+            f"%{ack2['call_id']}%",
+        )
+        assert [r[0] for r in answers][-1] == "call_answered"
     finally:
         for c in (first, second, officer):
             await c.close()
