@@ -71,7 +71,7 @@ async def run(captures: int, plates: int, seed: int) -> None:
         finally:
             server.stop()
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     print(
         f"{len(times)} plate captures on {plates} calls: click → JPEG + proposal "
         f"p50 {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
