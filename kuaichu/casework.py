@@ -47,6 +47,7 @@ from .cases.states import (
     current_state,
     review_deadline,
     review_window_open,
+    transition,
 )
 from .errors import Conflict, Forbidden, InvalidMessage, KuaichuError, NotFound
 from .notify import Notifier, OutboxMessage, Template, enqueue, format_deadline, mask_phone
@@ -466,6 +467,7 @@ class CaseWork:
         review with outcome "revised" the review is the reason)."""
         row = await self.authorize(officer, case_id)
         state = CaseState(row["status"])
+        transition(state, CaseEvent.DETERMINE)  # refuse before rendering a PDF for nothing
         stored = await self.store.form(case_id)
         form = stored.form
         liabilities = form.liabilities()
