@@ -467,11 +467,11 @@ class CaseWork:
         review with outcome "revised" the review is the reason)."""
         row = await self.authorize(officer, case_id)
         state = CaseState(row["status"])
-        transition(state, CaseEvent.DETERMINE)  # refuse before rendering a PDF for nothing
         stored = await self.store.form(case_id)
         form = stored.form
         liabilities = form.liabilities()
         check_liabilities(liabilities)
+        transition(state, CaseEvent.DETERMINE)  # refuse before rendering a PDF for nothing
         missing = missing_for_information(form)
         if missing:
             raise Conflict(
