@@ -271,6 +271,8 @@ class CallCenter:
         queued = QueuedCall(call_id, case_id, now, location)
         call = Call(call_id, case_id, sid, queued, report.location, case_state=entry.to_state)
         call.progress_token = progress_token
+        if self.casework is not None and self.casework.notifier is not None:
+            self.casework.notifier.wake()  # the "queued" SMS, if the page gave a number
         await self._case_event(call, CaseEvent.QUEUE, "system", {"call_id": call_id})
         self.calls[call_id] = call
         self.by_driver[sid] = call_id
