@@ -282,6 +282,7 @@ def create_app(settings: Settings) -> web.Application:
             engine, db, ledger, settings.recordings_path, reader, zone=zone
         )
         app[caseweb.captures_key] = center.captures
+        center.auto_plate_seconds = settings.auto_plate_seconds
         app[caseweb.casework_key] = casework
         limit = settings.max_message_bytes
         sio.register_namespace(DriverNamespace(center, limit))

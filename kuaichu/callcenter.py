@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import secrets
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class Call:
     pending_offer: dict[str, str] | None = None
     # The caller's link to the progress page (/p/<token>), handed to the page once.
     progress_token: str | None = None
+    patrolling: bool = False  # the low-rate plate reading runs for this call
+    plates_seen: set[str] = field(default_factory=set)
     grace: asyncio.Task[None] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -145,6 +148,8 @@ class CallCenter:
         # Driver pages whose call has ended but which are still open (the "ended" screen):
         # a leave-the-scene notice pushed during wrap-up must still reach them.
         self.ended_pages: dict[str, str] = {}  # driver sid -> case id
+        # Seconds between plate readings nobody asked for (0: off); set by the app.
+        self.auto_plate_seconds = 0.0
 
     def attach(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
@@ -496,6 +501,9 @@ class CallCenter:
             raise
         call.state = "in_call"
         self._driver_state(call)
+        if self.auto_plate_seconds > 0 and self.captures is not None and not call.patrolling:
+            call.patrolling = True
+            call.spawn(self._plate_patrol(call), "plate-patrol")
 
     async def officer_hangup(self, officer: Officer, call_id: str) -> None:
         call = self.officer_call(officer, call_id)
@@ -535,6 +543,32 @@ class CallCenter:
             )
         self._to_officer(call, "capture_stored", view)
         return view
+
+    async def _plate_patrol(self, call: Call) -> None:
+        """Read plates at a low rate on frames nobody asked for, and propose each new one in
+        the console. A proposal, not evidence: the frame is decoded in a worker thread into a
+        scratch folder and thrown away; only the officer's capture stores a still."""
+        assert self.captures is not None
+        while call.state != "ended":
+            await asyncio.sleep(self.auto_plate_seconds)
+            if call.state != "in_call" or call.media is None or call.officer_id is None:
+                continue
+            try:
+                with tempfile.TemporaryDirectory(prefix="kuaichu-plate-") as scratch:
+                    frame = await call.media.capture("auto", Path(scratch))
+                    reading = await asyncio.to_thread(self.captures.read_plate_file, frame.path)
+            except KuaichuError as exc:
+                logger.debug("call %s: plate patrol skipped (%s)", call.call_id, exc.code)
+                continue
+            if reading is None or reading["plate"] in call.plates_seen:
+                continue
+            call.plates_seen.add(reading["plate"])
+            view: dict[str, Any] = {"call_id": call.call_id, "plate": reading}
+            if self.casework is not None:
+                form = await self.casework.store.form(call.case_id)
+                view["plate_check"] = plate_check(reading, [p.to_dict() for p in form.form.parties])
+            logger.info("call %s: plate seen unasked: %s", call.call_id, reading["plate"])
+            self._to_officer(call, "plate_seen", view)
 
     def request_still(self, officer: Officer, call_id: str, kind: str) -> None:
         """Ask the driver's phone for a full-resolution photo instead of a video frame."""

@@ -116,7 +116,7 @@ class CaptureDesk:
         plate if asked, then record it."""
         plate = None
         if capture.kind == "plate" and self.reader is not None:
-            plate = await asyncio.to_thread(self._read_plate_file, capture.path)
+            plate = await asyncio.to_thread(self.read_plate_file, capture.path)
         return await self._record(
             facts,
             kind=capture.kind,
@@ -164,7 +164,7 @@ class CaptureDesk:
             plate=plate,
         )
 
-    def _read_plate_file(self, path: Path) -> dict[str, Any] | None:
+    def read_plate_file(self, path: Path) -> dict[str, Any] | None:
         return self._read_plate_rgb(_decode_rgb(path.read_bytes()))
 
     def _read_plate_rgb(self, rgb: npt.NDArray[np.uint8]) -> dict[str, Any] | None:

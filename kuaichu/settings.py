@@ -130,6 +130,13 @@ class Settings:
     registry_timeout: float = field(
         default=3.0, metadata={"help": "seconds per attempt before the registry is 'unavailable'"}
     )
+    auto_plate_seconds: float = field(
+        default=15.0,
+        metadata={
+            "help": "during a call, read plates on a frame nobody asked for every N seconds and "
+            "propose them in the console (0: only on the officer's plate captures)"
+        },
+    )
     pdf_font: Path | None = field(
         default=None,
         metadata={"help": "TrueType/TTC font with Chinese glyphs for PDFs; default: searched"},

@@ -150,3 +150,23 @@ async def test_phone_still_and_capture_bad_input(live_server: Any) -> None:
     finally:
         for c in (driver, officer, other):
             await c.close()
+
+
+async def test_plates_are_read_unasked_at_a_low_rate_and_nothing_is_stored(
+    server_factory: Any, plate_frames: list[np.ndarray[Any, Any]]
+) -> None:
+    server = server_factory(reservation_timeout=5, wrapup_seconds=2, auto_plate_seconds=1)
+    driver, officer, ack, call_id = await start_call(server, LoopVideoTrack(plate_frames))
+    try:
+        seen = await officer.wait_event("plate_seen", timeout=20)
+        assert seen["call_id"] == call_id
+        assert seen["plate"]["plate"] == PLATE
+        assert seen["plate_check"] == {"status": "propose", "party": "A"}
+        await asyncio.sleep(2.5)  # more patrol rounds: the same plate is proposed once
+        assert sum(1 for ev, _ in officer.events if ev == "plate_seen") == 1
+        assert server.rows("select count(*) from captures")[0][0] == 0
+        folder = server.data_dir / "recordings" / ack["case_id"]
+        assert not list(folder.glob("*.jpg"))
+    finally:
+        await driver.close()
+        await officer.close()

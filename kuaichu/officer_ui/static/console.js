@@ -119,6 +119,7 @@ socket.on("sdp_offer", (offer) => {
 socket.on("call_started", (msg) => {
   state.callId = msg.call_id;
   state.caseId = msg.case_id;
+  $("plate-seen").hidden = true;
   $("call-case").textContent = msg.case_id || "";
   renderLocation(msg.location);
   startCallTimer(msg.answered_at);
@@ -135,6 +136,23 @@ socket.on("call_location", (msg) => {
 socket.on("call_ended", onCallEnded);
 // Every stored still of our call (frames we took, photos from the driver's phone).
 socket.on("capture_stored", (view) => casePanel.evidence.add(view));
+// Plates read unasked at a low rate: a hint to capture, not evidence.
+socket.on("plate_seen", (seen) => {
+  if (seen.call_id !== state.callId) return;
+  const box = $("plate-seen");
+  const check = seen.plate_check || {};
+  let text = fmt(t.evi_plate_seen, {
+    plate: seen.plate.plate,
+    conf: Math.round((seen.plate.confidence || 0) * 100),
+  });
+  if (check.status === "matches") text += " · " + fmt(t.evi_plate_seen_match, { key: check.party });
+  if (check.status === "mismatch") {
+    text += " · " + fmt(t.evi_plate_seen_mismatch, { plates: (check.declared || []).join("、") });
+  }
+  box.textContent = text;
+  box.classList.toggle("plate-seen-bad", check.status === "mismatch");
+  box.hidden = false;
+});
 socket.on("driver_media", (msg) => {
   // The driver's phone lost its media path (network switch) and is being re-offered a
   // connection; the call itself goes on. Tell the officer why the picture froze.
