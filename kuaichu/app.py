@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, tzinfo
+from datetime import datetime
 
 import socketio
 from aiohttp import web
@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from . import auth, caseweb
 from .callcenter import SUPERVISOR_NS, CallCenter
 from .captures import CaptureDesk
-from .cases.eligibility import ServiceRules
 from .casework import CaseWork, CaseWorkConfig
 from .documents import Renderer
 from .errors import KuaichuError, NotAuthenticated
@@ -37,14 +36,18 @@ from .verification import LocalRegistry, Registry, RemoteRegistry
 
 logger = logging.getLogger(__name__)
 
-settings_key = web.AppKey("settings", Settings)
-db_key = web.AppKey("db", Database)
-center_key = caseweb.center_key
-sio_key = web.AppKey("sio", socketio.AsyncServer)
-rules_key = web.AppKey("service_rules", ServiceRules)
-zone_key = web.AppKey("zone", tzinfo)
-
-server_key_key = web.AppKey("server_key", ServerKey)
+from .appkeys import (  # noqa: E402
+    accounts_key,
+    captures_key,
+    casework_key,
+    center_key,
+    db_key,
+    rules_key,
+    server_key_key,
+    settings_key,
+    sio_key,
+    zone_key,
+)
 
 WALLBOARD_PERIOD = 2.0
 HOUSEKEEPING_PERIOD = 3600.0
@@ -173,7 +176,7 @@ async def _evidence_verification(request: web.Request) -> web.Response:
     if officer is None:
         raise NotAuthenticated("log in first")
     case_id = caseweb.case_id_of(request)
-    await request.app[caseweb.casework_key].authorize(officer, case_id)
+    await request.app[casework_key].authorize(officer, case_id)
     key = request.app[server_key_key]
     folder = request.app[settings_key].recordings_path / case_id
     report = await asyncio.to_thread(verify_case_folder, folder, key.public_key)
@@ -225,7 +228,7 @@ def create_app(settings: Settings) -> web.Application:
         db = Database(engine)
         app[db_key] = db
         accounts = auth.Accounts(db, settings.session_hours * 3600)
-        app[auth.accounts_key] = accounts
+        app[accounts_key] = accounts
         await _first_account(accounts, settings)
         emitter = Emitter(sio)
         events = EventLog(db)
@@ -281,9 +284,9 @@ def create_app(settings: Settings) -> web.Application:
         center.captures = CaptureDesk(
             engine, db, ledger, settings.recordings_path, reader, zone=zone
         )
-        app[caseweb.captures_key] = center.captures
+        app[captures_key] = center.captures
         center.auto_plate_seconds = settings.auto_plate_seconds
-        app[caseweb.casework_key] = casework
+        app[casework_key] = casework
         limit = settings.max_message_bytes
         sio.register_namespace(DriverNamespace(center, limit))
         sio.register_namespace(OfficerNamespace(center, accounts, limit))

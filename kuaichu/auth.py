@@ -191,8 +191,7 @@ class Accounts:
         return Officer(row["id"], row["username"], row["display_name"], row["role"])
 
 
-accounts_key = web.AppKey("accounts", Accounts)
-secure_cookies_key = web.AppKey("secure_cookies", bool)
+from .appkeys import accounts_key, secure_cookies_key  # noqa: E402
 
 
 def token_from_cookie_header(header: str | None) -> str | None:

@@ -16,15 +16,11 @@ from typing import Any, Final
 import aiohttp_jinja2
 from aiohttp import web
 
+from .appkeys import captures_key, casework_key, center_key
 from .auth import Officer, current_officer
-from .callcenter import CallCenter
-from .captures import MAX_STILL_BYTES, CaptureDesk, plate_check
+from .captures import MAX_STILL_BYTES, plate_check
 from .casework import CaseWork
 from .errors import Forbidden, InvalidMessage, MessageTooLarge, NotAuthenticated, NotFound
-
-casework_key: Final = web.AppKey("casework", CaseWork)
-captures_key: Final = web.AppKey("captures", CaptureDesk)
-center_key: Final = web.AppKey("callcenter", CallCenter)
 
 MAX_JSON_BYTES: Final = 64 * 1024
 _CASE_ID = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
