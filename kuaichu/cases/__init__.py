@@ -4,6 +4,7 @@ No I/O here: the server loads a case's audit trail, asks these modules what may 
 stores the resulting entry in the same transaction as everything else the step changes.
 """
 
+from .actions import AuditAction
 from .eligibility import (
     AccidentCause,
     Eligibility,
@@ -44,6 +45,7 @@ from .states import (
 
 __all__ = [
     "AccidentCause",
+    "AuditAction",
     "AuditEntry",
     "CaseEvent",
     "CaseState",

@@ -11,6 +11,7 @@ update leaves the row to be sent again once its lease runs out.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import random
@@ -27,14 +28,19 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..storage.tables import outbox
+from .doorbell import Doorbell
 from .messages import Template, mask_phone, redact_phones, render_text
 from .sms import SmsAdapter, SmsError
 
 logger = logging.getLogger(__name__)
 
-PENDING: Final = "pending"
-SENT: Final = "sent"
-FAILED: Final = "failed"
+
+class OutboxStatus(enum.StrEnum):
+    """A message's delivery status (``outbox.status``)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 _PHONE: Final = re.compile(r"^\+?\d{5,20}$")
 _MAX_ERROR: Final = 500
@@ -51,7 +57,7 @@ class OutboxMessage:
     template: Template
     params: dict[str, Any]
     body: str
-    status: str
+    status: OutboxStatus
     attempts: int
     created_at: float
     sent_at: float | None
@@ -73,7 +79,7 @@ class OutboxMessage:
             template=Template(row["template"]),
             params=json.loads(row["params"]),
             body=row["body"],
-            status=row["status"],
+            status=OutboxStatus(row["status"]),
             attempts=row["attempts"],
             created_at=row["created_at"],
             sent_at=row["sent_at"],
@@ -107,7 +113,8 @@ async def enqueue(
     """Write one message into the outbox inside the caller's transaction (``conn`` must be in
     one; nothing is committed here). The text is rendered now, so a later change of wording
     or signature does not alter a queued message. A ``dedupe_key`` seen before (a step retried,
-    two tabs) is a no-op returning ``False``. Call :meth:`Notifier.wake` after the commit.
+    two tabs) is a no-op returning ``False``. Ring the notifier's :class:`Doorbell` after the
+    commit.
 
     Raises ``ValueError`` for bad parameters or phone (programming errors)."""
     body = render_text(template, params, signature)
@@ -121,7 +128,7 @@ async def enqueue(
         "params": json.dumps(dict(params), ensure_ascii=False, sort_keys=True),
         "body": body,
         "dedupe_key": dedupe_key,
-        "status": PENDING,
+        "status": OutboxStatus.PENDING.value,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -168,9 +175,42 @@ def _clean_traceback(exc: BaseException, phone: str = "") -> str:
     return redact_phones(text)
 
 
+class Outbox:
+    """Reads the outbox (a case's messages, the counts per status); the writing side is
+    :func:`enqueue`, inside the step's own transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def messages(self, case_id: str) -> list[OutboxMessage]:
+        """A case's messages, oldest first (the case page, the supervisor)."""
+        async with self.engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(outbox).where(outbox.c.case_id == case_id).order_by(outbox.c.id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [OutboxMessage.from_row(r) for r in rows]
+
+    async def counts(self) -> dict[OutboxStatus, int]:
+        """Messages per status, every status present (the supervisor's figures)."""
+        out = dict.fromkeys(OutboxStatus, 0)
+        async with self.engine.connect() as conn:
+            for status, n in await conn.execute(
+                select(outbox.c.status, func.count()).group_by(outbox.c.status)
+            ):
+                out[OutboxStatus(status)] = int(n)
+        return out
+
+
 class Notifier:
-    """Delivers the outbox. One owned task (:meth:`start` / :meth:`close`); :meth:`wake` after
-    committing a message sends it at once rather than at the next poll."""
+    """Delivers the outbox. One owned task (:meth:`start` / :meth:`close`); it waits on the
+    ``doorbell`` between passes, so ringing it after committing a message sends the message
+    at once rather than at the next poll."""
 
     name = "notifier"
 
@@ -179,6 +219,7 @@ class Notifier:
         engine: AsyncEngine,
         adapter: SmsAdapter,
         *,
+        doorbell: Doorbell | None = None,
         on_sent: Callable[[OutboxMessage], Awaitable[None]] | None = None,
         poll_interval: float = 5.0,
         base_backoff: float = 5.0,
@@ -199,7 +240,8 @@ class Notifier:
         # process that died is picked up again soon.
         self.lease = lease
         self.batch = batch
-        self._wakeup = asyncio.Event()
+        self.doorbell = doorbell if doorbell is not None else Doorbell()
+        self._outbox = Outbox(engine)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -207,7 +249,8 @@ class Notifier:
             self._task = asyncio.create_task(self._run(), name=self.name)
 
     def wake(self) -> None:
-        self._wakeup.set()
+        """Ring the doorbell (for callers that hold the notifier itself)."""
+        self.doorbell.ring()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -222,7 +265,7 @@ class Notifier:
     async def _run(self) -> None:
         while True:
             # Cleared before the pass: a wake during the pass means another pass right after.
-            self._wakeup.clear()
+            self.doorbell.clear()
             try:
                 await self.deliver_due()
             except Exception as exc:
@@ -234,7 +277,7 @@ class Notifier:
                     _clean_traceback(exc),
                 )
             try:
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+                await asyncio.wait_for(self.doorbell.wait(), self.poll_interval)
             except TimeoutError:
                 pass
 
@@ -252,7 +295,7 @@ class Notifier:
                         await conn.execute(
                             select(outbox)
                             .where(
-                                outbox.c.status == PENDING,
+                                outbox.c.status == OutboxStatus.PENDING.value,
                                 outbox.c.next_attempt_at <= clock(),
                                 outbox.c.id > last_id,
                             )
@@ -276,7 +319,7 @@ class Notifier:
                 update(outbox)
                 .where(
                     outbox.c.id == message.id,
-                    outbox.c.status == PENDING,
+                    outbox.c.status == OutboxStatus.PENDING.value,
                     outbox.c.next_attempt_at == message.next_attempt_at,
                 )
                 .values(next_attempt_at=now + self.lease)
@@ -313,7 +356,7 @@ class Notifier:
                 update(outbox)
                 .where(outbox.c.id == message.id)
                 .values(
-                    status=SENT,
+                    status=OutboxStatus.SENT.value,
                     attempts=attempts,
                     sent_at=sent_at,
                     gateway_id=gateway_id,
@@ -338,7 +381,7 @@ class Notifier:
                 template=message.template,
                 params=message.params,
                 body=message.body,
-                status=SENT,
+                status=OutboxStatus.SENT,
                 attempts=attempts,
                 created_at=message.created_at,
                 sent_at=sent_at,
@@ -365,7 +408,7 @@ class Notifier:
         give_up = not retryable or attempts >= self.max_attempts
         values: dict[str, Any] = {"attempts": attempts, "last_error": error}
         if give_up:
-            values["status"] = FAILED
+            values["status"] = OutboxStatus.FAILED.value
         else:
             values["next_attempt_at"] = now + backoff_delay(
                 attempts, self.base_backoff, self.max_backoff
@@ -394,25 +437,9 @@ class Notifier:
             )
 
     async def messages(self, case_id: str) -> list[OutboxMessage]:
-        """A case's messages, oldest first (the case page, the supervisor)."""
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(outbox).where(outbox.c.case_id == case_id).order_by(outbox.c.id)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return [OutboxMessage.from_row(r) for r in rows]
+        """A case's messages, oldest first (see :meth:`Outbox.messages`)."""
+        return await self._outbox.messages(case_id)
 
-    async def counts(self) -> dict[str, int]:
-        """Messages per status, every status present (the supervisor's figures)."""
-        out = {PENDING: 0, SENT: 0, FAILED: 0}
-        async with self.engine.connect() as conn:
-            for status, n in await conn.execute(
-                select(outbox.c.status, func.count()).group_by(outbox.c.status)
-            ):
-                out[status] = int(n)
-        return out
+    async def counts(self) -> dict[OutboxStatus, int]:
+        """Messages per status (see :meth:`Outbox.counts`)."""
+        return await self._outbox.counts()

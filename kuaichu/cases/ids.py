@@ -1,0 +1,27 @@
+"""Case ids and verification codes: short, readable over the phone, without look-alikes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Final
+
+# No 0/O, 1/I: the id and the code are read out and typed by hand.
+_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+CASE_ID_RE: Final = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
+
+
+def new_case_id(now: float) -> str:
+    """``KC`` + the local date + six characters: readable over the phone."""
+    return (
+        "KC"
+        + datetime.fromtimestamp(now).strftime("%Y%m%d")
+        + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    )
+
+
+def new_code() -> str:
+    """A determination's verification code (printed next to its number)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
