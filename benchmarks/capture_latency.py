@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/capture_latency.py --captures 30 --plates 6
 
 A simulated driver streams a synthetic hand-held scene of a car with a rendered plate
-(kuaichu.simplates, 1280x720, 15 fps) through a real call; a simulated officer sends the
+(sim.plates, 1280x720, 15 fps) through a real call; a simulated officer sends the
 console's `capture` event (kind plate) and times the acknowledgement, which arrives once the
 JPEG is stored, hashed, listed in the manifest and the plate read. Each plate gets its own call;
 the captures are spread over the call. Prints p50/p95/max and how many proposals matched.
@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kuaichu.simclient import LoopVideoTrack, SimDriver, SimOfficer  # noqa: E402
-from kuaichu.simplates import random_plate, scene_frames  # noqa: E402
+from sim.client import LoopVideoTrack, SimDriver, SimOfficer  # noqa: E402
+from sim.plates import random_plate, scene_frames  # noqa: E402
 from tests.conftest import start_server  # noqa: E402
 
 

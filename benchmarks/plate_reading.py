@@ -18,12 +18,22 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+# Run from a checkout: the simulators in sim/ are not installed with the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from kuaichu.media.plate_reader import PlateReader
-from kuaichu.simplates import DIFFICULTIES, font_path, random_plate, render_no_plate, render_scene
+from sim.plates import (
+    DIFFICULTIES,
+    font_path,
+    random_plate,
+    render_no_plate,
+    render_scene,
+)
 
 
 def percentile(values: list[float], q: float) -> float:

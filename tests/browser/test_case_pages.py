@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from kuaichu.simclient import SimDriver
+from sim.client import SimDriver
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from kuaichu.simclient import SimOfficer
+from sim.client import SimOfficer
 
 pytestmark = pytest.mark.browser
 

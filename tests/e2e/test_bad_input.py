@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import socketio
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 async def test_bad_messages_get_clear_errors_and_server_keeps_serving(live_server: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import av
 import pytest
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, str]:

@@ -13,8 +13,8 @@ import av
 import numpy as np
 import pytest
 
-from kuaichu.simclient import LoopVideoTrack, SimDriver, SimOfficer
-from kuaichu.simplates import scene_frames
+from sim.client import LoopVideoTrack, SimDriver, SimOfficer
+from sim.plates import scene_frames
 
 PLATE = "黑A·D23456"
 

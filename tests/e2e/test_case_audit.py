@@ -14,8 +14,8 @@ import pytest
 
 from kuaichu.cases.states import AuditEntry, CaseEvent, apply, case_timings, replay
 from kuaichu.errors import KuaichuError
-from kuaichu.simclient import SimDriver, SimOfficer
 from kuaichu.storage.db import Database, create_schema, make_engine
+from sim.client import SimDriver, SimOfficer
 
 
 def trail(server: Any, case_id: str) -> list[sqlite3.Row]:

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 async def answered(server: Any, phone: str = "13800138000") -> tuple[SimDriver, SimOfficer, str]:

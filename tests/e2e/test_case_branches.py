@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 PHONE_A = "13800138000"
 

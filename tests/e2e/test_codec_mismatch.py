@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 class H264lessOfficer(SimOfficer):

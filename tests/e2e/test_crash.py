@@ -10,7 +10,7 @@ from typing import Any
 
 import av
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 async def test_partial_recording_survives_sigkill(live_server: Any) -> None:

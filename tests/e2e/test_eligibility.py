@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuaichu.simclient import ELIGIBLE_ANSWERS, SimDriver, SimOfficer
+from sim.client import ELIGIBLE_ANSWERS, SimDriver, SimOfficer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINA = timezone(timedelta(hours=8))

@@ -9,7 +9,7 @@ from typing import Any
 
 import av
 
-from kuaichu.simclient import SimDriver, SimOfficer
+from sim.client import SimDriver, SimOfficer
 
 
 async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from kuaichu.errors import MediaError
 from kuaichu.media.plate_reader import PlateReader, PlateReading
-from kuaichu.simplates import (
+from sim.plates import (
     random_plate,
     render_labelled,
     render_no_plate,

@@ -48,7 +48,6 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from kuaichu.cases.plates import PROVINCES
-from kuaichu.errors import KuaichuError
 
 RGB = npt.NDArray[np.uint8]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -87,10 +86,10 @@ _BODY_COLOURS: Final = (
 )  # fmt: skip
 
 
-class FontMissing(KuaichuError):
-    """No CJK font on the system to draw plates with (apt-get install fonts-wqy-microhei)."""
+class FontMissing(RuntimeError):
+    """No CJK font on the system to draw plates with (apt-get install fonts-wqy-microhei).
 
-    code = "font_missing"
+    The simulator's own error, not the product's: nothing on the server raises or handles it."""
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class PatternVideoTrack(MediaStreamTrack):
 
 class LoopVideoTrack(MediaStreamTrack):
     """Plays prepared RGB frames in a loop (a synthetic scene filmed hand-held, e.g. a car
-    with a rendered plate from :mod:`kuaichu.simplates`)."""
+    with a rendered plate from :mod:`sim.plates`)."""
 
     kind = "video"
 
