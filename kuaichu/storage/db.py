@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 # Writes more rows inside a case step's transaction; raising rolls the whole step back.
 InTransaction = Callable[[AsyncConnection, AuditEntry], Awaitable[None]]
+# Writes the row an action's audit entry refers to, before the entry and in its transaction,
+# and returns what to add to the entry's detail (the new row's id).
+BeforeEntry = Callable[[AsyncConnection], Awaitable[Mapping[str, Any]]]
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -136,11 +139,14 @@ class Database:
         *,
         zone: tzinfo = CHINA_TIME,
         extra: InTransaction | None = None,
+        before: BeforeEntry | None = None,
     ) -> AuditEntry:
         """An officer action that does not move the state (decline, hang-up, a form save)
-        into the trail, with whatever ``extra`` writes in the same transaction."""
+        into the trail, with whatever ``before`` and ``extra`` write in the same transaction."""
         async with self.engine.begin() as conn:
             trail = await self._locked_trail(conn, case_id, zone)
+            if before is not None:
+                detail = {**(detail or {}), **await before(conn)}
             entry = record_action(trail, action, who, _not_before(trail, at), detail)
             await self._insert_audit(conn, case_id, len(trail), entry)
             if extra is not None:
