@@ -195,7 +195,7 @@ class CallCenter:
         )
 
     def queue_changed(self) -> None:
-        for queued in self.dispatcher.queue:
+        for queued in self.dispatcher.waiting():
             call = self.calls.get(queued.call_id)
             if call is not None:
                 self._send_queue(call)
@@ -214,7 +214,7 @@ class CallCenter:
             self.emit.send(event, payload, OFFICER_NS, officer_room(call.officer_id))
 
     def _send_queue(self, call: Call) -> None:
-        position = self.dispatcher.queue.position(call.call_id)
+        position = self.dispatcher.position(call.call_id)
         if position is None:
             return
         self._to_driver(
@@ -223,7 +223,7 @@ class CallCenter:
             {
                 "call_id": call.call_id,
                 "position": position,
-                "waiting": len(self.dispatcher.queue),
+                "waiting": self.dispatcher.waiting_count(),
                 "estimated_wait_s": self.dispatcher.estimated_wait(call.call_id),
             },
         )
@@ -384,7 +384,7 @@ class CallCenter:
         if call.state == "waiting" or (
             call.state == "reconnecting"
             and call.officer_id is None
-            and self.dispatcher.queue.get(call_id)
+            and self.dispatcher.queued(call_id)
         ):
             if self.dispatcher.abandon(call_id):
                 await self._end(call, "abandoned")
@@ -698,7 +698,7 @@ class CallCenter:
             return
         call.pending_offer = {"call_id": call.call_id, **offer}
         self._to_driver(call, "sdp_offer", call.pending_offer)
-        self.dispatcher.events.record("driver_media_rejoin", call.call_id, call.officer_id)
+        self.dispatcher.record("driver_media_rejoin", call.call_id, call.officer_id)
         self._to_officer(call, "driver_media", {"call_id": call.call_id, "state": "reconnecting"})
         try:
             await asyncio.wait_for(call.driver_ready.wait(), self.driver_grace)
@@ -750,7 +750,7 @@ class CallCenter:
         if call.driver_sid is not None:
             self.by_driver.pop(call.driver_sid, None)
             self.ended_pages[call.driver_sid] = call.case_id
-        if self.dispatcher.queue.get(call.call_id):
+        if self.dispatcher.queued(call.call_id):
             self.dispatcher.abandon(call.call_id)
         if call.grace is not None and call.grace is not asyncio.current_task():
             call.grace.cancel()
@@ -768,7 +768,7 @@ class CallCenter:
             )
             handle = now - call.answered_at if call.answered_at else None
             self.dispatcher.call_finished(call.officer_id, call.call_id, handle)
-        self.dispatcher.events.record(
+        self.dispatcher.record(
             "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
         )
         await self.db.update_call(call.call_id, state="ended", ended_at=now, end_reason=reason)
@@ -856,12 +856,12 @@ class CallCenter:
                     "case_id": call.case_id,
                     "state": state,
                     "waited_s": int((waited_until or now) - call.queued.queued_at),
-                    "position": self.dispatcher.queue.position(call.call_id),
+                    "position": self.dispatcher.position(call.call_id),
                     "officer": officer.display_name if officer else None,
                 }
             )
         officers = []
-        for oid, p in self.dispatcher.officers.items():
+        for oid, p in self.dispatcher.officers().items():
             o = self.officers.get(oid)
             if o is None:
                 continue
@@ -884,7 +884,7 @@ class CallCenter:
             "today": {
                 "answered": len(answered),
                 "abandoned": sum(1 for e in events if e["kind"] == "call_abandoned"),
-                "waiting": len(self.dispatcher.queue),
+                "waiting": self.dispatcher.waiting_count(),
                 "avg_wait_s": round(sum(waits) / len(waits), 1) if waits else 0,
             },
         }

@@ -2,5 +2,13 @@
 
 from .dispatcher import Dispatcher, DispatchListener
 from .model import OfficerStatus, QueuedCall
+from .ports import CallQueue, EventSink
 
-__all__ = ["DispatchListener", "Dispatcher", "OfficerStatus", "QueuedCall"]
+__all__ = [
+    "CallQueue",
+    "DispatchListener",
+    "Dispatcher",
+    "EventSink",
+    "OfficerStatus",
+    "QueuedCall",
+]

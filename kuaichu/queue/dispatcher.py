@@ -12,17 +12,18 @@ evidently not at their desk). Neither moves the call in the queue.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
 from typing import Any, Protocol
 
+from ..clock import Clock, SystemClock, Timer
 from ..errors import Conflict, NotFound
-from .eventlog import EventLog
-from .memory import MemoryCallQueue
 from .model import OfficerStatus, QueuedCall
+from .ports import CallQueue, EventSink
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class DispatchListener(Protocol):
 
 @dataclass
 class OfficerPresence:
+    """One officer's dispatch state, as the dispatcher keeps it."""
+
     officer_id: int
     status: OfficerStatus = OfficerStatus.OFFLINE
     since: float = 0.0  # monotonic; "available longest" is the smallest
@@ -55,32 +58,65 @@ class OfficerPresence:
 
 
 class Dispatcher:
+    """Offers queued calls to available officers (see the module docstring for the policy)."""
+
     def __init__(
         self,
-        queue: MemoryCallQueue,
-        events: EventLog,
+        queue: CallQueue,
+        events: EventSink,
         listener: DispatchListener,
         *,
         reservation_timeout: float,
         wrapup_seconds: float,
         decline_cooldown: float,
         default_handle_seconds: float,
+        clock: Clock | None = None,
     ) -> None:
-        self.queue = queue
-        self.events = events
+        self._queue = queue
+        self._events = events
         self.listener = listener
+        self.clock: Clock = clock or SystemClock()
         self.reservation_timeout = reservation_timeout
         self.wrapup_seconds = wrapup_seconds
         self.decline_cooldown = decline_cooldown
         self.default_handle_seconds = default_handle_seconds
-        self.officers: dict[int, OfficerPresence] = {}
-        self._timers: dict[int, asyncio.TimerHandle] = {}  # officer id -> reservation/wrap-up
+        self._officers: dict[int, OfficerPresence] = {}
+        self._timers: dict[int, Timer] = {}  # officer id -> reservation/wrap-up
         self._handle_times: deque[float] = deque(maxlen=50)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def position(self, call_id: str) -> int | None:
+        """1-based place in the queue (1 is next); None once the call is not waiting."""
+        return self._queue.position(call_id)
+
+    def queued(self, call_id: str) -> QueuedCall | None:
+        """The waiting call, or None if it is not in the queue."""
+        return self._queue.get(call_id)
+
+    def waiting(self) -> list[QueuedCall]:
+        """The waiting calls, next to be answered first (a snapshot)."""
+        return list(self._queue)
+
+    def waiting_count(self) -> int:
+        """How many calls are waiting."""
+        return len(self._queue)
+
+    def officers(self) -> Mapping[int, OfficerPresence]:
+        """Every officer seen so far, by id (read-only view)."""
+        return MappingProxyType(self._officers)
+
+    def record(
+        self, kind: str, call_id: str | None = None, officer_id: int | None = None, **detail: Any
+    ) -> None:
+        """Add an event to the queue event log (for call events the dispatcher does not see)."""
+        self._events.record(kind, call_id, officer_id, **detail)
 
     # -- officers ---------------------------------------------------------------------------
 
     def presence(self, officer_id: int) -> OfficerPresence:
-        return self.officers.setdefault(officer_id, OfficerPresence(officer_id))
+        """The officer's presence, created offline on first sight."""
+        return self._officers.setdefault(officer_id, OfficerPresence(officer_id))
 
     def _set(
         self,
@@ -91,17 +127,17 @@ class Dispatcher:
     ) -> None:
         previous = p.status
         p.status = status
-        p.since = time.monotonic()
+        p.since = self.clock.monotonic()
         p.call_id = call_id
         p.wrapup_until = (
-            time.time() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
+            self.clock.now() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
         )
         self._cancel_timer(p.officer_id)
         if status is OfficerStatus.WRAPUP:
-            self._timers[p.officer_id] = asyncio.get_running_loop().call_later(
-                self.wrapup_seconds, self._wrapup_over, p.officer_id
+            self._timers[p.officer_id] = self.clock.call_later(
+                self.wrapup_seconds, partial(self._wrapup_over, p.officer_id)
             )
-        self.events.record(
+        self._events.record(
             "officer_" + status.value,
             call_id,
             p.officer_id,
@@ -116,6 +152,7 @@ class Dispatcher:
             timer.cancel()
 
     def officer_online(self, officer_id: int) -> OfficerPresence:
+        """An officer connected: on break until they say they are available."""
         p = self.presence(officer_id)
         if p.status is OfficerStatus.OFFLINE:
             self._set(p, OfficerStatus.BREAK)
@@ -133,6 +170,7 @@ class Dispatcher:
         return busy_call
 
     def set_status(self, officer_id: int, status: OfficerStatus) -> None:
+        """The officer chose available or break (refused while reserved or busy)."""
         if status not in (OfficerStatus.AVAILABLE, OfficerStatus.BREAK):
             raise Conflict("officers can only set themselves available or on break")
         p = self.presence(officer_id)
@@ -153,48 +191,51 @@ class Dispatcher:
     # -- calls --------------------------------------------------------------------------------
 
     def enqueue(self, call: QueuedCall, at_head: bool = False) -> None:
+        """Queue a call (at the head when it is put back through no fault of the driver)."""
         call.reserved_by = None
-        self.queue.push(call, at_head=at_head)
-        self.events.record("call_requeued" if at_head else "call_queued", call.call_id)
+        self._queue.push(call, at_head=at_head)
+        self._events.record("call_requeued" if at_head else "call_queued", call.call_id)
         self.dispatch()
         self.listener.queue_changed()
 
     def abandon(self, call_id: str) -> bool:
         """The driver hung up (or vanished) while waiting."""
-        call = self.queue.remove(call_id)
+        call = self._queue.remove(call_id)
         if call is None:
             return False
         if call.reserved_by is not None:
             p = self.presence(call.reserved_by)
             self.listener.offer_withdrawn(p.officer_id, call_id, "abandoned")
             self._set(p, OfficerStatus.AVAILABLE, reason="offer_abandoned")
-        self.events.record(
-            "call_abandoned", call_id, waited_s=round(time.time() - call.queued_at, 1)
+        self._events.record(
+            "call_abandoned", call_id, waited_s=round(self.clock.now() - call.queued_at, 1)
         )
         self.dispatch()
         self.listener.queue_changed()
         return True
 
     def accept(self, officer_id: int, call_id: str) -> QueuedCall:
+        """The officer takes the call offered to them; Conflict if it is not theirs."""
         p = self.presence(officer_id)
-        call = self.queue.get(call_id)
+        call = self._queue.get(call_id)
         if call is None or call.reserved_by != officer_id or p.status is not OfficerStatus.RESERVED:
             raise Conflict("this call is no longer offered to you")
-        self.queue.remove(call_id)
+        self._queue.remove(call_id)
         call.reserved_by = None
-        waited = time.time() - call.queued_at
+        waited = self.clock.now() - call.queued_at
         self._set(p, OfficerStatus.BUSY, call_id)
-        self.events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
+        self._events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
         self.dispatch()
         self.listener.queue_changed()
         return call
 
     def decline(self, officer_id: int, call_id: str) -> None:
+        """The officer passes: the call keeps its place and skips them for a cool-down."""
         p = self.presence(officer_id)
-        call = self.queue.get(call_id)
+        call = self._queue.get(call_id)
         if call is None or call.reserved_by != officer_id:
             raise NotFound("no such offer")
-        call.declined_by[officer_id] = time.time() + self.decline_cooldown
+        call.declined_by[officer_id] = self.clock.now() + self.decline_cooldown
         self._release(call_id, p, "declined")
         self._set(p, OfficerStatus.AVAILABLE, reason="declined")
         self.dispatch()
@@ -208,11 +249,11 @@ class Dispatcher:
             self._set(p, OfficerStatus.WRAPUP, call_id)
 
     def _release(self, call_id: str, p: OfficerPresence, reason: str) -> None:
-        call = self.queue.get(call_id)
+        call = self._queue.get(call_id)
         if call is not None:
             call.reserved_by = None
         self._cancel_timer(p.officer_id)
-        self.events.record("offer_" + reason, call_id, p.officer_id)
+        self._events.record("offer_" + reason, call_id, p.officer_id)
 
     def _reservation_expired(self, officer_id: int, call_id: str) -> None:
         self._timers.pop(officer_id, None)
@@ -227,46 +268,47 @@ class Dispatcher:
 
     def dispatch(self) -> None:
         """Offer every unreserved call, oldest first, to the longest-available officer."""
-        now = time.time()
-        for call in self.queue:
+        now = self.clock.now()
+        for call in self._queue:
             if call.reserved_by is not None:
                 continue
             candidates = [
                 p
-                for p in self.officers.values()
+                for p in self._officers.values()
                 if p.status is OfficerStatus.AVAILABLE
                 and call.declined_by.get(p.officer_id, 0) <= now
             ]
             if not candidates:
-                if not any(p.status is OfficerStatus.AVAILABLE for p in self.officers.values()):
+                if not any(p.status is OfficerStatus.AVAILABLE for p in self._officers.values()):
                     return  # nobody free: later calls cannot be placed either
                 continue
             officer = min(candidates, key=lambda p: p.since)
             call.reserved_by = officer.officer_id
             self._set(officer, OfficerStatus.RESERVED, call.call_id)
-            self._timers[officer.officer_id] = asyncio.get_running_loop().call_later(
+            # partial, not a lambda: the loop rebinds its variables before the timer fires.
+            self._timers[officer.officer_id] = self.clock.call_later(
                 self.reservation_timeout,
-                self._reservation_expired,
-                officer.officer_id,
-                call.call_id,
+                partial(self._reservation_expired, officer.officer_id, call.call_id),
             )
-            self.events.record("call_offered", call.call_id, officer.officer_id)
+            self._events.record("call_offered", call.call_id, officer.officer_id)
             self.listener.call_offered(officer.officer_id, call, self.reservation_timeout)
 
     # -- figures ------------------------------------------------------------------------------
 
     def average_handle_seconds(self) -> float:
+        """Mean of the last 50 handle times (the configured default before any)."""
         if not self._handle_times:
             return self.default_handle_seconds
         return sum(self._handle_times) / len(self._handle_times)
 
     def estimated_wait(self, call_id: str) -> int | None:
-        position = self.queue.position(call_id)
+        """Seconds a waiting call can expect to wait, roughly; None if it is not queued."""
+        position = self._queue.position(call_id)
         if position is None:
             return None
         staffed = sum(
             1
-            for p in self.officers.values()
+            for p in self._officers.values()
             if p.status not in (OfficerStatus.OFFLINE, OfficerStatus.BREAK)
         )
         if staffed == 0:
@@ -275,17 +317,19 @@ class Dispatcher:
         return int(self.average_handle_seconds() * (position - 0.5) / staffed)
 
     def summary(self) -> dict[str, Any]:
-        now = time.time()
-        calls = list(self.queue)
+        """The officers' queue figures: waiting, longest wait, available officers."""
+        now = self.clock.now()
+        calls = list(self._queue)
         return {
             "waiting": len(calls),
             "longest_wait_s": int(max((now - c.queued_at for c in calls), default=0)),
             "available": sum(
-                1 for p in self.officers.values() if p.status is OfficerStatus.AVAILABLE
+                1 for p in self._officers.values() if p.status is OfficerStatus.AVAILABLE
             ),
         }
 
     def close(self) -> None:
+        """Cancel the reservation and wrap-up timers."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -12,6 +12,8 @@ from .model import QueuedCall
 
 
 class MemoryCallQueue:
+    """The :class:`~.ports.CallQueue` of one process: a list in answer order."""
+
     def __init__(self) -> None:
         self._calls: list[QueuedCall] = []
 
