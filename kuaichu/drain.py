@@ -2,13 +2,15 @@
 
 Domain code that must stay atomic on the event loop (dispatcher transitions) hands work here
 instead of awaiting it: queue events for the database, socket.io emits. Bounded, so a stuck
-consumer cannot grow memory without limit; what does not fit is logged and dropped.
+consumer cannot grow memory without limit; what does not fit is logged, counted in
+``dropped`` (for tests and the wallboard) and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -16,24 +18,31 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class OrderedDrain(Generic[T]):
+class OrderedDrain(ABC, Generic[T]):
+    """A bounded queue handled in order by one owned task; subclasses implement ``handle``."""
+
     name = "drain"
 
     def __init__(self, max_pending: int) -> None:
         self._queue: asyncio.Queue[T | None] = asyncio.Queue(max_pending)
         self._task: asyncio.Task[None] | None = None
+        self.dropped = 0  # items refused because the backlog was full, since start
 
     def start(self) -> None:
+        """Start the task that handles the items."""
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     def submit(self, item: T) -> None:
+        """Queue an item without awaiting; when the backlog is full it is dropped."""
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
-            logger.error("%s backlog full, dropping %r", self.name, item)
+            self.dropped += 1
+            logger.error("%s backlog full, dropping %r (%d dropped)", self.name, item, self.dropped)
 
+    @abstractmethod
     async def handle(self, item: T) -> None:
-        raise NotImplementedError
+        """Handle one item; an exception is logged and the next item is handled."""
 
     async def flush(self) -> None:
         """Wait until everything submitted so far has been handled."""
