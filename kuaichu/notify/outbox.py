@@ -42,6 +42,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
 
+
 _PHONE: Final = re.compile(r"^\+?\d{5,20}$")
 _MAX_ERROR: Final = 500
 _RNG: Final = random.Random()

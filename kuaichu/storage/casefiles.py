@@ -12,13 +12,25 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.form import CaseForm
+from ..cases.states import CaseEvent, CaseState
 from ..errors import Conflict, NotFound
+from ..notify.outbox import OutboxStatus
+from .rows import (
+    AuditRow,
+    CallRow,
+    CaseRow,
+    NotifiedCase,
+    RecordingRow,
+    ReviewRequest,
+    VerificationCheck,
+)
 from .tables import (
     calls,
     case_audit,
@@ -76,28 +88,30 @@ class Determination:
 
 
 class CaseStore:
+    """The case tables' queries (the audit trail itself is :class:`~.db.Database`'s)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
     # -- cases ------------------------------------------------------------------------------
 
-    async def case_row(self, case_id: str) -> dict[str, Any]:
+    async def case_row(self, case_id: str) -> CaseRow:
         async with self.engine.connect() as conn:
             row = (
                 (await conn.execute(select(cases).where(cases.c.id == case_id))).mappings().first()
             )
         if row is None:
             raise NotFound(f"no case {case_id}")
-        return dict(row)
+        return cast(CaseRow, dict(row))
 
-    async def case_calls(self, case_id: str) -> list[dict[str, Any]]:
+    async def case_calls(self, case_id: str) -> list[CallRow]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(calls).where(calls.c.case_id == case_id).order_by(calls.c.queued_at)
             )
-            return [dict(r) for r in rows.mappings()]
+            return [cast(CallRow, dict(r)) for r in rows.mappings()]
 
-    async def recording(self, call_id: str) -> dict[str, Any] | None:
+    async def recording(self, call_id: str) -> RecordingRow | None:
         """The call's (last) recording with the case it belongs to now."""
         async with self.engine.connect() as conn:
             row = (
@@ -112,7 +126,7 @@ class CaseStore:
                 .mappings()
                 .first()
             )
-        return dict(row) if row else None
+        return cast(RecordingRow, dict(row)) if row else None
 
     async def officer_handled(self, case_id: str, officer_id: int) -> bool:
         """Whether the officer answered a call of this case: the officer's right to work on
@@ -127,8 +141,10 @@ class CaseStore:
 
     async def recent_cases(
         self, officer_id: int | None, limit: int = 50, status: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
-        """Newest first; an officer's own cases, or every case for ``officer_id=None``."""
+    ) -> list[CaseRow]:
+        """Newest first, at most ``limit`` (the case list pages); an officer's own cases, or
+        every case for ``officer_id=None``. Jobs that must see every case of a status use
+        :meth:`notified_cases` / :meth:`review_requests`, which have no cap."""
         query = select(cases).order_by(cases.c.created_at.desc()).limit(limit)
         if officer_id is not None:
             mine = select(calls.c.case_id).where(calls.c.officer_id == officer_id)
@@ -136,14 +152,83 @@ class CaseStore:
         if status:
             query = query.where(cases.c.status.in_(list(status)))
         async with self.engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(query)).mappings()]
+            return [cast(CaseRow, dict(r)) for r in (await conn.execute(query)).mappings()]
 
-    async def audit_rows(self, case_id: str) -> list[dict[str, Any]]:
+    async def audit_rows(self, case_id: str) -> list[AuditRow]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(case_audit).where(case_audit.c.case_id == case_id).order_by(case_audit.c.seq)
             )
-            return [dict(r) for r in rows.mappings()]
+            return [cast(AuditRow, dict(r)) for r in rows.mappings()]
+
+    async def notified_cases(
+        self, after: tuple[float, str] | None = None, limit: int = 500
+    ) -> list[NotifiedCase]:
+        """One page of the notified cases, oldest first (by report time, then id), starting
+        after the (created_at, id) of the previous page's last case. Two queries per page,
+        none per case: the cases, then their delivery and review-request rows."""
+        query = (
+            select(cases.c.id, cases.c.created_at)
+            .where(cases.c.status == CaseState.NOTIFIED.value)
+            .order_by(cases.c.created_at, cases.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    cases.c.created_at > after[0],
+                    and_(cases.c.created_at == after[0], cases.c.id > after[1]),
+                )
+            )
+        async with self.engine.connect() as conn:
+            page = (await conn.execute(query)).all()
+            ids = [str(r[0]) for r in page]
+            delivered: dict[str, datetime] = {}
+            reviewed: set[str] = set()
+            if ids:
+                events = await conn.execute(
+                    select(case_audit.c.case_id, case_audit.c.what, case_audit.c.when)
+                    .where(
+                        case_audit.c.case_id.in_(ids),
+                        case_audit.c.what.in_(
+                            [CaseEvent.NOTIFY.value, CaseEvent.REQUEST_REVIEW.value]
+                        ),
+                    )
+                    .order_by(case_audit.c.case_id, case_audit.c.seq)
+                )
+                for case_id, what, when in events:
+                    if what == CaseEvent.NOTIFY:
+                        delivered[case_id] = datetime.fromisoformat(when)  # the latest wins
+                    else:
+                        reviewed.add(case_id)
+        return [
+            NotifiedCase(str(r[0]), float(r[1]), delivered.get(str(r[0])), str(r[0]) in reviewed)
+            for r in page
+        ]
+
+    async def review_requests(self) -> list[ReviewRequest]:
+        """Every case waiting for a review decision with its request, oldest request first.
+        No cap: the supervisor's queue must not lose the oldest requests."""
+        query = (
+            select(case_audit.c.case_id, case_audit.c.when, case_audit.c.detail)
+            .join(cases, cases.c.id == case_audit.c.case_id)
+            .where(
+                cases.c.status == CaseState.REVIEW_REQUESTED.value,
+                case_audit.c.what == CaseEvent.REQUEST_REVIEW.value,
+            )
+            .order_by(case_audit.c.case_id, case_audit.c.seq)
+        )
+        latest: dict[str, ReviewRequest] = {}
+        async with self.engine.connect() as conn:
+            for case_id, when, detail in await conn.execute(query):
+                raw = json.loads(detail)
+                latest[case_id] = ReviewRequest(
+                    case_id=case_id,
+                    party=raw.get("party"),
+                    reason=raw.get("reason"),
+                    requested_at=datetime.fromisoformat(when),
+                )
+        return sorted(latest.values(), key=lambda r: (r.requested_at, r.case_id))
 
     # -- the form -----------------------------------------------------------------------------
 
@@ -253,7 +338,7 @@ class CaseStore:
                     outbox.c.case_id == case_id,
                     outbox.c.template == template,
                     outbox.c.dedupe_key.like(f"%:{key}"),
-                    outbox.c.status != "sent",
+                    outbox.c.status != OutboxStatus.SENT.value,
                 )
             )
             return int(count.scalar() or 0)
@@ -282,7 +367,7 @@ class CaseStore:
             )
         )
 
-    async def latest_verifications(self, case_id: str) -> dict[str, dict[str, Any]]:
+    async def latest_verifications(self, case_id: str) -> dict[str, VerificationCheck]:
         """The newest check per party: {party: {"facts", "result", "checked_at", ...}}."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
@@ -290,7 +375,7 @@ class CaseStore:
                 .where(verifications.c.case_id == case_id)
                 .order_by(verifications.c.id)
             )
-            out: dict[str, dict[str, Any]] = {}
+            out: dict[str, VerificationCheck] = {}
             for r in rows.mappings():
                 out[r["party"]] = {
                     "registry": r["registry"],

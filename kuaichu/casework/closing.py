@@ -1,0 +1,143 @@
+"""The ends of a case other than its determination: cancel, link two reports of one
+accident, and close the notified cases whose review window has passed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..auth import Officer
+from ..cases.actions import AuditAction
+from ..cases.actors import SYSTEM, officer_actor
+from ..cases.errors import IllegalTransition
+from ..cases.form import Party
+from ..cases.states import AuditEntry, CaseEvent, CaseState, review_deadline
+from ..errors import Conflict, InvalidMessage
+from ..storage.rows import NotifiedCase
+from .context import HAS_DOCUMENT, CaseContext, written_reason
+
+logger = logging.getLogger(__name__)
+
+
+class ClosingStep:
+    """Cancel, link and the periodic close after the review window."""
+
+    def __init__(self, ctx: CaseContext) -> None:
+        self.ctx = ctx
+
+    async def cancel(self, officer: Officer, case_id: str, reason: str) -> AuditEntry:
+        """Cancel the case with a written reason (e.g. sent to on-site handling)."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        return await ctx.event(
+            case_id,
+            CaseEvent.CANCEL,
+            officer_actor(officer.id),
+            {"reason": written_reason(reason, "reason")},
+        )
+
+    async def link(self, officer: Officer, case_id: str, other_id: str) -> dict[str, Any]:
+        """Two calls about one accident (each driver reported): the other case is merged
+        into this one. Its calls and progress links move here, its caller becomes a party of
+        this case, and it is cancelled with a pointer to this one."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        if other_id == case_id:
+            raise InvalidMessage("a case cannot be linked to itself", field="case_id")
+        other = await ctx.store.case_row(other_id)
+        other_state = CaseState(other["status"])
+        if other_state not in (CaseState.QUEUED, CaseState.IN_CALL):
+            raise Conflict(
+                f"case {other_id} is {other_state.value}; only a case still in the queue or on "
+                "a call can be linked"
+            )
+        state = await ctx.state(case_id)
+        if state.terminal or state in HAS_DOCUMENT:
+            raise Conflict(f"this case is {state.value}; link before the determination")
+        mine = await ctx.store.form(case_id)
+        theirs = await ctx.store.form(other_id)
+        party_map: dict[str, str] = {}
+        form = mine.form
+        for p in theirs.form.parties:
+            if p.phone and any(q.phone == p.phone for q in form.parties):
+                existing = next(q for q in form.parties if q.phone == p.phone)
+                party_map[p.key] = existing.key
+                continue
+            key = form.next_key()
+            party_map[p.key] = key
+            form = form.with_party(
+                Party(
+                    key=key,
+                    reporter=p.reporter,
+                    name=p.name,
+                    phone=p.phone,
+                    licence_no=p.licence_no,
+                    plate=p.plate,
+                    vehicle_type=p.vehicle_type,
+                    insurer=p.insurer,
+                    policy_no=p.policy_no,
+                )
+            )
+        who = officer_actor(officer.id)
+
+        async def cancel_other(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            await ctx.store.move_links(conn, other_id, case_id, party_map)
+            await ctx.store.move_calls(conn, other_id, case_id)
+
+        await ctx.event(
+            other_id,
+            CaseEvent.CANCEL,
+            who,
+            {"reason": "linked", "merged_into": case_id},
+            extra=cancel_other,
+        )
+
+        async def write(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            await ctx.store.write_form(conn, case_id, mine.revision, form, who)
+
+        await ctx.action(
+            case_id,
+            AuditAction.CASE_LINKED,
+            who,
+            {"case": other_id, "parties": party_map, "revision": mine.revision + 1},
+            extra=write,
+        )
+        ctx.live.relink(other_id, case_id)
+        ctx.live.case_state_changed(case_id, await ctx.state(case_id))
+        return {"linked": other_id, "parties": party_map}
+
+    async def close_expired(self, *, page: int = 500) -> list[str]:
+        """Close notified cases whose review window has passed (run periodically). Every
+        notified case is looked at, oldest first, a page at a time: none is left out however
+        many there are."""
+        ctx = self.ctx
+        closed: list[str] = []
+        now = ctx.now()
+        after: tuple[float, str] | None = None
+        while True:
+            cases = await ctx.store.notified_cases(after, limit=page)
+            for case in cases:
+                if not self._window_passed(case, now):
+                    continue
+                try:
+                    await ctx.event(
+                        case.case_id, CaseEvent.CLOSE, SYSTEM, {"after": "review_window"}
+                    )
+                except IllegalTransition as exc:
+                    # A review was requested (or the case otherwise moved) since the page
+                    # was read: the state machine refused the close, as it should.
+                    logger.info("case %s: not closed (%s)", case.case_id, exc)
+                    continue
+                closed.append(case.case_id)
+            if len(cases) < page:
+                return closed
+            after = (cases[-1].created_at, cases[-1].case_id)
+
+    def _window_passed(self, case: NotifiedCase, now: datetime) -> bool:
+        # The rule of kuaichu.cases.states.review_window_open, from the two rows it needs.
+        if case.delivered_at is None or case.review_used:
+            return True
+        return now >= review_deadline(case.delivered_at, self.ctx.config.zone)

@@ -1,0 +1,93 @@
+"""The case form: the initial form written with the report, and the officer's saves."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..auth import Officer
+from ..cases.actions import AuditAction
+from ..cases.actors import DRIVER, officer_actor
+from ..cases.eligibility import AccidentCause
+from ..cases.form import CaseForm, changed_fields, initial_form, missing_for_information
+from ..cases.states import AuditEntry
+from ..errors import Conflict
+from ..notify import Template
+from ..storage.casefiles import StoredForm
+from .context import CaseContext
+
+
+def require_complete(form: CaseForm) -> None:
+    """Refuse a step that needs the whole form (information complete, the determination)."""
+    missing = missing_for_information(form)
+    if missing:
+        raise Conflict(
+            "the case form is incomplete: " + ", ".join(missing[:8]),
+            reason="form_incomplete",
+            missing=missing,
+        )
+
+
+class FormStep:
+    """The report's initial form and the officer's saves of the form."""
+
+    def __init__(self, ctx: CaseContext) -> None:
+        self.ctx = ctx
+
+    async def reported(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        phone: str | None,
+        cause: AccidentCause | None,
+        at: datetime,
+        location: Mapping[str, float] | None,
+    ) -> str:
+        """Inside the report's transaction: the initial form (the caller is party A), the
+        caller's progress link, and the "queued" SMS when the page gave a phone number."""
+        ctx = self.ctx
+        loc = location or {}
+        form = initial_form(phone, cause, at, loc.get("lat"), loc.get("lng"))
+        await ctx.store.write_form(conn, case_id, 0, form, DRIVER)
+        reporter = form.parties[0]
+        token = await ctx.store.new_link(conn, case_id, reporter.key, reporter.phone or None)
+        if reporter.phone:
+            await ctx.notify(conn, case_id, reporter, Template.QUEUED, "report")
+        return token
+
+    async def save_form(
+        self, officer: Officer, case_id: str, revision: int, raw: object
+    ) -> StoredForm:
+        """Save the officer's edit of the form based on ``revision`` (409 if stale)."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        form = CaseForm.parse(raw)
+        state = await ctx.state(case_id)
+        if state.terminal:
+            raise Conflict(f"the case is {state.value}; the form can no longer change")
+        # After a determination the form may still change: the issued document is frozen in
+        # its own row, and a correction is issued as a new version from the edited form.
+        stored = await ctx.store.form(case_id)
+        if stored.revision != revision:
+            raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
+        changed = changed_fields(stored.form, form)
+        if not changed:
+            return stored
+        who = officer_actor(officer.id)
+        new_revision = 0
+
+        async def write(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            nonlocal new_revision
+            new_revision = await ctx.store.write_form(conn, case_id, revision, form, who)
+
+        await ctx.action(
+            case_id,
+            AuditAction.FORM_SAVED,
+            who,
+            {"revision": revision + 1, "changed": changed[:60]},
+            extra=write,
+        )
+        return StoredForm(new_revision, form, time.time(), who)

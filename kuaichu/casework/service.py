@@ -1,0 +1,211 @@
+"""The :class:`CaseWork` façade: one object the edges and the call centre hold, the same
+public methods as ever, each delegating to the step that owns it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..auth import Officer
+from ..cases.eligibility import AccidentCause
+from ..cases.states import AuditEntry
+from ..notify import Doorbell, Outbox, OutboxMessage
+from ..storage.casefiles import CaseStore, Determination, StoredForm
+from ..storage.db import Database
+from ..storage.rows import CaseRow
+from ..verification import Registry
+from .agreement import AgreementStep
+from .closing import ClosingStep
+from .context import CaseContext
+from .determination import DeterminationStep
+from .form import FormStep
+from .ports import CaseWorkConfig, DocumentRenderer, EvidenceLedger, LiveCalls
+from .review import ReviewStep
+from .scene import SceneStep
+from .verification import VerificationStep
+from .views import CaseViews
+
+
+class CaseWork:
+    """The case after the report, complete from its constructor.
+
+    ``live`` is the call centre's view of its live calls; ``doorbell`` is rung after a step
+    that may have queued an SMS (the notifier waits on it); ``outbox`` reads a case's
+    messages for the case page. The notifier itself is built after this object, with
+    ``on_sent=casework.message_sent``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        store: CaseStore,
+        registry: Registry,
+        renderer: DocumentRenderer,
+        config: CaseWorkConfig,
+        *,
+        live: LiveCalls,
+        doorbell: Doorbell,
+        outbox: Outbox,
+        ledger: EvidenceLedger,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.config = config
+        self.doorbell = doorbell
+        self._ctx = CaseContext(db, store, config, live=live, doorbell=doorbell)
+        self._form = FormStep(self._ctx)
+        self._verification = VerificationStep(self._ctx, registry)
+        self._scene = SceneStep(self._ctx)
+        self._determination = DeterminationStep(self._ctx, renderer, ledger)
+        self._review = ReviewStep(self._ctx)
+        self._agreement = AgreementStep(self._ctx)
+        self._closing = ClosingStep(self._ctx)
+        self._views = CaseViews(self._ctx, renderer, outbox, self._verification)
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def link_url(self, token: str) -> str:
+        """A party's progress page for a link token."""
+        return self._ctx.link_url(token)
+
+    async def authorize(self, officer: Officer, case_id: str) -> CaseRow:
+        """The case row if this officer may work on it (403/404 otherwise)."""
+        return await self._ctx.authorize(officer, case_id)
+
+    async def form(self, case_id: str) -> StoredForm:
+        """The case's current form (the call centre checks plates against it)."""
+        return await self.store.form(case_id)
+
+    # -- the form -------------------------------------------------------------------------------
+
+    async def reported(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        phone: str | None,
+        cause: AccidentCause | None,
+        at: datetime,
+        location: Mapping[str, float] | None,
+    ) -> str:
+        """Inside the report's transaction: initial form, progress link, "queued" SMS."""
+        return await self._form.reported(conn, case_id, phone, cause, at, location)
+
+    async def save_form(
+        self, officer: Officer, case_id: str, revision: int, raw: object
+    ) -> StoredForm:
+        """Save the officer's edit of the form."""
+        return await self._form.save_form(officer, case_id, revision, raw)
+
+    # -- verification and the scene ---------------------------------------------------------------
+
+    async def verify(self, officer: Officer, case_id: str, party_key: str) -> dict[str, Any]:
+        """Ask the registry about one party."""
+        return await self._verification.verify(officer, case_id, party_key)
+
+    async def decide_item(
+        self,
+        officer: Officer,
+        case_id: str,
+        party_key: str,
+        item: str,
+        decision: str,
+        reason: str,
+    ) -> None:
+        """The officer's decision on an item the registry did not confirm."""
+        await self._verification.decide_item(officer, case_id, party_key, item, decision, reason)
+
+    async def complete_information(self, officer: Officer, case_id: str) -> AuditEntry:
+        """Information and evidence are fixed (信息采集完成)."""
+        return await self._verification.complete_information(officer, case_id)
+
+    async def leave_scene(self, officer: Officer, case_id: str) -> dict[str, Any]:
+        """撤离现场: live push and SMS to every party."""
+        return await self._scene.leave_scene(officer, case_id)
+
+    # -- the determination and its review --------------------------------------------------------
+
+    async def issue(
+        self, officer: Officer, case_id: str, correction_reason: str | None = None
+    ) -> Determination:
+        """Issue (or correct) the electronic determination."""
+        return await self._determination.issue(officer, case_id, correction_reason)
+
+    async def message_sent(self, message: OutboxMessage) -> None:
+        """The notifier's ``on_sent``: a served determination makes the case notified."""
+        await self._determination.message_sent(message)
+
+    async def request_review(self, case_id: str, party_key: str, reason: str) -> AuditEntry:
+        """A party's review request."""
+        return await self._review.request_review(case_id, party_key, reason)
+
+    async def decide_review(
+        self, officer: Officer, case_id: str, outcome: str, text: str
+    ) -> AuditEntry:
+        """The supervisor's review decision."""
+        return await self._review.decide_review(officer, case_id, outcome, text)
+
+    async def review_queue(self) -> list[dict[str, Any]]:
+        """Every open review request, oldest first."""
+        return await self._review.review_queue()
+
+    # -- agreement ---------------------------------------------------------------------------------
+
+    async def propose_agreement(self, officer: Officer, case_id: str) -> AuditEntry:
+        """Offer the form's liabilities for the parties' confirmation."""
+        return await self._agreement.propose_agreement(officer, case_id)
+
+    async def confirm_agreement(self, case_id: str, party_key: str) -> AuditEntry:
+        """One party confirms the agreement."""
+        return await self._agreement.confirm_agreement(case_id, party_key)
+
+    async def withdraw_agreement(self, case_id: str, party_key: str) -> AuditEntry:
+        """One party withdraws from the agreement."""
+        return await self._agreement.withdraw_agreement(case_id, party_key)
+
+    async def approve_agreement(self, officer: Officer, case_id: str, approve: bool) -> AuditEntry:
+        """The officer approves (closing the case) or rejects the agreement."""
+        return await self._agreement.approve_agreement(officer, case_id, approve)
+
+    # -- cancel, link, close -----------------------------------------------------------------------
+
+    async def cancel(self, officer: Officer, case_id: str, reason: str) -> AuditEntry:
+        """Cancel the case with a reason."""
+        return await self._closing.cancel(officer, case_id, reason)
+
+    async def link(self, officer: Officer, case_id: str, other_id: str) -> dict[str, Any]:
+        """Merge another report of the same accident into this case."""
+        return await self._closing.link(officer, case_id, other_id)
+
+    async def close_expired(self) -> list[str]:
+        """Close every notified case whose review window has passed."""
+        return await self._closing.close_expired()
+
+    # -- views -----------------------------------------------------------------------------------
+
+    async def officer_view(self, officer: Officer, case_id: str) -> dict[str, Any]:
+        """The officer's case page."""
+        return await self._views.officer_view(officer, case_id)
+
+    async def party_view(self, case_id: str, party_key: str) -> dict[str, Any]:
+        """A party's progress page."""
+        return await self._views.party_view(case_id, party_key)
+
+    async def document(self, case_id: str, version: int | None) -> Determination:
+        """One issued version of the determination."""
+        return await self._views.document(case_id, version)
+
+    def document_html(self, det: Determination) -> str:
+        """The determination as a web page."""
+        return self._views.document_html(det)
+
+    def pdf_path(self, det: Determination) -> Path:
+        """Where the determination's PDF lies."""
+        return self._views.pdf_path(det)
+
+    async def authenticity(self, number: str, code: str) -> dict[str, Any]:
+        """The public authenticity check."""
+        return await self._views.authenticity(number, code)

@@ -1,0 +1,194 @@
+"""Verification of each party against the registry, the officer's decisions on what the
+registry did not confirm, and "information complete" (信息采集完成), which needs both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..auth import Officer
+from ..cases.actions import AuditAction
+from ..cases.actors import officer_actor
+from ..cases.form import CaseForm, Party
+from ..cases.states import AuditEntry, CaseEvent
+from ..errors import Conflict, InvalidMessage, NotFound
+from ..verification import Item, ItemStatus, PartyFacts, Registry
+from .context import CaseContext, written_reason
+from .form import require_complete
+
+
+class VerificationStep:
+    """Asks the registry, records the officer's decisions, and fixes the information."""
+
+    def __init__(self, ctx: CaseContext, registry: Registry) -> None:
+        self.ctx = ctx
+        self.registry = registry
+
+    async def verify(self, officer: Officer, case_id: str, party_key: str) -> dict[str, Any]:
+        """Ask the registry about one party (licence, vehicle, insurance on the accident
+        date). The registry may be slow or down: its answer says so item by item."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        stored = await ctx.store.form(case_id)
+        party = stored.form.party(party_key)
+        if party is None:
+            raise NotFound(f"no party {party_key} in this case")
+        facts = party_facts(stored.form, party, ctx.config.zone)
+        result = await self.registry.verify(facts)
+        facts_dict = facts_as_dict(facts)
+        result_dict = result.to_dict()
+        who = officer_actor(officer.id)
+
+        async def write(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            await ctx.store.add_verification(
+                conn, case_id, party_key, self.registry.name, facts_dict, result_dict, who
+            )
+
+        await ctx.action(
+            case_id,
+            AuditAction.VERIFIED,
+            who,
+            {
+                "party": party_key,
+                "registry": self.registry.name,
+                "items": {i.item.value: i.status.value for i in result.items},
+            },
+            extra=write,
+        )
+        return {"party": party_key, "facts": facts_dict, "result": result_dict}
+
+    async def decide_item(
+        self,
+        officer: Officer,
+        case_id: str,
+        party_key: str,
+        item: str,
+        decision: str,
+        reason: str,
+    ) -> None:
+        """The officer's explicit decision on an item the registry did not confirm: accept
+        (e.g. the policy was shown on the call while the registry was down) or reject."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        try:
+            which = Item(item)
+        except ValueError:
+            raise InvalidMessage("item must be licence, vehicle or insurance") from None
+        if decision not in ("accept", "reject"):
+            raise InvalidMessage("decision must be accept or reject", field="decision")
+        reason = written_reason(reason, "reason")
+        checks = await ctx.store.latest_verifications(case_id)
+        check = checks.get(party_key)
+        if check is None:
+            raise Conflict(f"party {party_key} has not been checked yet")
+        status = item_status(check["result"], which)
+        if status == ItemStatus.VALID.value:
+            raise Conflict(f"{which.value} of party {party_key} is verified; nothing to decide")
+        await ctx.action(
+            case_id,
+            AuditAction.VERIFICATION_DECISION,
+            officer_actor(officer.id),
+            {
+                "party": party_key,
+                "item": which.value,
+                "status": status,
+                "decision": decision,
+                "reason": reason,
+                "checked_at": check["checked_at"],
+            },
+        )
+
+    async def complete_information(self, officer: Officer, case_id: str) -> AuditEntry:
+        """Information and evidence are fixed (信息采集完成): the form is complete and every
+        party is verified against the current form, each unverified item accepted by the
+        officer. This is the first of the two advertised timings."""
+        ctx = self.ctx
+        await ctx.authorize(officer, case_id)
+        stored = await ctx.store.form(case_id)
+        require_complete(stored.form)
+        blockers = await self.blockers(case_id, stored.form)
+        if blockers:
+            raise Conflict(
+                "verification is not settled: " + "; ".join(blockers[:6]),
+                reason="verification_pending",
+                blockers=blockers,
+            )
+        return await ctx.event(
+            case_id,
+            CaseEvent.COLLECT_EVIDENCE,
+            officer_actor(officer.id),
+            {"form_revision": stored.revision},
+        )
+
+    async def blockers(self, case_id: str, form: CaseForm) -> list[str]:
+        """What still stands between the verification and "information complete"."""
+        ctx = self.ctx
+        checks = await ctx.store.latest_verifications(case_id)
+        decisions = item_decisions(await ctx.db.case_trail(case_id))
+        out: list[str] = []
+        for party in form.parties:
+            check = checks.get(party.key)
+            if check is None:
+                out.append(f"party {party.key}: not checked")
+                continue
+            if check["facts"] != facts_as_dict(party_facts(form, party, ctx.config.zone)):
+                out.append(f"party {party.key}: form changed since the check; check again")
+                continue
+            for item in Item:
+                status = item_status(check["result"], item)
+                if status == ItemStatus.VALID.value:
+                    continue
+                decided = decisions.get((party.key, item.value))
+                if decided is None or decided["checked_at"] != check["checked_at"]:
+                    out.append(f"party {party.key}: {item.value} {status} needs a decision")
+                elif decided["decision"] == "reject":
+                    out.append(
+                        f"party {party.key}: {item.value} rejected; this accident cannot be "
+                        "handled by video (cancel and send to on-site handling)"
+                    )
+        return out
+
+
+def party_facts(form: CaseForm, party: Party, zone: tzinfo) -> PartyFacts:
+    """What the registry is asked about a party: the accident's local date, not today's."""
+    day = (form.occurred_at or datetime.now(zone)).astimezone(zone).date()
+    return PartyFacts(
+        name=party.name or None,
+        licence_no=party.licence_no or None,
+        plate=party.plate.replace("·", "") or None,
+        accident_date=day,
+    )
+
+
+def facts_as_dict(facts: PartyFacts) -> dict[str, Any]:
+    """The facts as stored with a check (compared to tell whether the check is current)."""
+    return {
+        "name": facts.name,
+        "licence_no": facts.licence_no,
+        "plate": facts.plate,
+        "accident_date": facts.accident_date.isoformat(),
+    }
+
+
+def item_status(result: Mapping[str, Any], item: Item) -> str:
+    """An item's status in a stored registry answer (UNAVAILABLE when it is not there)."""
+    for entry in result.get("items", []):
+        if entry.get("item") == item.value:
+            return str(entry.get("status"))
+    return ItemStatus.UNAVAILABLE.value
+
+
+def item_decisions(trail: Iterable[AuditEntry]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest officer decision per (party, item), from the trail."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in trail:
+        if e.what == AuditAction.VERIFICATION_DECISION:
+            out[(str(e.detail["party"]), str(e.detail["item"]))] = {
+                **dict(e.detail),
+                "who": e.who,
+                "when": e.when.isoformat(),
+            }
+    return out
