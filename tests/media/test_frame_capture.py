@@ -16,14 +16,8 @@ import pytest
 from kuaichu.errors import InvalidMessage, MediaError
 from kuaichu.media.bitstream import is_keyframe
 from kuaichu.media.call_media import CallMedia
-from kuaichu.media.evidence import (
-    Capture,
-    CaptureBusy,
-    CaptureTimeout,
-    FrameCapturer,
-    downscale,
-    sharpness,
-)
+from kuaichu.media.frame_capture import Capture, CaptureBusy, CaptureTimeout, FrameCapturer
+from kuaichu.media.picture import downscale, sharpness
 
 WIDTH, HEIGHT = 320, 240  # conftest.PatternVideoTrack
 TICKS_PER_FRAME = 3000  # 30 fps on the 90 kHz RTP clock
