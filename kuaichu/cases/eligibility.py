@@ -81,83 +81,9 @@ _ACTION: Final[dict[IneligibleReason, Action]] = {
     IneligibleReason.LOCATION_UNKNOWN: Action.ENABLE_LOCATION,
 }
 
-# Message keys follow kuaichu/officer_ui/i18n.py (flat, shared by both languages, "{name}"
-# placeholders); whoever wires the page merges these into its dicts.
-MESSAGES: Final[dict[str, dict[str, str]]] = {
-    "zh-CN": {
-        "elig_injuries": "有人受伤：请立即拨打 120 急救电话和 122 交通事故报警电话，不要移动伤者。",
-        "elig_hit_and_run": "对方逃逸：请立即拨打 122 报警，记下对方车牌、车型和逃离方向。",
-        "elig_drunk_driving": (
-            "涉及酒后或醉酒驾驶的事故不能视频快处，请拨打 122 报警，等待民警到场。"
-        ),
-        "elig_unlicensed": "涉及无证驾驶的事故不能视频快处，请拨打 122 报警，等待民警到场。",
-        "elig_not_vehicle_to_vehicle": (
-            "视频快处只受理机动车之间的事故。涉及行人、非机动车或财物的事故请拨打 122 报警。"
-        ),
-        "elig_not_movable": "车辆无法移动时不能视频快处，请拨打 122 报警，民警会到场处理。",
-        "elig_uninsured": "有车辆未投保交强险，不能视频快处，请拨打 122 报警。",
-        "elig_other_cause": "事故原因不在视频快处受理的七类常见情形之内，请拨打 122 报警。",
-        "elig_outside_hours": (
-            "现在不在视频快处服务时间（{hours}）。请拨打 122 报警。下次服务开始：{next_open}。"
-        ),
-        "elig_location_unknown": (
-            "无法获取您的位置，不能确认是否在服务区域内。请打开定位后重试，或拨打 122 报警。"
-        ),
-        "elig_outside_area": "事故地点不在视频快处服务区域内，请拨打 122 报警。",
-        "elig_ok": "符合视频快处条件，可以发起视频报警。",
-        "cause_rear_end": "追尾",
-        "cause_lane_change": "变道",
-        "cause_failure_to_yield": "未让行",
-        "cause_traffic_signal": "违反交通信号",
-        "cause_wrong_way": "逆行",
-        "cause_reversing": "倒车",
-        "cause_red_light": "闯红灯",
-    },
-    "en": {
-        "elig_injuries": (
-            "Someone is hurt: call 120 (ambulance) and 122 (traffic police) now, "
-            "and do not move the injured."
-        ),
-        "elig_hit_and_run": (
-            "The other party fled: call 122 now and note their plate, vehicle type and direction."
-        ),
-        "elig_drunk_driving": (
-            "Accidents involving drink-driving cannot be handled by video. Call 122 and wait "
-            "for the police."
-        ),
-        "elig_unlicensed": (
-            "Accidents involving an unlicensed driver cannot be handled by video. Call 122 and "
-            "wait for the police."
-        ),
-        "elig_not_vehicle_to_vehicle": (
-            "Video handling is only for accidents between motor vehicles. For pedestrians, "
-            "bicycles or damaged property, call 122."
-        ),
-        "elig_not_movable": "A vehicle that cannot be moved needs the police on site: call 122.",
-        "elig_uninsured": (
-            "Every vehicle needs compulsory traffic insurance for video handling. Call 122."
-        ),
-        "elig_other_cause": (
-            "The cause is not one of the seven that video handling accepts. Call 122."
-        ),
-        "elig_outside_hours": (
-            "Video handling is closed now (hours: {hours}). Call 122. Next opening: {next_open}."
-        ),
-        "elig_location_unknown": (
-            "Your location is unknown, so we cannot tell whether you are in the service area. "
-            "Turn on location and try again, or call 122."
-        ),
-        "elig_outside_area": "This place is outside the video handling service area. Call 122.",
-        "elig_ok": "This accident can be handled by video. You can start the video report.",
-        "cause_rear_end": "Rear-end collision",
-        "cause_lane_change": "Lane change",
-        "cause_failure_to_yield": "Failure to yield",
-        "cause_traffic_signal": "Violating traffic signals",
-        "cause_wrong_way": "Wrong-way driving",
-        "cause_reversing": "Reversing",
-        "cause_red_light": "Running a red light",
-    },
-}
+# What the driver reads for a reason is the pages' text (kuaichu/officer_ui/locales/*.json),
+# under the key ``elig_<reason>`` that :attr:`Eligibility.advice` names; the causes' names are
+# ``cause_<cause>`` there.
 
 
 @dataclass(frozen=True)

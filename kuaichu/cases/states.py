@@ -112,6 +112,15 @@ _CANCELLABLE: Final = (
     S.AGREEMENT_CONFIRMED,
 )
 
+# A determination issued in these states is a correction: a new version that supersedes the
+# old one, and it needs a written reason.
+CORRECTION_STATES: Final = frozenset({S.DETERMINED, S.NOTIFIED})
+
+# The states before a determination or an agreement: the determination clock is running.
+BEFORE_DETERMINATION: Final = frozenset(
+    {S.REPORTED, S.QUEUED, S.IN_CALL, S.EVIDENCE_COLLECTED, S.SCENE_CLEARED}
+)
+
 TRANSITIONS: Final[Mapping[tuple[CaseState | None, CaseEvent], CaseState]] = {
     (None, E.REPORT): S.REPORTED,
     (S.REPORTED, E.QUEUE): S.QUEUED,

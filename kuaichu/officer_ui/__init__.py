@@ -9,7 +9,6 @@ on closed networks with no CDN.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,13 +21,32 @@ from kuaichu import __version__ as _kuaichu_version
 from kuaichu.auth import Officer, current_officer, safe_next
 from kuaichu.cases.eligibility import AccidentCause
 from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, VEHICLE_TYPES
-from kuaichu.cases.liability import Liability
+from kuaichu.cases.ids import CASE_ID_RE
+from kuaichu.cases.liability import Liability, counterpart
+from kuaichu.cases.states import (
+    BEFORE_DETERMINATION,
+    CORRECTION_STATES,
+    DETERMINATION_TARGET,
+    INFORMATION_TARGET,
+)
 from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize, strings
+from kuaichu.officer_ui.page_strings import page_strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 SUPERVISOR_ROLE: Final = "supervisor"
 _LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
-_CASE_ID: Final = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
+
+# Each page's script (under static/): the page embeds the strings that script and its imports
+# look up (kuaichu.officer_ui.page_strings). A template not listed has no script.
+PAGE_SCRIPTS: Final[dict[str, str]] = {
+    "driver.html": "driver.js",
+    "console.html": "console.js",
+    "wallboard.html": "wallboard.js",
+    "cases.html": "cases.js",
+    "case.html": "case.js",
+    "reviews.html": "reviews.js",
+    "progress.html": "progress.js",
+}
 
 
 async def _page_context(request: web.Request) -> dict[str, Any]:
@@ -46,6 +64,8 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 def _render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
+    strings_of_page = page_strings(choose_lang(request), PAGE_SCRIPTS.get(template))
+    context = {**context, "page_strings": strings_of_page}
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     response.headers["Cache-Control"] = "no-store"
     requested = normalize(request.query.get("lang"))
@@ -112,7 +132,7 @@ def _case_form_context() -> dict[str, Any]:
     cause or vehicle type added there appears in the form."""
     # Imported here: the case work pulls in the document renderer, which the other pages
     # do not need.
-    from kuaichu.casework import LEGAL_BASIS_DEFAULT
+    from kuaichu.casework.determination import LEGAL_BASIS_DEFAULT
 
     return {
         "causes": [c.value for c in AccidentCause],
@@ -121,6 +141,15 @@ def _case_form_context() -> dict[str, Any]:
         "max_description": MAX_DESCRIPTION,
         "max_parties": MAX_PARTIES,
         "legal_basis_default": LEGAL_BASIS_DEFAULT,
+        "information_target_min": int(INFORMATION_TARGET.total_seconds()) // 60,
+        "determination_target_min": int(DETERMINATION_TARGET.total_seconds()) // 60,
+        # The rules the panel's script applies before asking the server (casepanel/rules.js).
+        "case_rules": {
+            "case_id_pattern": CASE_ID_RE.pattern,
+            "counterpart": {item.value: counterpart(item).value for item in Liability},
+            "correction_states": sorted(CORRECTION_STATES),
+            "active_states": sorted(BEFORE_DETERMINATION),
+        },
     }
 
 
@@ -139,7 +168,7 @@ async def cases_page(request: web.Request) -> web.Response:
 async def case_page(request: web.Request) -> web.Response:
     officer = await _officer_or_login(request)
     case_id = request.match_info["case_id"]
-    if not _CASE_ID.match(case_id):
+    if not CASE_ID_RE.match(case_id):
         raise web.HTTPNotFound(text="no such case")
     # Whether this officer may see the case is the API's answer; the page shows it.
     return _render(

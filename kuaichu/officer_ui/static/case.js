@@ -1,5 +1,5 @@
 // The case page: the case panel on its own, for work after the call (and for supervisors).
-import { CasePanel } from "./casepanel.js";
+import { CasePanel } from "./casepanel/panel.js";
 import { $, loadStrings } from "./common.js";
 
 const t = loadStrings();

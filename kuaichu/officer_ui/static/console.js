@@ -1,7 +1,6 @@
 // Officer console: presence, incoming-call card, the officer's media leg, wrap-up, and the
 // case panel of the current (or last) call beside it.
-import { CasePanel } from "./casepanel.js";
-import { KINDS } from "./evidence.js";
+import { CasePanel } from "./casepanel/panel.js";
 import { $, Banner, clock, errorMessage, fmt, humanDuration, loadStrings } from "./common.js";
 import { answerServerOffer, emitAck, fetchIceServers, routeRemoteTrack } from "./rtc.js";
 
@@ -367,8 +366,12 @@ function onCaptureButton(kind, viaPhone) {
   else captureFrame(kind);
 }
 
-for (const kind of KINDS) {
-  $("cap-" + kind).addEventListener("click", (ev) => onCaptureButton(kind, ev.shiftKey));
+// The capture buttons as the server drew them (kuaichu.evidence.kinds): digit key -> kind.
+const CAPTURE_DIGITS = new Map();
+for (const button of document.querySelectorAll("#capture-bar .capture-btn")) {
+  const kind = button.dataset.kind;
+  CAPTURE_DIGITS.set(button.dataset.digit, kind);
+  button.addEventListener("click", (ev) => onCaptureButton(kind, ev.shiftKey));
 }
 $("chk-ask-phone").addEventListener("change", (ev) => {
   $("capture-bar").classList.toggle("ask-phone", ev.target.checked);
@@ -379,10 +382,10 @@ document.addEventListener("keydown", (ev) => {
   // Digits typed into the case form (a phone number, a plate) are not captures.
   const typing = "input, textarea, select, dialog, [contenteditable]";
   if (ev.target.closest && ev.target.closest(typing)) return;
-  const n = /^Digit([1-5])$/.exec(ev.code || "");
-  if (!n) return;
+  const n = /^Digit([1-9])$/.exec(ev.code || "");
+  if (!n || !CAPTURE_DIGITS.has(n[1])) return;
   ev.preventDefault();
-  onCaptureButton(KINDS[Number(n[1]) - 1], ev.shiftKey);
+  onCaptureButton(CAPTURE_DIGITS.get(n[1]), ev.shiftKey);
 });
 
 // ---------------------------------------------------------------- media

@@ -1,0 +1,14 @@
+// The case rules the panel applies before asking the server. The server owns them
+// (kuaichu.cases) and sends them with the page (#cp-rules, built by
+// officer_ui._case_form_context), so they are never re-encoded here.
+const blob = document.getElementById("cp-rules");
+const rules = blob ? JSON.parse(blob.textContent) : {};
+
+// A case id as typed for "link another report" (kuaichu.cases.ids.CASE_ID_RE).
+export const CASE_ID = new RegExp(rules.case_id_pattern);
+// Two parties allow exactly full+none, major+minor, equal+equal (kuaichu.cases.liability).
+export const COUNTERPART = rules.counterpart || {};
+// A determination issued in these states is a correction and needs a written reason.
+export const CORRECTION_STATES = rules.correction_states || [];
+// The determination clock runs in these states.
+export const ACTIVE_STATES = rules.active_states || [];

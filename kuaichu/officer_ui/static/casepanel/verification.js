@@ -1,0 +1,155 @@
+// The case panel's registry checks per party: badges, what the registry holds (with "use"),
+// and the officer's decision on every item the registry did not confirm.
+import { $, apiErrorText, apiFetch, caseTime, el, fmt } from "../common.js";
+
+const ITEMS = ["licence", "vehicle", "insurance"];
+
+// Methods of CasePanel (panel.js mixes them in): they share the panel's state.
+export class VerificationPart {
+  renderVerification() {
+    const checks = this.view.verification || {};
+    for (const card of $("cp-parties").children) {
+      const key = card.dataset.key;
+      const check = checks[key] || null;
+      // The "use" offers depend on what the form holds now.
+      const p = (this.form && this.form.parties.find((x) => x.key === key)) || {};
+      const sig = JSON.stringify([check, p.insurer, p.policy_no, p.vehicle_type]);
+      if (this.verifySig[key] === sig) continue;
+      this.verifySig[key] = sig;
+      this.renderPartyVerification(card, check, p);
+    }
+  }
+
+  renderPartyVerification(card, check, party) {
+    const t = this.t;
+    const key = card.dataset.key;
+    const meta = card.querySelector(".cp-verify-meta");
+    const box = card.querySelector(".cp-verify-items");
+    // A decision reason being typed keeps its focus through the re-render.
+    const active = document.activeElement;
+    const typing = active && box.contains(active) ? active.dataset.reasonFor : null;
+    meta.textContent = "";
+    box.textContent = "";
+    card.dataset.verified = check ? (check.current ? "current" : "stale") : "none";
+    if (!check) {
+      meta.textContent = t.cp_not_verified;
+      return;
+    }
+    meta.append(el("span", "", fmt(t.cp_checked_at, { time: caseTime(check.checked_at, this.offset) })));
+    if (!check.current) meta.append(el("b", "cp-verify-stale", t.cp_verify_stale));
+    for (const item of ITEMS) {
+      const result = check.result.items.find((i) => i.item === item);
+      if (!result) continue;
+      box.append(this.itemRow(key, result, (check.decisions || {})[item], party));
+    }
+    if (typing) {
+      const again = box.querySelector(`[data-reason-for="${typing}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  itemRow(key, result, decision, party) {
+    const t = this.t;
+    const row = el("div", "cp-item");
+    row.dataset.item = result.item;
+    row.dataset.status = result.status;
+    const badge = el("span", `cp-vbadge cp-vbadge-${result.status}`,
+      `${t["vi_" + result.item]} ${t["vs_" + result.status] || result.status}`);
+    row.append(badge);
+    if (result.reason) row.append(el("span", "cp-vreason", t["vr_" + result.reason] || result.reason));
+    const d = result.detail || {};
+    // What the registry holds, with a button to take it into the form when the form differs.
+    if (result.item === "insurance" && d.insurer && d.policy_no) {
+      const offer = el("span", "cp-registry");
+      offer.append(fmt(t.cp_registry_policy, { insurer: d.insurer, policy: d.policy_no }), " ");
+      if (party.insurer !== d.insurer || party.policy_no !== d.policy_no) {
+        offer.append(this.useButton(result.item));
+      }
+      row.append(offer);
+    } else if (result.item === "vehicle" && d.vehicle_type_key) {
+      const offer = el("span", "cp-registry");
+      const type = t["vt_" + d.vehicle_type_key] || d.vehicle_type;
+      offer.append(fmt(t.cp_registry_vehicle, { type }), " ");
+      if (party.vehicle_type !== d.vehicle_type_key) offer.append(this.useButton(result.item));
+      row.append(offer);
+    }
+    if (result.status === "valid") return row;
+    if (decision) {
+      const text = decision.decision === "accept" ? t.cp_decided_accept : t.cp_decided_reject;
+      row.append(el("span", `cp-decided cp-decided-${decision.decision}`, fmt(text, { reason: decision.reason })));
+      return row;
+    }
+    // Every item the registry did not confirm needs the officer's explicit decision.
+    const decide = el("span", "cp-decide");
+    const reason = el("input", "cp-decision-reason");
+    reason.type = "text";
+    reason.maxLength = 1000;
+    reason.placeholder = t.cp_decision_reason;
+    reason.dataset.reasonFor = `${key}.${result.item}`;
+    reason.value = this.reasons[reason.dataset.reasonFor] || "";
+    reason.addEventListener("input", () => {
+      this.reasons[reason.dataset.reasonFor] = reason.value;
+      reason.classList.remove("cp-need");
+    });
+    decide.append(reason);
+    for (const [decisionName, label, cls] of [["accept", t.cp_accept, "btn-go"], ["reject", t.cp_reject, "btn-danger"]]) {
+      const b = el("button", `btn btn-small ${cls}`, label);
+      b.type = "button";
+      b.dataset.action = "decide";
+      b.dataset.item = result.item;
+      b.dataset.decision = decisionName;
+      decide.append(b);
+    }
+    row.append(decide);
+    return row;
+  }
+
+  useButton(item) {
+    const b = el("button", "btn btn-small btn-secondary cp-use", this.t.cp_use);
+    b.type = "button";
+    b.dataset.action = "use";
+    b.dataset.item = item;
+    return b;
+  }
+
+  async verify(key, btn) {
+    if (this.busy) return;
+    btn.disabled = true;
+    btn.textContent = this.t.cp_verifying;
+    try {
+      // The registry is asked about the saved form.
+      if (!(await this.flush())) return;
+      await apiFetch("POST", `/api/cases/${encodeURIComponent(this.caseId)}/verify`, { party: key });
+      delete this.verifySig[key];
+      await this.refresh();
+    } catch (err) {
+      this.showResult(apiErrorText(this.t, err), "error");
+    } finally {
+      btn.disabled = false;
+      btn.textContent = this.t.cp_verify;
+    }
+  }
+
+  async decide(key, item, decision, btn) {
+    const input = btn.parentElement.querySelector(".cp-decision-reason");
+    const reason = input.value.trim();
+    if (!reason) {
+      input.classList.add("cp-need");
+      input.placeholder = this.t.cp_decision_reason_needed;
+      input.focus();
+      return;
+    }
+    btn.disabled = true;
+    try {
+      await apiFetch("POST", `/api/cases/${encodeURIComponent(this.caseId)}/decisions`, {
+        party: key, item, decision, reason,
+      });
+      delete this.reasons[`${key}.${item}`];
+      delete this.verifySig[key];
+      await this.refresh();
+    } catch (err) {
+      btn.disabled = false;
+      this.showResult(apiErrorText(this.t, err), "error");
+    }
+  }
+}
