@@ -9,19 +9,18 @@ The evidence kinds' labels come from their single source, :mod:`kuaichu.evidence
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
+from kuaichu.evidence.kinds import labels as kind_labels
+
 DEFAULT_LANG: Final = "zh-CN"
 LANGS: Final = ("zh-CN", "en")
 LANG_COOKIE: Final = "lang"
 LOCALES_DIR: Final = Path(__file__).parent / "locales"
-_KINDS_MODULE: Final = "kuaichu.evidence.kinds"
 
 
 def _load(lang: str) -> dict[str, str]:
@@ -32,19 +31,8 @@ def _load(lang: str) -> dict[str, str]:
     ):
         raise ValueError(f"{lang}.json must be a flat object of strings")
     strings: dict[str, str] = raw
-    return {**strings, **_kind_labels(lang)}
-
-
-def _kind_labels(lang: str) -> dict[str, str]:
-    """``evi_kind_<kind>`` from the evidence kinds' own table, when that module is installed."""
-    try:
-        module = importlib.import_module(_KINDS_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not _KINDS_MODULE.startswith(exc.name):
-            raise  # the module is there but something it imports is not
-        return {}
-    labels: Mapping[str, str] = module.labels(lang)
-    return {f"evi_kind_{kind}": str(label) for kind, label in labels.items()}
+    # The evidence kinds' labels live in their one table, with the kinds themselves.
+    return {**strings, **{f"evi_kind_{kind}": label for kind, label in kind_labels(lang).items()}}
 
 
 STRINGS: Final[dict[str, dict[str, str]]] = {lang: _load(lang) for lang in LANGS}

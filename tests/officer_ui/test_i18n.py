@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from kuaichu import officer_ui
 from kuaichu.cases.eligibility import AccidentCause, IneligibleReason
 from kuaichu.cases.form import VEHICLE_TYPES
-from kuaichu.officer_ui.i18n import STRINGS
+from kuaichu.evidence.kinds import labels as kind_labels
+from kuaichu.officer_ui.i18n import LOCALES_DIR, STRINGS
 from kuaichu.officer_ui.page_strings import STATIC_DIR, lookups, page_strings
 
 TEMPLATES = STATIC_DIR.parent / "templates"
@@ -85,3 +86,12 @@ async def test_the_driver_page_embeds_only_its_own_strings() -> None:
             assert not [key for key in embedded if key.startswith(OFFICER_PREFIXES)]
             # The whole dictionary is several times what the phone gets.
             assert len(embedded) * 3 < len(STRINGS[lang])
+
+
+def test_evidence_kind_labels_come_from_the_kinds_table() -> None:
+    for lang, table in STRINGS.items():
+        for key, label in kind_labels(lang).items():
+            assert table[f"evi_kind_{key}"] == label
+        # One source: the locale files do not repeat them.
+        on_disk = json.loads((LOCALES_DIR / f"{lang}.json").read_text("utf-8"))
+        assert not [key for key in on_disk if key.startswith("evi_kind_")]
