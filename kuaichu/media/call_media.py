@@ -26,6 +26,7 @@ from aiortc import (
 )
 from aiortc import sdp as aiortc_sdp
 
+from kuaichu.clock import Clock, SystemClock
 from kuaichu.errors import MediaError, NoCommonCodec
 from kuaichu.media.aiortc_tap import (
     EncodedFrame,
@@ -39,9 +40,10 @@ from kuaichu.media.bitstream import (
     is_keyframe,
     video_codec_preferences,
 )
-from kuaichu.media.evidence import Capture, FrameCapturer
 from kuaichu.media.forward import EncodedTrack
+from kuaichu.media.frame_capture import Capture, FrameCapturer
 from kuaichu.media.recorder import CallRecorder, RecordingInfo
+from kuaichu.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +54,31 @@ VIDEO_CODECS = ("H264", "VP8")
 class KeyframeRequester:
     """Rate-limited RTCP PLI towards one remote sender. Owns the tasks that send them."""
 
-    def __init__(self, call_id: str, leg: str, min_interval: float = KEYFRAME_MIN_INTERVAL) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        leg: str,
+        min_interval: float = KEYFRAME_MIN_INTERVAL,
+        clock: Clock | None = None,
+    ) -> None:
         self.call_id = call_id
         self.leg = leg
         self.min_interval = min_interval
         self.receiver: RTCRtpReceiver | None = None
+        self.asked = 0  # requests, including those the rate limit refused
         self.sent = 0
+        self._clock: Clock = clock or SystemClock()
         self._last = -math.inf
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner(f"call {call_id} {leg} keyframes")
         self._closed = False
 
     def request(self, reason: str, *, force: bool = False) -> bool:
         """Ask for a keyframe unless one was asked for less than ``min_interval`` ago
         (``force`` skips that check). Returns whether a PLI went out."""
+        self.asked += 1
         if self._closed or self.receiver is None:
             return False
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if not force and now - self._last < self.min_interval:
             return False
         coro = send_pli(self.receiver)
@@ -77,17 +88,13 @@ class KeyframeRequester:
         self._last = now
         self.sent += 1
         logger.debug("call %s: keyframe request to %s (%s)", self.call_id, self.leg, reason)
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro, f"pli:{self.call_id}:{self.leg}")
         return True
 
     async def close(self) -> None:
+        """Stop asking; cancel the PLIs still being sent."""
         self._closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.close()
 
 
 @dataclass(eq=False)
@@ -139,9 +146,14 @@ class CallMedia:
         *,
         ice_servers: list[RTCIceServer] | None = None,
         on_failed: Callable[[str, str], None] | None = None,
+        keyframe_min_interval: float = KEYFRAME_MIN_INTERVAL,
+        clock: Clock | None = None,
     ) -> None:
+        """``keyframe_min_interval`` rate-limits the PLIs sent to each leg, timed by ``clock``."""
         check_aiortc_internals()
         self.call_id = call_id
+        self._keyframe_min_interval = keyframe_min_interval
+        self._clock = clock
         self.recording_dir = Path(recording_dir)
         self.video_codec: str | None = None
         self._config = RTCConfiguration(iceServers=list(ice_servers or []))
@@ -352,7 +364,9 @@ class CallMedia:
             )
             video = pc.addTransceiver(video_out, direction="sendrecv")
             video.setCodecPreferences(video_prefs)
-        keyframes = KeyframeRequester(self.call_id, name)
+        keyframes = KeyframeRequester(
+            self.call_id, name, self._keyframe_min_interval, clock=self._clock
+        )
         if video is not None:
             keyframes.receiver = video.receiver
         leg = _Leg(name, pc, audio, video, audio_out, video_out, keyframes)

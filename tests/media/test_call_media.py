@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
+from kuaichu.clock import ManualClock
 from kuaichu.errors import MediaError, NoCommonCodec
 from kuaichu.media.call_media import CallMedia
 
 WIDTH, HEIGHT = 320, 240  # conftest.PatternVideoTrack
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (checked every 20 ms), or fail after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("codec", ["H264", "VP8"])
@@ -70,7 +82,10 @@ async def test_bridge_forwards_and_records(media: CallMedia, answer_as: Any, cod
     assert abs(info.duration_s - call_length) < 1.0
 
 
-async def test_officer_pli_reaches_driver(media: CallMedia, answer_as: Any) -> None:
+async def test_officer_pli_reaches_driver(tmp_path: Path, answer_as: Any) -> None:
+    # The rate limit runs on a clock that stands still unless the test moves it.
+    clock = ManualClock()
+    media = CallMedia("test-call", tmp_path / "recordings", keyframe_min_interval=2, clock=clock)
     driver, sdp = await answer_as("driver", await media.driver_offer(), send_video=True)
     await media.driver_answer(sdp)
     officer, sdp = await answer_as("officer", await media.officer_offer(), send_video=False)
@@ -80,21 +95,20 @@ async def test_officer_pli_reaches_driver(media: CallMedia, answer_as: Any) -> N
         await officer.wait_frames("video", 5)
         kf = media.driver_keyframes
         assert kf is not None
-        await asyncio.sleep(0.6)  # past the rate limit
+        assert kf.min_interval == 2
+        clock.advance(2)  # past the rate limit
         before = kf.sent
         # the officer's receiver reports picture loss to the server's sender
         video_rx = next(t.receiver for t in officer.pc.getTransceivers() if t.kind == "video")
         ssrc = video_rx.getSynchronizationSources()[0].source
         await video_rx._send_rtcp_pli(ssrc)
-        for _ in range(50):
-            if kf.sent > before:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: kf.sent > before)
         assert kf.sent == before + 1
-        # a burst of PLIs is rate limited
+        # a burst of PLIs is rate limited: all five reach the server, none goes out
+        asked = kf.asked
         for _ in range(5):
             await video_rx._send_rtcp_pli(ssrc)
-        await asyncio.sleep(0.1)
+        await until(lambda: kf.asked >= asked + 5)
         assert kf.sent == before + 1
     finally:
         await officer.close()
@@ -163,7 +177,10 @@ async def test_driver_dropping_is_reported_and_officer_first_frame_is_fast(
     media = CallMedia("drop", tmp_path, on_failed=lambda leg, why: failed.append((leg, why)))
     driver, sdp = await answer_as("driver", await media.driver_offer(), send_video=True)
     await media.driver_answer(sdp)
-    await asyncio.sleep(1.2)  # the driver's encoder is mid-GOP when the officer accepts
+    # The driver's encoder is mid-GOP when the officer accepts: its first frames have arrived
+    # (the recording started with them) and a few more since.
+    await until(lambda: media.recorder.started)
+    await asyncio.sleep(0.3)
     officer, sdp = await answer_as("officer", await media.officer_offer(), send_video=False)
     accepted = time.monotonic()
     await media.officer_answer(sdp)
