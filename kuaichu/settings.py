@@ -1,7 +1,9 @@
 """Settings, read once at start-up into a frozen object and passed down explicitly.
 
 Every field is a CLI flag (``--data-dir``) and an environment variable (``KUAICHU_DATA_DIR``);
-the flag wins. Every default works on one machine with nothing else installed.
+the flag wins. Every default works on one machine with nothing else installed. Secrets
+(tokens, a database URL that may carry a password) stay out of the repr, so logging the
+settings cannot leak them.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, get_type_hints
 
 from .cases.eligibility import (
     ServiceArea,
@@ -28,13 +30,17 @@ from .cases.errors import InvalidServiceConfig
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of the server, with its default; ``help`` becomes the flag's help."""
+
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=8080, metadata={"help": "TCP port"})
     data_dir: Path = field(
         default=Path("data"), metadata={"help": "database, keys and recordings live here"}
     )
     database_url: str = field(
-        default="", metadata={"help": "SQLAlchemy URL; default sqlite in the data dir"}
+        default="",
+        repr=False,  # may carry a password
+        metadata={"help": "SQLAlchemy URL; default sqlite in the data dir"},
     )
     recordings_dir: Path | None = field(
         default=None, metadata={"help": "default: DATA_DIR/recordings"}
@@ -118,7 +124,9 @@ class Settings:
             'placeholders; default: {"phone": ..., "text": ..., "signature": ..., "id": ...}'
         },
     )
-    sms_token: str = field(default="", metadata={"help": "bearer token for the SMS gateway"})
+    sms_token: str = field(
+        default="", repr=False, metadata={"help": "bearer token for the SMS gateway"}
+    )
     registry_url: str = field(
         default="",
         metadata={
@@ -126,7 +134,9 @@ class Settings:
             "registry tables (python server.py registry import|demo)"
         },
     )
-    registry_token: str = field(default="", metadata={"help": "bearer token for --registry-url"})
+    registry_token: str = field(
+        default="", repr=False, metadata={"help": "bearer token for --registry-url"}
+    )
     registry_timeout: float = field(
         default=3.0, metadata={"help": "seconds per attempt before the registry is 'unavailable'"}
     )
@@ -163,31 +173,66 @@ def _env_name(name: str) -> str:
     return "KUAICHU_" + name.upper()
 
 
+def _to_bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _to_path(raw: str) -> Path:
+    if not raw:
+        raise ValueError("expected a path, got nothing")
+    return Path(raw)
+
+
+def _to_optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
+# One parser per annotated type; a field of any other type fails the import (and its test).
+_CONVERTERS: Final[Mapping[object, Callable[[str], Any]]] = {
+    bool: _to_bool,
+    int: int,
+    float: float,
+    str: str,
+    Path: _to_path,
+    Path | None: _to_optional_path,
+}
+_FIELD_TYPES: Final = get_type_hints(Settings)
+_FIELD_CONVERTERS: Final[Mapping[str, Callable[[str], Any]]] = {
+    name: _CONVERTERS[kind] for name, kind in _FIELD_TYPES.items()
+}
+
+
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
-    kind = str(f.type)
-    if "bool" in kind:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(f"{_env_name(f.name)}: expected a boolean, got {raw!r}")
-    if "Path" in kind:
-        return Path(raw) if raw else None
-    if "int" in kind:
-        return int(raw)
-    if "float" in kind:
-        return float(raw)
-    return raw
+    try:
+        return _FIELD_CONVERTERS[f.name](raw)
+    except ValueError as exc:
+        raise ValueError(f"{_env_name(f.name)}: {exc}") from None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def flag_names() -> frozenset[str]:
+    """Every setting's ``--flag``."""
+    return frozenset("--" + f.name.replace("_", "-") for f in dataclasses.fields(Settings))
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, in_subcommand: bool = False) -> None:
+    """A ``--flag`` per setting. ``in_subcommand``: the same flags, accepted after a
+    sub-command too but hidden from its help and unset unless given (so a flag placed
+    before the sub-command is not overwritten)."""
     for f in dataclasses.fields(Settings):
         flag = "--" + f.name.replace("_", "-")
         parser.add_argument(
             flag,
             dest=f.name,
-            default=None,
-            help=f"{f.metadata.get('help', '')} [{_env_name(f.name)}]",
+            default=argparse.SUPPRESS if in_subcommand else None,
+            help=(
+                argparse.SUPPRESS
+                if in_subcommand
+                else f"{f.metadata.get('help', '')} [{_env_name(f.name)}]"
+            ),
         )
 
 
@@ -214,6 +259,7 @@ def load(
 
 
 def parse(argv: Sequence[str] | None = None) -> Settings:
+    """Settings from command-line flags (and the environment), without sub-commands."""
     parser = argparse.ArgumentParser(prog="kuaichu")
     add_arguments(parser)
     return load(parser.parse_args(argv))
@@ -223,7 +269,7 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
 # Parsed once at start-up into the pure domain objects of kuaichu.cases.eligibility; a bad
 # value is an InvalidServiceConfig naming the flag, and the server refuses to start.
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Monday first, as weekday()
 _DAY_SPEC = re.compile(r"^[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*$")
 
 
@@ -240,21 +286,21 @@ def parse_timezone(raw: str) -> tzinfo:
 
 def _expand_days(spec: str, clause: str) -> list[str]:
     if spec in ("daily", "all", "every-day"):
-        return list(_DAYS)
+        return list(WEEKDAYS)
     if not _DAY_SPEC.match(spec):
         raise ValueError(f"{clause!r}: expected days like mon-fri or sat,sun before the hours")
     days: list[str] = []
     for part in spec.split(","):
         first, _, last = part.partition("-")
         for name in (first, last or first):
-            if name not in _DAYS:
+            if name not in WEEKDAYS:
                 raise ValueError(
                     f"{clause!r}: unknown day {name!r} (use mon tue wed thu fri sat sun)"
                 )
-        start, end = _DAYS.index(first), _DAYS.index(last or first)
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
         if end < start:
             raise ValueError(f"{clause!r}: {part} runs backwards; write e.g. sat-sun,mon")
-        days.extend(_DAYS[start : end + 1])
+        days.extend(WEEKDAYS[start : end + 1])
     return days
 
 
@@ -277,7 +323,7 @@ def hours_config(text: str, zone_name: str) -> dict[str, Any]:
             continue
         words = clause.lower().split()
         if len(words) == 1:
-            days, windows = list(_DAYS), words[0]
+            days, windows = list(WEEKDAYS), words[0]
         elif len(words) == 2:
             days, windows = _expand_days(words[0], clause), words[1]
         else:
