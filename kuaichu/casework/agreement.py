@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actors import SYSTEM, officer_actor, party_actor
 from ..cases.errors import IllegalTransition
 from ..cases.liability import check_liabilities

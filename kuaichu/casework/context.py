@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.form import Party
 from ..cases.states import AuditEntry, CaseEvent, CaseState

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actors import SYSTEM, officer_actor
 from ..cases.errors import IllegalTransition
 from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
@@ -29,9 +29,9 @@ from ..cases.states import (
     transition,
 )
 from ..errors import Conflict, InvalidMessage, KuaichuError
+from ..evidence.files import write_new
 from ..notify import OutboxMessage, Template, format_deadline, mask_phone
 from ..storage.casefiles import CaseStore, Determination
-from ..storage.files import write_new
 from .context import CaseContext, written_reason
 from .form import require_complete
 from .ports import DocumentRenderer, EvidenceLedger

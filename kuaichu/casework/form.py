@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import DRIVER, officer_actor
 from ..cases.eligibility import AccidentCause

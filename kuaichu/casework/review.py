@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actors import SYSTEM, officer_actor, party_actor
 from ..cases.states import REVIEW_DAYS, AuditEntry, CaseEvent, ReviewOutcome
 from ..errors import Forbidden, InvalidMessage

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actors import officer_actor
 from ..cases.states import AuditEntry, CaseEvent
 from ..notify import Template

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.eligibility import AccidentCause
 from ..cases.states import AuditEntry
 from ..notify import Doorbell, Outbox, OutboxMessage

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import officer_actor
 from ..cases.form import CaseForm, Party

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.form import missing_for_information
 from ..cases.states import (
     AuditEntry,
