@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import tzinfo
 
 import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import auth, caseweb
-from .callcenter import SUPERVISOR_NS, CallCenter
+from . import auth
+from .accounts.model import Role
+from .calls.center import CallCenter
+from .calls.fanout import CallFanout
+from .calls.recordings import Recordings
+from .calls.sessions import CallRegistry
+from .calls.wallboard import Wallboard
 from .captures import CaptureDesk
+from .cases.eligibility import ServiceRules
 from .casework import CaseWork, CaseWorkConfig
 from .documents import Renderer
-from .errors import KuaichuError, NotAuthenticated
+from .errors import KuaichuError
+from .evidence.call_capture import CallCapture
 from .media.plate_reader import PlateReader
-from .notify import Notifier, make_adapter
+from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
 from .settings import Settings, parse_timezone, service_rules
+from .signaling.driver import DriverNamespace
 from .signaling.emitter import Emitter
-from .signaling.namespaces import DriverNamespace, OfficerNamespace, SupervisorNamespace
+from .signaling.officer import OfficerNamespace
+from .signaling.rooms import SUPERVISOR_NS
+from .signaling.supervisor import SupervisorNamespace
 from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
 from .storage.ledger import Ledger
-from .storage.manifest import verify_case_folder
 from .storage.signing import ServerKey
+from .tasks import TaskOwner
 from .verification import LocalRegistry, Registry, RemoteRegistry
+from .web import setup_routes
 
 logger = logging.getLogger(__name__)
 
@@ -53,67 +63,6 @@ WALLBOARD_PERIOD = 2.0
 HOUSEKEEPING_PERIOD = 3600.0
 
 
-async def _config(request: web.Request) -> web.Response:
-    s = request.app[settings_key]
-    urls = [u.strip() for u in s.ice_servers.split(",") if u.strip()]
-    return web.json_response({"ice_servers": [{"urls": u} for u in urls]})
-
-
-async def _call_info(request: web.Request) -> web.Response:
-    officer = await auth.current_officer(request)
-    if officer is None:
-        raise web.HTTPUnauthorized(text="log in first")
-    call_id = request.match_info["call_id"]
-    info = await request.app[db_key].get_call(call_id)
-    if info is None:
-        raise web.HTTPNotFound(text="no such call")
-    if officer.role != "supervisor" and info["officer_id"] != officer.id:
-        raise web.HTTPForbidden(text="not your call")
-    return web.json_response(info)
-
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-async def _service(request: web.Request) -> web.Response:
-    """Service hours and area, so the driver page can warn before the questions. The
-    report is checked again on the server whatever the page shows."""
-    rules = request.app[rules_key]
-    zone = request.app[zone_key]
-    now = datetime.now(zone)
-    body: dict[str, object] = {
-        "always_open": rules.hours is None,
-        "open_now": True,
-        "today": None,
-        "next_open": None,
-        "next_open_text": None,
-        "weekly": None,
-        "area_limited": rules.area is not None,
-        "areas": [f.name for f in rules.area.features if f.include] if rules.area else [],
-    }
-    hours = rules.hours
-    if hours is not None:
-        opening = hours.next_opening(now)
-        is_open = hours.is_open(now)
-        body.update(
-            open_now=is_open,
-            today=hours.describe(now),
-            next_open=None if is_open or opening is None else opening.isoformat(),
-            next_open_text=(
-                None if is_open or opening is None else opening.strftime("%Y-%m-%d %H:%M")
-            ),
-            weekly={
-                day: [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in windows]
-                for day, windows in zip(_DAYS, hours.weekly, strict=True)
-            },
-        )
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
-
-
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.Response(text="ok")
-
-
 @web.middleware
 async def _errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -124,14 +73,28 @@ async def _errors(
         return web.json_response({"error": exc.as_dict()}, status=exc.http_status)
 
 
-async def _wallboard_loop(sio: socketio.AsyncServer, center: CallCenter) -> None:
+async def _wallboard_loop(sio: socketio.AsyncServer, wallboard: Wallboard) -> None:
     while True:
         await asyncio.sleep(WALLBOARD_PERIOD)
         try:
             if sio.manager.rooms.get(SUPERVISOR_NS):
-                await sio.emit("wallboard", await center.wallboard(), namespace=SUPERVISOR_NS)
+                await sio.emit("wallboard", await wallboard.snapshot(), namespace=SUPERVISOR_NS)
         except Exception:
             logger.exception("wallboard update failed")
+
+
+async def _warm_up(reader: PlateReader) -> None:
+    """Load the OCR models in a thread. A failure is not fatal (the first plate reading
+    tries again), but it is said."""
+    try:
+        await asyncio.to_thread(reader.warm_up)
+    except Exception as exc:
+        logger.warning(
+            "plate reader warm-up failed (%s: %s); the first plate reading loads the models",
+            type(exc).__name__,
+            exc,
+        )
+        logger.debug("plate reader warm-up failure", exc_info=True)
 
 
 async def _housekeeping(casework: CaseWork) -> None:
@@ -159,39 +122,13 @@ async def _registry(settings: Settings, engine: AsyncEngine) -> Registry:
     return local
 
 
-async def _public_key(request: web.Request) -> web.Response:
-    """The server's Ed25519 public key: anyone holding an evidence folder can check its
-    manifest's signatures against it."""
-    key = request.app[server_key_key]
-    return web.Response(
-        text=key.public_key_pem,
-        content_type="application/x-pem-file",
-        headers={"X-Key-Id": key.key_id},
-    )
-
-
-async def _evidence_verification(request: web.Request) -> web.Response:
-    """Check a case's evidence folder against its signed manifest (docs/evidence-manifest.md)."""
-    officer = await auth.current_officer(request)
-    if officer is None:
-        raise NotAuthenticated("log in first")
-    case_id = caseweb.case_id_of(request)
-    await request.app[casework_key].authorize(officer, case_id)
-    key = request.app[server_key_key]
-    folder = request.app[settings_key].recordings_path / case_id
-    report = await asyncio.to_thread(verify_case_folder, folder, key.public_key)
-    body = {**report.to_dict(), "case_id": case_id, "key_id": key.key_id}
-    del body["case_dir"]  # server paths stay on the server
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
-
-
 async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
     """A fresh install gets one supervisor account so the console works at once. The
     password is random, shown once in the log and kept in a file only the owner can read."""
     if await accounts.list_officers():
         return
     password = secrets.token_urlsafe(12)
-    await accounts.add_officer("admin", password, "管理员", role="supervisor")
+    await accounts.add_officer("admin", password, "管理员", role=Role.SUPERVISOR)
     path = settings.data_dir / "initial-admin-password.txt"
     path.write_text(f"username: admin\npassword: {password}\n")
     path.chmod(0o600)
@@ -201,6 +138,207 @@ async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
         password,
         path,
     )
+
+
+class _Root:
+    """The composition root: each service built complete through its constructor, one
+    aiohttp cleanup context per service, in dependency order.
+
+    aiohttp enters the contexts in order and leaves them in reverse, and a failure in one
+    does not stop the others from closing (it raises one CleanupError naming them all). So
+    shutdown runs loops -> calls -> notifier -> registry -> emitter -> event log -> database.
+    The cycles between the services are broken by ports built first: the call fan-out (the
+    dispatcher's listener and the case work's live calls) needs only the emitter and the
+    session registry, and the doorbell sits between the case work and the notifier.
+    """
+
+    # Declared here, assigned by the context that builds each (the later contexts read them).
+    db: Database
+    engine: AsyncEngine
+    accounts: auth.Accounts
+    ledger: Ledger
+    events: EventLog
+    emitter: Emitter
+    sessions: CallRegistry
+    fanout: CallFanout
+    registry: Registry
+    doorbell: Doorbell
+    casework: CaseWork
+    center: CallCenter
+    wallboard: Wallboard
+    reader: PlateReader
+
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        renderer: Renderer,
+        rules: ServiceRules,
+        zone: tzinfo,
+    ) -> None:
+        self.settings = settings
+        self.sio = sio
+        self.renderer = renderer
+        self.rules = rules
+        self.zone = zone
+
+    def contexts(self) -> list[Callable[[web.Application], AsyncIterator[None]]]:
+        """The cleanup contexts, in start order."""
+        return [
+            self.database,
+            self.event_log,
+            self.emitter_ctx,
+            self.verification,
+            self.case_work,
+            self.calls,
+            self.loops,
+        ]
+
+    async def database(self, app: web.Application) -> AsyncIterator[None]:
+        """The data folder: database, accounts (a first one on a fresh install), signing key."""
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.recordings_path.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.database)
+        await create_schema(self.engine)
+        self.db = app[db_key] = Database(self.engine)
+        try:
+            self.accounts = app[accounts_key] = auth.Accounts(
+                self.db, settings.session_hours * 3600
+            )
+            await _first_account(self.accounts, settings)
+            key = app[server_key_key] = ServerKey.load_or_create(settings.data_dir)
+            self.ledger = Ledger(settings.recordings_path, key)
+            yield
+        finally:
+            await self.db.close()
+
+    async def event_log(self, _app: web.Application) -> AsyncIterator[None]:
+        """The queue event log's writer."""
+        self.events = EventLog(self.db)
+        self.events.start()
+        try:
+            yield
+        finally:
+            await self.events.close()
+
+    async def emitter_ctx(self, _app: web.Application) -> AsyncIterator[None]:
+        """The socket emitter, and the call fan-out that only sends through it."""
+        self.emitter = Emitter(self.sio)
+        self.sessions = CallRegistry()
+        self.fanout = CallFanout(self.emitter, self.sessions)
+        self.emitter.start()
+        try:
+            yield
+        finally:
+            await self.emitter.close()
+
+    async def verification(self, _app: web.Application) -> AsyncIterator[None]:
+        """The licence/vehicle/insurance registry (local tables or a remote service)."""
+        self.registry = await _registry(self.settings, self.engine)
+        try:
+            yield
+        finally:
+            await self.registry.close()
+
+    async def case_work(self, app: web.Application) -> AsyncIterator[None]:
+        """The case work and the SMS notifier, with the doorbell between them."""
+        settings = self.settings
+        doorbell = self.doorbell = Doorbell()
+        self.casework = app[casework_key] = CaseWork(
+            self.db,
+            CaseStore(self.engine),
+            self.registry,
+            self.renderer,
+            CaseWorkConfig(
+                base_url=settings.base_url,
+                authority=settings.authority,
+                document_prefix=settings.document_prefix,
+                sms_signature=settings.sms_signature,
+                recordings_dir=settings.recordings_path,
+                zone=self.zone,
+            ),
+            live=self.fanout,
+            doorbell=doorbell,
+            outbox=Outbox(self.engine),
+            ledger=self.ledger,
+        )
+        notifier = Notifier(
+            self.engine,
+            make_adapter(settings),
+            doorbell=doorbell,
+            on_sent=self.casework.message_sent,
+        )
+        notifier.start()
+        try:
+            yield
+        finally:
+            await notifier.close()
+
+    async def calls(self, app: web.Application) -> AsyncIterator[None]:
+        """Dispatch, the call centre, evidence from calls, and the socket.io namespaces."""
+        settings = self.settings
+        dispatcher = Dispatcher(
+            MemoryCallQueue(),
+            self.events,
+            self.fanout,
+            reservation_timeout=settings.reservation_timeout,
+            wrapup_seconds=settings.wrapup_seconds,
+            decline_cooldown=settings.decline_cooldown,
+            default_handle_seconds=settings.default_handle_seconds,
+        )
+        self.reader = PlateReader()
+        captures = app[captures_key] = CaptureDesk(
+            self.engine, self.db, self.ledger, settings.recordings_path, self.reader, zone=self.zone
+        )
+        evidence = CallCapture(
+            self.sessions,
+            self.fanout,
+            captures,
+            self.casework,
+            auto_plate_seconds=settings.auto_plate_seconds,
+        )
+        self.center = app[center_key] = CallCenter(
+            self.db,
+            self.sessions,
+            self.fanout,
+            dispatcher,
+            self.casework,
+            evidence,
+            Recordings(self.db, self.ledger, self.zone),
+            self.doorbell,
+            recordings_dir=settings.recordings_path,
+            driver_grace=settings.driver_grace_seconds,
+            rules=self.rules,
+            zone=self.zone,
+        )
+        self.wallboard = Wallboard(self.sessions, dispatcher, self.db, self.zone)
+        limit = settings.max_message_bytes
+        self.sio.register_namespace(DriverNamespace(self.center, limit))
+        self.sio.register_namespace(OfficerNamespace(self.center, self.accounts, limit))
+        self.sio.register_namespace(SupervisorNamespace(self.wallboard, self.accounts, limit))
+        try:
+            yield
+        finally:
+            try:
+                await self.center.close()
+            finally:
+                dispatcher.close()
+
+    async def loops(self, _app: web.Application) -> AsyncIterator[None]:
+        """The wallboard pushes, the hourly housekeeping and the OCR warm-up."""
+        tasks = TaskOwner("app")
+        tasks.spawn(_wallboard_loop(self.sio, self.wallboard), "wallboard")
+        tasks.spawn(_housekeeping(self.casework), "housekeeping")
+        # Load the OCR models now (a second or two in a thread), not on the first click.
+        warm_up = tasks.spawn(_warm_up(self.reader), "plate-warm-up")
+        logger.info("kuaichu ready: data in %s", self.settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            # The warm-up runs in a thread that cannot be cancelled: let it finish first.
+            await asyncio.wait({warm_up})
+            await tasks.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -220,114 +358,6 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[sio_key] = sio
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.recordings_path.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.database)
-        await create_schema(engine)
-        db = Database(engine)
-        app[db_key] = db
-        accounts = auth.Accounts(db, settings.session_hours * 3600)
-        app[accounts_key] = accounts
-        await _first_account(accounts, settings)
-        emitter = Emitter(sio)
-        events = EventLog(db)
-        center = CallCenter(
-            db,
-            emitter,
-            settings.recordings_path,
-            [u for u in settings.ice_servers.split(",") if u],
-            driver_grace=settings.driver_grace_seconds,
-            rules=rules,
-            zone=zone,
-        )
-        dispatcher = Dispatcher(
-            MemoryCallQueue(),
-            events,
-            center,
-            reservation_timeout=settings.reservation_timeout,
-            wrapup_seconds=settings.wrapup_seconds,
-            decline_cooldown=settings.decline_cooldown,
-            default_handle_seconds=settings.default_handle_seconds,
-        )
-        center.attach(dispatcher)
-        app[center_key] = center
-        key = ServerKey.load_or_create(settings.data_dir)
-        app[server_key_key] = key
-        ledger = Ledger(settings.recordings_path, key)
-        center.ledger = ledger
-        registry = await _registry(settings, engine)
-        # The notifier tells the case work what went out (a served determination starts the
-        # review window); the case work is built below, the lambda looks it up when called.
-        notifier = Notifier(
-            engine, make_adapter(settings), on_sent=lambda message: casework.message_sent(message)
-        )
-        casework = CaseWork(
-            db,
-            CaseStore(engine),
-            registry,
-            renderer,
-            CaseWorkConfig(
-                base_url=settings.base_url,
-                authority=settings.authority,
-                document_prefix=settings.document_prefix,
-                sms_signature=settings.sms_signature,
-                recordings_dir=settings.recordings_path,
-                zone=zone,
-            ),
-            notifier=notifier,
-            ledger=ledger,
-        )
-        casework.live = center
-        center.casework = casework
-        reader = PlateReader()
-        center.captures = CaptureDesk(
-            engine, db, ledger, settings.recordings_path, reader, zone=zone
-        )
-        app[captures_key] = center.captures
-        center.auto_plate_seconds = settings.auto_plate_seconds
-        app[casework_key] = casework
-        limit = settings.max_message_bytes
-        sio.register_namespace(DriverNamespace(center, limit))
-        sio.register_namespace(OfficerNamespace(center, accounts, limit))
-        sio.register_namespace(SupervisorNamespace(center, accounts, limit))
-        emitter.start()
-        events.start()
-        notifier.start()
-        wallboard = asyncio.create_task(_wallboard_loop(sio, center), name="wallboard")
-        housekeeping = asyncio.create_task(_housekeeping(casework), name="housekeeping")
-        # Load the OCR models now (a second or two in a thread), not on the first click.
-        warm_up = asyncio.create_task(asyncio.to_thread(reader.warm_up), name="plate-warm-up")
-        logger.info("kuaichu ready: data in %s", settings.data_dir.resolve())
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                await warm_up
-            for task in (wallboard, housekeeping):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await center.close()
-            await notifier.close()
-            await registry.close()
-            await emitter.close()
-            await events.close()
-            await db.close()
-
-    app.cleanup_ctx.append(lifecycle)
-    auth.setup_routes(app, secure_cookies=settings.secure_cookies or settings.tls_cert is not None)
-    app.router.add_get("/api/config", _config)
-    app.router.add_get("/api/calls/{call_id}", _call_info)
-    app.router.add_get("/api/service", _service)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/api/keys/evidence.pem", _public_key)
-    app.router.add_get("/api/cases/{case_id}/evidence/verify", _evidence_verification)
-    caseweb.setup(app)
-    try:
-        from . import officer_ui
-    except ImportError:  # pages land separately; the API works without them
-        logger.warning("officer_ui not available")
-    else:
-        officer_ui.setup(app)
+    app.cleanup_ctx.extend(_Root(settings, sio, renderer, rules, zone).contexts())
+    setup_routes(app)
     return app

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ..clock import Clock, SystemClock, Timer
 from ..errors import Conflict, NotFound
-from .model import OfficerStatus, QueuedCall
+from .model import OfficerStatus, QueuedCall, QueuePosition
 from .ports import CallQueue, EventSink
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,20 @@ class DispatchListener(Protocol):
         status: OfficerStatus,
         call_id: str | None,
         wrapup_until: float | None,
-    ) -> None: ...
+        summary: Mapping[str, Any],
+    ) -> None:
+        """An officer's status changed; ``summary`` is the queue summary after the change."""
+        ...
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None: ...
 
     def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None: ...
 
-    def queue_changed(self) -> None: ...
+    def queue_changed(
+        self, positions: Sequence[QueuePosition], summary: Mapping[str, Any]
+    ) -> None:
+        """The queue changed: every waiting call's place, and the summary."""
+        ...
 
 
 @dataclass
@@ -144,7 +151,9 @@ class Dispatcher:
             previous=previous.value,
             **({"reason": reason} if reason else {}),
         )
-        self.listener.officer_state_changed(p.officer_id, status, call_id, p.wrapup_until)
+        self.listener.officer_state_changed(
+            p.officer_id, status, call_id, p.wrapup_until, self.summary()
+        )
 
     def _cancel_timer(self, officer_id: int) -> None:
         timer = self._timers.pop(officer_id, None)
@@ -196,7 +205,7 @@ class Dispatcher:
         self._queue.push(call, at_head=at_head)
         self._events.record("call_requeued" if at_head else "call_queued", call.call_id)
         self.dispatch()
-        self.listener.queue_changed()
+        self.listener.queue_changed(self.queue_positions(), self.summary())
 
     def abandon(self, call_id: str) -> bool:
         """The driver hung up (or vanished) while waiting."""
@@ -211,7 +220,7 @@ class Dispatcher:
             "call_abandoned", call_id, waited_s=round(self.clock.now() - call.queued_at, 1)
         )
         self.dispatch()
-        self.listener.queue_changed()
+        self.listener.queue_changed(self.queue_positions(), self.summary())
         return True
 
     def accept(self, officer_id: int, call_id: str) -> QueuedCall:
@@ -226,7 +235,7 @@ class Dispatcher:
         self._set(p, OfficerStatus.BUSY, call_id)
         self._events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
         self.dispatch()
-        self.listener.queue_changed()
+        self.listener.queue_changed(self.queue_positions(), self.summary())
         return call
 
     def decline(self, officer_id: int, call_id: str) -> None:
@@ -306,6 +315,9 @@ class Dispatcher:
         position = self._queue.position(call_id)
         if position is None:
             return None
+        return self._estimate(position)
+
+    def _estimate(self, position: int) -> int:
         staffed = sum(
             1
             for p in self._officers.values()
@@ -315,6 +327,22 @@ class Dispatcher:
             staffed = 1  # nobody on shift yet: still give an order of magnitude
         # On average an officer frees up half a handle time from now.
         return int(self.average_handle_seconds() * (position - 0.5) / staffed)
+
+    def queue_position(self, call_id: str) -> QueuePosition | None:
+        """A waiting call's place as its driver is told; None if it is not queued."""
+        waiting = list(self._queue)
+        for i, call in enumerate(waiting):
+            if call.call_id == call_id:
+                return QueuePosition(call_id, i + 1, len(waiting), self._estimate(i + 1))
+        return None
+
+    def queue_positions(self) -> list[QueuePosition]:
+        """Every waiting call's place, next to be answered first."""
+        waiting = list(self._queue)
+        return [
+            QueuePosition(call.call_id, i + 1, len(waiting), self._estimate(i + 1))
+            for i, call in enumerate(waiting)
+        ]
 
     def summary(self) -> dict[str, Any]:
         """The officers' queue figures: waiting, longest wait, available officers."""

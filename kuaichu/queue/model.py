@@ -25,3 +25,13 @@ class QueuedCall:
     # officer id -> wall-clock time until which this call is not offered to them again
     declined_by: dict[int, float] = field(default_factory=dict)
     reserved_by: int | None = None
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """A waiting call's place, as its driver is told: what the listener gets on a change."""
+
+    call_id: str
+    position: int  # 1-based; 1 means next to be answered
+    waiting: int  # calls in the queue
+    estimated_wait_s: int | None

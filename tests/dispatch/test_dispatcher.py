@@ -3,9 +3,10 @@ event log writes to a real SQLite database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from kuaichu.errors import Conflict, NotFound
 from kuaichu.queue import Dispatcher, OfficerStatus, QueuedCall
 from kuaichu.queue.eventlog import EventLog
 from kuaichu.queue.memory import MemoryCallQueue
+from kuaichu.queue.model import QueuePosition
 from kuaichu.storage.db import Database, create_schema, make_engine
 
 
@@ -31,6 +33,7 @@ class Recorder:
         status: OfficerStatus,
         call_id: str | None,
         wrapup_until: float | None,
+        summary: Mapping[str, Any],
     ) -> None:
         self.states.append((officer_id, status.value))
         self.wrapup_until[officer_id] = wrapup_until
@@ -41,7 +44,9 @@ class Recorder:
     def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None:
         self.withdrawn.append((officer_id, call_id, reason))
 
-    def queue_changed(self) -> None:
+    def queue_changed(
+        self, positions: Sequence[QueuePosition], summary: Mapping[str, Any]
+    ) -> None:
         self.queue_changes += 1
 
 

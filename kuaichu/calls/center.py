@@ -1,0 +1,445 @@
+"""The life of a call, from a driver's report to hang-up.
+
+The call centre joins the dispatcher (who gets which call), the media session (the bridged
+and recorded peer connections), the case's trail and the case work's intake, and tells the
+pages through the fan-out. The socket.io namespaces are only the edge: they validate,
+authorize and call in here. Everything it works with comes in through the constructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..auth import Officer
+from ..cases.actions import AuditAction
+from ..cases.actors import DRIVER, SYSTEM, officer_actor
+from ..cases.eligibility import (
+    AccidentCause,
+    EligibilityAnswers,
+    GeoPoint,
+    ServiceRules,
+    check_eligibility,
+)
+from ..cases.ids import new_case_id
+from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
+from ..errors import Conflict, KuaichuError, MediaError, NotFound
+from ..evidence.captures import CaptureView
+from ..media.call_media import CallMedia
+from ..queue import Dispatcher, OfficerStatus, QueuedCall
+from ..signaling.schemas import Location, Report
+from ..storage.db import Database
+from .fanout import CallFanout
+from .media_session import MediaSession
+from .model import DRIVER_ENDS, Call, CallState
+from .recordings import Recordings
+from .sessions import CallRegistry
+from .trail import CallTrail
+
+logger = logging.getLogger(__name__)
+
+
+class CaseIntake(Protocol):
+    """The case work's part of a report: the case file, written in the report's transaction."""
+
+    async def reported(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        phone: str | None,
+        cause: AccidentCause | None,
+        at: datetime,
+        location: Mapping[str, float] | None,
+    ) -> str | None: ...
+
+
+class Bell(Protocol):
+    """The notifier's doorbell (kuaichu.notify.doorbell): rung when an SMS was queued."""
+
+    def ring(self) -> None: ...
+
+
+class CallEvidence(Protocol):
+    """Evidence from a live call (kuaichu.evidence.call_capture.CallCapture)."""
+
+    def start_patrol(self, call: Call) -> None: ...
+
+    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView: ...
+
+    def request_still(self, officer: Officer, call_id: str, kind: str) -> None: ...
+
+    async def phone_still(
+        self, call_id: str, token: str, kind: str, data: bytes
+    ) -> CaptureView: ...
+
+
+def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
+    return {
+        "injuries": answers.injuries,
+        "vehicles_movable": answers.vehicles_movable,
+        "vehicle_to_vehicle": answers.vehicle_to_vehicle,
+        "all_insured": answers.all_insured,
+        "cause": answers.cause.value if answers.cause else "other",
+        "unlicensed": answers.unlicensed,
+        "drunk_driving": answers.drunk_driving,
+        "hit_and_run": answers.hit_and_run,
+    }
+
+
+class CallCenter:
+    """Reports, answers, hang-ups and the case events that go with them."""
+
+    def __init__(
+        self,
+        db: Database,
+        sessions: CallRegistry,
+        fanout: CallFanout,
+        dispatcher: Dispatcher,
+        intake: CaseIntake,
+        evidence: CallEvidence,
+        recordings: Recordings,
+        doorbell: Bell,
+        *,
+        recordings_dir: Path,
+        driver_grace: float = 20.0,
+        media_factory: Callable[..., CallMedia] = CallMedia,
+        rules: ServiceRules | None = None,
+        zone: tzinfo = CHINA_TIME,
+    ) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.fanout = fanout
+        self.dispatcher = dispatcher
+        self.intake = intake
+        self.evidence = evidence
+        self.recordings = recordings
+        self.doorbell = doorbell
+        self.rules = rules or ServiceRules()
+        self.zone = zone
+        self.driver_grace = driver_grace
+        self.trail = CallTrail(db, zone)
+        self.media = MediaSession(
+            db,
+            sessions,
+            fanout,
+            dispatcher,
+            self.trail,
+            end=self._end,
+            recordings_dir=recordings_dir,
+            driver_grace=driver_grace,
+            media_factory=media_factory,
+        )
+
+    # -- drivers ------------------------------------------------------------------------
+
+    def _send_queue(self, call: Call) -> None:
+        self.fanout.queue_position(call, self.dispatcher.queue_position(call.call_id))
+
+    async def report(self, sid: str, report: Report) -> Call:
+        """A driver's report: checked, stored as a new case with its call, then queued."""
+        if self.sessions.has_driver(sid):
+            raise Conflict("this connection already has a call")
+        self.sessions.ended_pages.pop(sid, None)
+        at = self.trail.now()
+        now = at.timestamp()
+        point = (
+            GeoPoint(lon=report.location.lng, lat=report.location.lat) if report.location else None
+        )
+        # The page asks the same questions, but only this check counts: a client that skips
+        # the page's screens still cannot get into the queue. Nothing is written when refused.
+        eligibility = check_eligibility(report.eligibility, at=at, location=point, rules=self.rules)
+        if not eligibility.eligible:
+            logger.info(
+                "report from %s refused: not eligible (%s)", sid, ", ".join(eligibility.reasons)
+            )
+        eligibility.require()
+        call_id = secrets.token_urlsafe(12)
+        case_id = new_case_id(now)
+        location = report.location.as_dict() if report.location else None
+        detail: dict[str, Any] = {
+            "call_id": call_id,
+            "eligibility": _answers_dict(report.eligibility),
+            "area_checked": eligibility.area_checked,
+        }
+        if point is not None and self.rules.area is not None:
+            detail["district"] = self.rules.area.district(point)
+        # The case exists from the moment of the report, before anyone answers; the report
+        # entry's time starts the two advertised timings (kuaichu.cases.states.case_timings).
+        entry = apply([], CaseEvent.REPORT, DRIVER, at, detail, zone=self.zone)
+        progress_token: str | None = None
+
+        async def case_file(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            nonlocal progress_token
+            progress_token = await self.intake.reported(
+                conn, case_id, report.phone, report.eligibility.cause, at, location
+            )
+
+        await self.db.create_case_and_call(
+            case_id, call_id, now, location, report.phone, entry, extra=case_file
+        )
+        queued = QueuedCall(call_id, case_id, now, location)
+        call = Call(call_id, case_id, sid, queued, report.location, case_state=entry.to_state)
+        call.progress_token = progress_token
+        self.doorbell.ring()  # the "queued" SMS, if the page gave a number
+        await self.trail.event(call, CaseEvent.QUEUE, SYSTEM, {"call_id": call_id})
+        self.sessions.add(call)
+        logger.info("call %s: reported, case %s", call_id, case_id)
+        self.fanout.driver_state(call)
+        self.dispatcher.enqueue(queued)
+        return call
+
+    def driver_call(self, sid: str) -> Call:
+        return self.sessions.driver_call(sid)
+
+    async def driver_location(self, sid: str, location: Location) -> None:
+        call = self.sessions.driver_call(sid)
+        call.location = location
+        call.queued.location = location.as_dict()
+        await self.db.update_call(
+            call.call_id, lat=location.lat, lng=location.lng, accuracy=location.accuracy
+        )
+        self.fanout.to_officer(
+            call, "call_location", {"call_id": call.call_id, "location": location.as_dict()}
+        )
+
+    async def driver_disconnected(self, sid: str) -> None:
+        """The driver's socket is gone. On a road the network drops for a moment: the call
+        keeps its place (or its officer) for a grace period in which the page can resume."""
+        call = self.sessions.detach_driver(sid)
+        if call is None:
+            return
+        logger.info(
+            "call %s: driver connection lost, holding %.0f s", call.call_id, self.driver_grace
+        )
+        call.grace = call.spawn(self._grace_expired(call), "grace")
+
+    async def _grace_expired(self, call: Call) -> None:
+        await asyncio.sleep(self.driver_grace)
+        if call.driver_sid is None:
+            call.grace = None
+            await self._drop(call, "driver_lost")
+
+    async def resume(self, sid: str, call_id: str, token: str) -> Call:
+        """The driver page's new connection takes its call back (within the grace period)."""
+        call = self.sessions.get(call_id)
+        if call is None or not secrets.compare_digest(call.resume_token, token):
+            raise NotFound("no such call to resume")
+        if self.sessions.has_driver(sid):
+            raise Conflict("this connection already has a call")
+        if call.grace is not None:
+            call.grace.cancel()
+            call.grace = None
+        self.sessions.attach_driver(call, sid)
+        logger.info("call %s: driver resumed", call_id)
+        self.fanout.driver_state(call)
+        self._send_queue(call)
+        if call.pending_offer is not None:
+            self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
+        return call
+
+    async def driver_hangup(self, sid: str) -> None:
+        await self._drop(self.sessions.driver_call(sid), "driver_hangup")
+
+    async def _drop(self, call: Call, reason: str) -> None:
+        """The driver left: abandoned if still waiting, otherwise the call ends."""
+        call_id = call.call_id
+        if call.state is CallState.WAITING or (
+            call.state is CallState.RECONNECTING
+            and call.officer_id is None
+            and self.dispatcher.queued(call_id)
+        ):
+            if self.dispatcher.abandon(call_id):
+                await self._end(call, "abandoned")
+                return
+        await self._end(call, reason)
+
+    async def driver_sdp_answer(self, sid: str, sdp: str) -> None:
+        call = self.sessions.driver_call(sid)
+        if call.media is None or call.driver_ready.is_set():
+            raise Conflict("no media offer is pending for this call")
+        await call.media.driver_answer(sdp)  # MediaError for bad SDP reaches the driver
+        call.pending_offer = None
+        call.driver_ready.set()
+
+    # -- officers -----------------------------------------------------------------------
+
+    def officer_connected(self, officer: Officer, sid: str) -> None:
+        self.sessions.officer_connected(officer, sid)
+        p = self.dispatcher.officer_online(officer.id)
+        # A second tab gets the current picture at once.
+        self.fanout.to_officer_sid(
+            sid,
+            "officer_state",
+            {"status": p.status.value, "call_id": p.call_id, "wrapup_until": p.wrapup_until},
+        )
+        self.fanout.to_officer_sid(sid, "queue_summary", self.dispatcher.summary())
+
+    async def officer_disconnected(self, officer: Officer, sid: str) -> None:
+        if not self.sessions.officer_disconnected(officer, sid):
+            return
+        busy_call = self.dispatcher.officer_offline(officer.id)
+        call = self.sessions.get(busy_call) if busy_call else None
+        if call is not None:
+            await self.media.officer_lost(call, "officer_disconnected")
+
+    def set_status(self, officer: Officer, status: str) -> None:
+        self.dispatcher.set_status(officer.id, OfficerStatus(status))
+
+    async def accept(self, officer: Officer, call_id: str) -> Call:
+        call = self.sessions.get(call_id)
+        if call is None:
+            raise Conflict("this call is no longer waiting")
+        if call.queued.reserved_by == officer.id and call.case_state.terminal:
+            # Check the case may be answered before the dispatcher commits the officer
+            # (a cancelled case's call must not be bridged); someone else's offer stays a
+            # plain conflict.
+            transition(call.case_state, CaseEvent.ANSWER)
+        self.dispatcher.accept(officer.id, call_id)  # raises Conflict if not reserved for them
+        call.officer_id = officer.id
+        first_answer = call.answered_at is None
+        call.state = CallState.CONNECTING
+        if first_answer:
+            call.answered_at = time.time()
+            await self.db.update_call(
+                call_id,
+                state=CallState.IN_CALL,
+                answered_at=call.answered_at,
+                officer_id=officer.id,
+            )
+        else:
+            await self.db.update_call(call_id, state=CallState.IN_CALL, officer_id=officer.id)
+        who = officer_actor(officer.id)
+        answer = {"call_id": call_id, "officer": officer.username}
+        if call.case_state is CaseState.QUEUED:
+            await self.trail.event(call, CaseEvent.ANSWER, who, answer)
+        else:
+            # A re-queued call whose case moved on meanwhile (information collected during
+            # the first leg), or a call linked into a case that is further along: the answer
+            # goes into the trail without moving the case back.
+            await self.trail.action(call, AuditAction.CALL_ANSWERED, who, answer)
+        self.fanout.driver_state(call)
+        self.fanout.to_officer_id(
+            officer.id,
+            "call_started",
+            {
+                "call_id": call_id,
+                "case_id": call.case_id,
+                "location": call.location.as_dict() if call.location else None,
+                "answered_at": call.answered_at,
+            },
+        )
+        call.spawn(self.media.connect(call, officer.id), "connect")
+        logger.info("call %s: accepted by officer %s", call_id, officer.username)
+        return call
+
+    async def decline(self, officer: Officer, call_id: str) -> None:
+        call = self.sessions.get(call_id)
+        self.dispatcher.decline(officer.id, call_id)  # Conflict unless offered to them
+        if call is not None:
+            await self.trail.action(
+                call,
+                AuditAction.DECLINE,
+                officer_actor(officer.id),
+                {"call_id": call_id, "officer": officer.username},
+            )
+
+    def officer_call(self, officer: Officer, call_id: str) -> Call:
+        return self.sessions.officer_call(officer, call_id)
+
+    async def officer_sdp_answer(self, officer: Officer, call_id: str, sdp: str) -> None:
+        call = self.sessions.officer_call(officer, call_id)
+        if call.media is None or call.state is not CallState.CONNECTING:
+            raise Conflict("no media offer is pending for this call")
+        try:
+            await call.media.officer_answer(sdp)
+        except MediaError as exc:
+            # This officer's browser cannot take the call (e.g. no common codec): the call
+            # must not hang in "connecting"; it goes back to the head for someone else.
+            self.media.failed(call, "officer", exc.code)
+            raise
+        call.state = CallState.IN_CALL
+        self.fanout.driver_state(call)
+        self.evidence.start_patrol(call)
+
+    async def officer_hangup(self, officer: Officer, call_id: str) -> None:
+        call = self.sessions.officer_call(officer, call_id)
+        await self._end(call, "officer_hangup", officer)
+
+    # -- evidence (kuaichu.evidence.call_capture) ----------------------------------------
+
+    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView:
+        """One click in the console: a still from the driver's video (see CallCapture)."""
+        return await self.evidence.capture(officer, call_id, kind)
+
+    def request_still(self, officer: Officer, call_id: str, kind: str) -> None:
+        """Ask the driver's phone for a full-resolution photo (see CallCapture)."""
+        self.evidence.request_still(officer, call_id, kind)
+
+    async def phone_still(self, call_id: str, token: str, kind: str, data: bytes) -> CaptureView:
+        """The driver's photo upload, authorized by the call's resume token."""
+        return await self.evidence.phone_still(call_id, token, kind, data)
+
+    # -- the end ------------------------------------------------------------------------
+
+    async def _end(self, call: Call, reason: str, officer: Officer | None = None) -> None:
+        if call.ended:
+            return
+        previous = call.state
+        call.state = CallState.ENDED
+        now = time.time()
+        self.sessions.remove(call)
+        if self.dispatcher.queued(call.call_id):
+            self.dispatcher.abandon(call.call_id)
+        call.cancel_tasks()  # the grace timer too, unless it is what ends the call
+        self.fanout.driver_state(call, reason)
+        if call.officer_id is not None:
+            self.fanout.to_officer_id(
+                call.officer_id, "call_ended", {"call_id": call.call_id, "reason": reason}
+            )
+            handle = now - call.answered_at if call.answered_at else None
+            self.dispatcher.call_finished(call.officer_id, call.call_id, handle)
+        self.dispatcher.record(
+            "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
+        )
+        await self.db.update_call(
+            call.call_id, state=CallState.ENDED, ended_at=now, end_reason=reason
+        )
+        await self._case_after_call(call, reason, officer)
+        logger.info("call %s: ended (%s)", call.call_id, reason)
+        self.recordings.finish(call)
+
+    async def _case_after_call(self, call: Call, reason: str, officer: Officer | None) -> None:
+        """A call that ends before anyone answered abandons its case. One that ends after
+        the answer leaves the case in_call: the evidence and scene-cleared steps (which an
+        officer may still complete after the call) come with the case form."""
+        if officer is not None:
+            who = officer_actor(officer.id)
+        else:
+            who = DRIVER if reason in DRIVER_ENDS else SYSTEM
+        detail = {"call_id": call.call_id, "reason": reason}
+        try:
+            if call.case_state in (CaseState.REPORTED, CaseState.QUEUED):
+                await self.trail.event(call, CaseEvent.ABANDON, who, detail)
+            else:
+                hangup = reason in ("driver_hangup", "officer_hangup")
+                action = AuditAction.HANGUP if hangup else AuditAction.CALL_ENDED
+                await self.trail.action(call, action, who, detail)
+        except KuaichuError:
+            # The call is over either way; the trail stays as it was and says so in the log.
+            logger.exception(
+                "call %s: could not record the end in case %s", call.call_id, call.case_id
+            )
+
+    async def close(self) -> None:
+        """Shutdown: every live call ends, and its recording is finalized."""
+        for call in self.sessions:
+            await self._end(call, "server_shutdown")
+        await self.recordings.close()

@@ -1,0 +1,160 @@
+"""A call's media: the two peer connections set up, lost and set up again.
+
+The driver's leg is offered as soon as an officer answers; the officer's leg once the driver
+has answered. A leg that dies is recovered where it can be: a fresh driver leg over the
+socket (the phone changed networks), or the call back at the head of the queue when the
+officer's leg is gone. Ending the call is the call centre's: it is handed in as ``end``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ..cases.actors import SYSTEM
+from ..cases.states import CaseEvent, CaseState
+from ..errors import KuaichuError
+from ..media.call_media import CallMedia
+from ..queue import Dispatcher
+from ..storage.db import Database
+from .fanout import CallFanout
+from .model import Call, CallState
+from .sessions import CallRegistry
+from .trail import CallTrail
+
+logger = logging.getLogger(__name__)
+
+MEDIA_SETUP_TIMEOUT = 30.0
+
+EndCall = Callable[[Call, str], Awaitable[None]]
+
+
+class MediaSession:
+    """Connects, recovers and re-queues a call's media legs."""
+
+    def __init__(
+        self,
+        db: Database,
+        sessions: CallRegistry,
+        fanout: CallFanout,
+        dispatcher: Dispatcher,
+        trail: CallTrail,
+        *,
+        end: EndCall,
+        recordings_dir: Path,
+        driver_grace: float,
+        media_factory: Callable[..., CallMedia] = CallMedia,
+    ) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.fanout = fanout
+        self.dispatcher = dispatcher
+        self.trail = trail
+        self.end = end
+        self.recordings_dir = recordings_dir
+        self.driver_grace = driver_grace
+        self.media_factory = media_factory
+
+    async def connect(self, call: Call, officer_id: int) -> None:
+        """Offer the driver's leg (unless it is up already), then the officer's."""
+        try:
+            if call.media is None:
+                call.media = self.media_factory(
+                    call.call_id,
+                    self.recordings_dir / call.case_id,
+                    ice_servers=None,
+                    on_failed=lambda leg, why: self.failed(call, leg, why),
+                )
+                offer = await call.media.driver_offer()
+                call.pending_offer = {"call_id": call.call_id, **offer}
+                self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
+            await asyncio.wait_for(call.driver_ready.wait(), MEDIA_SETUP_TIMEOUT)
+            if call.officer_id != officer_id:
+                return
+            offer = await call.media.officer_offer()
+            self.fanout.to_officer_id(officer_id, "sdp_offer", {"call_id": call.call_id, **offer})
+        except TimeoutError:
+            logger.warning("call %s: driver did not answer the media offer", call.call_id)
+            await self.end(call, "media_failed")
+        except KuaichuError as exc:
+            logger.warning("call %s: media setup failed: %s", call.call_id, exc)
+            await self.end(call, "media_failed")
+
+    def failed(self, call: Call, leg: str, reason: str) -> None:
+        """A leg's connection died (CallMedia's ``on_failed``, or a refused answer)."""
+        if call.ended:
+            return
+        logger.warning("call %s: %s leg failed (%s)", call.call_id, leg, reason)
+        if leg == "driver":
+            call.spawn(self.rejoin_driver(call), "rejoin")
+        elif call.officer_id is not None:
+            officer_id = call.officer_id
+            self.dispatcher.call_finished(officer_id, call.call_id, None)
+            self.fanout.to_officer_id(
+                officer_id, "call_ended", {"call_id": call.call_id, "reason": "media_failed"}
+            )
+            call.spawn(self.officer_lost(call, "officer_media_failed"), "requeue")
+
+    async def rejoin_driver(self, call: Call) -> None:
+        """The driver's media connection died (a phone moving from Wi-Fi to 4G; aiortc has no
+        ICE restart): offer a fresh driver leg over the socket, which may itself be resuming.
+        The officer leg and the recording go on; a driver who does not answer within the
+        grace period is lost."""
+        if call.media is None or call.ended:
+            return
+        call.driver_ready.clear()
+        try:
+            offer = await call.media.driver_offer()
+        except KuaichuError as exc:
+            logger.warning("call %s: cannot re-offer the driver leg: %s", call.call_id, exc)
+            await self.end(call, "driver_lost")
+            return
+        call.pending_offer = {"call_id": call.call_id, **offer}
+        self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
+        self.dispatcher.record("driver_media_rejoin", call.call_id, call.officer_id)
+        self.fanout.to_officer(
+            call, "driver_media", {"call_id": call.call_id, "state": "reconnecting"}
+        )
+        try:
+            await asyncio.wait_for(call.driver_ready.wait(), self.driver_grace)
+        except TimeoutError:
+            logger.info("call %s: driver did not rejoin the media", call.call_id)
+            await self.end(call, "driver_lost")
+            return
+        logger.info("call %s: driver media rejoined", call.call_id)
+        self.fanout.to_officer(
+            call, "driver_media", {"call_id": call.call_id, "state": "connected"}
+        )
+
+    async def officer_lost(self, call: Call, reason: str) -> None:
+        """The officer vanished mid-call: back to the head of the queue, driver told."""
+        if call.ended:
+            return
+        logger.info("call %s: officer lost (%s), re-queued at the head", call.call_id, reason)
+        lost_officer = call.officer_id
+        call.officer_id = None
+        call.state = CallState.RECONNECTING
+        if call.media is not None:
+            await call.media.detach_officer()
+        await self.db.update_call(call.call_id, state=CallState.WAITING)
+        # With two calls in one case (linked reports), losing one officer leg must not send
+        # the case back to the queue while the other call is still answered.
+        others = [
+            c
+            for c in self.sessions.in_case(call.case_id)
+            if c is not call and c.officer_id is not None
+        ]
+        if call.case_state is CaseState.IN_CALL and not others:
+            try:
+                await self.trail.event(
+                    call,
+                    CaseEvent.REQUEUE,
+                    SYSTEM,
+                    {"call_id": call.call_id, "reason": reason, "officer_id": lost_officer},
+                )
+            except KuaichuError:
+                logger.exception("call %s: could not record the re-queue", call.call_id)
+        self.fanout.driver_state(call, "officer_lost")
+        self.dispatcher.enqueue(call.queued, at_head=True)

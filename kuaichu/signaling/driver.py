@@ -1,0 +1,71 @@
+"""The drivers' namespace: report, location, hang-up, media answer, resume."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..calls.center import CallCenter
+from ..cases.errors import NotEligible
+from ..errors import KuaichuError
+from . import schemas
+from .base import BaseNamespace
+from .rooms import DRIVER_NS
+
+logger = logging.getLogger(__name__)
+
+
+class DriverNamespace(BaseNamespace):
+    """A driver's phone page: anonymous; the call's resume token is its session."""
+
+    def __init__(self, center: CallCenter, max_message_bytes: int) -> None:
+        super().__init__(DRIVER_NS, max_message_bytes)
+        self.center = center
+        self.handlers = {
+            "report": self._report,
+            "location": self._location,
+            "hangup": self._hangup,
+            "sdp_answer": self._sdp_answer,
+            "resume": self._resume,
+        }
+
+    def error_payload(self, exc: KuaichuError) -> dict[str, Any]:
+        error = exc.as_dict()
+        if isinstance(exc, NotEligible):
+            # The page acts on these directly: why (reason), what to do (action), and the
+            # message key with its parameters; "detail" stays for uniformity.
+            error.update(
+                {k: exc.detail[k] for k in ("reason", "reasons", "action", "advice", "params")}
+            )
+        return error
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        logger.debug("driver %s connected", sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        await self.center.driver_disconnected(sid)
+
+    async def _report(self, sid: str, payload: Any) -> dict[str, Any]:
+        call = await self.center.report(sid, schemas.parse_report(payload))
+        return {
+            "call_id": call.call_id,
+            "case_id": call.case_id,
+            "resume_token": call.resume_token,
+            "progress_url": f"/p/{call.progress_token}" if call.progress_token else None,
+        }
+
+    async def _resume(self, sid: str, payload: Any) -> dict[str, Any]:
+        call_id, token = schemas.parse_resume(payload)
+        call = await self.center.resume(sid, call_id, token)
+        return {"call_id": call.call_id, "case_id": call.case_id, "state": call.state}
+
+    async def _location(self, sid: str, payload: Any) -> None:
+        await self.center.driver_location(sid, schemas.parse_location(payload))
+
+    async def _hangup(self, sid: str, payload: Any) -> None:
+        schemas.parse_empty(payload)
+        await self.center.driver_hangup(sid)
+
+    async def _sdp_answer(self, sid: str, payload: Any) -> None:
+        answer = schemas.parse_sdp_answer(payload, need_call_id=False)
+        await self.center.driver_sdp_answer(sid, answer.sdp)
