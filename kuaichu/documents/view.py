@@ -14,25 +14,11 @@ from typing import Any, Final
 
 from kuaichu.cases.liability import Liability
 from kuaichu.errors import InvalidMessage
+from kuaichu.evidence.kinds import ledger_text
 
 TITLE: Final = "道路交通事故认定书（简易程序）"
 SUBTITLE: Final = "电子版"
 DASH: Final = "—"
-
-# Used only when the stored content lacks kind_text (older documents).
-_KIND_TEXT: Final[Mapping[str, str]] = {
-    "plate": "号牌",
-    "vehicle": "车辆",
-    "damage": "碰撞部位",
-    "collision": "碰撞部位",
-    "scene": "现场",
-    "side_by_side": "并排同框",
-    "recording": "通话录像",
-    "licence": "驾驶证",
-    "registration": "行驶证",
-    "insurance": "保险凭证",
-    "agreement": "协议书",
-}
 
 
 def _text(value: Any) -> str:
@@ -278,7 +264,8 @@ def _evidence(e: Mapping[str, Any], i: int) -> EvidenceView:
     sha = _text(e.get("sha256")).lower()
     return EvidenceView(
         index=i + 1,
-        kind_text=_text(e.get("kind_text")) or _KIND_TEXT.get(kind, kind),
+        # The stored text, else the kind's own label (kuaichu.evidence.kinds).
+        kind_text=_text(e.get("kind_text")) or ledger_text(kind),
         name=_text(e.get("name")),
         sha256=sha,
         sha256_short=short_hash(sha),

@@ -29,6 +29,7 @@ from kuaichu.cases.states import (
     DETERMINATION_TARGET,
     INFORMATION_TARGET,
 )
+from kuaichu.evidence.kinds import capture_buttons
 from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize, strings
 from kuaichu.officer_ui.page_strings import page_strings
 
@@ -115,7 +116,9 @@ async def console_page(request: web.Request) -> web.Response:
     officer = await current_officer(request)
     if officer is None:
         raise _to_login(request)
-    return _render(request, "console.html", {"officer": officer, **_case_form_context()})
+    capture_kinds = capture_buttons(choose_lang(request))
+    context = {"officer": officer, "capture_kinds": capture_kinds, **_case_form_context()}
+    return _render(request, "console.html", context)
 
 
 async def wallboard_page(request: web.Request) -> web.Response:

@@ -4,7 +4,6 @@
 // GET /api/cases/{id}/captures and, live, from the console socket's `capture_stored`.
 import { $, apiErrorText, apiFetch, caseTime, clock, el, fmt } from "./common.js";
 
-export const KINDS = ["plate", "damage", "scene", "parties", "licence"];
 const MAX_NOTE = 500;
 const MIN_BOX = 0.01; // a click without a drag is not a region
 
