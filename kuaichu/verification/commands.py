@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kuaichu.errors import KuaichuError
 
 from .csvimport import ProgressBar, RegistryImportError, import_csv
-from .local import KINDS, Kind, LocalRegistry
+from .local import LocalRegistry
 from .model import ItemStatus, PartyFacts, Registry, VerificationResult
+from .records import KINDS, Kind
 
 EXIT_OK = 0
 EXIT_ERROR = 1

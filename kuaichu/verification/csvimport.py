@@ -2,7 +2,7 @@
 progress bar for the terminal.
 
 One file per kind (``licences``, ``vehicles``, ``policies``); the header must name exactly the
-kind's columns (:data:`~kuaichu.verification.local.COLUMNS`), in any order. Every row is
+kind's columns (:data:`~kuaichu.verification.records.COLUMNS`), in any order. Every row is
 validated before anything is written, so a file with one bad row reports every bad row (with
 its line number) and changes nothing; a good file is written in batches of one executemany
 and one short transaction each (so a running server's writes never wait long for SQLite's
@@ -35,7 +35,8 @@ from kuaichu.cases.form import id_number_valid
 from kuaichu.cases.plates import PlateKind, parse_plate
 from kuaichu.errors import InvalidMessage
 
-from .local import (
+from .local import LocalRegistry, upsert_rows
+from .records import (
     COLUMNS,
     KINDS,
     RECORD_TYPES,
@@ -43,7 +44,6 @@ from .local import (
     Kind,
     LicenceRecord,
     LicenceStatus,
-    LocalRegistry,
     PlateColourCode,
     PolicyKind,
     PolicyRecord,
@@ -52,7 +52,6 @@ from .local import (
     VehicleStatus,
     record_row,
     split_classes,
-    upsert_rows,
 )
 
 # (stage, rows done, rows in total); stage is "reading" or "writing". During "reading" it is

@@ -25,12 +25,13 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .local import (
+from .local import LocalRegistry
+from .model import PartyFacts
+from .records import (
     KINDS,
     Kind,
     LicenceRecord,
     LicenceStatus,
-    LocalRegistry,
     PlateColourCode,
     PolicyKind,
     PolicyRecord,
@@ -38,7 +39,6 @@ from .local import (
     VehicleRecord,
     VehicleStatus,
 )
-from .model import PartyFacts
 
 # Shares of pairs (licence holder + their vehicle) with each problem; the rest are clean.
 PROBLEMS: Final[Mapping[str, float]] = {

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kuaichu.storage.db import make_engine
 from kuaichu.verification import LocalRegistry
 from kuaichu.verification.demo import id_check_char
-from kuaichu.verification.local import (
+from kuaichu.verification.records import (
     LicenceRecord,
     LicenceStatus,
     PlateColourCode,

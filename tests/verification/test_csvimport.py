@@ -202,7 +202,7 @@ async def test_missing_file_and_unknown_kind(engine: AsyncEngine, tmp_path: Path
 async def test_reimport_upserts_changed_and_new_rows(
     local: LocalRegistry, engine: AsyncEngine, tmp_path: Path, people: Any
 ) -> None:
-    from kuaichu.verification.local import LicenceStatus
+    from kuaichu.verification.records import LicenceStatus
 
     before = await local.counts()
     async with engine.connect() as conn:
@@ -212,7 +212,7 @@ async def test_reimport_upserts_changed_and_new_rows(
         records = [dict(r) for r in current]
     # Export what is there, change one licence, add one, and import the whole file again.
     path = tmp_path / "licences.csv"
-    from kuaichu.verification.local import LicenceRecord
+    from kuaichu.verification.records import LicenceRecord
 
     exported = [
         LicenceRecord(

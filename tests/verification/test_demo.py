@@ -16,7 +16,7 @@ from kuaichu.storage.db import make_engine
 from kuaichu.verification import Item, ItemStatus, LocalRegistry, PartyFacts
 from kuaichu.verification.csvimport import import_csv
 from kuaichu.verification.demo import PROBLEMS, generate_demo, id_check_char, vin_check_char
-from kuaichu.verification.local import PlateColourCode, PolicyKind, split_classes
+from kuaichu.verification.records import PlateColourCode, PolicyKind, split_classes
 
 TODAY = date(2025, 6, 1)
 
