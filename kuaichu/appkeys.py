@@ -15,8 +15,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     import socketio
 
-    from .auth import Accounts
-    from .callcenter import CallCenter
+    from .accounts.service import Accounts
+    from .calls.center import CallCenter
     from .captures import CaptureDesk
     from .cases.eligibility import ServiceRules
     from .casework import CaseWork

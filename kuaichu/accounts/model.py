@@ -1,0 +1,28 @@
+"""The officer as the rest of the application sees them: identity, display name and role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What an account may do. The values are the strings stored in ``officers.role``."""
+
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A logged-in (or listed) officer account; never carries the password hash."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+
+    @property
+    def is_supervisor(self) -> bool:
+        """Supervisors see every case, the wallboard and the review queue."""
+        return self.role == Role.SUPERVISOR

@@ -1,0 +1,183 @@
+"""The Accounts service: officer accounts with Argon2id password hashes, and login sessions.
+
+A login opens a session under an opaque random token; the database keeps only the token's
+SHA-256, so a copied database does not hand out live sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import RowMapping, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, InvalidMessage
+from ..storage.db import Database
+from ..storage.tables import officers, sessions
+from .model import Officer, Role
+
+ROLES = tuple(role.value for role in Role)
+_hasher = PasswordHasher()
+# Verifying against a dummy hash when the user does not exist keeps the timing of a wrong
+# username the same as a wrong password.
+_DUMMY_HASH = _hasher.hash("kuaichu-dummy-password")
+
+
+async def _hash(password: str) -> str:
+    # Argon2 costs tens of milliseconds of CPU on purpose: on the event loop that would
+    # stall every bridged call's media for the length of a login.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _validate_username(username: str) -> str:
+    username = username.strip()
+    if not (2 <= len(username) <= 64) or not all(c.isalnum() or c in "._-" for c in username):
+        raise InvalidMessage("username must be 2-64 letters, digits, '.', '_' or '-'")
+    return username
+
+
+def _officer(row: RowMapping) -> Officer:
+    return Officer(row["id"], row["username"], row["display_name"], Role(row["role"]))
+
+
+class Accounts:
+    """Officer accounts and their sessions, over the application's database."""
+
+    def __init__(self, db: Database, session_seconds: float) -> None:
+        self.db = db
+        self.session_seconds = session_seconds
+
+    async def add_officer(
+        self, username: str, password: str, display_name: str = "", role: str = Role.OFFICER
+    ) -> Officer:
+        """Create an account; refuses a bad username, a short password or a taken name."""
+        username = _validate_username(username)
+        if role not in ROLES:
+            raise InvalidMessage(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise InvalidMessage("password must have at least 8 characters")
+        display = (display_name or username).strip()[:64]
+        password_hash = await _hash(password)
+        try:
+            async with self.db.engine.begin() as conn:
+                result = await conn.execute(
+                    insert(officers).values(
+                        username=username,
+                        display_name=display,
+                        password_hash=password_hash,
+                        role=Role(role).value,
+                        created_at=time.time(),
+                        disabled=0,
+                    )
+                )
+                officer_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        except IntegrityError:
+            raise Conflict(f"officer {username!r} already exists") from None
+        return Officer(officer_id, username, display, Role(role))
+
+    async def set_password(self, username: str, password: str) -> None:
+        """Change a password; this ends every session of that officer."""
+        if len(password) < 8:
+            raise InvalidMessage("password must have at least 8 characters")
+        password_hash = await _hash(password)
+        async with self.db.engine.begin() as conn:
+            res = await conn.execute(
+                update(officers)
+                .where(officers.c.username == username)
+                .values(password_hash=password_hash)
+            )
+            if res.rowcount == 0:
+                raise InvalidMessage(f"no officer {username!r}")
+            # A password change logs the officer out everywhere.
+            oid = (
+                await conn.execute(select(officers.c.id).where(officers.c.username == username))
+            ).scalar_one()
+            await conn.execute(delete(sessions).where(sessions.c.officer_id == oid))
+
+    async def list_officers(self) -> list[Officer]:
+        """Every account, by username."""
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(select(officers).order_by(officers.c.username))).mappings()
+            return [_officer(r) for r in rows]
+
+    async def authenticate(self, username: str, password: str) -> Officer | None:
+        """The enabled officer with this username and password, or None."""
+        async with self.db.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(officers).where(
+                            officers.c.username == username, officers.c.disabled == 0
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        stored = row["password_hash"] if row else _DUMMY_HASH
+        if not await asyncio.to_thread(_verify, stored, password):
+            return None
+        if row is None:
+            return None
+        return _officer(row)
+
+    async def open_session(self, officer: Officer) -> str:
+        """A new session token for the officer (expired sessions are swept on the way)."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        async with self.db.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+            await conn.execute(
+                insert(sessions).values(
+                    token_hash=_token_hash(token),
+                    officer_id=officer.id,
+                    created_at=now,
+                    expires_at=now + self.session_seconds,
+                )
+            )
+        return token
+
+    async def close_session(self, token: str) -> None:
+        """End the session with this token (logout)."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
+
+    async def officer_for_token(self, token: str | None) -> Officer | None:
+        """The enabled officer whose unexpired session has this token, or None."""
+        if not token or len(token) > 128:
+            return None
+        async with self.db.engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(officers)
+                        .join(sessions, sessions.c.officer_id == officers.c.id)
+                        .where(
+                            sessions.c.token_hash == _token_hash(token),
+                            sessions.c.expires_at > time.time(),
+                            officers.c.disabled == 0,
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return _officer(row)

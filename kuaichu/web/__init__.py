@@ -1,0 +1,37 @@
+"""Every HTTP route, one module per audience.
+
+- ``cases_api``: the officers' case API (/api/cases/*, /api/reviews)
+- ``evidence_api``: stills, annotations, recordings, the driver's photo upload, the evidence
+  folder check and the server's public key
+- ``calls_api``: a call's record and the ICE configuration
+- ``progress``: the parties' progress page (/p/{token}…)
+- ``public``: /verify, /api/service, /healthz
+- ``common`` and ``guards``: the JSON body reader, id validators and the authorization
+  decorators every handler uses
+
+Login and logout live with the accounts (:mod:`kuaichu.accounts.web`), the pages in
+:mod:`kuaichu.officer_ui`; :func:`setup_routes` adds them all.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import officer_ui
+from ..accounts import web as accounts_web
+from ..appkeys import settings_key
+from . import calls_api, cases_api, evidence_api, progress, public
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add every route of the application (``app[settings_key]`` must be set)."""
+    settings = app[settings_key]
+    accounts_web.setup_routes(
+        app, secure_cookies=settings.secure_cookies or settings.tls_cert is not None
+    )
+    calls_api.setup_routes(app)
+    public.setup_routes(app)
+    evidence_api.setup_routes(app)
+    cases_api.setup_routes(app)
+    progress.setup_routes(app)
+    officer_ui.setup(app)

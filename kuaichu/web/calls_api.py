@@ -1,0 +1,36 @@
+"""The calls' HTTP side: a call's record for the console, and the ICE servers the pages use."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..accounts.model import Officer
+from ..appkeys import db_key, settings_key
+from ..errors import Forbidden, NotFound
+from .common import json_response
+from .guards import require_officer
+
+
+async def config(request: web.Request) -> web.Response:
+    """The ICE servers for the pages' peer connections (public: the driver page needs them)."""
+    s = request.app[settings_key]
+    urls = [u.strip() for u in s.ice_servers.split(",") if u.strip()]
+    return json_response({"ice_servers": [{"urls": u} for u in urls]})
+
+
+@require_officer
+async def call_info(request: web.Request, officer: Officer) -> web.Response:
+    """A call's record (a console reloaded mid-call learns its case from it); a supervisor
+    sees any call, an officer only their own."""
+    info = await request.app[db_key].get_call(request.match_info["call_id"])
+    if info is None:
+        raise NotFound("no such call")
+    if not officer.is_supervisor and info["officer_id"] != officer.id:
+        raise Forbidden("not your call")
+    return json_response(info)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the call routes."""
+    app.router.add_get("/api/config", config)
+    app.router.add_get("/api/calls/{call_id}", call_info)

@@ -1,0 +1,83 @@
+"""What every HTTP edge shares: the JSON body reader (also the CSRF guard), the JSON
+response, and the validators of the ids in a route's path."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from aiohttp import web
+
+from ..cases.ids import CASE_ID_RE
+from ..errors import Forbidden, InvalidMessage, MessageTooLarge, NotFound
+
+MAX_JSON_BYTES: Final = 64 * 1024
+# The shape of a call id (a socket.io payload's call_id is checked against the same shape).
+CALL_ID: Final = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+_PARTY: Final = re.compile(r"^[A-F]$")
+
+
+def case_id_of(request: web.Request) -> str:
+    """The ``{case_id}`` of the path; a malformed one is a case that does not exist."""
+    case_id = request.match_info["case_id"]
+    if not CASE_ID_RE.match(case_id):
+        raise NotFound("no such case")
+    return case_id
+
+
+def is_call_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a call id."""
+    return CALL_ID.match(value) is not None
+
+
+def party_of(data: dict[str, Any]) -> str:
+    """The ``party`` field of a request body: a party key, A to F."""
+    party = data.get("party")
+    if not isinstance(party, str) or not _PARTY.match(party):
+        raise InvalidMessage("party must be a party key (A–F)", field="party")
+    return party
+
+
+async def read_body(request: web.Request, limit: int, too_large: str) -> bytes:
+    """The raw body, refused with ``too_large`` as soon as it is known to exceed ``limit``."""
+    if request.content_length is not None and request.content_length > limit:
+        raise MessageTooLarge(too_large)
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise MessageTooLarge(too_large)
+    return data
+
+
+async def json_body(request: web.Request, *allowed: str) -> dict[str, Any]:
+    """A JSON object body, at most 64 KiB, with only the named fields.
+
+    Requiring ``application/json`` is also the CSRF guard for the cookie-authenticated
+    routes: a cross-site form cannot send it without a CORS preflight, which we never grant;
+    an ``Origin`` header from another site is refused outright."""
+    origin = request.headers.get("Origin")
+    if origin and origin.split("://", 1)[-1] != request.host:
+        raise Forbidden("cross-site request refused")
+    if request.content_type != "application/json":
+        raise InvalidMessage("send a JSON object (Content-Type: application/json)")
+    raw = await read_body(request, MAX_JSON_BYTES, f"request body exceeds {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidMessage("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("the body must be a JSON object")
+    extra = sorted(str(k)[:40] for k in set(data) - set(allowed))
+    if extra:
+        raise InvalidMessage(f"unexpected field(s): {', '.join(extra[:5])}")
+    return data
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer that no cache keeps, with Chinese text left readable."""
+    return web.json_response(
+        data,
+        status=status,
+        headers={"Cache-Control": "no-store"},
+        dumps=lambda v: json.dumps(v, ensure_ascii=False),
+    )

@@ -1,0 +1,70 @@
+"""What anyone may ask without an account: the authenticity check of a determination, the
+service hours and area (the driver page warns before its questions), and the health check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+
+from ..appkeys import casework_key, rules_key, zone_key
+from ..documents import render_verify_page
+from ..settings import WEEKDAYS
+from .common import json_response
+
+
+async def verify_page(request: web.Request) -> web.Response:
+    """The public check of a determination's number and verification code."""
+    number = request.query.get("n", "").strip()[:64]
+    code = request.query.get("c", "").strip()[:16]
+    if not number and not code:
+        html = render_verify_page({})
+    else:
+        html = render_verify_page(await request.app[casework_key].authenticity(number, code))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def service(request: web.Request) -> web.Response:
+    """Service hours and area, so the driver page can warn before the questions. The
+    report is checked again on the server whatever the page shows."""
+    rules = request.app[rules_key]
+    now = datetime.now(request.app[zone_key])
+    body: dict[str, object] = {
+        "always_open": rules.hours is None,
+        "open_now": True,
+        "today": None,
+        "next_open": None,
+        "next_open_text": None,
+        "weekly": None,
+        "area_limited": rules.area is not None,
+        "areas": [f.name for f in rules.area.features if f.include] if rules.area else [],
+    }
+    hours = rules.hours
+    if hours is not None:
+        opening = hours.next_opening(now)
+        is_open = hours.is_open(now)
+        body.update(
+            open_now=is_open,
+            today=hours.describe(now),
+            next_open=None if is_open or opening is None else opening.isoformat(),
+            next_open_text=(
+                None if is_open or opening is None else opening.strftime("%Y-%m-%d %H:%M")
+            ),
+            weekly={
+                day: [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in windows]
+                for day, windows in zip(WEEKDAYS, hours.weekly, strict=True)
+            },
+        )
+    return json_response(body)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """Liveness for a load balancer or a test harness."""
+    return web.Response(text="ok")
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the public routes."""
+    app.router.add_get("/verify", verify_page)
+    app.router.add_get("/api/service", service)
+    app.router.add_get("/healthz", healthz)
