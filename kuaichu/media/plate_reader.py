@@ -1,6 +1,6 @@
 """Reading Chinese civil licence plates from one video frame, offline, on one CPU thread.
 
-The evidence still of a "plate" capture (``kuaichu.media.evidence``) is handed to
+The evidence still of a "plate" capture (``kuaichu.evidence.captures``) is handed to
 :meth:`PlateReader.read` in a worker thread and the console proposes what it saw. The same
 reader may run unasked at a low rate on other frames, so it is built to be cheap (one thread:
 ~60 ms for a 720p frame with a plate, ~200 ms for one without):
@@ -31,19 +31,19 @@ reasonably certain, and a province the recogniser did not see looks like one: a 
 Chinese, a "新手上路" sticker or a model badge is not a plate.
 
 The models load lazily (thread-safe) on the first :meth:`read` or in :meth:`warm_up`; nothing
-is downloaded: the ONNX files come from the installed ``rapidocr`` wheel.
+is downloaded: the ONNX files come from the installed ``rapidocr`` wheel, the province shapes
+from this package (``province_shapes.bin``). Loading them sets OpenCV to one thread for the
+whole process (:func:`_one_opencv_thread`).
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import logging
 import math
 import threading
 import time
 import unicodedata
-import zlib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -224,7 +224,10 @@ class _Fold:
 
 
 class PlateReader:
-    """Finds and reads civil plates in an RGB frame. Thread-safe; one CPU thread per call."""
+    """Finds and reads civil plates in an RGB frame. Thread-safe; one CPU thread per call.
+
+    Loading the models (the first :meth:`read`, or :meth:`warm_up`) sets OpenCV to one thread
+    for the whole process."""
 
     def __init__(self, model_dir: Path | None = None) -> None:
         self._model_dir = model_dir
@@ -289,8 +292,7 @@ class PlateReader:
         with self._lock:
             if self._models is None:
                 started = time.perf_counter()
-                # OpenCV's own thread pool would take the second core.
-                cv2.setNumThreads(1)
+                _one_opencv_thread()
                 self._models = _Models(self._model_dir or _default_model_dir())
                 logger.info(
                     "plate reader: models loaded in %.0f ms",
@@ -343,6 +345,13 @@ class PlateReader:
             if reading is not None:
                 out.append(reading)
         return out
+
+
+def _one_opencv_thread() -> None:
+    """Set OpenCV to one thread, for the whole process (``cv2.setNumThreads`` is global): its
+    own thread pool would take the second core from the calls. A side effect of the first model
+    load (:meth:`PlateReader.warm_up` or the first :meth:`PlateReader.read`), on purpose."""
+    cv2.setNumThreads(1)
 
 
 def _default_model_dir() -> Path:
@@ -989,7 +998,10 @@ def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: li
 # plate 100 px wide the character is a 10x20 px smudge that it mostly skips. Compared whole
 # with the 31 possible shapes (normalised cross-correlation, a little shift and blur allowed),
 # the smudge is still usually the right one. The shapes are the provinces drawn condensed into
-# the plate's 45x90 mm cell in Noto Sans CJK SC (a Hei face like the plate font), stored below.
+# the plate's 45x90 mm cell in Noto Sans CJK SC (a Hei face like the plate font, SIL Open Font
+# License): package data, 31 x 28 x 16 uint8 (province, row, column; _PROVINCE_CHARS order), made
+# by tools/render_province_shapes.py.
+_PROVINCE_SHAPES_FILE: Final = resources.files("kuaichu.media").joinpath("province_shapes.bin")
 _CELL_REGION: Final = (8.0, 17.0, 68.0, 123.0)  # mm: the province cell and a little around it
 _CELL_SIZE: Final = (16, 28)  # px (w, h) of that region in the stored shapes
 _CELL_SLACK: Final = (12.0, 7.0)  # mm the candidate's geometry may be off, searched
@@ -1059,38 +1071,15 @@ def _combine_province(decoded: _Decoded, correlations: F32) -> tuple[str, float,
 
 
 def _province_shapes() -> F32:
-    """The stored shapes, blurred at each of _CELL_BLURS: (blurs, 31, h, w) float32."""
+    """The stored shapes, blurred at each of _CELL_BLURS: (blurs, 31, h, w) float32. Read once,
+    when the models load."""
     w, h = _CELL_SIZE
-    raw = np.frombuffer(zlib.decompress(base64.b64decode("".join(_PROVINCE_SHAPES))), np.uint8)
+    raw = np.frombuffer(_PROVINCE_SHAPES_FILE.read_bytes(), np.uint8)
     shapes = raw.reshape(len(_PROVINCE_CHARS), h, w).astype(np.float32)
     shapes = np.stack([_flatten(s) for s in shapes])
     return np.stack(
         [np.stack([cv2.GaussianBlur(s, (0, 0), b) for s in shapes]) for b in _CELL_BLURS]
     )
-
-
-def render_province_shapes(font: Path, index: int = 2) -> bytes:
-    """Draw the province shapes (how _PROVINCE_SHAPES was made, from NotoSansCJK-Regular.ttc,
-    face 2 = SC): each character's ink condensed into the 45x90 mm cell at x 15.5, y 25 of the
-    plate, the region _CELL_REGION resampled to _CELL_SIZE. Needs Pillow; not used at run time."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    face = ImageFont.truetype(str(font), 200, index=index)
-    scale = 8  # px per mm while composing
-    x0, y0, x1, y1 = _CELL_REGION
-    out: list[npt.NDArray[Any]] = []
-    for ch in _PROVINCE_CHARS:
-        image = Image.new("L", (320, 320), 0)
-        ImageDraw.Draw(image).text((40, 20), ch, fill=255, font=face)
-        ink = np.asarray(image)
-        ys, xs = np.nonzero(ink > 32)
-        ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        glyph = cv2.resize(ink, (45 * scale, 90 * scale), interpolation=cv2.INTER_AREA)
-        region = np.zeros((round((y1 - y0) * scale), round((x1 - x0) * scale)), np.uint8)
-        gx, gy = round((15.5 - x0) * scale), round((25 - y0) * scale)
-        region[gy : gy + 90 * scale, gx : gx + 45 * scale] = glyph
-        out.append(np.asarray(cv2.resize(region, _CELL_SIZE, interpolation=cv2.INTER_AREA)))
-    return np.stack(out).astype(np.uint8).tobytes()
 
 
 # ---- acceptance ------------------------------------------------------------------------------
@@ -1222,94 +1211,3 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     inter = ix * iy
     smaller = min(aw * ah, bw * bh)
     return inter / smaller if smaller > 0 else 0.0
-
-
-# Noto Sans CJK SC (SIL Open Font License) province shapes, 31 x 28 x 16 uint8, zlib, base64;
-# made by render_province_shapes().
-_PROVINCE_SHAPES: Final = (
-    "eNrFmwlczVn/x89t1yLrZJkRaixpGRKyi4oakyVJypYkCdFib1CPsiRbVNREZY3RRPala6uxpbpJRVJpEa3a7/2f9Xfv"
-    "z8v8H6/ndf/P//Pi3Pu+zjm/8zvr93zPAcC/1bIHVOsJB0qojhE2nkc1EvxfKCOLUybiNolUiGfOmjWr4twsLJqkh9iG"
-    "l4VTkyYAKlL+4wYAA5I5VPiwCoCf2/szHinuB8MnGxjvfIrC9c8pCvL80McA8QDCo9t+wj+LaP3E3hlo5x/z6JMkDaNu"
-    "Ky1sfXtPxBrtkrbCpMA5g9RKluAIQVO7C/CXmGP8N7f9WV51qHhCm//DSxc+B57jvnqHQiVVozAY8RNpddcjtpjNacY3"
-    "H9Y1hGoUYX2WfDnlQn2sZMZ55PPU93JjOlYV5b5lZWW1jTBYKC2DZ7xMgQwVMA9inDUHsWWeMm2/Om3E6h9onZyPIOk3"
-    "Zikg/KVlMOEudbhX3TgNAy+U/9HLuHfog7CiuqPwm+ke3A8AcC9KN8XVLqfm00gBdj6wAOR1zc2nFIJFe9VXVY1GvBfW"
-    "LOSc8rLVSoh/GDTIFHKWSwdAOqTGuM2FYOEhALSeITzRLC4oBJYtpaVV6E2A+/wfNR8BBbfft23Vw/EtI6imkaeve5GQ"
-    "kPkkIeHFRsr+AGxbCYA/4/qKioa6iop6xsenTYsPnzYtmvE+Y+OjO42Nwxiz/kBZWTOgv6bmUH9NMkL72Nrmutvark+3"
-    "te2FeGlbm7itra0dBg54tKqopBupqEy5oqKC22eKldUrVysrnzQrKwvETdL+WoNYS6vjkkAtrY0bemhp4QcMuNh+AAC3"
-    "ipLFOP2O5pc4ndb2xhhcvIWs2Yasldsk5rGSzzt3/SMPNYWKiUUh7kQNX813oYegnjxD4aHvye9r7nIKSpSDwuGIf5Rm"
-    "j8ezsiGnjt/1bnNKqbYRXlCTiVW5j/JF8hnyn/J1PawIxqy4jAuPY72kPDuKfG7cKr9FaNtAPl/247P3NT6PjOO+7n4P"
-    "VYKC97iCjn2ppmraj3kFixnwTT7qznjzXhSqKDFWxhPYah9OqxDXf9X/FyyBupOIQmeuUEc28sv7X+UO+v0SN8hwd7FE"
-    "skQ29r3nsR3l13a9Y+mXXjfwx8AyNMoNAOhfI2Xh1P83HlTK5yHFfB72hs9jRXyelsZnl+t89o/jc0Qwn+8v5bFK/Sge"
-    "T2jS4PGBO3jR7M74+WpW0YStf2D8Q5R8GnCxGV0G2bjYgUI1z3IT/KkxPVVDo2fIB0kuNkAvt7SIW1oc2x8vIuuJ16nw"
-    "8Avhc2K57B52Aykj7SKl1uBE8EZbhrcu1c4FUh7k7z7/2pB5HFfioRXaDAdwOeJV/hEv/P1XVueWV2WSGBMSAEq/IgRI"
-    "eUYE41u5RbW5ue6HGV8XFdaIRF5hXHy1CQnaYOkujl9MSvizl88mxn0eTkjY5hqylLFryISEsafibLn8Jk9IUH3+2Jhx"
-    "lDJ8vlGNOmOFHt7xYATsQyz/8ZJg4BohZS0HDaD8CwBzveXSeqOKOM1GPAZWnLimth1+OOIIP3YH5d318kCXziRB1DLC"
-    "TgnUej9L+CjtaH1KBJhfszm59CfEernsiS7qiPssopPJkydPWl9kNsGP+4hrvrJntWSEEyh1plIlGViw6J6UPyZiFdE1"
-    "3UJIPuP+ictPYL1h3FaH1fq96XPmYKWu/Ko8jPOWY6VRHhFDPn1+ldME+icaeGO5YQ5yUD3N/eN/YcFUm503bWy6MlZo"
-    "xgXGdta6ty2FO9b6xj3x9e2DeMNHcVWIbHqVVn5+ehIzHk+ThMxOTc0pS009Q+3Jl6tIhbwh+6+aa6YdsNQwC1/5r4Hb"
-    "xHCaXPtezigDmfymHeKXP3RhjpZJc3Nre3OzF+LX+jlaAzMy3n3KyJiP12cBP37v76iPr1gH9v0GNIEwpuPjHeE7mnLd"
-    "QONaFwTQ0QX6tnvgYbGFbWcPttujbXQJsysU/7yCjIsPo1gGnSZ29/DwOO3p4cF+MZWxRzGXLYPybEff58Kl2/QV+qba"
-    "hsLCh514bNEgVJFlML1IicdAH5h+EUI9ELP8zXjPUwRjMlSgtGh89xFWD7E9dJvwOe85KbKb38rhXidk2LRacXewDK9P"
-    "An+5y/DdNYLSsVLs3DLEsFXGHHF6L9j+WCb6bxHg0XrZ+u4MLHvKs/2647X1LEPtArQtMnjJDZdnKYIePSeIevbUIT/8"
-    "0jKvDtfWZxojZMoa3z2lvn4f2XZSgNMrlHNbjsmTl7yZbPl5Ep6fBeA6re4GxK88gZ2nZ2CJ58paXEteX4YA2fQKN48r"
-    "WFm7vbGeWknHq41qO+/5QMF66rI3U6dOZsgrP9ycDIqOvvApOjq6H/nnz3ZisVgC/5J13+gNP/6KeD6fWnFVJCpoEolE"
-    "Sbg/l5pc/PvvrC9///03nh8MPyny4q/FsaQ8dQ2fAZ41+sXJq/mUrOAajdYigR/uRZO/jAC+cGntnSTBK5TSjUJtyDOq"
-    "W7aTEahT3Bty4G1DloMBih8o493IqCgXynJNW9s7jn/TAB02+qlxnHlZGadP3LIFb1qmtQRjhg1USwykEMwHvJ9PJxNC"
-    "V+C7eUvgQuOr0hZqa9zpwrH2CfHHmbvmMRY4SurXgf2zGP+c5rXBGxy3ZOwQh/K/aMZ4tw/ih30Z37VAXKxBWbkWPt+7"
-    "SyGgbArXdV9v68uM15wEHsmr9m5lfNATZEp+vTeacSddMN9ZwUQBDD4pl/YTEC/cju6Ux79FM+mAVl3KWq9RN0ts4+aA"
-    "Ua36YGbTnPoR7IelQL8qGOwqG8J++CkvswNQuffJlqD6u7pjfn5+W588wO+rAJJs0PCp7DgO8bPtQFmhNxSdVFzbrZV0"
-    "dXW1oeVJnHonjuvB2FtnD7nai1SAsV7WyuitgVMowxF5GTjw+F3EDSkLJuk1vq+Ssu4zfvxZZ/gcvEGv+WOtlO9Y6RXs"
-    "SuJYubYbju9oRHh4Pnk+AITXxSOeC/ka5gOekMfU+OiUt3TCvasP6HOsx2U9Qcp2+QzAYbBMN6Vo1DgOqFQA3Zs3b+JV"
-    "QuXah26Qh7Q3NTURB8k7M8QP1NQb6IIhQCwECpRBn0FV/cfI8BtY/wmMp3YCx+82J297u2FjI94fpWuDsTA9jIPzH1d/"
-    "EiyCnDFuwhecemYY+NeXTjL5dwSXJNtlnwcyG8rHyXD3tIqEOK58/YZOj6qw2M2Vf/bZPR4VCuZVyZcbyX7mX9lDZcuf"
-    "GFKmJsv5S2Nk30+7Se0nWZ4EdzWIS8L24/z8ThJm73PQm/BzUzP8Ph364PrW3QsEO+W4Cs6fyZbXbt26KQPgzZzlr2FB"
-    "JsJqzWLbuWcfri/Ozy9sz8/HO1VgEw+GF2M9ZMzTt/hQGdJgjk9m3b9/v8YIj+bk3BBwEhlVqZjPSyQfZXngumtmskzS"
-    "Lzc1NX0mw3iBlLKNz5FsH5/uHKuqTUxiJxaQBdanJyZN2Uv58oHp+zZMTOpbgI8NVIIlkoUFJjB+Js5PJCl3NX8LIO/y"
-    "x/VzoDOI3IXYCo8CNOiuG4NJSUDzKbdTFzx+fwZ1PE4XXljKrem8sB91jS/nTMPWV9Du72OBYHuwACpoj0DwlT8U98/8"
-    "ktq6Eqi6upL8/yT/72BhAFSqlMnTpXwNmsceKfJ73tf8Edo2okopi9uhxFLe3wUqlOMVeKvm6CKn5huPmy+cOz/zxK6U"
-    "+5M5B6cPPkEK4rqOJbAJD7+RHx6+DGHS59TIraTGErF/vr1dtHVTTygXzA2gh2gr3mnZcrzOTQnKOpox2IL8pWQ9x+yS"
-    "BEV8iF9MrUSyxW2SSHjcuD1UNNgZy4alX0PK84TxIKe0kOgrTlO5/MG1sR7UnUw4YyDjL4tWi4CgVoMxft7gdwByN/zv"
-    "Dg5Tgf8ZxA9JemgjFM9HjHc50E5Qu/heDbgnmLByBrRBS2CmRMKOJI3RQUeHbXvN5DUCu6Wo8Hi57P7owNOnVcVPoY4T"
-    "vnIm6nDMH4djT1M/xJVh+6cs9BgabcLxj08Xe974hWPXkw8epBecnMd4QdihptvhYfZcfMWjuTsf63Dxf7udvNTDVTSO"
-    "sWW42kwnMH0o45ePsV5S9jhI9W1/VMZrTtgDdOJM+pszVCTG9t/5KS4FjMb6iXIxnU7oBKVgQXRvAT/ZAwu+XV/dR4Y2"
-    "J94oFciwW+Fbd7lNoA/VARgZIeV6TbiNuEVhlr19k4u9/bZMe/spX51/4RPrtb6+zZt9fSPyfH0Xfis94k49eWxhkA+6"
-    "mMoUwDhT5r29vLx2F8GATgDqYvo0WkAlOBcef+LhcemgzPHXUdjJ97IMTEBgAJwwDtIVZlQqSIA7od2XsmlzBYNMc2hX"
-    "bCwlFZw9vjM6v49aE+eKo5cpzf0bfiYsW4onolNh4Ao6WPnLyQC3v/WA4W3IZBfaKrqSAj7H80oevZ6gkVynB1Q79W6h"
-    "1nBkmz1cFCWSItp8lugUTBAZN0l+tkvCjwD0vE5hhLn5Wwdz8xml5ubmX/kjW7H/xNm5eJ2z8+pKZ+f5NEk8TK+TSMEq"
-    "nhP2p64sfU5VjPv5ys3ssasp+2djhRP+ZaT1Vqx5Q83Jdq4LEx1QrDgthGcsWfY+FR0fLWLXK260hEMThU74Sq4Vt4zr"
-    "9JXO1BHzIaYtSHl5e1hCM72DMd4UrPvoKJb4sGJpxVaNsBSfucCWl8J8A/2yIqc6ej4//kKXfm8CjyyI/out/yNLohWO"
-    "LxjYSs6IVDc2RSgqZk8G+5vwAfXeFh/BNlGdFtDMwf3bGHZcz3w0dvuryan9AuDIn7tCyjGw4r3Yene6sbGtpbGxtbWx"
-    "Ea9XPmfPvn149uzznHPnvWTjH7fnzsAs9QEwK+z5AW8hDYfNiUGqi8nF54OOy0JYA9ynPA81TkGXLh0pz5g+ffrYXDAQ"
-    "91hH7/2O4rZ2oUghG7v4HCUSx4u2/mpP1YvJvyc/cLy1InTwPSNi7vXWDYFRJA+T3Ih/3WbmBYeLmppXY+M2Yf4okcw6"
-    "B0DK3nLSgKvPXbUtOnXqnp+4G/HF7fhj0turaZvnU4N7dMCFYecmewOfeICfN22tsI/o5DWf5w8BtkPcnEUdqzMyit69"
-    "UcHr24HJmZoo/61/2uLzuBeWZ5UmAMu67ks+4w28U9ff0CbWA6jdcpbfEHSfyM3UYWFh1iB1Zm+6oc+DlRHVtVki+aRO"
-    "3D/q6ukTl19bsP4dmRBUh5plK7ywAq5H6Pgru7d0etu+PS8v7xmK+2d8jdoLcWlZY2ndPLL/Lp3lkqvY7RwImkf3/34g"
-    "U9EgivKNG3cfrc9x3pPo9CfmiurG6ugC3N4kvk3kjG29rYv79f1Zk/KqhR0elaqCLRaU9/96/fYBu5E1BpSvet/tfCGx"
-    "kHrobSIHqij5Xmsqt2QMJ4GCvpX2fhwHVRjsaB/yJ8fuhiNfJ+tmKnPx+xROOdXv9BTGgwq2gBQdV9xh9FdFgIuHFRTy"
-    "VXRw/4yRbAe6Aofr9wDA/Xn6PuSH/PXRaHn6QFctl35XhRvAsF0woDbNImQMI5OYXv9afMXO7vwpO7tHjOFktRNOfRcY"
-    "v46Pz34ZH19E2frmzZtvC2AwTsYlKTUZzl2AyhWhENsT1fWcqr5ZVp3tVJ2ow4ENZ+oxMnrdFauacQ7cb3oA8FmGj63m"
-    "88kVfL4/m8e9m3/pwLG2NYhP3ZhvMY5Nf4q7W0ePzGoPpfVlJhTDiUn9iPgOni8CxJ/JOdyiJnx/YHQ4815b68mn8fai"
-    "gbVJepktCs3bmRbmo/AAm+V78YrvbKOW+vp2fKEuFu7lSk8cvKrcK4MMwAigkPDDu9tj9tD+fU9Z77zijBHvXncg/oBT"
-    "posDOoIRtflkO90ohhKtrVse1nwUz0e2UKurtw0btgWfG/8MTRevAehEgRy3OOQkJeXOVPrxuH0PwnCa3jETgP10xnA4"
-    "6+x8cR+c4JsbCzAXCoVFbtORLKXxZwRC4ZNvh1hb21MzI/Ozsz9jh59NXkVFnmWkYd+OMdQBuAq+SKRh+HDCEyceODjR"
-    "LNLwQh/CuKtkRxpmKBI2Ng4OMR6w+rc7i916SdNrPfAsvqLN8eT8ZMUej6iJ4bIATNgAG1vdVR6tp7OMz2MrNboRA/0+"
-    "WRAer+xFO/gwzPNeKfdHirxDx2s59ut3+TyF5kAqds9tXrZGDUN5fJaZi8s2YTs8iV3pzCbLIscuu/gMTP4LrKyUwvG4"
-    "x7BLN4rZfKf0vH0CWJR+mB2nLaw6WtSPmjJ4vdup/LQuLmDTv45dT8XuUwOgT6Z/Cb5ENB6ZrLP8N/ssm20gj/b7PStr"
-    "ampWVn84Idlje/du9tzXKWVj4PM+Ye67Yu5f4PyY10tChLIsBG5hfD6MPQqRHz7PLX7/BfJDbLG5nT5tHnn69AihUomC"
-    "bHsKDcl1G8MopDVGwiU7yHkLftWrRsLtxGPeoR9SDyPhgDxcP72JzIRAiE8g6X3f9ULgi48sj17LjYRyEoKx5KKYRxB5"
-    "HuiB7zeCsMDhw4f/AFmDXBy9iZIvg9z5FXGPbNiw4YkjZKv7XGnPTDMSPm2R7lhujjISnrjbl+NX/Y2EHPxkMOyLqgzb"
-    "QGsKyLBOcIgh0I+Q09I3xpHPfu/UtFKIsD2lUb6iq+z+AWzMU+qFZUa426eeYBBqKl3Ms7RhtwreyXE1mjZ5bOTklHTJ"
-    "yWkY4wCSeyjHl1z++svlkpQDUfqgf+YgQXCwQIYbyhvgH47d0tNLS9PT1/DLM4ZfPpWafrK8W++RL2UTyzXH3sJe8oiy"
-    "KfzenvPHqiYzGj9u/WS0FG8aIk2P/ea/tvD4iKQIXxdgC5XdiSlytGC2O9AvV27dQob2MeYeaJBIXshybee1kTwWHHFd"
-    "XlnZWFdZOYNw+pAFcHEpzc7G+59atVIF0BXFJ+e/tSOTgeCt0jH3ju8Jr4ab7dTBx9xHkR1+7ZQ0OIjmHHd3I/d9ahUy"
-    "TMC6jX8sDbenz9uyEczZFr/wXi/KlucNzE3v+FkM+5nwoIdZpEdcJzzwye9RUU3voqKwg6ZWdfFNADq25rHyn5fAAWqR"
-    "+Za6S2oXH4J2x+6jsZ7s/dCh0fsZ8x7LsOtHtY71YzjWKYNzR8wDRcoawhK49Bm0BlFe12aNvu3DE06CAOgsJguPidxa"
-    "b40b91UBuS4PB6MQ28tdpPt37GFQRc7g60ko1OES7dokzSsoNze3qhIGdIVzjY2NzXoOAw/wrfi7kevr6SMUYg9vqdT+"
-    "LP32gbM9FbnOBDRZ8eh9Kc2GAViFjOs0sQoYS1qxuPiNjlgfuPh048S47SbWF8atcVi1/xSfcj6Pr6S1UfNGHR/F77kp"
-    "v+u7liFfOQCPGxoaSy/nm+DrClztC65HGxuPqOWcr0vEy+3s9hbb2ZH9wbB6tNdAf/FxLUh/Dbet4+FSZErYxqogKOhk"
-    "blBQ9APq3ypLTLxXkph4izE/PhhVnZYm+pSWlkX5xy1UxN8yajUnbJ/7VnD68O3XvfOJyJ7y03B0fhGQ7cTYmGxsOH6M"
-    "26+c47NHkAr+MX7QCqRnHLdjiRknk3OzXdPk03p72H//odfxT78XiarKRKJy2qqnfzMFoWsFQ/05fqAeulb3rpT3WoSu"
-    "nb9Vyg7+oWuPjZTyQJfQtdcUOT7k5nbj7Cq3RMZs/FA2sba2ToyAwQBpGUNl/quAh7+/vzAZBtTdWsTS0+O2wSYmJif3"
-    "wODb6dFNqmU3zqJwEbcfkLnPvVgq4h8c0x0ZlqqgJ91epDj3uQFsT4Edl4h91dC3cwkY8gboNmN7ZnYOUK4TKH/pBFKw"
-    "v+kWnFrrVYFoFJj/Gnsr4DztrgimqoOOC/994/wPY15+pw=="
-)  # fmt: skip
