@@ -12,19 +12,21 @@ import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import auth
 from .accounts.model import Role
+from .accounts.service import Accounts
 from .calls.center import CallCenter
 from .calls.fanout import CallFanout
 from .calls.recordings import Recordings
 from .calls.sessions import CallRegistry
 from .calls.wallboard import Wallboard
-from .captures import CaptureDesk
 from .cases.eligibility import ServiceRules
 from .casework import CaseWork, CaseWorkConfig
 from .documents import Renderer
 from .errors import KuaichuError
 from .evidence.call_capture import CallCapture
+from .evidence.captures import CaptureDesk
+from .evidence.ledger import Ledger
+from .evidence.signing import ServerKey
 from .media.plate_reader import PlateReader
 from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .queue import Dispatcher
@@ -38,8 +40,6 @@ from .signaling.rooms import SUPERVISOR_NS
 from .signaling.supervisor import SupervisorNamespace
 from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
-from .storage.ledger import Ledger
-from .storage.signing import ServerKey
 from .tasks import TaskOwner
 from .verification import LocalRegistry, Registry, RemoteRegistry
 from .web import setup_routes
@@ -122,7 +122,7 @@ async def _registry(settings: Settings, engine: AsyncEngine) -> Registry:
     return local
 
 
-async def _first_account(accounts: auth.Accounts, settings: Settings) -> None:
+async def _first_account(accounts: Accounts, settings: Settings) -> None:
     """A fresh install gets one supervisor account so the console works at once. The
     password is random, shown once in the log and kept in a file only the owner can read."""
     if await accounts.list_officers():
@@ -155,7 +155,7 @@ class _Root:
     # Declared here, assigned by the context that builds each (the later contexts read them).
     db: Database
     engine: AsyncEngine
-    accounts: auth.Accounts
+    accounts: Accounts
     ledger: Ledger
     events: EventLog
     emitter: Emitter
@@ -203,7 +203,7 @@ class _Root:
         await create_schema(self.engine)
         self.db = app[db_key] = Database(self.engine)
         try:
-            self.accounts = app[accounts_key] = auth.Accounts(
+            self.accounts = app[accounts_key] = Accounts(
                 self.db, settings.session_hours * 3600
             )
             await _first_account(self.accounts, settings)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import DRIVER, SYSTEM, officer_actor
 from ..cases.eligibility import (

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class RecordingLedger(Protocol):
-    """Appends a file to its case folder's manifest (kuaichu.storage.ledger.Ledger)."""
+    """Appends a file to its case folder's manifest (kuaichu.evidence.ledger.Ledger)."""
 
     async def record(
         self,

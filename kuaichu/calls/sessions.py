@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..errors import NotFound
 from .model import Call
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..auth import Officer
+from ..accounts.model import Officer
 from ..calls.fanout import CallFanout
 from ..calls.model import Call, CallState
 from ..calls.sessions import CallRegistry

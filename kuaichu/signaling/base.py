@@ -14,7 +14,9 @@ from typing import Any
 
 import socketio
 
-from ..auth import Accounts, Officer, token_from_cookie_header
+from ..accounts.model import Officer, Role
+from ..accounts.service import Accounts
+from ..accounts.web import token_from_cookie_header
 from ..errors import InvalidMessage, KuaichuError, NotAuthenticated, UnknownEvent
 from . import schemas
 
@@ -64,7 +66,7 @@ class BaseNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 class AuthenticatedNamespace(BaseNamespace):
     """A namespace for logged-in officers (optionally of one role), by session cookie."""
 
-    role: str | None = None
+    role: Role | None = None
 
     def __init__(self, namespace: str, accounts: Accounts, max_message_bytes: int) -> None:
         super().__init__(namespace, max_message_bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..auth import Accounts
+from ..accounts.service import Accounts
 from ..calls.center import CallCenter
 from . import schemas
 from .base import AuthenticatedNamespace

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..auth import Accounts
+from ..accounts.model import Role
+from ..accounts.service import Accounts
 from ..calls.wallboard import Wallboard
 from .base import AuthenticatedNamespace
 from .rooms import SUPERVISOR_NS
@@ -13,7 +14,7 @@ from .rooms import SUPERVISOR_NS
 class SupervisorNamespace(AuthenticatedNamespace):
     """Supervisors only; receives ``wallboard`` snapshots, sends nothing."""
 
-    role = "supervisor"
+    role = Role.SUPERVISOR
 
     def __init__(self, wallboard: Wallboard, accounts: Accounts, max_message_bytes: int) -> None:
         super().__init__(SUPERVISOR_NS, accounts, max_message_bytes)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -16,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, apply, record_action, replay
 from ..errors import NotFound
 from .migrations import migrate
+from .rows import CallInfo, CallRecording, CaseRow
 from .tables import calls, case_audit, cases, queue_events, recordings
+
+if TYPE_CHECKING:
+    from ..media.recorder import RecordingInfo
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +223,7 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.execute(update(calls).where(calls.c.id == call_id).values(**values))
 
-    async def add_recording(self, call_id: str, info: Any) -> None:
+    async def add_recording(self, call_id: str, info: RecordingInfo) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(recordings).values(
@@ -253,14 +257,14 @@ class Database:
                 )
             )
 
-    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+    async def get_call(self, call_id: str) -> CallInfo | None:
+        """The call's row, its recordings and its case's row; None if there is no such call."""
         async with self.engine.connect() as conn:
             row = (
                 (await conn.execute(select(calls).where(calls.c.id == call_id))).mappings().first()
             )
             if row is None:
                 return None
-            out = dict(row)
             recs = (
                 (
                     await conn.execute(
@@ -272,14 +276,22 @@ class Database:
                 .mappings()
                 .all()
             )
-            out["recordings"] = [{**dict(r), "streams": json.loads(r["streams"])} for r in recs]
+            listed = [
+                cast(CallRecording, {**dict(r), "streams": json.loads(r["streams"])}) for r in recs
+            ]
             case = (
                 (await conn.execute(select(cases).where(cases.c.id == row["case_id"])))
                 .mappings()
                 .first()
             )
-            out["case"] = dict(case) if case else None
-            return out
+            return cast(
+                CallInfo,
+                {
+                    **dict(row),
+                    "recordings": listed,
+                    "case": cast(CaseRow, dict(case)) if case else None,
+                },
+            )
 
     async def events_since(
         self, ts: float, kinds: Sequence[str] | None = None

@@ -55,6 +55,27 @@ class RecordingRow(TypedDict):
     streams: str
 
 
+class CallRecording(TypedDict):
+    """One ``recordings`` row as a call lists it, ``streams`` decoded."""
+
+    id: int
+    call_id: str
+    path: str
+    sha256: str
+    size_bytes: int
+    duration_s: float
+    started_at: float
+    ended_at: float
+    streams: list[str]
+
+
+class CallInfo(CallRow):
+    """A call's row with its recordings and its case's row (``GET /api/calls/{id}``)."""
+
+    recordings: list[CallRecording]
+    case: CaseRow | None
+
+
 class AuditRow(TypedDict):
     """One ``case_audit`` row as stored (``when`` the aware ISO time, ``detail`` JSON)."""
 
