@@ -16,7 +16,7 @@ from ..cases.states import AuditEntry
 from ..notify import Doorbell, Outbox, OutboxMessage
 from ..storage.casefiles import CaseStore, Determination, StoredForm
 from ..storage.db import Database
-from ..storage.rows import CaseRow
+from ..storage.rows import CaseRow, RecordingRow
 from ..verification import Registry
 from .agreement import AgreementStep
 from .closing import ClosingStep
@@ -52,10 +52,8 @@ class CaseWork:
         outbox: Outbox,
         ledger: EvidenceLedger,
     ) -> None:
-        self.db = db
-        self.store = store
-        self.config = config
         self.doorbell = doorbell
+        self._store = store
         self._ctx = CaseContext(db, store, config, live=live, doorbell=doorbell)
         self._form = FormStep(self._ctx)
         self._verification = VerificationStep(self._ctx, registry)
@@ -78,7 +76,19 @@ class CaseWork:
 
     async def form(self, case_id: str) -> StoredForm:
         """The case's current form (the call centre checks plates against it)."""
-        return await self.store.form(case_id)
+        return await self._store.form(case_id)
+
+    async def recent_cases(self, officer_id: int | None, limit: int = 50) -> list[CaseRow]:
+        """Newest first: an officer's own cases, or every case for ``officer_id=None``."""
+        return await self._store.recent_cases(officer_id, limit=limit)
+
+    async def recording(self, call_id: str) -> RecordingRow | None:
+        """A call's (last) recording with the case it belongs to now."""
+        return await self._store.recording(call_id)
+
+    async def resolve_link(self, token: str) -> tuple[str, str]:
+        """The case and party key behind a progress link's token (404 if unknown)."""
+        return await self._store.resolve_link(token)
 
     # -- the form -------------------------------------------------------------------------------
 

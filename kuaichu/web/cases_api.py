@@ -32,7 +32,7 @@ async def list_cases(request: web.Request, officer: Officer) -> web.Response:
     if scope == "all" and not officer.is_supervisor:
         raise Forbidden("only a supervisor sees every case")
     work = request.app[casework_key]
-    rows = await work.store.recent_cases(None if scope == "all" else officer.id, limit=100)
+    rows = await work.recent_cases(None if scope == "all" else officer.id, limit=100)
     return json_response(
         {"cases": [{k: r[k] for k in ("id", "status", "created_at", "lat", "lng")} for r in rows]}
     )

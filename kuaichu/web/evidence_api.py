@@ -59,7 +59,7 @@ async def list_captures(request: web.Request, officer: Officer) -> web.Response:
     work = request.app[casework_key]
     await work.authorize(officer, case_id)
     views = await request.app[captures_key].for_case(case_id)
-    parties = [p.to_dict() for p in (await work.store.form(case_id)).form.parties]
+    parties = [p.to_dict() for p in (await work.form(case_id)).form.parties]
     for view in views:
         if view["plate"]:
             view["plate_check"] = plate_check(view["plate"], parties)
@@ -70,11 +70,11 @@ async def list_captures(request: web.Request, officer: Officer) -> web.Response:
 async def get_recording(request: web.Request, officer: Officer) -> web.StreamResponse:
     """A call's recording for the console's player (range requests for seeking)."""
     call_id = request.match_info["call_id"]
-    store = request.app[casework_key].store
-    found = await store.recording(call_id) if is_call_id(call_id) else None
+    work = request.app[casework_key]
+    found = await work.recording(call_id) if is_call_id(call_id) else None
     if found is None:
         raise NotFound("no recording for this call")
-    await request.app[casework_key].authorize(officer, found["case_id"])
+    await work.authorize(officer, found["case_id"])
     # FileResponse answers 404 itself if the file has gone.
     path = Path(found["path"])
     kind = "video/mp4" if path.suffix == ".mp4" else "video/x-matroska"

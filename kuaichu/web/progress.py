@@ -22,7 +22,7 @@ async def _party_link(request: web.Request) -> tuple[str, str]:
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         raise NotFound("this link is not valid")
-    return await request.app[casework_key].store.resolve_link(token)
+    return await request.app[casework_key].resolve_link(token)
 
 
 async def progress_page(request: web.Request) -> web.Response:
