@@ -197,9 +197,11 @@ class CallCenter:
         return call
 
     def driver_call(self, sid: str) -> Call:
+        """The call this driver connection holds (NotFound if none)."""
         return self.sessions.driver_call(sid)
 
     async def driver_location(self, sid: str, location: Location) -> None:
+        """A newer position from the driver's phone: stored and shown to the officer."""
         call = self.sessions.driver_call(sid)
         call.location = location
         call.queued.location = location.as_dict()
@@ -246,6 +248,7 @@ class CallCenter:
         return call
 
     async def driver_hangup(self, sid: str) -> None:
+        """The driver hung up (abandoned if nobody had answered yet)."""
         await self._drop(self.sessions.driver_call(sid), "driver_hangup")
 
     async def _drop(self, call: Call, reason: str) -> None:
@@ -262,6 +265,7 @@ class CallCenter:
         await self._end(call, reason)
 
     async def driver_sdp_answer(self, sid: str, sdp: str) -> None:
+        """The driver's answer to the media offer: their leg is up."""
         call = self.sessions.driver_call(sid)
         if call.media is None or call.driver_ready.is_set():
             raise Conflict("no media offer is pending for this call")
@@ -272,6 +276,7 @@ class CallCenter:
     # -- officers -----------------------------------------------------------------------
 
     def officer_connected(self, officer: Officer, sid: str) -> None:
+        """A console tab connected: the officer is online; the tab gets the picture."""
         self.sessions.officer_connected(officer, sid)
         p = self.dispatcher.officer_online(officer.id)
         # A second tab gets the current picture at once.
@@ -283,6 +288,8 @@ class CallCenter:
         self.fanout.to_officer_sid(sid, "queue_summary", self.dispatcher.summary())
 
     async def officer_disconnected(self, officer: Officer, sid: str) -> None:
+        """A console tab went away; with the last one the officer is offline and their
+        call goes back to the head of the queue."""
         if not self.sessions.officer_disconnected(officer, sid):
             return
         busy_call = self.dispatcher.officer_offline(officer.id)
@@ -291,9 +298,11 @@ class CallCenter:
             await self.media.officer_lost(call, "officer_disconnected")
 
     def set_status(self, officer: Officer, status: str) -> None:
+        """Available or on break, as the officer chose."""
         self.dispatcher.set_status(officer.id, OfficerStatus(status))
 
     async def accept(self, officer: Officer, call_id: str) -> Call:
+        """The officer takes the call offered to them: the media is set up."""
         call = self.sessions.get(call_id)
         if call is None:
             raise Conflict("this call is no longer waiting")
@@ -341,6 +350,7 @@ class CallCenter:
         return call
 
     async def decline(self, officer: Officer, call_id: str) -> None:
+        """The officer passes on an offer (it goes to someone else)."""
         call = self.sessions.get(call_id)
         self.dispatcher.decline(officer.id, call_id)  # Conflict unless offered to them
         if call is not None:
@@ -352,9 +362,11 @@ class CallCenter:
             )
 
     def officer_call(self, officer: Officer, call_id: str) -> Call:
+        """The call if this officer is on it (NotFound otherwise)."""
         return self.sessions.officer_call(officer, call_id)
 
     async def officer_sdp_answer(self, officer: Officer, call_id: str, sdp: str) -> None:
+        """The officer's answer to the media offer: the call is bridged."""
         call = self.sessions.officer_call(officer, call_id)
         if call.media is None or call.state is not CallState.CONNECTING:
             raise Conflict("no media offer is pending for this call")
@@ -370,6 +382,7 @@ class CallCenter:
         self.evidence.start_patrol(call)
 
     async def officer_hangup(self, officer: Officer, call_id: str) -> None:
+        """The officer ends the call."""
         call = self.sessions.officer_call(officer, call_id)
         await self._end(call, "officer_hangup", officer)
 

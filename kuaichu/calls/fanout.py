@@ -31,12 +31,14 @@ class CallFanout:
     # -- to the people on a call -------------------------------------------------------
 
     def to_driver(self, call: Call, event: str, payload: dict[str, Any]) -> None:
+        """To the call's driver page, if it is connected."""
         # Never emit with to=None: that would broadcast to every driver. A driver who is
         # away gets the current picture when they resume.
         if call.driver_sid is not None:
             self.emit.send(event, payload, DRIVER_NS, call.driver_sid)
 
     def to_officer(self, call: Call, event: str, payload: dict[str, Any]) -> None:
+        """To the consoles of the call's officer, if it has one."""
         if call.officer_id is not None:
             self.to_officer_id(call.officer_id, event, payload)
 
@@ -49,6 +51,7 @@ class CallFanout:
         self.emit.send(event, dict(payload), OFFICER_NS, sid)
 
     def driver_state(self, call: Call, reason: str | None = None) -> None:
+        """The call's state (and why it changed) to its driver page."""
         payload: dict[str, Any] = {"call_id": call.call_id, "state": call.state}
         if reason:
             payload["reason"] = reason
@@ -79,6 +82,7 @@ class CallFanout:
         wrapup_until: float | None,
         summary: Mapping[str, Any],
     ) -> None:
+        """An officer's status changed: their consoles, then everyone's queue summary."""
         self.to_officer_id(
             officer_id,
             "officer_state",
@@ -88,6 +92,7 @@ class CallFanout:
         self.emit.send("queue_summary", dict(summary), OFFICER_NS, None)
 
     def call_offered(self, officer_id: int, call: QueuedCall, expires_in: float) -> None:
+        """An offer to one officer, with how long they have to take it."""
         self.to_officer_id(
             officer_id,
             "call_offered",
@@ -101,11 +106,13 @@ class CallFanout:
         )
 
     def offer_withdrawn(self, officer_id: int, call_id: str, reason: str) -> None:
+        """The offer is gone (abandoned, timed out)."""
         self.to_officer_id(officer_id, "offer_withdrawn", {"call_id": call_id, "reason": reason})
 
     def queue_changed(
         self, positions: Sequence[QueuePosition], summary: Mapping[str, Any]
     ) -> None:
+        """Every waiting driver's place, and the officers' queue summary."""
         for position in positions:
             call = self.sessions.get(position.call_id)
             if call is not None:
@@ -130,10 +137,12 @@ class CallFanout:
         return reached
 
     def case_state_changed(self, case_id: str, state: CaseState) -> None:
+        """The case moved on: its live calls follow (answering checks it)."""
         for call in self.sessions.in_case(case_id):
             call.case_state = state
 
     def relink(self, from_case: str, to_case: str) -> None:
+        """Two reports became one case: the calls and ended pages move to it."""
         pages = self.sessions.ended_pages
         for sid, page_case in list(pages.items()):
             if page_case == from_case:

@@ -32,6 +32,7 @@ class CallRegistry:
         return iter(list(self.calls.values()))
 
     def get(self, call_id: str) -> Call | None:
+        """The live call, or None."""
         return self.calls.get(call_id)
 
     def in_case(self, case_id: str) -> list[Call]:
@@ -39,6 +40,7 @@ class CallRegistry:
         return [call for call in self.calls.values() if call.case_id == case_id]
 
     def add(self, call: Call) -> None:
+        """A new call, held by its driver's connection."""
         self.calls[call.call_id] = call
         if call.driver_sid is not None:
             self.by_driver[call.driver_sid] = call.call_id
@@ -57,6 +59,7 @@ class CallRegistry:
         return sid in self.by_driver
 
     def driver_call(self, sid: str) -> Call:
+        """The call this driver connection holds (NotFound if none)."""
         call_id = self.by_driver.get(sid)
         if call_id is None or call_id not in self.calls:
             raise NotFound("you have no active call")
@@ -82,12 +85,14 @@ class CallRegistry:
     # -- officers ------------------------------------------------------------------------
 
     def officer_call(self, officer: Officer, call_id: str) -> Call:
+        """The call if this officer is on it (NotFound otherwise)."""
         call = self.calls.get(call_id)
         if call is None or call.officer_id != officer.id:
             raise NotFound("you have no such call")
         return call
 
     def officer_connected(self, officer: Officer, sid: str) -> None:
+        """One more console tab of this officer."""
         self.officers[officer.id] = officer
         self.officer_sids.setdefault(officer.id, set()).add(sid)
 
