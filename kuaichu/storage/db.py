@@ -1,4 +1,5 @@
-"""The async engine and the few queries the call slice needs."""
+"""The async engine, the case audit trail (every case event and action, one transaction per
+step) and the calls' own rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ..cases.actions import AuditAction
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, apply, record_action, replay
 from ..errors import NotFound
 from .migrations import migrate
@@ -136,7 +138,7 @@ class Database:
     async def case_action(
         self,
         case_id: str,
-        action: str,
+        action: AuditAction,
         who: str,
         at: datetime,
         detail: Mapping[str, Any] | None = None,
