@@ -54,6 +54,9 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class ManifestEntry:
+    """One line of a manifest: a listed file, its hash, the link to the line before, the
+    signature."""
+
     seq: int
     path: str  # relative to the case folder, POSIX separators
     kind: str
@@ -101,13 +104,14 @@ class ManifestEntry:
 
 
 def canonical_json(obj: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the bytes that are signed and hashed."""
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
 
 
 class Malformed(Exception):
-    pass
+    """A line that is not a well-formed entry (the message says why)."""
 
 
 def _is_int(value: object) -> bool:
@@ -122,6 +126,7 @@ def _safe_relative(path: str) -> bool:
 
 
 def parse_entry(line: bytes) -> ManifestEntry:
+    """One manifest line (without its newline) as an entry; Malformed if it is not one."""
     try:
         obj = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -211,6 +216,7 @@ def locked(path: Path, exclusive: bool) -> Iterator[int | None]:
 
 
 def read_all(fd: int) -> bytes:
+    """The whole file behind ``fd``, from the start."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
     while chunk := os.read(fd, CHUNK):

@@ -27,6 +27,8 @@ from .folder import hash_file, is_ignored, scan_folder
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a case folder or its manifest."""
+
     kind: str  # altered | removed | added | bad_signature | broken_chain | malformed | no_manifest
     path: str | None
     seq: int | None
@@ -38,6 +40,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class VerificationReport:
+    """The outcome of :func:`verify_case_folder`: ``ok``, and every problem, first first."""
+
     case_dir: str
     ok: bool
     entries: int
