@@ -20,10 +20,12 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from . import settings as settings_mod
+from .accounts.model import Role
 from .errors import KuaichuError
 
 COMMANDS = ("officer", "selfsigned", "evidence", "registry")
@@ -124,18 +126,20 @@ def _selfsigned(out: Path, host: str) -> None:
     print(f"wrote {out / 'cert.pem'} and {key_path}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parser and the parsed arguments. Sub-command mode only when the first argument
+    that is neither an option nor a setting's value names a command; settings flags may
+    stand before or after it."""
+    argv = list(argv)
     parser = argparse.ArgumentParser(prog="kuaichu", description="快处 call-centre server")
     settings_mod.add_arguments(parser)
-    argv = _reorder(argv)
-    if any(a in COMMANDS for a in argv):
+    if _command(argv) is not None:
         sub = parser.add_subparsers(dest="command", required=True)
         off = sub.add_parser("officer", help="manage officer accounts")
         off.add_argument("action", choices=("add", "list", "passwd"))
         off.add_argument("username", nargs="?")
         off.add_argument("--name", help="display name, e.g. 张警官")
-        off.add_argument("--role", default="officer", choices=("officer", "supervisor"))
+        off.add_argument("--role", default=Role.OFFICER.value, choices=[r.value for r in Role])
         off.add_argument("--password", help="default: KUAICHU_OFFICER_PASSWORD, stdin or prompt")
         cert = sub.add_parser("selfsigned", help="write a self-signed TLS certificate")
         cert.add_argument("--out", type=Path, default=Path("data/tls"))
@@ -151,8 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .verification.commands import add_parser as add_registry_parser
 
         add_registry_parser(sub)
-        # Global flags go before the command: python server.py --data-dir D officer add x
-    args = parser.parse_args(argv)
+        for command_parser in _command_parsers(sub):
+            settings_mod.add_arguments(command_parser, in_subcommand=True)
+    return parser, parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server, or the sub-command given."""
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
     s = settings_mod.load(args)
     command = getattr(args, "command", None)
     if command == "officer":
@@ -198,23 +208,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _reorder(argv: list[str]) -> list[str]:
-    """Allow settings flags anywhere: move ``--flag value`` pairs before the sub-command."""
-    if not any(a in COMMANDS for a in argv):
-        return argv
-    flags = {"--" + f.replace("_", "-") for f in settings_mod.Settings.__dataclass_fields__}
-    front: list[str] = []
-    rest: list[str] = []
+def _command(argv: Sequence[str]) -> str | None:
+    """The sub-command: the first argument that is not an option or a setting's value (a
+    value such as ``--data-dir officer`` is not a command), if it names one."""
+    flags = settings_mod.flag_names()
     i = 0
     while i < len(argv):
         arg = argv[i]
-        name = arg.split("=", 1)[0]
-        if name in flags:
-            front.append(arg)
-            if "=" not in arg and i + 1 < len(argv):
-                front.append(argv[i + 1])
-                i += 1
-        else:
-            rest.append(arg)
+        if not arg.startswith("-") or arg == "-":
+            return arg if arg in COMMANDS else None
+        if "=" not in arg and _takes_value(arg, flags):
+            i += 1
         i += 1
-    return front + rest
+    return None
+
+
+def _takes_value(option: str, flags: frozenset[str]) -> bool:
+    # argparse accepts an unambiguous prefix of a long option (--data for --data-dir).
+    if option in flags:
+        return True
+    return option.startswith("--") and len([f for f in flags if f.startswith(option)]) == 1
+
+
+def _command_parsers(sub: argparse._SubParsersAction[Any]) -> list[argparse.ArgumentParser]:
+    """Every parser below ``sub``, nested sub-commands (registry import ...) included."""
+    found: list[argparse.ArgumentParser] = []
+    for parser in sub.choices.values():
+        found.append(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.extend(_command_parsers(action))
+    return found
