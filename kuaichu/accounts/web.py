@@ -54,6 +54,11 @@ def safe_next(value: Any, default: str = "/console") -> str:
     return nxt[:200]
 
 
+def _see_other(location: str) -> web.Response:
+    # A plain 303 response: returning an HTTPSeeOther instance is deprecated in aiohttp.
+    return web.Response(status=303, headers={"Location": location})
+
+
 async def login_post(request: web.Request) -> web.StreamResponse:
     """Check the form's username and password; on success set the session cookie."""
     if request.content_length is not None and request.content_length > _MAX_LOGIN_BYTES:
@@ -75,7 +80,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return response
     token = await accounts.open_session(officer)
     logger.info("officer %s logged in", officer.username)
-    response = web.HTTPSeeOther(nxt)
+    response = _see_other(nxt)
     response.set_cookie(
         COOKIE,
         token,
@@ -93,7 +98,7 @@ async def logout_post(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(COOKIE)
     if token:
         await request.app[accounts_key].close_session(token)
-    response = web.HTTPSeeOther("/login")
+    response = _see_other("/login")
     response.del_cookie(COOKIE, path="/")
     return response
 
