@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from kuaichu.media.aiortc_tap import EncodedFrame, tap_receiver  # noqa: E402
 from sim.client import SimDriver, SimOfficer  # noqa: E402
-from tests.conftest import start_server  # noqa: E402
+from tests.support.servers import start_server  # noqa: E402
 
 CLIP = ROOT / "benchmarks" / "out" / "clip-720p30-40s.ts"
 VOICE = ROOT / "benchmarks" / "out" / "voice-40s.ogg"

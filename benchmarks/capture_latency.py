@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sim.client import LoopVideoTrack, SimDriver, SimOfficer  # noqa: E402
 from sim.plates import random_plate, scene_frames  # noqa: E402
-from tests.conftest import start_server  # noqa: E402
+from tests.support.servers import start_server  # noqa: E402
 
 
 async def run(captures: int, plates: int, seed: int) -> None:

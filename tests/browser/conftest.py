@@ -4,6 +4,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from fractions import Fraction
@@ -94,11 +95,34 @@ async def browser(chromium_path: str, fake_camera_file: Path) -> AsyncIterator[B
 NewPage = Callable[..., Awaitable[Page]]
 
 
+def page_problems(entries: list[tuple[str, str, str]], expected: list[str]) -> list[str]:
+    """The console entries that fail a test: uncaught exceptions, and console errors other
+    than those the test said it provokes."""
+    return [
+        f"[{page} {kind}] {text}"
+        for page, kind, text in entries
+        if kind == "pageerror"
+        or (kind == "error" and not any(re.search(p, text) for p in expected))
+    ]
+
+
 @pytest.fixture
-async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
-    """Open a page in its own context; the page's console errors are printed on failure."""
+def expected_console_errors() -> list[str]:
+    """Regular expressions of console errors this test provokes on purpose. Chromium logs
+    every 4xx answer to a page's request as a console error ("Failed to load resource: the
+    server responded with a status of 401"), so a test that checks how a page shows a refusal
+    names that refusal here, and only it, e.g. ``r"status of 401 .*/login"``."""
+    return []
+
+
+@pytest.fixture
+async def new_page(
+    browser: Browser, expected_console_errors: list[str]
+) -> AsyncIterator[NewPage]:
+    """Open a page in its own context. An uncaught exception in a page (``pageerror``) or a
+    console error the test did not expect fails the test; the whole console is shown."""
     contexts: list[BrowserContext] = []
-    logs: list[str] = []
+    entries: list[tuple[str, str, str]] = []
 
     async def factory(
         *,
@@ -122,15 +146,22 @@ async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
         contexts.append(ctx)
         page = await ctx.new_page()
         name = f"page{len(contexts)}"
-        page.on("console", lambda m: logs.append(f"[{name} {m.type}] {m.text}"))
-        page.on("pageerror", lambda e: logs.append(f"[{name} pageerror] {e}"))
+        page.on("console", lambda m: entries.append((name, m.type, f"{m.text} {m.location}")))
+        page.on("pageerror", lambda e: entries.append((name, "pageerror", str(e))))
         return page
 
     yield factory
     for ctx in contexts:
         await ctx.close()
-    if logs:
-        print("--- browser console ---\n" + "\n".join(logs[-200:]))
+    problems = page_problems(entries, expected_console_errors)
+    if problems:
+        console = "\n".join(f"[{page} {kind}] {text}" for page, kind, text in entries[-200:])
+        pytest.fail(
+            "the page raised or logged an error:\n"
+            + "\n".join(problems)
+            + f"\n--- browser console ---\n{console}",
+            pytrace=False,
+        )
 
 
 Shoot = Callable[[Page, str], Awaitable[Path]]

@@ -26,7 +26,10 @@ async def log_in(page: Page, server: Any, username: str, password: str, target: 
     await expect(page).to_have_url(server.url + target)
 
 
-async def test_login_rejects_a_wrong_password(live_server: Any, new_page: Any) -> None:
+async def test_login_rejects_a_wrong_password(
+    live_server: Any, new_page: Any, expected_console_errors: list[str]
+) -> None:
+    expected_console_errors.append(r"status of 401 .*/login'")  # the refused attempt
     page: Page = await new_page(viewport=DESKTOP, geolocation=False)
     await page.goto(live_server.url + "/login?next=/console")
     await page.fill("#username", live_server.officer_username)

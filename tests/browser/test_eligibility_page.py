@@ -87,7 +87,7 @@ async def test_server_refusal_outside_the_area_is_shown_in_english(
             }
         )
     )
-    server = server_factory(service_area=area)
+    server = await server_factory(service_area=area)
     page: Page = await new_page(phone=True)  # the fake GPS is in Harbin
     await page.goto(server.url + "/driver?lang=en")
     await expect(page.locator("#service-area")).to_have_text("Service area: Futian")

@@ -1,11 +1,10 @@
-"""A small local registry for the case-flow tests, loaded the way an operator loads one:
-CSV files through ``python server.py registry import``."""
+"""A small local registry for the case-flow tests, loaded the way an operator loads one: CSV
+files through the ``registry import`` command's code (in-process; the command line itself is
+tested in test_cli.py)."""
 
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 
 from kuaichu.cases.form import id_number_valid
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.eventually import eventually
+from tests.support.registry import import_registry
 
 PARTY_A: dict[str, str] = {
     "name": "张伟",
@@ -38,7 +37,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def seed_registry(data_dir: Path, work: Path) -> None:
+async def seed_registry(data_dir: Path, work: Path) -> None:
     """A's licence, car and policy are in order; B's compulsory policy lapsed last month."""
     today = date.today()
     year = timedelta(days=365)
@@ -99,22 +98,9 @@ def seed_registry(data_dir: Path, work: Path) -> None:
             },
         ],
     )
-    for kind, path in (("licences", licences), ("vehicles", vehicles), ("policies", policies)):
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "server.py"),
-                "--data-dir",
-                str(data_dir),
-                "registry",
-                "import",
-                kind,
-                str(path),
-            ],
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-        )
+    await import_registry(
+        data_dir, {"licences": licences, "vehicles": vehicles, "policies": policies}
+    )
 
 
 @pytest.fixture
@@ -123,24 +109,22 @@ def parties() -> tuple[dict[str, str], dict[str, str]]:
 
 
 @pytest.fixture
-def case_server(server_factory: Any, tmp_path: Path) -> Any:
+async def case_server(server_factory: Any, tmp_path: Path) -> Any:
     """A server whose local registry knows parties A and B."""
     assert id_number_valid(PARTY_A["licence_no"]) and id_number_valid(PARTY_B["licence_no"])
-    server = server_factory(
+    server = await server_factory(
         reservation_timeout=5,
         wrapup_seconds=2,
         driver_grace_seconds=1,
         authority="哈尔滨市公安局交通警察支队",
         document_prefix="哈公交认字",
     )
-    seed_registry(server.data_dir, tmp_path)
+    await seed_registry(server.data_dir, tmp_path)
     return server
 
 
 async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
     """Form, verification, information, leave the scene, determination, served."""
-    import asyncio
-
     status, view = await officer.api("GET", f"/api/cases/{case_id}")
     assert status == 200, view
     form = dict(view["form"])
@@ -177,11 +161,11 @@ async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
     for step in ("information", "leave-scene", "determinations"):
         status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
         assert status in (200, 201), (step, body)
-    for _ in range(100):
-        if server.rows("select status from cases where id = ?", case_id)[0][0] == "notified":
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the determination was not served")
+    await eventually(
+        lambda: server.rows("select status from cases where id = ?", case_id)[0][0] == "notified",
+        10,
+        "the determination was not served",
+    )
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ async def test_abandon_while_waiting_is_counted(live_server: Any) -> None:
 
 
 async def test_decline_and_timeout_reoffer_without_losing_place(server_factory: Any) -> None:
-    server = server_factory(reservation_timeout=1.5, wrapup_seconds=2, decline_cooldown=30)
+    server = await server_factory(reservation_timeout=1.5, wrapup_seconds=2, decline_cooldown=30)
     a = await SimOfficer(server.url, server.officer_username, server.officer_password).connect()
     b = SimOfficer(server.url, *server.extra_officers[0])
     d1 = await SimDriver(server.url).connect()

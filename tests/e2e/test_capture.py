@@ -155,7 +155,7 @@ async def test_phone_still_and_capture_bad_input(live_server: Any) -> None:
 async def test_plates_are_read_unasked_at_a_low_rate_and_nothing_is_stored(
     server_factory: Any, plate_frames: list[np.ndarray[Any, Any]]
 ) -> None:
-    server = server_factory(reservation_timeout=5, wrapup_seconds=2, auto_plate_seconds=1)
+    server = await server_factory(reservation_timeout=5, wrapup_seconds=2, auto_plate_seconds=1)
     driver, officer, ack, call_id = await start_call(server, LoopVideoTrack(plate_frames))
     try:
         seen = await officer.wait_event("plate_seen", timeout=20)

@@ -187,7 +187,7 @@ async def hanging_registry() -> AsyncIterator[str]:
 async def test_a_hanging_registry_is_reported_unavailable(
     server_factory: Callable[..., Any], hanging_registry: str
 ) -> None:
-    server = server_factory(registry_url=hanging_registry, registry_timeout=0.5)
+    server = await server_factory(registry_url=hanging_registry, registry_timeout=0.5)
     driver, officer, ack = await answered(server)
     case_id = ack["case_id"]
     try:

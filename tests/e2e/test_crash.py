@@ -13,11 +13,11 @@ import av
 from sim.client import SimDriver, SimOfficer
 
 
-async def test_partial_recording_survives_sigkill(live_server: Any) -> None:
+async def test_partial_recording_survives_sigkill(process_server: Any) -> None:
     officer = await SimOfficer(
-        live_server.url, live_server.officer_username, live_server.officer_password
+        process_server.url, process_server.officer_username, process_server.officer_password
     ).connect()
-    driver = await SimDriver(live_server.url).connect()
+    driver = await SimDriver(process_server.url).connect()
     try:
         await officer.set_available()
         ack = await driver.report()
@@ -28,13 +28,13 @@ async def test_partial_recording_survives_sigkill(live_server: Any) -> None:
         # The officer saw video, so recording is under way; let it run a few seconds.
         await asyncio.sleep(5)
         kill_at = time.monotonic()
-        live_server.proc.send_signal(signal.SIGKILL)
-        live_server.proc.wait(10)
+        process_server.proc.send_signal(signal.SIGKILL)
+        process_server.proc.wait(10)
     finally:
         await driver.close()
         await officer.close()
 
-    folder = live_server.data_dir / "recordings" / ack["case_id"]
+    folder = process_server.data_dir / "recordings" / ack["case_id"]
     files = sorted(folder.glob("*.mkv"))
     assert files, f"no live recording in {folder}: {list(folder.iterdir())}"
     with av.open(str(files[0])) as container:

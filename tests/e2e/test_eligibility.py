@@ -156,7 +156,7 @@ def hours_excluding_now() -> str:
 async def test_outside_service_hours_is_refused_with_the_next_opening(
     server_factory: Any,
 ) -> None:
-    server = server_factory(service_hours=hours_excluding_now(), timezone="+08:00")
+    server = await server_factory(service_hours=hours_excluding_now(), timezone="+08:00")
     info = await service_info(server)
     assert info["always_open"] is False and info["open_now"] is False
     assert info["today"] == "closed"
@@ -183,7 +183,7 @@ async def test_outside_service_area_is_refused_inside_is_queued(
 ) -> None:
     area = tmp_path / "area.geojson"
     area.write_text(json.dumps(FUTIAN, ensure_ascii=False))
-    server = server_factory(service_area=area)
+    server = await server_factory(service_area=area)
     info = await service_info(server)
     assert info["area_limited"] is True and info["areas"] == ["福田区"]
     assert info["always_open"] is True and info["open_now"] is True

@@ -13,7 +13,7 @@ from sim.client import SimDriver, SimOfficer
 
 
 async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:
-    server = server_factory(driver_grace_seconds=8, reservation_timeout=10)
+    server = await server_factory(driver_grace_seconds=8, reservation_timeout=10)
     first = await SimDriver(server.url).connect()
     second = await SimDriver(server.url).connect()
     officer = SimOfficer(server.url, server.officer_username, server.officer_password)
@@ -54,7 +54,7 @@ async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:
 
 
 async def test_driver_who_does_not_come_back_is_dropped(server_factory: Any) -> None:
-    server = server_factory(driver_grace_seconds=1, reservation_timeout=10)
+    server = await server_factory(driver_grace_seconds=1, reservation_timeout=10)
     driver = await SimDriver(server.url).connect()
     officer = await SimOfficer(
         server.url, server.officer_username, server.officer_password
@@ -75,7 +75,7 @@ async def test_driver_who_does_not_come_back_is_dropped(server_factory: Any) -> 
 
 
 async def test_driver_media_drop_is_rejoined_and_recording_continues(server_factory: Any) -> None:
-    server = server_factory(driver_grace_seconds=8, reservation_timeout=10)
+    server = await server_factory(driver_grace_seconds=8, reservation_timeout=10)
     driver = await SimDriver(server.url).connect()
     officer = await SimOfficer(
         server.url, server.officer_username, server.officer_password
