@@ -30,8 +30,12 @@ def test_registry_import_from_the_command_line(tmp_path: Path) -> None:
     )
     data = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "--data-dir", str(data)]
-        + ["registry", "import", "licences", str(licences)],
+        [
+            sys.executable,
+            str(ROOT / "server.py"),
+            *("--data-dir", str(data)),
+            *("registry", "import", "licences", str(licences)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
