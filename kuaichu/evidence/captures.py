@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -53,10 +53,26 @@ MAX_REGIONS: Final = 20
 MAX_NOTE: Final = 500
 
 
+class Reading(Protocol):
+    """One plate the reader saw (kuaichu.media.plate_reader.PlateReading)."""
+
+    @property
+    def plate(self) -> str: ...
+
+    @property
+    def colour(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def box(self) -> tuple[int, int, int, int]: ...
+
+
 class Reader(Protocol):
     """The plate reader (kuaichu.media.plate_reader.PlateReader), as the desk uses it."""
 
-    def read(self, frame: npt.NDArray[Any]) -> list[Any]: ...
+    def read(self, frame: npt.NDArray[Any]) -> Sequence[Reading]: ...
 
 
 @dataclass(frozen=True)

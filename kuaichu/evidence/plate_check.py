@@ -12,7 +12,7 @@ class PlateProposal(TypedDict):
     plate: str  # canonical (kuaichu.cases.plates)
     colour: str
     confidence: float
-    box: list[Any]
+    box: list[int]  # x, y, w, h in the still
 
 
 class PlateCheck(TypedDict):
