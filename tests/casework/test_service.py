@@ -10,6 +10,7 @@ import pytest
 from kuaichu.accounts.model import Officer, Role
 from kuaichu.cases.states import AuditEntry, CaseEvent, CaseState, apply
 from kuaichu.errors import Conflict, Forbidden
+from kuaichu.notify import OutboxMessage, OutboxStatus, Template
 from tests.casework.seed import CST, Bench, case_id, insert_cases
 
 SUPERVISOR = Officer(id=7, username="chief", display_name="Chief", role=Role.SUPERVISOR)
@@ -59,3 +60,98 @@ async def test_form_reads_the_stored_form_for_the_call_centre(bench: Bench) -> N
     stored = await bench.work.form(case_id(1))
     assert stored.revision == 0
     assert stored.form.parties == ()
+
+
+def proposed_trail(at: datetime) -> list[AuditEntry]:
+    """Report to a proposed agreement between parties A and B."""
+    trail = queued_trail(at)
+    for event in (CaseEvent.ANSWER, CaseEvent.COLLECT_EVIDENCE, CaseEvent.CLEAR_SCENE):
+        trail.append(apply(trail, event, "officer:7", at, zone=CST))
+    trail.append(
+        apply(
+            trail,
+            CaseEvent.PROPOSE_AGREEMENT,
+            "officer:7",
+            at,
+            {"liabilities": {"A": "full", "B": "none"}},
+            zone=CST,
+        )
+    )
+    return trail
+
+
+async def test_the_last_confirmation_completes_the_agreement(bench: Bench) -> None:
+    await insert_cases(bench.engine, {case_id(1): proposed_trail(datetime.now(CST))})
+
+    first = await bench.work.confirm_agreement(case_id(1), "A")
+    assert (first.what, first.who, first.to_state) == (
+        "confirm_agreement",
+        "party:A",
+        CaseState.AGREEMENT_PENDING,
+    )
+    last = await bench.work.confirm_agreement(case_id(1), "B")
+    assert (last.what, last.who, last.to_state) == (
+        "complete_agreement",
+        "system",
+        CaseState.AGREEMENT_CONFIRMED,
+    )
+
+
+async def test_a_refused_confirmation_is_not_swallowed(bench: Bench) -> None:
+    # Only the "others still have to confirm" refusal is expected; confirming twice is not.
+    await insert_cases(bench.engine, {case_id(1): proposed_trail(datetime.now(CST))})
+    await bench.work.confirm_agreement(case_id(1), "A")
+    with pytest.raises(Conflict) as refused:
+        await bench.work.confirm_agreement(case_id(1), "A")
+    assert refused.value.detail["reason"] == "already_confirmed"
+
+
+def determined_trail(at: datetime) -> list[AuditEntry]:
+    """Report to a determination (version 1), not yet served."""
+    trail = queued_trail(at)
+    for event in (CaseEvent.ANSWER, CaseEvent.COLLECT_EVIDENCE, CaseEvent.CLEAR_SCENE):
+        trail.append(apply(trail, event, "officer:7", at, zone=CST))
+    detail = {"liabilities": {"A": "full", "B": "none"}, "version": 1}
+    trail.append(apply(trail, CaseEvent.DETERMINE, "officer:7", at, detail, zone=CST))
+    return trail
+
+
+def sent(case: str, template: Template) -> OutboxMessage:
+    return OutboxMessage(
+        id=1,
+        case_id=case,
+        party="A",
+        phone="13800000000",
+        template=template,
+        params={},
+        body="",
+        status=OutboxStatus.SENT,
+        attempts=1,
+        created_at=0.0,
+        sent_at=1.0,
+        last_error=None,
+    )
+
+
+async def test_the_last_determination_notice_sent_serves_it(bench: Bench) -> None:
+    at = datetime.now(CST) - timedelta(minutes=5)
+    await insert_cases(bench.engine, {case_id(1): determined_trail(at)})
+    async with bench.engine.begin() as conn:
+        await bench.store.add_determination(
+            conn, case_id(1), "N1", 1, "CODE2345", at.timestamp(), "officer:7", {}, None, None
+        )
+
+    await bench.work.message_sent(sent(case_id(1), Template.LEAVE_SCENE))  # not a notice
+    assert (await bench.db.case_trail(case_id(1)))[-1].what == "determine"
+
+    await bench.work.message_sent(sent(case_id(1), Template.DETERMINATION_ISSUED))
+    served = (await bench.db.case_trail(case_id(1)))[-1]
+    assert (served.what, served.who, served.detail) == (
+        "notify",
+        "system",
+        {"version": 1, "channel": "sms"},
+    )
+    assert bench.doorbell.rung
+    # A second report of the same notice (another worker's) changes nothing.
+    await bench.work.message_sent(sent(case_id(1), Template.DETERMINATION_ISSUED))
+    assert len(await bench.db.case_trail(case_id(1))) == len(determined_trail(at)) + 1
