@@ -7,7 +7,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -58,9 +58,25 @@ class VerificationReport:
         }
 
 
-# Sort keys: manifest problems by seq (then line, then manifest before file problems), then
-# added files by name. A missing manifest comes before everything.
+# Where a problem sorts: a missing manifest before everything, then the manifest's problems by
+# entry (a line's own problems before its file's), then unlisted files by name.
 _SortKey = tuple[int, int, int, int, str]
+_BEFORE_ALL: Final[_SortKey] = (-1, 0, 0, 0, "")
+
+
+def _line_key(seq: int, line_no: int) -> _SortKey:
+    """A problem of a manifest line: by entry, then line."""
+    return (0, seq, line_no, 0, "")
+
+
+def _file_key(seq: int) -> _SortKey:
+    """A problem of a listed file: after every problem of its entry's line."""
+    return (0, seq, 1 << 62, 1, "")
+
+
+def _added_key(relative: str) -> _SortKey:
+    """An unlisted file: after the manifest's problems, by name."""
+    return (1, 0, 0, 0, relative)
 
 
 @dataclass
@@ -88,7 +104,7 @@ def check_manifest(
     seen: dict[str, int] = {}
 
     def add(seq_order: int, line_no: int, problem: Problem) -> None:
-        problems.append(((0, seq_order, line_no, 0, ""), problem))
+        problems.append((_line_key(seq_order, line_no), problem))
 
     lines = split_lines(data)
     for line_no, raw, complete in lines:
@@ -214,7 +230,7 @@ def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> Verifica
     entries = 0
     if not case_dir.is_dir():
         problems.append(
-            ((-1, 0, 0, 0, ""), Problem("no_manifest", None, None, "the case folder is missing"))
+            (_BEFORE_ALL, Problem("no_manifest", None, None, "the case folder is missing"))
         )
     else:
         # The folder is listed before the manifest is read, so a file published and listed
@@ -226,7 +242,7 @@ def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> Verifica
         if data is None:
             problems.append(
                 (
-                    (-1, 0, 0, 0, ""),
+                    _BEFORE_ALL,
                     Problem("no_manifest", MANIFEST_NAME, None, "the folder has no manifest"),
                 )
             )
@@ -238,12 +254,12 @@ def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> Verifica
                 listed.add(entry.path)
                 found = _file_problem(case_dir, entry)
                 if found is not None:
-                    problems.append(((0, entry.seq, 1 << 62, 1, ""), found))
+                    problems.append((_file_key(entry.seq), found))
         for relative in present:
             if relative not in listed and not is_ignored(relative):
                 problems.append(
                     (
-                        (1, 0, 0, 0, relative),
+                        _added_key(relative),
                         Problem("added", relative, None, "not listed in the manifest"),
                     )
                 )
