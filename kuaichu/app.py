@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 from .appkeys import (  # noqa: E402
     accounts_key,
+    call_capture_key,
     captures_key,
     casework_key,
     center_key,
@@ -291,7 +292,7 @@ class _Root:
         captures = app[captures_key] = CaptureDesk(
             self.engine, self.db, self.ledger, settings.recordings_path, self.reader, zone=self.zone
         )
-        evidence = CallCapture(
+        evidence = app[call_capture_key] = CallCapture(
             self.sessions,
             self.fanout,
             captures,
@@ -315,7 +316,9 @@ class _Root:
         self.wallboard = Wallboard(self.sessions, dispatcher, self.db, self.zone)
         limit = settings.max_message_bytes
         self.sio.register_namespace(DriverNamespace(self.center, limit))
-        self.sio.register_namespace(OfficerNamespace(self.center, self.accounts, limit))
+        self.sio.register_namespace(
+            OfficerNamespace(self.center, evidence, self.accounts, limit)
+        )
         self.sio.register_namespace(SupervisorNamespace(self.wallboard, self.accounts, limit))
         try:
             yield

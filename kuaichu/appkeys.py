@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .captures import CaptureDesk
     from .cases.eligibility import ServiceRules
     from .casework import CaseWork
+    from .evidence.call_capture import CallCapture
     from .settings import Settings
     from .storage.db import Database
     from .storage.signing import ServerKey
@@ -33,5 +34,6 @@ server_key_key: Final[web.AppKey[ServerKey]] = web.AppKey("server_key")
 accounts_key: Final[web.AppKey[Accounts]] = web.AppKey("accounts")
 secure_cookies_key: Final[web.AppKey[bool]] = web.AppKey("secure_cookies", bool)
 center_key: Final[web.AppKey[CallCenter]] = web.AppKey("callcenter")
+call_capture_key: Final[web.AppKey[CallCapture]] = web.AppKey("call_capture")
 casework_key: Final[web.AppKey[CaseWork]] = web.AppKey("casework")
 captures_key: Final[web.AppKey[CaptureDesk]] = web.AppKey("captures")

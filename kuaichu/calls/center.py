@@ -32,7 +32,6 @@ from ..cases.eligibility import (
 from ..cases.ids import new_case_id
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
 from ..errors import Conflict, KuaichuError, MediaError, NotFound
-from ..evidence.captures import CaptureView
 from ..media.call_media import CallMedia
 from ..queue import Dispatcher, OfficerStatus, QueuedCall
 from ..signaling.schemas import Location, Report
@@ -68,17 +67,12 @@ class Bell(Protocol):
 
 
 class CallEvidence(Protocol):
-    """Evidence from a live call (kuaichu.evidence.call_capture.CallCapture)."""
+    """Evidence from a live call (kuaichu.evidence.call_capture.CallCapture): the call
+    centre only starts the plate patrol once the officer's video is up."""
 
-    def start_patrol(self, call: Call) -> None: ...
-
-    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView: ...
-
-    def request_still(self, officer: Officer, call_id: str, kind: str) -> None: ...
-
-    async def phone_still(
-        self, call_id: str, token: str, kind: str, data: bytes
-    ) -> CaptureView: ...
+    def start_patrol(self, call: Call) -> None:
+        """The call is bridged: read plates unasked, if configured."""
+        ...
 
 
 def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
@@ -195,10 +189,6 @@ class CallCenter:
         self.fanout.driver_state(call)
         self.dispatcher.enqueue(queued)
         return call
-
-    def driver_call(self, sid: str) -> Call:
-        """The call this driver connection holds (NotFound if none)."""
-        return self.sessions.driver_call(sid)
 
     async def driver_location(self, sid: str, location: Location) -> None:
         """A newer position from the driver's phone: stored and shown to the officer."""
@@ -361,10 +351,6 @@ class CallCenter:
                 {"call_id": call_id, "officer": officer.username},
             )
 
-    def officer_call(self, officer: Officer, call_id: str) -> Call:
-        """The call if this officer is on it (NotFound otherwise)."""
-        return self.sessions.officer_call(officer, call_id)
-
     async def officer_sdp_answer(self, officer: Officer, call_id: str, sdp: str) -> None:
         """The officer's answer to the media offer: the call is bridged."""
         call = self.sessions.officer_call(officer, call_id)
@@ -385,20 +371,6 @@ class CallCenter:
         """The officer ends the call."""
         call = self.sessions.officer_call(officer, call_id)
         await self._end(call, "officer_hangup", officer)
-
-    # -- evidence (kuaichu.evidence.call_capture) ----------------------------------------
-
-    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView:
-        """One click in the console: a still from the driver's video (see CallCapture)."""
-        return await self.evidence.capture(officer, call_id, kind)
-
-    def request_still(self, officer: Officer, call_id: str, kind: str) -> None:
-        """Ask the driver's phone for a full-resolution photo (see CallCapture)."""
-        self.evidence.request_still(officer, call_id, kind)
-
-    async def phone_still(self, call_id: str, token: str, kind: str, data: bytes) -> CaptureView:
-        """The driver's photo upload, authorized by the call's resume token."""
-        return await self.evidence.phone_still(call_id, token, kind, data)
 
     # -- the end ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..accounts.service import Accounts
 from ..calls.center import CallCenter
+from ..evidence.call_capture import CallCapture
 from . import schemas
 from .base import AuthenticatedNamespace
 from .rooms import OFFICER_NS, officer_room
@@ -17,9 +18,16 @@ logger = logging.getLogger(__name__)
 class OfficerNamespace(AuthenticatedNamespace):
     """An officer's console; each tab joins the officer's room."""
 
-    def __init__(self, center: CallCenter, accounts: Accounts, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        center: CallCenter,
+        evidence: CallCapture,
+        accounts: Accounts,
+        max_message_bytes: int,
+    ) -> None:
         super().__init__(OFFICER_NS, accounts, max_message_bytes)
         self.center = center
+        self.evidence = evidence
         self.handlers = {
             "set_status": self._set_status,
             "accept": self._accept,
@@ -63,8 +71,8 @@ class OfficerNamespace(AuthenticatedNamespace):
 
     async def _capture(self, sid: str, payload: Any) -> dict[str, Any]:
         call_id, kind = schemas.parse_capture(payload)
-        return {"capture": await self.center.capture(await self.officer(sid), call_id, kind)}
+        return {"capture": await self.evidence.capture(await self.officer(sid), call_id, kind)}
 
     async def _request_still(self, sid: str, payload: Any) -> None:
         call_id, kind = schemas.parse_capture(payload)
-        self.center.request_still(await self.officer(sid), call_id, kind)
+        self.evidence.request_still(await self.officer(sid), call_id, kind)

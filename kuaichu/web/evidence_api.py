@@ -10,11 +10,11 @@ from pathlib import Path
 from aiohttp import web
 
 from ..accounts.model import Officer
-from ..appkeys import captures_key, casework_key, center_key, server_key_key, settings_key
-from ..captures import MAX_STILL_BYTES, plate_check
+from ..appkeys import call_capture_key, captures_key, casework_key, server_key_key, settings_key
 from ..errors import NotAuthenticated, NotFound
-from ..evidence.captures import CaptureView
-from ..storage.manifest import verify_case_folder
+from ..evidence.captures import MAX_STILL_BYTES, CaptureView
+from ..evidence.manifest.verify import verify_case_folder
+from ..evidence.plate_check import plate_check
 from .common import case_id_of, is_call_id, json_body, json_response, read_body
 from .guards import require_officer
 
@@ -94,7 +94,7 @@ async def post_still(request: web.Request) -> web.Response:
     data = await read_body(
         request, MAX_STILL_BYTES, f"a photo may have at most {MAX_STILL_BYTES} bytes"
     )
-    view = await request.app[center_key].phone_still(call_id, token, kind, data)
+    view = await request.app[call_capture_key].phone_still(call_id, token, kind, data)
     return json_response(
         {"id": view["id"], "sha256": view["sha256"], "kind": view["kind"]}, status=201
     )
