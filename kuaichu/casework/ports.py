@@ -35,21 +35,25 @@ class LiveCalls(Protocol):
 class DocumentRenderer(Protocol):
     """Renders a determination's content (:mod:`kuaichu.documents`)."""
 
-    def render_html(
-        self, content: Mapping[str, Any], *, superseded_by: int | None = None
-    ) -> str: ...
+    def render_html(self, content: Mapping[str, Any], *, superseded_by: int | None = None) -> str:
+        """The document as a web page."""
+        ...
 
-    def render_pdf(
-        self, content: Mapping[str, Any], *, superseded_by: int | None = None
-    ) -> bytes: ...
+    def render_pdf(self, content: Mapping[str, Any], *, superseded_by: int | None = None) -> bytes:
+        """The document as PDF bytes (CPU-heavy: called in a thread)."""
+        ...
 
 
 class EvidenceLedger(Protocol):
     """Appends issued files to the case's signed manifest (kuaichu.storage.manifest)."""
 
-    async def record(self, case_id: str, path: Path, kind: str, sha256: str) -> None: ...
+    async def record(self, case_id: str, path: Path, kind: str, sha256: str) -> None:
+        """List an issued file in the case's manifest."""
+        ...
 
-    async def evidence_list(self, case_id: str) -> Sequence[Mapping[str, Any]]: ...
+    async def evidence_list(self, case_id: str) -> Sequence[Mapping[str, Any]]:
+        """What a determination lists as evidence: every capture and recording."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ _RNG: Final = random.Random()
 
 @dataclass(frozen=True)
 class OutboxMessage:
+    """One outbox row: a rendered text to one phone and its delivery state."""
+
     id: int
     case_id: str | None
     party: str | None
@@ -68,10 +70,12 @@ class OutboxMessage:
 
     @property
     def masked_phone(self) -> str:
+        """The number as logs and pages show it."""
         return mask_phone(self.phone)
 
     @classmethod
     def from_row(cls, row: RowMapping) -> OutboxMessage:
+        """The message of an ``outbox`` row."""
         return cls(
             id=row["id"],
             case_id=row["case_id"],
@@ -246,6 +250,7 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Start the delivery task (once)."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=self.name)
 
@@ -254,6 +259,7 @@ class Notifier:
         self.doorbell.ring()
 
     async def close(self) -> None:
+        """Cancel and await the delivery task, then close the adapter."""
         if self._task is not None:
             self._task.cancel()
             try:

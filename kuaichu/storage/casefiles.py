@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.form import CaseForm
@@ -45,11 +46,14 @@ from .tables import (
 
 
 def token_hash(token: str) -> str:
+    """What is stored of a progress-link token: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class StoredForm:
+    """The case form as stored, with its revision and last writer."""
+
     revision: int
     form: CaseForm
     updated_at: float | None
@@ -58,6 +62,8 @@ class StoredForm:
 
 @dataclass(frozen=True)
 class Determination:
+    """One issued version of a determination (its content frozen as issued)."""
+
     id: int
     case_id: str
     number: str
@@ -71,7 +77,8 @@ class Determination:
     superseded_by: int | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Determination:
+    def from_row(cls, row: RowMapping) -> Determination:
+        """The determination of a ``determinations`` row."""
         return cls(
             id=row["id"],
             case_id=row["case_id"],
@@ -96,6 +103,7 @@ class CaseStore:
     # -- cases ------------------------------------------------------------------------------
 
     async def case_row(self, case_id: str) -> CaseRow:
+        """The case's row (404 if there is none)."""
         async with self.engine.connect() as conn:
             row = (
                 (await conn.execute(select(cases).where(cases.c.id == case_id))).mappings().first()
@@ -105,6 +113,7 @@ class CaseStore:
         return cast(CaseRow, dict(row))
 
     async def case_calls(self, case_id: str) -> list[CallRow]:
+        """The case's calls, first queued first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(calls).where(calls.c.case_id == case_id).order_by(calls.c.queued_at)
@@ -155,6 +164,7 @@ class CaseStore:
             return [cast(CaseRow, dict(r)) for r in (await conn.execute(query)).mappings()]
 
     async def audit_rows(self, case_id: str) -> list[AuditRow]:
+        """The case's audit rows as stored, in order."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(case_audit).where(case_audit.c.case_id == case_id).order_by(case_audit.c.seq)
@@ -233,6 +243,7 @@ class CaseStore:
     # -- the form -----------------------------------------------------------------------------
 
     async def form(self, case_id: str, conn: AsyncConnection | None = None) -> StoredForm:
+        """The case's current form (revision 0 and empty before the first write)."""
         if conn is None:
             async with self.engine.connect() as own:
                 return await self.form(case_id, own)
@@ -288,6 +299,7 @@ class CaseStore:
     async def new_link(
         self, conn: AsyncConnection, case_id: str, party: str, phone: str | None
     ) -> str:
+        """A new progress-link token for a party (only its hash is stored)."""
         token = secrets.token_urlsafe(18)
         await conn.execute(
             insert(party_links).values(
@@ -301,6 +313,7 @@ class CaseStore:
         return token
 
     async def resolve_link(self, token: str) -> tuple[str, str]:
+        """The case and party key behind a token (404 if unknown)."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
@@ -316,6 +329,7 @@ class CaseStore:
     async def move_links(
         self, conn: AsyncConnection, from_case: str, to_case: str, party_map: dict[str, str]
     ) -> None:
+        """Move a merged case's progress links to the case it was merged into."""
         for old, new in party_map.items():
             await conn.execute(
                 update(party_links)
@@ -324,6 +338,7 @@ class CaseStore:
             )
 
     async def move_calls(self, conn: AsyncConnection, from_case: str, to_case: str) -> None:
+        """Move a merged case's calls to the case it was merged into."""
         await conn.execute(
             update(calls).where(calls.c.case_id == from_case).values(case_id=to_case)
         )
@@ -355,6 +370,7 @@ class CaseStore:
         result: dict[str, Any],
         who: str,
     ) -> None:
+        """Store one registry check of a party."""
         await conn.execute(
             insert(verifications).values(
                 case_id=case_id,
@@ -401,6 +417,7 @@ class CaseStore:
         pdf_path: str | None,
         pdf_sha256: str | None,
     ) -> int:
+        """Store a new version; the previous one points to it as its successor."""
         result = await conn.execute(
             insert(determinations).values(
                 case_id=case_id,
@@ -442,6 +459,7 @@ class CaseStore:
         return int(count.scalar() or 0) + 1
 
     async def determinations(self, case_id: str) -> list[Determination]:
+        """Every issued version of the case, oldest first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(determinations)

@@ -88,13 +88,16 @@ class LocalRegistry:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     async def ensure_schema(self) -> None:
+        """Create the registry tables if they do not exist."""
         async with self.engine.begin() as conn:
             await conn.run_sync(registry_metadata.create_all)
 
     async def close(self) -> None:
+        """Nothing to close: the engine belongs to the caller."""
         return None
 
     async def counts(self) -> dict[Kind, int]:
+        """How many records of each kind the registry holds."""
         async with self.engine.connect() as conn:
             return {
                 kind: int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
@@ -119,6 +122,7 @@ class LocalRegistry:
             await upsert_rows(self.engine, kind, rows, step)
 
     async def verify(self, facts: PartyFacts) -> VerificationResult:
+        """All three verdicts for a party, from the records found."""
         licence_no = clean_licence_no(facts.licence_no)
         plate, _ = canonical_plate(facts.plate)
         try:

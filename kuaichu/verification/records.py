@@ -70,12 +70,16 @@ KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 
 
 class LicenceStatus(enum.StrEnum):
+    """A licence's status in the registry."""
+
     NORMAL = "normal"
     SUSPENDED = "suspended"  # 暂扣
     REVOKED = "revoked"  # 吊销 / 注销
 
 
 class VehicleStatus(enum.StrEnum):
+    """A vehicle's status in the registry."""
+
     NORMAL = "normal"
     SCRAPPED = "scrapped"  # 报废
     STOLEN = "stolen"  # 被盗抢
@@ -83,6 +87,8 @@ class VehicleStatus(enum.StrEnum):
 
 
 class PlateColourCode(enum.StrEnum):
+    """The plate's colour as the registry stores it."""
+
     BLUE = "blue"
     YELLOW = "yellow"
     GREEN = "green"
@@ -90,6 +96,8 @@ class PlateColourCode(enum.StrEnum):
 
 
 class PolicyKind(enum.StrEnum):
+    """Compulsory (交强险) or commercial insurance."""
+
     COMPULSORY = "compulsory"  # 交强险: the only kind that counts
     COMMERCIAL = "commercial"  # 商业险
 
@@ -150,6 +158,8 @@ def split_classes(text: str) -> list[str] | None:
 
 @dataclass(frozen=True, slots=True)
 class LicenceRecord:
+    """One driving licence (驾驶证) of the registry."""
+
     KIND: ClassVar[Kind] = "licences"
     KEY: ClassVar[str] = "licence_no"
 
@@ -164,6 +174,8 @@ class LicenceRecord:
 
 @dataclass(frozen=True, slots=True)
 class VehicleRecord:
+    """One registered vehicle (行驶证) of the registry."""
+
     KIND: ClassVar[Kind] = "vehicles"
     KEY: ClassVar[str] = "plate"
 
@@ -181,6 +193,8 @@ class VehicleRecord:
 
 @dataclass(frozen=True, slots=True)
 class PolicyRecord:
+    """One insurance policy of the registry."""
+
     KIND: ClassVar[Kind] = "policies"
     KEY: ClassVar[str] = "policy_no"
 

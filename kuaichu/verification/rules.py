@@ -92,6 +92,7 @@ def judge_licence(
 
 
 def judge_vehicle(record: VehicleRecord | None, name: str | None, on: date) -> ItemResult:
+    """The vehicle verdict: its status first, then the inspection date."""
     if record is None:
         return _result(Item.VEHICLE, ItemStatus.NOT_FOUND, Reason.NOT_REGISTERED)
     detail: dict[str, Any] = {
@@ -161,6 +162,7 @@ def judge_insurance(policies: Iterable[PolicyRecord], vehicle_known: bool, on: d
 
 
 def clean_licence_no(raw: str | None) -> str | None:
+    """The licence number without spaces, upper case; None if empty."""
     if raw is None:
         return None
     text = "".join(raw.split()).upper()
@@ -168,6 +170,7 @@ def clean_licence_no(raw: str | None) -> str | None:
 
 
 def clean_name(raw: str | None) -> str | None:
+    """The name stripped; None if empty."""
     if raw is None:
         return None
     return raw.strip() or None
