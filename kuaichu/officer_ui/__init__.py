@@ -20,7 +20,7 @@ from yarl import URL
 from kuaichu import __version__ as _kuaichu_version
 from kuaichu.auth import Officer, current_officer, safe_next
 from kuaichu.cases.eligibility import AccidentCause
-from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, VEHICLE_TYPES
+from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
 from kuaichu.cases.ids import CASE_ID_RE
 from kuaichu.cases.liability import Liability, counterpart
 from kuaichu.cases.states import (
@@ -149,6 +149,7 @@ def _case_form_context() -> dict[str, Any]:
         # The rules the panel's script applies before asking the server (casepanel/rules.js).
         "case_rules": {
             "case_id_pattern": CASE_ID_RE.pattern,
+            "party_keys": list(PARTY_KEYS),
             "counterpart": {item.value: counterpart(item).value for item in Liability},
             "correction_states": sorted(CORRECTION_STATES),
             "active_states": sorted(BEFORE_DETERMINATION),

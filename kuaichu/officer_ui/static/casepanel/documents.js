@@ -1,57 +1,53 @@
-// The case panel's issued determinations (every version, with HTML and PDF) and the SMS sent.
+// The case panel's issued determinations (every version, with HTML and PDF) and the SMS sent:
+// rendered from the case view, in the case's clock (`offset` minutes east of UTC).
 import { $, caseTime, el, fmt } from "../common.js";
 
-// Methods of CasePanel (panel.js mixes them in): they share the panel's state.
-export class DocumentsPart {
-  renderDocuments() {
-    const t = this.t;
-    const list = $("cp-docs");
-    list.textContent = "";
-    const docs = this.view.determinations || [];
-    if (!docs.length) {
-      list.append(el("li", "empty", t.cp_no_documents));
-      return;
-    }
-    for (const d of [...docs].reverse()) {
-      const li = el("li", d.superseded_by ? "cp-doc superseded" : "cp-doc");
-      li.dataset.version = d.version;
-      li.append(el("b", "", fmt(t.cp_doc_version, { version: d.version })));
-      li.append(el("span", "cp-doc-number", d.number));
-      li.append(el("span", "", caseTime(d.issued_at, this.offset)));
-      li.append(el("span", "cp-doc-code", fmt(t.cp_doc_code, { code: d.code })));
-      for (const [href, label] of [[d.html_url, "HTML"], [d.pdf_url, "PDF"]]) {
-        const a = el("a", "cp-doc-link", label);
-        a.href = href;
-        a.target = "_blank";
-        a.rel = "noopener";
-        li.append(a);
-      }
-      li.append(el("span", d.superseded_by ? "cp-doc-mark cp-doc-old" : "cp-doc-mark cp-doc-now",
-        d.superseded_by ? fmt(t.cp_doc_superseded, { version: d.superseded_by }) : t.cp_doc_current));
-      list.append(li);
-    }
+export function renderDocuments(t, view, offset) {
+  const list = $("cp-docs");
+  list.textContent = "";
+  const docs = view.determinations || [];
+  if (!docs.length) {
+    list.append(el("li", "empty", t.cp_no_documents));
+    return;
   }
+  for (const d of [...docs].reverse()) {
+    const li = el("li", d.superseded_by ? "cp-doc superseded" : "cp-doc");
+    li.dataset.version = d.version;
+    li.append(el("b", "", fmt(t.cp_doc_version, { version: d.version })));
+    li.append(el("span", "cp-doc-number", d.number));
+    li.append(el("span", "", caseTime(d.issued_at, offset)));
+    li.append(el("span", "cp-doc-code", fmt(t.cp_doc_code, { code: d.code })));
+    for (const [href, label] of [[d.html_url, "HTML"], [d.pdf_url, "PDF"]]) {
+      const a = el("a", "cp-doc-link", label);
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener";
+      li.append(a);
+    }
+    li.append(el("span", d.superseded_by ? "cp-doc-mark cp-doc-old" : "cp-doc-mark cp-doc-now",
+      d.superseded_by ? fmt(t.cp_doc_superseded, { version: d.superseded_by }) : t.cp_doc_current));
+    list.append(li);
+  }
+}
 
-  renderMessages() {
-    const t = this.t;
-    const body = $("cp-sms");
-    body.textContent = "";
-    const messages = this.view.messages || [];
-    if (!messages.length) {
-      const tr = el("tr", "empty");
-      tr.append(el("td", "", t.cp_no_sms));
-      body.append(tr);
-      return;
-    }
-    for (const m of messages) {
-      const tr = el("tr");
-      tr.dataset.status = m.status;
-      tr.append(el("td", "", m.party ? fmt(t.who_party, { key: m.party }) : ""));
-      tr.append(el("td", "num", m.phone));
-      tr.append(el("td", "", t["sms_tpl_" + m.template] || m.template));
-      tr.append(el("td", `cp-sms-status cp-sms-${m.status}`, t["sms_st_" + m.status] || m.status));
-      tr.append(el("td", "num", caseTime(m.sent_at || m.created_at, this.offset, true)));
-      body.append(tr);
-    }
+export function renderMessages(t, view, offset) {
+  const body = $("cp-sms");
+  body.textContent = "";
+  const messages = view.messages || [];
+  if (!messages.length) {
+    const tr = el("tr", "empty");
+    tr.append(el("td", "", t.cp_no_sms));
+    body.append(tr);
+    return;
+  }
+  for (const m of messages) {
+    const tr = el("tr");
+    tr.dataset.status = m.status;
+    tr.append(el("td", "", m.party ? fmt(t.who_party, { key: m.party }) : ""));
+    tr.append(el("td", "num", m.phone));
+    tr.append(el("td", "", t["sms_tpl_" + m.template] || m.template));
+    tr.append(el("td", `cp-sms-status cp-sms-${m.status}`, t["sms_st_" + m.status] || m.status));
+    tr.append(el("td", "num", caseTime(m.sent_at || m.created_at, offset, true)));
+    body.append(tr);
   }
 }

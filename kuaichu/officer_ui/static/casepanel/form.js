@@ -1,11 +1,10 @@
 // The case panel's form: rendering the working copy, editing it, parties added and removed.
 // Saving is in saving.js; field errors and the missing list in errors.js.
 import { $, el, fmt } from "../common.js";
-import { COUNTERPART } from "./rules.js";
+import { COUNTERPART, PARTY_KEYS } from "./rules.js";
 
 export const SAVE_TYPING_MS = 1500; // after the last keystroke
 export const SAVE_CHANGE_MS = 150; // after a field is left or a select changes
-const PARTY_KEYS = ["A", "B", "C", "D", "E", "F"];
 export const PARTY_FIELDS = [
   "name", "phone", "licence_no", "plate", "vehicle_type", "insurer", "policy_no", "fault",
   "liability",

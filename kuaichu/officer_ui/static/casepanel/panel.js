@@ -4,19 +4,19 @@
 // view is fetched again after every action and every 5 s while the panel is on screen,
 // because the parties confirm agreements and request reviews from their own phones.
 //
-// CasePanel holds the state and the loading; its other methods live by topic in the sibling
-// modules (form, saving, errors, verification, steps, documents, trail) and are mixed in below,
-// so they share the one state as before. The dialog is its own component (dialog.js), and the
-// case rules come from the server (rules.js).
+// CasePanel holds the state and the loading. The parts that edit that state live by topic in
+// the sibling modules (form, saving, errors, verification, steps) and are mixed in below, so
+// they share the one state; what only renders the view is plain functions (documents, trail);
+// the dialog is its own component (dialog.js); the case rules come from the server (rules.js).
 import { $, apiErrorText, apiFetch, caseTime, fmt, offsetOf } from "../common.js";
 import { EvidenceStrip, renderRecordings } from "../evidence.js";
 import { Dialog } from "./dialog.js";
-import { DocumentsPart } from "./documents.js";
+import { renderDocuments, renderMessages } from "./documents.js";
 import { ErrorsPart } from "./errors.js";
 import { FormPart } from "./form.js";
 import { clone, SavingPart } from "./saving.js";
 import { StepsPart } from "./steps.js";
-import { TrailPart } from "./trail.js";
+import { renderAgreement, renderReview, renderTrail } from "./trail.js";
 import { VerificationPart } from "./verification.js";
 
 const REFRESH_MS = 5000;
@@ -199,11 +199,11 @@ export class CasePanel {
     this.renderMissing(view.missing, view.blockers);
     this.renderVerification();
     this.renderTimings();
-    this.renderDocuments();
-    this.renderMessages();
-    this.renderTrail();
-    this.renderAgreement();
-    this.renderReview();
+    renderDocuments(this.t, view, this.offset);
+    renderMessages(this.t, view, this.offset);
+    renderTrail(this.t, view, this.offset);
+    renderAgreement(this.t, view);
+    renderReview(this.t, view);
     this.loadEvidence(view);
   }
 
@@ -247,7 +247,7 @@ export class CasePanel {
 }
 
 for (const part of [
-  FormPart, SavingPart, ErrorsPart, VerificationPart, StepsPart, DocumentsPart, TrailPart,
+  FormPart, SavingPart, ErrorsPart, VerificationPart, StepsPart,
 ]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name === "constructor") continue;

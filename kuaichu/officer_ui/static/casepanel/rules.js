@@ -6,6 +6,8 @@ const rules = blob ? JSON.parse(blob.textContent) : {};
 
 // A case id as typed for "link another report" (kuaichu.cases.ids.CASE_ID_RE).
 export const CASE_ID = new RegExp(rules.case_id_pattern);
+// The parties' keys in order (kuaichu.cases.form.PARTY_KEYS): "add a party" takes the next.
+export const PARTY_KEYS = rules.party_keys || [];
 // Two parties allow exactly full+none, major+minor, equal+equal (kuaichu.cases.liability).
 export const COUNTERPART = rules.counterpart || {};
 // A determination issued in these states is a correction and needs a written reason.
