@@ -45,8 +45,6 @@ BY_KEY: Final[dict[str, EvidenceKind]] = {k.key: k for k in KINDS}
 CAPTURED: Final[tuple[EvidenceKind, ...]] = tuple(k for k in KINDS if k.captured)
 # What a capture's ``kind`` may be (the console's buttons, in order).
 CAPTURE_KINDS: Final[tuple[str, ...]] = tuple(k.key for k in CAPTURED)
-# What a manifest entry's ``kind`` is, as this server writes it.
-FILE_KINDS: Final[frozenset[str]] = frozenset(BY_KEY)
 
 if len(CAPTURED) > 9 or len(BY_KEY) != len(KINDS):
     raise RuntimeError("evidence kinds: at most nine captured kinds (digit keys), keys unique")
