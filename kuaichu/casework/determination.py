@@ -22,6 +22,7 @@ from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
 from ..cases.ids import new_code
 from ..cases.liability import check_liabilities
 from ..cases.states import (
+    CORRECTION_STATES,
     AuditEntry,
     CaseEvent,
     CaseState,
@@ -83,7 +84,7 @@ class DeterminationStep:
                 parties=at_fault_without_text,
             )
         previous = await ctx.store.determinations(case_id)
-        if previous and state in (CaseState.DETERMINED, CaseState.NOTIFIED):
+        if previous and state in CORRECTION_STATES:
             correction_reason = written_reason(correction_reason or "", "correction_reason")
         version = len(previous) + 1
         number = previous[0].number if previous else self._number(case_id, row["created_at"])
