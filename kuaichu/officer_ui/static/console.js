@@ -184,7 +184,10 @@ function setStatus(msg) {
       if (!state.offer && !state.callId) showPanel("panel-idle");
     }
   }
-  if (msg.status === "busy" && msg.call_id && !state.callId) {
+  // Busy with a call this console did not accept (a reload, another tab). While accepting,
+  // the state can arrive before the accept's answer, and the call's record before it is
+  // written: the answer sets the call.
+  if (msg.status === "busy" && msg.call_id && !state.callId && !state.accepting) {
     state.callId = msg.call_id;
     showPanel("panel-call");
     caseOfCall(msg.call_id);
