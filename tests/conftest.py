@@ -23,6 +23,26 @@ LIVE_SETTINGS: dict[str, object] = dict(
 )
 
 
+# Tests that measure real-time media (frame rates, first-frame delay, what a recording holds
+# after a SIGKILL): under pytest-xdist (scripts/test, --dist loadgroup) they run one after the
+# other in one worker, so two of them never compete for the two cores.
+REAL_TIME_MEDIA = (
+    "tests/media/test_call_media.py",
+    "tests/media/test_recorder.py",
+    "tests/e2e/test_call.py",
+    "tests/e2e/test_crash.py",
+    "tests/e2e/test_resume.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        if path in REAL_TIME_MEDIA:
+            item.add_marker(pytest.mark.xdist_group("real-time-media"))
+
+
 def _fail_on(servers: list[InProcessServer] | list[LiveServer]) -> None:
     problems = [p for server in servers for p in server.problems()]
     if problems:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from sim.client import SimDriver
+from sim.client import SimDriver, SimOfficer
 
 pytestmark = pytest.mark.browser
 
@@ -118,18 +118,26 @@ async def test_console_offer_keyboard_decline(live_server: Any, new_page: Any) -
     await page.click("#btn-available")
     await expect(page.locator("#status-pill")).to_have_attribute("data-status", "available")
     driver = await SimDriver(live_server.url).connect()
+    other: SimOfficer | None = None
     try:
         assert (await driver.report())["ok"]
         await expect(page.locator("#panel-incoming")).to_be_visible()
         await page.keyboard.press("Escape")
         await expect(page.locator("#panel-incoming")).to_be_hidden()
         await expect(page.locator("#panel-idle")).to_be_visible()
-        # The call keeps its place in the queue.
-        await asyncio.sleep(0.5)
+        # The call is not ended: it is still queued, first, and the next officer gets it.
+        # (That a declined call keeps its place ahead of later calls is proven with two
+        # calls in tests/e2e/test_call.py::test_decline_and_timeout_reoffer_without_losing_place.)
+        other = await SimOfficer(live_server.url, *live_server.extra_officers[0]).connect()
+        await other.set_available()
+        offer = await other.wait_offer()
+        assert offer["call_id"] == driver.call_id
         assert driver.state() != "ended"
         assert (driver.last_queue() or {}).get("position") == 1
     finally:
         await driver.close()
+        if other is not None:
+            await other.close()
     await page.click("#btn-logout")
     await expect(page).to_have_url(live_server.url + "/login")
     await page.goto(live_server.url + "/console")

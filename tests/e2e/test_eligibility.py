@@ -145,10 +145,10 @@ async def test_forged_or_oversized_eligibility_is_an_invalid_message(live_server
         await driver.close()
 
 
-def hours_excluding_now() -> str:
+def hours_excluding_now(now: datetime) -> str:
     """Open every day except today and tomorrow (China time), so the check cannot race
     midnight."""
-    today = datetime.now(CHINA).weekday()
+    today = now.weekday()
     closed = {today, (today + 1) % 7}
     return ",".join(d for i, d in enumerate(DAYS) if i not in closed) + " 08:00-18:00"
 
@@ -156,13 +156,16 @@ def hours_excluding_now() -> str:
 async def test_outside_service_hours_is_refused_with_the_next_opening(
     server_factory: Any,
 ) -> None:
-    server = await server_factory(service_hours=hours_excluding_now(), timezone="+08:00")
+    # One instant for the hours and the expectation: if the server answers after midnight,
+    # its today is our tomorrow (closed too) and its next opening is still the day after.
+    now = datetime.now(CHINA)
+    server = await server_factory(service_hours=hours_excluding_now(now), timezone="+08:00")
     info = await service_info(server)
     assert info["always_open"] is False and info["open_now"] is False
     assert info["today"] == "closed"
     opening = datetime.fromisoformat(info["next_open"])
     assert opening.strftime("%H:%M") == "08:00"
-    assert opening.date() == (datetime.now(CHINA) + timedelta(days=2)).date()
+    assert opening.date() == (now + timedelta(days=2)).date()
     assert info["weekly"][DAYS[opening.weekday()]] == ["08:00-18:00"]
 
     driver = await SimDriver(server.url).connect()

@@ -4,12 +4,22 @@ media connection is re-offered while the officer leg and the recording go on."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import av
 
 from sim.client import SimDriver, SimOfficer
+from tests.support.eventually import eventually
+
+
+async def server_saw_the_drop(server: Any, call_id: str | None, times: int = 1) -> None:
+    """Wait until the server has noticed the driver's socket is gone (it logs each one)."""
+    line = f"call {call_id}: driver connection lost"
+    await eventually(
+        lambda: server.log().count(line) >= times,
+        10,
+        lambda: f"the server did not see the drop of {call_id}:\n{server.log()[-3000:]}",
+    )
 
 
 async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:
@@ -21,7 +31,7 @@ async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:
         await first.report()
         await second.report()
         await first.drop_connection()
-        await asyncio.sleep(0.5)
+        await server_saw_the_drop(server, first.call_id)
         ack = await second.resume(token="x" * 32)  # someone guessing: refused
         assert ack["error"]["code"] == "not_found"
         ack = await second.resume()  # second's socket was replaced, its own token works
@@ -41,7 +51,7 @@ async def test_driver_resumes_waiting_and_in_call(server_factory: Any) -> None:
         await first.wait_state("in_call")
         await officer.wait_for(lambda: officer.frames("video") > 10)
         await first.drop_connection()
-        await asyncio.sleep(1)
+        await server_saw_the_drop(server, first.call_id, times=2)
         # Media does not ride on the socket: the officer keeps seeing the driver.
         n = officer.frames("video")
         await officer.wait_for(lambda: officer.frames("video") > n + 15)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kuaichu.notify import HttpSms, LogSms, Notifier, OutboxMessage, Template, enqueue
 from kuaichu.storage.db import create_schema, make_engine
 from kuaichu.storage.tables import cases, outbox
+from tests.support.eventually import eventually
 
 CASE_ID = "KC20240501ABC234"
 PHONE = "13812345678"
@@ -320,15 +321,14 @@ async def test_worker_sends_when_woken(engine: AsyncEngine, gateway: Any) -> Non
     notifier = Notifier(engine, HttpSms(gateway.url), on_sent=recorder, poll_interval=3600)
     notifier.start()
     try:
-        await asyncio.sleep(0.1)  # the first pass has found nothing
+        await eventually(lambda: notifier.passes == 1, 10, "the first pass did not run")
+        assert recorder.sent == []  # the first pass has found nothing, and now it waits
         await add(engine, now=time.time())
         notifier.wake()
-        for _ in range(200):
-            if recorder.sent:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: recorder.sent, 10, "the woken notifier sent nothing")
         assert [m.template for m in recorder.sent] == [Template.LEAVE_SCENE]
         assert len(gateway.requests) == 1
+        assert notifier.passes <= 2  # sent by the pass the doorbell started, not a poll
     finally:
         await notifier.close()
 
