@@ -425,6 +425,12 @@ class CallCenter:
 
     async def close(self) -> None:
         """Shutdown: every live call ends, and its recording is finalized."""
-        for call in self.sessions:
-            await self._end(call, "server_shutdown")
-        await self.recordings.close()
+        try:
+            for call in self.sessions:
+                try:
+                    await self._end(call, "server_shutdown")
+                except Exception:
+                    # One call that cannot be ended cleanly must not keep the others open.
+                    logger.exception("call %s: could not end it at shutdown", call.call_id)
+        finally:
+            await self.recordings.close()
