@@ -37,6 +37,7 @@ from ..queue import Dispatcher, OfficerStatus, QueuedCall
 from ..signaling.schemas import Location, Report
 from ..storage.db import Database
 from .fanout import CallFanout
+from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
 from .recordings import Recordings
@@ -155,7 +156,7 @@ class CallCenter:
                 "report from %s refused: not eligible (%s)", sid, ", ".join(eligibility.reasons)
             )
         eligibility.require()
-        call_id = secrets.token_urlsafe(12)
+        call_id = new_call_id()
         case_id = new_case_id(now)
         location = report.location.as_dict() if report.location else None
         detail: dict[str, Any] = {

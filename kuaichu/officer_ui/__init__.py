@@ -15,10 +15,11 @@ from typing import Any, Final
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from yarl import URL
 
 from kuaichu import __version__ as _kuaichu_version
-from kuaichu.auth import Officer, current_officer, safe_next
+from kuaichu.accounts.guards import require_officer_page
+from kuaichu.accounts.model import Officer
+from kuaichu.accounts.web import safe_next
 from kuaichu.cases.eligibility import AccidentCause
 from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
 from kuaichu.cases.ids import CASE_ID_RE
@@ -34,7 +35,6 @@ from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize
 from kuaichu.officer_ui.page_strings import page_strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-SUPERVISOR_ROLE: Final = "supervisor"
 _LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
 
 # Each page's script (under static/): the page embeds the strings that script and its imports
@@ -107,25 +107,16 @@ async def login_page(request: web.Request) -> web.Response:
     return render_login(request, None, request.query.get("next"))
 
 
-def _to_login(request: web.Request) -> web.HTTPFound:
-    target = URL("/login").with_query(next=request.path)
-    return web.HTTPFound(str(target))
-
-
-async def console_page(request: web.Request) -> web.Response:
-    officer = await current_officer(request)
-    if officer is None:
-        raise _to_login(request)
+@require_officer_page
+async def console_page(request: web.Request, officer: Officer) -> web.Response:
     capture_kinds = capture_buttons(choose_lang(request))
     context = {"officer": officer, "capture_kinds": capture_kinds, **_case_form_context()}
     return _render(request, "console.html", context)
 
 
-async def wallboard_page(request: web.Request) -> web.Response:
-    officer = await current_officer(request)
-    if officer is None:
-        raise _to_login(request)
-    if officer.role != SUPERVISOR_ROLE:
+@require_officer_page
+async def wallboard_page(request: web.Request, officer: Officer) -> web.Response:
+    if not officer.is_supervisor:
         return _render(request, "forbidden.html", {"officer": officer}, status=403)
     return _render(request, "wallboard.html", {"officer": officer})
 
@@ -157,20 +148,13 @@ def _case_form_context() -> dict[str, Any]:
     }
 
 
-async def _officer_or_login(request: web.Request) -> Officer:
-    officer = await current_officer(request)
-    if officer is None:
-        raise _to_login(request)
-    return officer
-
-
-async def cases_page(request: web.Request) -> web.Response:
-    officer = await _officer_or_login(request)
+@require_officer_page
+async def cases_page(request: web.Request, officer: Officer) -> web.Response:
     return _render(request, "cases.html", {"officer": officer})
 
 
-async def case_page(request: web.Request) -> web.Response:
-    officer = await _officer_or_login(request)
+@require_officer_page
+async def case_page(request: web.Request, officer: Officer) -> web.Response:
     case_id = request.match_info["case_id"]
     if not CASE_ID_RE.match(case_id):
         raise web.HTTPNotFound(text="no such case")
@@ -180,9 +164,9 @@ async def case_page(request: web.Request) -> web.Response:
     )
 
 
-async def reviews_page(request: web.Request) -> web.Response:
-    officer = await _officer_or_login(request)
-    if officer.role != SUPERVISOR_ROLE:
+@require_officer_page
+async def reviews_page(request: web.Request, officer: Officer) -> web.Response:
+    if not officer.is_supervisor:
         return _render(request, "forbidden.html", {"officer": officer}, status=403)
     return _render(request, "reviews.html", {"officer": officer})
 

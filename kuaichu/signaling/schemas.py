@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..calls.ids import CALL_ID_RE
 from ..cases.eligibility import EligibilityAnswers
 from ..errors import InvalidMessage, MessageTooLarge
 
 MAX_SDP_BYTES = 32 * 1024
-_CALL_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}$")
 
 
@@ -149,7 +149,7 @@ def parse_call_id(data: Any) -> str:
     d = _obj(data)
     _allowed(d, "call_id")
     call_id = d.get("call_id")
-    if not isinstance(call_id, str) or not _CALL_ID.match(call_id):
+    if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):
         raise InvalidMessage("call_id is missing or malformed")
     return call_id
 

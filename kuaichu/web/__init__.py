@@ -6,8 +6,8 @@
 - ``calls_api``: a call's record and the ICE configuration
 - ``progress``: the parties' progress page (/p/{token}…)
 - ``public``: /verify, /api/service, /healthz
-- ``common`` and ``guards``: the JSON body reader, id validators and the authorization
-  decorators every handler uses
+- ``common``: the JSON body reader and the id validators every handler uses; the
+  authorization decorators are :mod:`kuaichu.accounts.guards` (the pages use them too)
 
 Login and logout live with the accounts (:mod:`kuaichu.accounts.web`), the pages in
 :mod:`kuaichu.officer_ui`; :func:`setup_routes` adds them all.

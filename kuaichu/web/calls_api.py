@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..accounts.guards import require_officer
 from ..accounts.model import Officer
 from ..appkeys import db_key, settings_key
 from ..errors import Forbidden, NotFound
 from .common import json_response
-from .guards import require_officer
 
 
 async def config(request: web.Request) -> web.Response:

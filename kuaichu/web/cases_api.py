@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..accounts.guards import require_officer, require_supervisor
 from ..accounts.model import Officer
 from ..appkeys import casework_key
 from ..cases.form import missing_for_information
@@ -19,7 +20,6 @@ from ..cases.ids import CASE_ID_RE
 from ..errors import Forbidden, InvalidMessage, NotFound
 from ..storage.casefiles import Determination
 from .common import case_id_of, json_body, json_response, party_of
-from .guards import require_officer, require_supervisor
 
 if TYPE_CHECKING:
     from ..casework import CaseWork

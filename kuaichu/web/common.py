@@ -9,12 +9,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from ..calls.ids import CALL_ID_RE
 from ..cases.ids import CASE_ID_RE
 from ..errors import Forbidden, InvalidMessage, MessageTooLarge, NotFound
 
 MAX_JSON_BYTES: Final = 64 * 1024
 # The shape of a call id (a socket.io payload's call_id is checked against the same shape).
-CALL_ID: Final = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 _PARTY: Final = re.compile(r"^[A-F]$")
 
 
@@ -28,7 +28,7 @@ def case_id_of(request: web.Request) -> str:
 
 def is_call_id(value: str) -> bool:
     """Whether ``value`` has the shape of a call id."""
-    return CALL_ID.match(value) is not None
+    return CALL_ID_RE.match(value) is not None
 
 
 def party_of(data: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..accounts.guards import require_officer
 from ..accounts.model import Officer
 from ..appkeys import call_capture_key, captures_key, casework_key, server_key_key, settings_key
 from ..errors import NotAuthenticated, NotFound
@@ -16,7 +17,6 @@ from ..evidence.captures import MAX_STILL_BYTES, CaptureView
 from ..evidence.manifest.verify import verify_case_folder
 from ..evidence.plate_check import plate_check
 from .common import case_id_of, is_call_id, json_body, json_response, read_body
-from .guards import require_officer
 
 
 async def _capture_for(request: web.Request, officer: Officer) -> CaptureView:

@@ -16,9 +16,9 @@ from typing import TypeVar
 from aiohttp import web
 from yarl import URL
 
-from ..accounts.model import Officer
-from ..accounts.web import current_officer
 from ..errors import Forbidden, NotAuthenticated
+from .model import Officer
+from .web import current_officer
 
 _R = TypeVar("_R", bound=web.StreamResponse)
 OfficerHandler = Callable[[web.Request, Officer], Awaitable[_R]]
