@@ -13,6 +13,7 @@ import av
 import pytest
 
 from sim.client import SimDriver, SimOfficer
+from tests.support.eventually import eventually
 
 
 async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, str]:
@@ -122,13 +123,13 @@ async def test_abandon_while_waiting_is_counted(live_server: Any) -> None:
         await second.close()
     row = live_server.rows("select state, end_reason from calls where id = ?", a["call_id"])[0]
     assert (row["state"], row["end_reason"]) == ("ended", "abandoned")
+
     # The second driver vanished while waiting: abandoned once the 1 s grace is over.
-    for _ in range(50):
+    def abandoned() -> int:
         kinds = [r["kind"] for r in live_server.rows("select kind from queue_events")]
-        if kinds.count("call_abandoned") == 2:
-            break
-        await asyncio.sleep(0.1)
-    assert kinds.count("call_abandoned") == 2
+        return kinds.count("call_abandoned")
+
+    await eventually(lambda: abandoned() == 2, 5, lambda: f"{abandoned()} calls abandoned, not 2")
 
 
 async def test_decline_and_timeout_reoffer_without_losing_place(server_factory: Any) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from kuaichu.cases.states import AuditEntry, case_timings, replay
 from sim.client import SimDriver, SimOfficer
+from tests.support.eventually import eventually
 
 
 def trail(server: Any, case_id: str) -> list[sqlite3.Row]:
@@ -22,14 +21,14 @@ def officer_id(server: Any, username: str) -> int:
 
 
 async def wait_rows(server: Any, case_id: str, n: int, timeout: float = 10) -> list[sqlite3.Row]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def enough() -> list[sqlite3.Row] | None:
         rows = trail(server, case_id)
-        if len(rows) >= n:
-            return rows
-        await asyncio.sleep(0.1)
-    raise AssertionError(
-        f"expected {n} audit rows, got {[tuple(r) for r in trail(server, case_id)]}"
+        return rows if len(rows) >= n else None
+
+    return await eventually(
+        enough,
+        timeout,
+        lambda: f"expected {n} audit rows, got {[tuple(r) for r in trail(server, case_id)]}",
     )
 
 

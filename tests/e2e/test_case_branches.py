@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from sim.client import SimDriver, SimOfficer
+from tests.support.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,11 +190,12 @@ async def test_evidence_manifest_verifies_and_points_at_a_tampered_file(
         await officer.wait_for(lambda: officer.frames("video") >= 15, timeout=20)
         assert (await officer.hangup(offer["call_id"]))["ok"]
         await case_server.wait_recording(offer["call_id"])
-        for _ in range(50):  # the recording is listed right after its row
-            status, report = await officer.api("GET", f"/api/cases/{case_id}/evidence/verify")
-            if report.get("entries"):
-                break
-            await asyncio.sleep(0.1)
+
+        async def listed() -> bool:  # the recording is listed right after its row
+            _, report = await officer.api("GET", f"/api/cases/{case_id}/evidence/verify")
+            return bool(report.get("entries"))
+
+        await eventually(listed, 5, "the recording is not in the evidence manifest")
         await drive_to_notified(case_server, officer, case_id)
         status, report = await officer.api("GET", f"/api/cases/{case_id}/evidence/verify")
         assert status == 200 and report["ok"] is True, report
