@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, get_type_hints
 
 from .cases.eligibility import (
+    WEEKDAYS,
     ServiceArea,
     ServiceHours,
     ServiceRules,
@@ -267,9 +268,9 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
 
 # --- service hours and area ------------------------------------------------------------------
 # Parsed once at start-up into the pure domain objects of kuaichu.cases.eligibility; a bad
-# value is an InvalidServiceConfig naming the flag, and the server refuses to start.
+# value is an InvalidServiceConfig naming the flag, and the server refuses to start. The day
+# names (WEEKDAYS, Monday first) are the domain's, so the two cannot disagree.
 
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Monday first, as weekday()
 _DAY_SPEC = re.compile(r"^[a-z]{3}(?:-[a-z]{3})?(?:,[a-z]{3}(?:-[a-z]{3})?)*$")
 
 

@@ -6,6 +6,7 @@ stores the resulting entry in the same transaction as everything else the step c
 
 from .actions import AuditAction
 from .eligibility import (
+    WEEKDAYS,
     AccidentCause,
     Eligibility,
     EligibilityAnswers,
@@ -44,6 +45,7 @@ from .states import (
 )
 
 __all__ = [
+    "WEEKDAYS",
     "AccidentCause",
     "AuditAction",
     "AuditEntry",

@@ -8,8 +8,8 @@ from datetime import datetime
 from aiohttp import web
 
 from ..appkeys import casework_key, rules_key, zone_key
+from ..cases.eligibility import WEEKDAYS
 from ..documents import render_verify_page
-from ..settings import WEEKDAYS
 from .common import json_response
 
 
