@@ -1,526 +1,66 @@
-"""The accident case's state machine, its audit trail, and the two advertised timings.
+"""The accident case's state: its transition table, its audit trail, and the two advertised timings.
 
 Two layers, deliberately apart:
 
-* :data:`TRANSITIONS` / :func:`transition` — the table. Which event may happen in which state
-  and where it leads. Context-free, so the pages can ask :func:`allowed_events` to decide
-  which buttons to show, and the target of an event never depends on history.
-* :func:`apply` — the table plus the rules that need the case's history: a review (复核) only
-  once and only within its window, a closed case only after that window, a review outcome
-  followed by the matching step, a self-negotiated agreement (自行协商) completed only when
-  every party has confirmed. History rules may refuse an event; they never change its target.
+* :mod:`.transitions` — the table. Which event may happen in which state and where it leads.
+  Context-free, so the pages can ask :func:`allowed_events` to decide which buttons to show.
+* :mod:`.trail` — :func:`apply`, the table plus the rules that need the case's history, and
+  :func:`replay`, which rebuilds and re-checks the state from the stored :class:`AuditEntry`
+  values. History rules may refuse an event; they never change its target.
 
-The trail of :class:`AuditEntry` values *is* the case's state: :func:`replay` rebuilds (and
-re-checks) it from the stored entries, which is what "whole-process traceable supervision"
-needs. Officer actions that do not move the state (a verification decision, a form edit) go
-into the same trail through :func:`record_action`.
-
-Times are aware datetimes. The review window is counted in calendar days of the case's local
-time; China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact and
-needs no time-zone database.
+:mod:`.timings` reads the programmes' two figures from a trail. All three are imported from
+here (``__all__``): this is the case state's public surface.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import Any, Final, NoReturn
-
-from kuaichu.errors import InvalidMessage
-
-from .errors import IllegalTransition, ReviewWindowClosed
-from .liability import check_liabilities, parse_liabilities
-
-CHINA_TIME: Final = timezone(timedelta(hours=8), "CST")
-
-# A party may apply for review in writing within 3 days of being served the determination.
-REVIEW_DAYS: Final = 3
-
-# The figures the programmes advertise: information in 5 minutes, the determination in 8.
-INFORMATION_TARGET: Final = timedelta(minutes=5)
-DETERMINATION_TARGET: Final = timedelta(minutes=8)
-
-
-class CaseState(enum.StrEnum):
-    REPORTED = "reported"
-    QUEUED = "queued"
-    IN_CALL = "in_call"
-    EVIDENCE_COLLECTED = "evidence_collected"
-    SCENE_CLEARED = "scene_cleared"
-    DETERMINED = "determined"
-    NOTIFIED = "notified"
-    REVIEW_REQUESTED = "review_requested"
-    REVIEW_DECIDED = "review_decided"
-    AGREEMENT_PENDING = "agreement_pending"
-    AGREEMENT_CONFIRMED = "agreement_confirmed"
-    AGREEMENT_APPROVED = "agreement_approved"
-    CLOSED = "closed"
-    ABANDONED = "abandoned"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES: Final = frozenset({CaseState.CLOSED, CaseState.ABANDONED, CaseState.CANCELLED})
-
-
-class CaseEvent(enum.StrEnum):
-    REPORT = "report"
-    QUEUE = "queue"
-    ANSWER = "answer"
-    REQUEUE = "requeue"
-    COLLECT_EVIDENCE = "collect_evidence"
-    CLEAR_SCENE = "clear_scene"
-    DETERMINE = "determine"
-    NOTIFY = "notify"
-    REQUEST_REVIEW = "request_review"
-    DECIDE_REVIEW = "decide_review"
-    PROPOSE_AGREEMENT = "propose_agreement"
-    CONFIRM_AGREEMENT = "confirm_agreement"
-    COMPLETE_AGREEMENT = "complete_agreement"
-    WITHDRAW_AGREEMENT = "withdraw_agreement"
-    REJECT_AGREEMENT = "reject_agreement"
-    APPROVE_AGREEMENT = "approve_agreement"
-    CLOSE = "close"
-    ABANDON = "abandon"
-    CANCEL = "cancel"
-
-
-class ReviewOutcome(enum.StrEnum):
-    UPHELD = "upheld"  # the determination stands; the case may close
-    REVISED = "revised"  # a new determination version must be issued
-
-
-S = CaseState
-E = CaseEvent
-
-# Before any evidence is fixed the driver may simply go away (abandon: hung up, left the
-# queue); an officer or the driver may cancel with a reason (injuries discovered on the call,
-# a duplicate report merged into another case) until a determination exists. Once a
-# determination is issued it is a legal document: it can be superseded, never cancelled.
-_CANCELLABLE: Final = (
-    S.REPORTED,
-    S.QUEUED,
-    S.IN_CALL,
-    S.EVIDENCE_COLLECTED,
-    S.SCENE_CLEARED,
-    S.AGREEMENT_PENDING,
-    S.AGREEMENT_CONFIRMED,
+from .timings import DETERMINATION_TARGET, INFORMATION_TARGET, CaseTimings, case_timings
+from .trail import (
+    CHINA_TIME,
+    REVIEW_DAYS,
+    AuditEntry,
+    apply,
+    current_state,
+    determination_version,
+    record_action,
+    replay,
+    review_deadline,
+    review_window_open,
+)
+from .transitions import (
+    BEFORE_DETERMINATION,
+    CORRECTION_STATES,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    CaseEvent,
+    CaseState,
+    ReviewOutcome,
+    allowed_events,
+    transition,
 )
 
-# A determination issued in these states is a correction: a new version that supersedes the
-# old one, and it needs a written reason.
-CORRECTION_STATES: Final = frozenset({S.DETERMINED, S.NOTIFIED})
-
-# The states before a determination or an agreement: the determination clock is running.
-BEFORE_DETERMINATION: Final = frozenset(
-    {S.REPORTED, S.QUEUED, S.IN_CALL, S.EVIDENCE_COLLECTED, S.SCENE_CLEARED}
-)
-
-TRANSITIONS: Final[Mapping[tuple[CaseState | None, CaseEvent], CaseState]] = {
-    (None, E.REPORT): S.REPORTED,
-    (S.REPORTED, E.QUEUE): S.QUEUED,
-    (S.QUEUED, E.ANSWER): S.IN_CALL,
-    # The officer's connection dropped or the call was transferred: back into the queue.
-    (S.IN_CALL, E.REQUEUE): S.QUEUED,
-    (S.IN_CALL, E.COLLECT_EVIDENCE): S.EVIDENCE_COLLECTED,
-    # "Leave the scene" is only pushed once the evidence is fixed.
-    (S.EVIDENCE_COLLECTED, E.CLEAR_SCENE): S.SCENE_CLEARED,
-    (S.SCENE_CLEARED, E.DETERMINE): S.DETERMINED,
-    # A correction before or after delivery issues a new version that supersedes the old.
-    (S.DETERMINED, E.DETERMINE): S.DETERMINED,
-    (S.NOTIFIED, E.DETERMINE): S.DETERMINED,
-    (S.DETERMINED, E.NOTIFY): S.NOTIFIED,
-    (S.NOTIFIED, E.REQUEST_REVIEW): S.REVIEW_REQUESTED,
-    (S.NOTIFIED, E.CLOSE): S.CLOSED,
-    (S.REVIEW_REQUESTED, E.DECIDE_REVIEW): S.REVIEW_DECIDED,
-    (S.REVIEW_DECIDED, E.DETERMINE): S.DETERMINED,  # outcome "revised"
-    (S.REVIEW_DECIDED, E.CLOSE): S.CLOSED,  # outcome "upheld"
-    # Undisputed accidents: the parties agree who bears what, each confirms on their own phone
-    # (a self-loop per party), the server completes it after the last one, an officer approves.
-    (S.SCENE_CLEARED, E.PROPOSE_AGREEMENT): S.AGREEMENT_PENDING,
-    (S.AGREEMENT_PENDING, E.CONFIRM_AGREEMENT): S.AGREEMENT_PENDING,
-    (S.AGREEMENT_PENDING, E.COMPLETE_AGREEMENT): S.AGREEMENT_CONFIRMED,
-    # A dispute after all (a party withdraws) or an officer's rejection sends the case back to
-    # an officer's determination.
-    (S.AGREEMENT_PENDING, E.WITHDRAW_AGREEMENT): S.SCENE_CLEARED,
-    (S.AGREEMENT_CONFIRMED, E.WITHDRAW_AGREEMENT): S.SCENE_CLEARED,
-    (S.AGREEMENT_PENDING, E.REJECT_AGREEMENT): S.SCENE_CLEARED,
-    (S.AGREEMENT_CONFIRMED, E.REJECT_AGREEMENT): S.SCENE_CLEARED,
-    (S.AGREEMENT_CONFIRMED, E.APPROVE_AGREEMENT): S.AGREEMENT_APPROVED,
-    (S.AGREEMENT_APPROVED, E.CLOSE): S.CLOSED,
-    (S.REPORTED, E.ABANDON): S.ABANDONED,
-    (S.QUEUED, E.ABANDON): S.ABANDONED,
-    (S.IN_CALL, E.ABANDON): S.ABANDONED,
-    **{(state, E.CANCEL): S.CANCELLED for state in _CANCELLABLE},
-}
-
-_ALLOWED: Final[dict[CaseState | None, tuple[CaseEvent, ...]]] = {}
-for _state, _event in TRANSITIONS:
-    _ALLOWED.setdefault(_state, ())
-    _ALLOWED[_state] += (_event,)
-
-
-def allowed_events(state: CaseState | None) -> tuple[CaseEvent, ...]:
-    """The events the table allows in ``state`` (history rules may still refuse one)."""
-    return _ALLOWED.get(state, ())
-
-
-def transition(current: CaseState | None, event: CaseEvent) -> CaseState:
-    """The state ``event`` leads to from ``current`` (``None``: no case yet).
-
-    Raises :class:`IllegalTransition` naming both when the table has no such edge.
-    """
-    target = TRANSITIONS.get((current, event))
-    if target is None:
-        where = current.value if current is not None else "(no case)"
-        allowed = ", ".join(allowed_events(current)) or "none"
-        raise IllegalTransition(
-            f"event {event.value!r} is not allowed in state {where!r} (allowed: {allowed})",
-            state=current.value if current is not None else None,
-            event=event.value,
-        )
-    return target
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the case's trail: who did what when, and the state before and after.
-
-    ``what`` is a :class:`CaseEvent` value for a transition, or an action name (which is
-    never an event name) for an officer action that does not move the state. ``detail`` is
-    JSON-able and treated as read-only once the entry exists.
-    """
-
-    who: str
-    when: datetime
-    what: str
-    from_state: CaseState | None
-    to_state: CaseState
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def event(self) -> CaseEvent | None:
-        return CaseEvent(self.what) if self.what in _EVENT_NAMES else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "who": self.who,
-            "when": self.when.isoformat(),
-            "what": self.what,
-            "from": self.from_state.value if self.from_state is not None else None,
-            "to": self.to_state.value,
-            "detail": dict(self.detail),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> AuditEntry:
-        try:
-            when = datetime.fromisoformat(raw["when"])
-            from_raw = raw["from"]
-            return cls(
-                who=str(raw["who"]),
-                when=when,
-                what=str(raw["what"]),
-                from_state=CaseState(from_raw) if from_raw is not None else None,
-                to_state=CaseState(raw["to"]),
-                detail=dict(raw.get("detail") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidMessage(f"malformed audit entry: {exc}") from exc
-
-
-_EVENT_NAMES: Final = frozenset(item.value for item in CaseEvent)
-
-
-def current_state(trail: Sequence[AuditEntry]) -> CaseState | None:
-    """The state after the last entry (``None`` before the report). Trusts the trail; use
-    :func:`replay` to check one read from storage."""
-    return trail[-1].to_state if trail else None
-
-
-def review_deadline(delivered_at: datetime, zone: tzinfo = CHINA_TIME) -> datetime:
-    """The first instant at which a review may no longer be requested.
-
-    Periods counted in days start on the day after service and end at midnight after the
-    last day, so a determination served at 10:00 on 1 May may be reviewed until 24:00 on
-    4 May. (Extension over public holidays is not modelled.)
-    """
-    local_day = delivered_at.astimezone(zone).date()
-    return datetime.combine(local_day + timedelta(days=REVIEW_DAYS + 1), time(0), tzinfo=zone)
-
-
-def review_window_open(
-    trail: Sequence[AuditEntry], now: datetime, zone: tzinfo = CHINA_TIME
-) -> bool:
-    """Whether a review could be requested now: the case is notified, no review has been
-    requested yet, and the deadline counted from the latest delivery has not passed."""
-    delivered = _last(trail, E.NOTIFY)
-    return (
-        current_state(trail) is S.NOTIFIED
-        and _last(trail, E.REQUEST_REVIEW) is None
-        and delivered is not None
-        and now < review_deadline(delivered.when, zone)
-    )
-
-
-def apply(
-    trail: Sequence[AuditEntry],
-    event: CaseEvent,
-    who: str,
-    at: datetime,
-    detail: Mapping[str, Any] | None = None,
-    *,
-    zone: tzinfo = CHINA_TIME,
-) -> AuditEntry:
-    """Check ``event`` against the table and the case's history and return the new entry.
-
-    ``trail`` is not modified: the caller stores the entry (in the same database transaction
-    as whatever else the event changes), so a refused event leaves nothing half-written.
-
-    Required ``detail`` fields: ``determine`` and ``propose_agreement`` carry
-    ``liabilities`` ({party: liability}), which must be consistent; ``confirm_agreement``
-    carries ``party``; ``decide_review`` carries ``outcome`` (upheld/revised);
-    ``request_review`` carries a written ``reason``.
-    """
-    _check_actor_and_time(trail, who, at)
-    detail = dict(detail or {})
-    state = current_state(trail)
-    target = transition(state, event)
-    _check_history(trail, state, event, at, detail, zone)
-    return AuditEntry(
-        who=who, when=at, what=event.value, from_state=state, to_state=target, detail=detail
-    )
-
-
-def record_action(
-    trail: Sequence[AuditEntry],
-    action: str,
-    who: str,
-    at: datetime,
-    detail: Mapping[str, Any] | None = None,
-) -> AuditEntry:
-    """An audit entry for an officer action that does not move the state (a verification
-    decision, an edit of the case form, printing the document)."""
-    if not action or action in _EVENT_NAMES:
-        raise ValueError(f"{action!r} is not an action name (events go through apply())")
-    if not trail:
-        raise IllegalTransition(
-            f"action {action!r} before the case was reported", state=None, event=action
-        )
-    _check_actor_and_time(trail, who, at)
-    state = trail[-1].to_state
-    return AuditEntry(
-        who=who, when=at, what=action, from_state=state, to_state=state, detail=dict(detail or {})
-    )
-
-
-def replay(trail: Sequence[AuditEntry], *, zone: tzinfo = CHINA_TIME) -> CaseState | None:
-    """Re-run every entry through the same checks that created it and return the final
-    state. Raises on the first entry that could not have been produced (tampered, reordered
-    or written by a buggy caller)."""
-    for index, entry in enumerate(trail):
-        prefix = trail[:index]
-        event = entry.event
-        if event is not None:
-            expected = apply(prefix, event, entry.who, entry.when, entry.detail, zone=zone)
-        else:
-            expected = record_action(prefix, entry.what, entry.who, entry.when, entry.detail)
-        if expected != entry:
-            raise IllegalTransition(
-                f"audit entry {index} ({entry.what}) does not follow from the entries before it",
-                state=expected.from_state.value if expected.from_state else None,
-                event=entry.what,
-                reason="trail_mismatch",
-                index=index,
-            )
-    return current_state(trail)
-
-
-def determination_version(trail: Sequence[AuditEntry]) -> int:
-    """How many determinations were issued; the current document is this version."""
-    return sum(1 for entry in trail if entry.what == E.DETERMINE)
-
-
-@dataclass(frozen=True)
-class CaseTimings:
-    """The programmes' two figures for one case; ``None`` while the step is not reached
-    (and the determination figure stays ``None`` for a case settled by agreement)."""
-
-    reported_at: datetime | None
-    information_collected_at: datetime | None
-    determination_issued_at: datetime | None
-
-    @property
-    def to_information(self) -> timedelta | None:
-        return _between(self.reported_at, self.information_collected_at)
-
-    @property
-    def to_determination(self) -> timedelta | None:
-        return _between(self.reported_at, self.determination_issued_at)
-
-    @property
-    def information_on_target(self) -> bool | None:
-        spent = self.to_information
-        return None if spent is None else spent <= INFORMATION_TARGET
-
-    @property
-    def determination_on_target(self) -> bool | None:
-        spent = self.to_determination
-        return None if spent is None else spent <= DETERMINATION_TARGET
-
-
-def case_timings(trail: Sequence[AuditEntry]) -> CaseTimings:
-    """Counted from the report to the *first* time each step was reached: a later
-    correction or review must not make the original service look slower or faster."""
-    report = _first(trail, E.REPORT)
-    info = _first(trail, E.COLLECT_EVIDENCE)
-    determined = _first(trail, E.DETERMINE)
-    return CaseTimings(
-        reported_at=report.when if report else None,
-        information_collected_at=info.when if info else None,
-        determination_issued_at=determined.when if determined else None,
-    )
-
-
-# --- internals -------------------------------------------------------------------------
-
-
-def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
-    return None if start is None or end is None else end - start
-
-
-def _first(trail: Sequence[AuditEntry], event: CaseEvent) -> AuditEntry | None:
-    return next((entry for entry in trail if entry.what == event), None)
-
-
-def _last(trail: Sequence[AuditEntry], event: CaseEvent) -> AuditEntry | None:
-    return next((entry for entry in reversed(trail) if entry.what == event), None)
-
-
-def _since_last(trail: Sequence[AuditEntry], event: CaseEvent) -> Sequence[AuditEntry]:
-    for index in range(len(trail) - 1, -1, -1):
-        if trail[index].what == event:
-            return trail[index:]
-    return ()
-
-
-def _check_actor_and_time(trail: Sequence[AuditEntry], who: str, at: datetime) -> None:
-    # Programming errors, not client errors: the server fills these in itself.
-    if not who:
-        raise ValueError("an audit entry needs an actor")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("audit times must be timezone-aware")
-    if trail and at < trail[-1].when:
-        raise ValueError("audit times must not go backwards")
-
-
-def _refuse(state: CaseState | None, event: CaseEvent, reason: str, message: str) -> NoReturn:
-    raise IllegalTransition(
-        message, state=state.value if state else None, event=event.value, reason=reason
-    )
-
-
-def _check_history(
-    trail: Sequence[AuditEntry],
-    state: CaseState | None,
-    event: CaseEvent,
-    at: datetime,
-    detail: Mapping[str, Any],
-    zone: tzinfo,
-) -> None:
-    if event in (E.DETERMINE, E.PROPOSE_AGREEMENT):
-        check_liabilities(parse_liabilities(detail.get("liabilities")))
-
-    if event is E.DETERMINE and state is S.REVIEW_DECIDED:
-        if _review_outcome(trail) is not ReviewOutcome.REVISED:
-            _refuse(state, event, "review_upheld", "the review upheld the determination")
-
-    elif event is E.CLOSE and state is S.REVIEW_DECIDED:
-        if _review_outcome(trail) is not ReviewOutcome.UPHELD:
-            _refuse(
-                state,
-                event,
-                "review_revised",
-                "the review revised the determination; issue the new version first",
-            )
-
-    elif event is E.CLOSE and state is S.NOTIFIED:
-        # Closing early would take away the parties' right to a review.
-        delivered = _last(trail, E.NOTIFY)
-        review_used = _last(trail, E.REQUEST_REVIEW) is not None
-        if delivered is not None and not review_used:
-            deadline = review_deadline(delivered.when, zone)
-            if at < deadline:
-                _refuse(
-                    state,
-                    event,
-                    "review_window_open",
-                    f"the review window is open until {deadline.isoformat()}",
-                )
-
-    elif event is E.REQUEST_REVIEW:
-        if _last(trail, E.REQUEST_REVIEW) is not None:
-            # 复核以一次为限: a review outcome is final.
-            _refuse(state, event, "review_already_used", "a case can be reviewed only once")
-        delivered = _last(trail, E.NOTIFY)
-        assert delivered is not None  # the table only allows this from NOTIFIED
-        deadline = review_deadline(delivered.when, zone)
-        if at >= deadline:
-            raise ReviewWindowClosed(
-                f"the review window closed at {deadline.isoformat()}",
-                state=S.NOTIFIED.value,
-                event=event.value,
-                reason="review_window_closed",
-                deadline=deadline.isoformat(),
-            )
-        reason = detail.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidMessage("a review request needs a written reason", field="reason")
-
-    elif event is E.DECIDE_REVIEW:
-        try:
-            ReviewOutcome(str(detail.get("outcome")))
-        except ValueError:
-            raise InvalidMessage(
-                "a review decision needs an outcome: upheld or revised", field="outcome"
-            ) from None
-
-    elif event is E.CONFIRM_AGREEMENT:
-        party = detail.get("party")
-        parties, confirmed = _agreement_progress(trail)
-        if party not in parties:
-            _refuse(state, event, "unknown_party", f"{party!r} is not a party to the agreement")
-        if party in confirmed:
-            _refuse(state, event, "already_confirmed", f"{party!r} has already confirmed")
-
-    elif event is E.COMPLETE_AGREEMENT:
-        parties, confirmed = _agreement_progress(trail)
-        missing = sorted(parties - confirmed)
-        if missing:
-            _refuse(
-                state,
-                event,
-                "not_all_confirmed",
-                f"waiting for confirmation from {', '.join(missing)}",
-            )
-
-
-def _review_outcome(trail: Sequence[AuditEntry]) -> ReviewOutcome | None:
-    decision = _last(trail, E.DECIDE_REVIEW)
-    return ReviewOutcome(decision.detail["outcome"]) if decision else None
-
-
-def _agreement_progress(trail: Sequence[AuditEntry]) -> tuple[set[str], set[str]]:
-    """Parties of the latest proposal, and those who confirmed it (a withdrawn or rejected
-    proposal's confirmations do not carry over to a new proposal)."""
-    since = _since_last(trail, E.PROPOSE_AGREEMENT)
-    if not since:
-        return set(), set()
-    parties = set(since[0].detail["liabilities"])
-    confirmed = {str(e.detail["party"]) for e in since if e.what == E.CONFIRM_AGREEMENT}
-    return parties, confirmed
+__all__ = [
+    "BEFORE_DETERMINATION",
+    "CHINA_TIME",
+    "CORRECTION_STATES",
+    "DETERMINATION_TARGET",
+    "INFORMATION_TARGET",
+    "REVIEW_DAYS",
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "AuditEntry",
+    "CaseEvent",
+    "CaseState",
+    "CaseTimings",
+    "ReviewOutcome",
+    "allowed_events",
+    "apply",
+    "case_timings",
+    "current_state",
+    "determination_version",
+    "record_action",
+    "replay",
+    "review_deadline",
+    "review_window_open",
+    "transition",
+]
