@@ -8,13 +8,14 @@ session, as the console would (tests/e2e cover the API itself)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from sim.client import SimDriver, SimOfficer
 from tests.support.registry import import_registry
@@ -184,10 +185,26 @@ async def answered_by_sim_officer(server: Any) -> SimOfficer:
 # -- (a) the case panel in the console during a call ------------------------------------
 
 
-async def test_console_case_panel_saves_verifies_and_shows_errors(
-    case_server: Any, new_page: Any, shoot: Any, expected_console_errors: list[str]
-) -> None:
-    # The refused saves this test provokes: a bad plate (400) and a stale revision (409).
+@dataclass
+class PanelCall:
+    """The console logged in, available, and the call answered: the case panel is open."""
+
+    server: Any
+    page: Page
+    driver: SimDriver
+    other: SimOfficer  # the same officer's second session: "someone else saved meanwhile"
+    case_id: str
+
+    @property
+    def panel(self) -> Locator:
+        return self.page.locator("#casepanel")
+
+
+@pytest.fixture
+async def panel_call(
+    case_server: Any, new_page: Any, expected_console_errors: list[str]
+) -> AsyncIterator[PanelCall]:
+    # The refused saves the panel tests provoke: a bad plate (400) and a stale revision (409).
     expected_console_errors += [r"status of 400 .*/form'", r"status of 409 .*/form'"]
     server = case_server
     page: Page = await new_page(viewport=DESKTOP, geolocation=False)
@@ -198,200 +215,273 @@ async def test_console_case_panel_saves_verifies_and_shows_errors(
     await expect(page.locator("#status-pill")).to_have_attribute("data-status", "available")
 
     driver = await SimDriver(server.url).connect()
-    # The same officer's second session, standing in for "someone else saved meanwhile".
     other = SimOfficer(server.url, server.officer_username, server.officer_password)
     try:
         ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
         assert ack["ok"], ack
-        case_id = ack["case_id"]
         await expect(page.locator("#panel-incoming")).to_be_visible()
         await page.click("#btn-accept")
-
-        # The panel opens beside the video with what the report already said.
-        panel = page.locator("#casepanel")
-        await expect(page.locator("#case-host")).to_be_visible()
-        await expect(page.locator("#panel-call")).to_be_visible()
-        await expect(page.locator("#cp-case-id")).to_have_text(case_id)
-        await expect(page.locator("#cp-status")).to_have_text("视频通话中")
-        await expect(page.locator("#cp-cause")).to_have_value("rear_end")
-        await expect(page.locator("#cp-gps")).to_contain_text("45.75670, 126.64240")
-        await expect(page.locator("#cp-A-phone")).to_have_value(PARTY_A["phone"])
-        await expect(panel.locator(".cp-party[data-key=A] .cp-badge-reporter")).to_be_visible()
-        await expect(
-            panel.locator(".cp-party[data-key=A] [data-action=remove-party]")
-        ).to_be_hidden()
-        # The information step is offered, with what it still needs.
-        await expect(page.locator("#cp-btn-information")).to_be_visible()
-        await expect(page.locator("#cp-missing")).to_contain_text("当事人 A 的姓名")
-        await expect(page.locator("#cp-missing")).to_contain_text("另一方当事人")
-
-        # Typing a plate and leaving the field saves it, in the canonical spelling.
-        await page.fill("#cp-A-name", PARTY_A["name"])
-        await page.fill("#cp-A-plate", "黑a12345")
-        await page.press("#cp-A-plate", "Tab")
-        await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
-        await expect(page.locator("#cp-A-plate")).to_have_value("黑A·12345")
-        view = await api(other, "GET", f"/api/cases/{case_id}")
-        assert view["form"]["parties"][0]["plate"] == "黑A·12345"
-        assert view["form"]["parties"][0]["name"] == PARTY_A["name"]
-
-        # Saved for good: the case page (another tab) loads it from the server.
-        other_tab = await page.context.new_page()
-        await other_tab.goto(f"{server.url}/cases/{case_id}")
-        await expect(other_tab.locator("#cp-A-plate")).to_have_value("黑A·12345")
-        await expect(other_tab.locator("#cp-A-name")).to_have_value(PARTY_A["name"])
-        await other_tab.close()
-
-        # A plate that is not one: the server's field error lands on that field.
-        await page.fill("#cp-A-plate", "ABC")
-        await page.keyboard.press("Control+s")
-        plate_field = panel.locator(".cp-party[data-key=A] [data-for=plate]")
-        await expect(plate_field).to_have_class("cp-field cp-invalid")
-        await expect(plate_field.locator(".cp-field-error")).to_contain_text("号牌格式不正确")
-        await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "failed")
-        # Correcting it clears the mark and saves.
-        await page.fill("#cp-A-plate", PARTY_A["plate"])
-        await page.press("#cp-A-plate", "Tab")
-        await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
-        await expect(plate_field).not_to_have_class("cp-field cp-invalid")
-
-        # The second party, added and filled in; choosing A's liability proposes B's.
-        await page.click("#cp-add-party")
-        await expect(page.locator("#cp-B-name")).to_be_focused()
-        for field in ("name", "phone", "licence_no", "plate"):
-            await page.fill(f"#cp-B-{field}", PARTY_B[field])
-        await page.select_option("#cp-A-vehicle_type", "small_car")
-        await page.select_option("#cp-B-vehicle_type", "small_car")
-        await page.fill("#cp-A-licence_no", PARTY_A["licence_no"])
-        await page.fill("#cp-A-fault", "未与前车保持安全距离")
-        await page.select_option("#cp-A-liability", "full")
-        await expect(page.locator("#cp-B-liability")).to_have_value("none")
-        await page.fill("#cp-address", "哈尔滨市南岗区红军街15号附近")
-        await page.fill("#cp-description", "A车追尾前方等红灯的B车。")
-        await expect(page.locator("#cp-desc-counter")).to_have_text("13/2000")
-        await page.click("#cp-save")
-        await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
-        # The form is complete; what is left is the verification.
-        await expect(page.locator("#cp-missing li")).to_have_text(
-            ["当事人 A：尚未核验", "当事人 B：尚未核验"]
-        )
-
-        # Verification: A is all green; B's policy lapsed, and the registry offers it.
-        await panel.locator(".cp-party[data-key=A] [data-action=verify]").click()
-        items_a = panel.locator(".cp-party[data-key=A] .cp-item")
-        await expect(items_a).to_have_count(3)
-        await expect(items_a.locator(".cp-vbadge-valid")).to_have_count(3)
-        await panel.locator(".cp-party[data-key=B] [data-action=verify]").click()
-        insurance_b = panel.locator(".cp-party[data-key=B] .cp-item[data-item=insurance]")
-        await expect(insurance_b.locator(".cp-vbadge")).to_have_text("交强险 无效")
-        await expect(insurance_b).to_contain_text("交强险已过期")
-        await insurance_b.locator("[data-action=use]").click()
-        await expect(page.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
-        await expect(page.locator("#cp-B-insurer")).to_have_value(PARTY_B["insurer"])
-        await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
-        # Information is refused until the officer decides on B's policy.
-        await expect(page.locator("#cp-missing")).to_contain_text(
-            "当事人 B：交强险无效，需要民警决定"
-        )
-        await insurance_b.locator("[data-decision=accept]").click()
-        await expect(insurance_b.locator(".cp-decision-reason")).to_have_class(
-            "cp-decision-reason cp-need"
-        )
-        await insurance_b.locator(".cp-decision-reason").fill("当事人出示了续保的电子保单")
-        await insurance_b.locator("[data-decision=accept]").click()
-        await expect(insurance_b.locator(".cp-decided")).to_contain_text(
-            "民警已接受：当事人出示了续保的电子保单"
-        )
-        await expect(page.locator("#cp-missing")).to_be_hidden()
-        await page.locator("#case-host").evaluate("host => { host.scrollTop = 0; }")
-        await shoot(page, "case-panel")
-
-        # Someone else saves meanwhile: our next save is refused, our typing stays.
-        view = await api(other, "GET", f"/api/cases/{case_id}")
-        theirs = dict(view["form"], address="哈尔滨市南岗区红军街17号")
-        await api(
-            other,
-            "PUT",
-            f"/api/cases/{case_id}/form",
-            {"revision": view["revision"], "form": theirs},
-        )
-        await page.fill("#cp-description", "A车追尾B车，两车轻微受损。")
-        await page.press("#cp-description", "Tab")
-        await expect(page.locator("#cp-stale")).to_be_visible()
-        await expect(page.locator("#cp-stale")).to_contain_text("已在别处修改")
-        await expect(page.locator("#cp-description")).to_have_value("A车追尾B车，两车轻微受损。")
-        await page.click("#cp-reload")
-        await expect(page.locator("#cp-stale")).to_be_hidden()
-        await expect(page.locator("#cp-address")).to_have_value("哈尔滨市南岗区红军街17号")
-        await expect(page.locator("#cp-description")).to_have_value("A车追尾前方等红灯的B车。")
-
-        # The information step; leave the scene, confirmed in a dialog, reaches the phone.
-        await page.click("#cp-btn-information")
-        await expect(page.locator("#cp-status")).to_have_text("信息采集完成")
-        await expect(page.locator("#cp-t-info")).to_have_attribute("data-state", "on")
-        await page.click("#cp-btn-leave")
-        await expect(page.locator("#cp-dialog")).to_be_visible()
-        await expect(page.locator("#cp-dialog-title")).to_have_text("通知当事人撤离现场？")
-        await page.click("#cp-dialog-yes")
-        await expect(page.locator("#cp-result")).to_have_text(
-            "撤离通知已推送到 1 部手机，短信 2 条。"
-        )
-        await driver.wait_event("leave_scene")
-        await expect(page.locator("#cp-status")).to_have_text("已撤离现场")
-        await expect(page.locator("#cp-sms tr[data-status]")).not_to_have_count(0)
-        await expect(page.locator("#cp-sms")).to_contain_text("撤离现场")
-
-        # The panel stays through the hang-up and the wrap-up.
-        await page.click("#btn-hangup")
-        await expect(page.locator("#panel-wrapup")).to_be_visible()
-        await expect(page.locator("#case-host")).to_be_visible()
-        await expect(page.locator("#cp-case-id")).to_have_text(case_id)
-        # A reload during wrap-up brings the panel back with what was saved.
-        await page.reload()
-        await expect(page.locator("#cp-case-id")).to_have_text(case_id)
-        await expect(page.locator("#cp-A-plate")).to_have_value(PARTY_A["plate"])
-        await expect(page.locator("#cp-status")).to_have_text("已撤离现场")
-
-        # The determination, then a correction that needs a written reason.
-        await page.click("#cp-btn-determine")
-        await expect(page.locator("#cp-dialog-title")).to_have_text("出具事故认定书？")
-        await page.click("#cp-dialog-yes")
-        await expect(page.locator("#cp-result")).to_contain_text("（第 1 版）")
-        await expect(page.locator("#cp-docs .cp-doc")).to_have_count(1)
-        await expect(page.locator("#cp-docs .cp-doc-now")).to_have_text("现行")
-        await expect(page.locator("#cp-t-det")).to_have_attribute("data-state", "on")
-        await expect(page.locator("#cp-btn-determine")).to_have_text("更正认定书")
-        await page.click("#cp-btn-determine")
-        await expect(page.locator("#cp-dialog-title")).to_have_text("更正认定书")
-        await page.click("#cp-dialog-yes")
-        await expect(page.locator("#cp-dialog-error")).to_have_text("请填写理由。")
-        await page.fill("#cp-dialog-reason", "当事人B姓名录入有误")
-        await page.click("#cp-dialog-yes")
-        await expect(page.locator("#cp-result")).to_contain_text("（第 2 版）")
-        docs = page.locator("#cp-docs .cp-doc")
-        await expect(docs).to_have_count(2)
-        await expect(docs.nth(0)).to_have_attribute("data-version", "2")
-        await expect(docs.nth(1)).to_have_class("cp-doc superseded")
-        await expect(docs.nth(1)).to_contain_text("已被第 2 版取代")
-        pdf = await page.request.get(
-            server.url + (await docs.nth(1).locator("a", has_text="PDF").get_attribute("href"))
-        )
-        assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
-        await page.locator("#cp-trail-box summary").click()
-        await expect(page.locator("#cp-trail li[data-what=determine]").first).to_contain_text(
-            "当事人B姓名录入有误"
-        )
-
-        # The officer's own list links to the case page.
-        cases = await page.context.new_page()
-        await cases.goto(server.url + "/cases")
-        row = cases.locator(f"#cases-body tr[data-case={case_id}]")
-        await expect(row).to_contain_text(re.compile("已出具认定书|认定书已送达"))
-        await row.locator("a").click()
-        await expect(cases).to_have_url(f"{server.url}/cases/{case_id}")
-        await expect(cases.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
+        yield PanelCall(server, page, driver, other, ack["case_id"])
     finally:
         await driver.close()
+
+
+async def panel_opens(c: PanelCall) -> None:
+    """The panel opens beside the video with what the report already said."""
+    page, panel, case_id = c.page, c.panel, c.case_id
+    # The panel opens beside the video with what the report already said.
+    panel = page.locator("#casepanel")
+    await expect(page.locator("#case-host")).to_be_visible()
+    await expect(page.locator("#panel-call")).to_be_visible()
+    await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+    await expect(page.locator("#cp-status")).to_have_text("视频通话中")
+    await expect(page.locator("#cp-cause")).to_have_value("rear_end")
+    await expect(page.locator("#cp-gps")).to_contain_text("45.75670, 126.64240")
+    await expect(page.locator("#cp-A-phone")).to_have_value(PARTY_A["phone"])
+    await expect(panel.locator(".cp-party[data-key=A] .cp-badge-reporter")).to_be_visible()
+    await expect(panel.locator(".cp-party[data-key=A] [data-action=remove-party]")).to_be_hidden()
+    # The information step is offered, with what it still needs.
+    await expect(page.locator("#cp-btn-information")).to_be_visible()
+    await expect(page.locator("#cp-missing")).to_contain_text("当事人 A 的姓名")
+    await expect(page.locator("#cp-missing")).to_contain_text("另一方当事人")
+
+
+async def panel_saves(c: PanelCall) -> None:
+    """A plate saves in its canonical spelling; a bad one is marked on its field."""
+    page, panel, server, case_id, other = c.page, c.panel, c.server, c.case_id, c.other
+    # Typing a plate and leaving the field saves it, in the canonical spelling.
+    await page.fill("#cp-A-name", PARTY_A["name"])
+    await page.fill("#cp-A-plate", "黑a12345")
+    await page.press("#cp-A-plate", "Tab")
+    await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
+    await expect(page.locator("#cp-A-plate")).to_have_value("黑A·12345")
+    view = await api(other, "GET", f"/api/cases/{case_id}")
+    assert view["form"]["parties"][0]["plate"] == "黑A·12345"
+    assert view["form"]["parties"][0]["name"] == PARTY_A["name"]
+
+    # Saved for good: the case page (another tab) loads it from the server.
+    other_tab = await page.context.new_page()
+    await other_tab.goto(f"{server.url}/cases/{case_id}")
+    await expect(other_tab.locator("#cp-A-plate")).to_have_value("黑A·12345")
+    await expect(other_tab.locator("#cp-A-name")).to_have_value(PARTY_A["name"])
+    await other_tab.close()
+
+    # A plate that is not one: the server's field error lands on that field.
+    await page.fill("#cp-A-plate", "ABC")
+    await page.keyboard.press("Control+s")
+    plate_field = panel.locator(".cp-party[data-key=A] [data-for=plate]")
+    await expect(plate_field).to_have_class("cp-field cp-invalid")
+    await expect(plate_field.locator(".cp-field-error")).to_contain_text("号牌格式不正确")
+    await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "failed")
+    # Correcting it clears the mark and saves.
+    await page.fill("#cp-A-plate", PARTY_A["plate"])
+    await page.press("#cp-A-plate", "Tab")
+    await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
+    await expect(plate_field).not_to_have_class("cp-field cp-invalid")
+
+
+async def panel_second_party(c: PanelCall) -> None:
+    """The second party and the liabilities; then only verification is missing."""
+    page = c.page
+    # The second party, added and filled in; choosing A's liability proposes B's.
+    await page.click("#cp-add-party")
+    await expect(page.locator("#cp-B-name")).to_be_focused()
+    for field in ("name", "phone", "licence_no", "plate"):
+        await page.fill(f"#cp-B-{field}", PARTY_B[field])
+    await page.select_option("#cp-A-vehicle_type", "small_car")
+    await page.select_option("#cp-B-vehicle_type", "small_car")
+    await page.fill("#cp-A-licence_no", PARTY_A["licence_no"])
+    await page.fill("#cp-A-fault", "未与前车保持安全距离")
+    await page.select_option("#cp-A-liability", "full")
+    await expect(page.locator("#cp-B-liability")).to_have_value("none")
+    await page.fill("#cp-address", "哈尔滨市南岗区红军街15号附近")
+    await page.fill("#cp-description", "A车追尾前方等红灯的B车。")
+    await expect(page.locator("#cp-desc-counter")).to_have_text("13/2000")
+    await page.click("#cp-save")
+    await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
+    # The form is complete; what is left is the verification.
+    await expect(page.locator("#cp-missing li")).to_have_text(
+        ["当事人 A：尚未核验", "当事人 B：尚未核验"]
+    )
+
+
+async def panel_verification(c: PanelCall, shoot: Any) -> None:
+    """Verification: A is all green, B's lapsed policy needs the officer's decision."""
+    page, panel = c.page, c.panel
+    # Verification: A is all green; B's policy lapsed, and the registry offers it.
+    await panel.locator(".cp-party[data-key=A] [data-action=verify]").click()
+    items_a = panel.locator(".cp-party[data-key=A] .cp-item")
+    await expect(items_a).to_have_count(3)
+    await expect(items_a.locator(".cp-vbadge-valid")).to_have_count(3)
+    await panel.locator(".cp-party[data-key=B] [data-action=verify]").click()
+    insurance_b = panel.locator(".cp-party[data-key=B] .cp-item[data-item=insurance]")
+    await expect(insurance_b.locator(".cp-vbadge")).to_have_text("交强险 无效")
+    await expect(insurance_b).to_contain_text("交强险已过期")
+    await insurance_b.locator("[data-action=use]").click()
+    await expect(page.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
+    await expect(page.locator("#cp-B-insurer")).to_have_value(PARTY_B["insurer"])
+    await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
+    # Information is refused until the officer decides on B's policy.
+    await expect(page.locator("#cp-missing")).to_contain_text("当事人 B：交强险无效，需要民警决定")
+    await insurance_b.locator("[data-decision=accept]").click()
+    await expect(insurance_b.locator(".cp-decision-reason")).to_have_class(
+        "cp-decision-reason cp-need"
+    )
+    await insurance_b.locator(".cp-decision-reason").fill("当事人出示了续保的电子保单")
+    await insurance_b.locator("[data-decision=accept]").click()
+    await expect(insurance_b.locator(".cp-decided")).to_contain_text(
+        "民警已接受：当事人出示了续保的电子保单"
+    )
+    await expect(page.locator("#cp-missing")).to_be_hidden()
+    await page.locator("#case-host").evaluate("host => { host.scrollTop = 0; }")
+    await shoot(page, "case-panel")
+
+
+async def panel_stale(c: PanelCall) -> None:
+    """Someone else saves meanwhile: our next save is refused, our typing stays."""
+    page, case_id, other = c.page, c.case_id, c.other
+    # Someone else saves meanwhile: our next save is refused, our typing stays.
+    view = await api(other, "GET", f"/api/cases/{case_id}")
+    theirs = dict(view["form"], address="哈尔滨市南岗区红军街17号")
+    await api(
+        other,
+        "PUT",
+        f"/api/cases/{case_id}/form",
+        {"revision": view["revision"], "form": theirs},
+    )
+    await page.fill("#cp-description", "A车追尾B车，两车轻微受损。")
+    await page.press("#cp-description", "Tab")
+    await expect(page.locator("#cp-stale")).to_be_visible()
+    await expect(page.locator("#cp-stale")).to_contain_text("已在别处修改")
+    await expect(page.locator("#cp-description")).to_have_value("A车追尾B车，两车轻微受损。")
+    await page.click("#cp-reload")
+    await expect(page.locator("#cp-stale")).to_be_hidden()
+    await expect(page.locator("#cp-address")).to_have_value("哈尔滨市南岗区红军街17号")
+    await expect(page.locator("#cp-description")).to_have_value("A车追尾前方等红灯的B车。")
+
+
+async def panel_leave(c: PanelCall) -> None:
+    """The information step; leave the scene, confirmed in a dialog, reaches the phone."""
+    page, driver = c.page, c.driver
+    # The information step; leave the scene, confirmed in a dialog, reaches the phone.
+    await page.click("#cp-btn-information")
+    await expect(page.locator("#cp-status")).to_have_text("信息采集完成")
+    await expect(page.locator("#cp-t-info")).to_have_attribute("data-state", "on")
+    await page.click("#cp-btn-leave")
+    await expect(page.locator("#cp-dialog")).to_be_visible()
+    await expect(page.locator("#cp-dialog-title")).to_have_text("通知当事人撤离现场？")
+    await page.click("#cp-dialog-yes")
+    await expect(page.locator("#cp-result")).to_have_text("撤离通知已推送到 1 部手机，短信 2 条。")
+    await driver.wait_event("leave_scene")
+    await expect(page.locator("#cp-status")).to_have_text("已撤离现场")
+    await expect(page.locator("#cp-sms tr[data-status]")).not_to_have_count(0)
+    await expect(page.locator("#cp-sms")).to_contain_text("撤离现场")
+
+
+async def panel_wrapup(c: PanelCall) -> None:
+    """The panel stays through the hang-up and the wrap-up, and a reload."""
+    page, case_id = c.page, c.case_id
+    # The panel stays through the hang-up and the wrap-up.
+    await page.click("#btn-hangup")
+    await expect(page.locator("#panel-wrapup")).to_be_visible()
+    await expect(page.locator("#case-host")).to_be_visible()
+    await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+    # A reload during wrap-up brings the panel back with what was saved.
+    await page.reload()
+    await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+    await expect(page.locator("#cp-A-plate")).to_have_value(PARTY_A["plate"])
+    await expect(page.locator("#cp-status")).to_have_text("已撤离现场")
+
+
+async def panel_determination(c: PanelCall) -> None:
+    """The determination, then a correction that needs a written reason."""
+    page, server = c.page, c.server
+    # The determination, then a correction that needs a written reason.
+    await page.click("#cp-btn-determine")
+    await expect(page.locator("#cp-dialog-title")).to_have_text("出具事故认定书？")
+    await page.click("#cp-dialog-yes")
+    await expect(page.locator("#cp-result")).to_contain_text("（第 1 版）")
+    await expect(page.locator("#cp-docs .cp-doc")).to_have_count(1)
+    await expect(page.locator("#cp-docs .cp-doc-now")).to_have_text("现行")
+    await expect(page.locator("#cp-t-det")).to_have_attribute("data-state", "on")
+    await expect(page.locator("#cp-btn-determine")).to_have_text("更正认定书")
+    await page.click("#cp-btn-determine")
+    await expect(page.locator("#cp-dialog-title")).to_have_text("更正认定书")
+    await page.click("#cp-dialog-yes")
+    await expect(page.locator("#cp-dialog-error")).to_have_text("请填写理由。")
+    await page.fill("#cp-dialog-reason", "当事人B姓名录入有误")
+    await page.click("#cp-dialog-yes")
+    await expect(page.locator("#cp-result")).to_contain_text("（第 2 版）")
+    docs = page.locator("#cp-docs .cp-doc")
+    await expect(docs).to_have_count(2)
+    await expect(docs.nth(0)).to_have_attribute("data-version", "2")
+    await expect(docs.nth(1)).to_have_class("cp-doc superseded")
+    await expect(docs.nth(1)).to_contain_text("已被第 2 版取代")
+    pdf = await page.request.get(
+        server.url + (await docs.nth(1).locator("a", has_text="PDF").get_attribute("href"))
+    )
+    assert pdf.status == 200 and (await pdf.body()).startswith(b"%PDF")
+    await page.locator("#cp-trail-box summary").click()
+    await expect(page.locator("#cp-trail li[data-what=determine]").first).to_contain_text(
+        "当事人B姓名录入有误"
+    )
+
+
+async def panel_case_list(c: PanelCall) -> None:
+    """The officer's own list links to the case page."""
+    page, server, case_id = c.page, c.server, c.case_id
+    # The officer's own list links to the case page.
+    cases = await page.context.new_page()
+    await cases.goto(server.url + "/cases")
+    row = cases.locator(f"#cases-body tr[data-case={case_id}]")
+    await expect(row).to_contain_text(re.compile("已出具认定书|认定书已送达"))
+    await row.locator("a").click()
+    await expect(cases).to_have_url(f"{server.url}/cases/{case_id}")
+    await expect(cases.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
+
+
+# One console scenario, split so that the first broken step does not hide the others:
+# each test takes the steps before it (with their checks) as its set-up.
+
+
+async def test_case_panel_opens_with_the_report_and_saves_the_form(panel_call: PanelCall) -> None:
+    await panel_opens(panel_call)
+    await panel_saves(panel_call)
+    await panel_second_party(panel_call)
+
+
+async def test_case_panel_verifies_and_keeps_typing_over_a_stale_save(
+    panel_call: PanelCall, shoot: Any
+) -> None:
+    await panel_opens(panel_call)
+    await panel_saves(panel_call)
+    await panel_second_party(panel_call)
+    await panel_verification(panel_call, shoot)
+    await panel_stale(panel_call)
+
+
+async def test_case_panel_leave_scene_then_wrap_up_and_reload(
+    panel_call: PanelCall, shoot: Any
+) -> None:
+    await panel_opens(panel_call)
+    await panel_saves(panel_call)
+    await panel_second_party(panel_call)
+    await panel_verification(panel_call, shoot)
+    await panel_leave(panel_call)
+    await panel_wrapup(panel_call)
+
+
+async def test_case_panel_determination_correction_and_case_list(
+    panel_call: PanelCall, shoot: Any
+) -> None:
+    await panel_opens(panel_call)
+    await panel_saves(panel_call)
+    await panel_second_party(panel_call)
+    await panel_verification(panel_call, shoot)
+    await panel_leave(panel_call)
+    await panel_wrapup(panel_call)
+    await panel_determination(panel_call)
+    await panel_case_list(panel_call)
 
 
 # -- (b) the driver's leave-the-scene notice ---------------------------------------------
