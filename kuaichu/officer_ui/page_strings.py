@@ -2,7 +2,7 @@
 
 The driver's phone page should not download the console's and the case panel's words. A page's
 key set is read from its JS module and everything that module imports (relative ``import …
-from "./x.js"``), once per process:
+from "./x.js"`` or a bare ``import "./x.js"``), once per process:
 
 - ``t.name`` (also ``this.t.name``) and any string literal that is a key (``t[key]`` with
   ``key = cond ? "a" : "b"``) name one key;
@@ -25,7 +25,8 @@ from kuaichu.officer_ui.i18n import STRINGS, strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 
-_IMPORT: Final = re.compile(r"""\bimport\b[^;'"]*?\bfrom\s*["'](\.{1,2}/[^"']+\.js)["']""")
+# ``import … from "./x.js"`` and the bare ``import "./x.js"`` (a module run for its listeners).
+_IMPORT: Final = re.compile(r"""\bimport\b(?:[^;'"]*?\bfrom)?\s*["'](\.{1,2}/[^"']+\.js)["']""")
 _DOT: Final = re.compile(r"\bt\.([a-z][a-z0-9_]*)\b")
 _LITERAL: Final = re.compile(r"""["']([a-z][a-z0-9_]*)["']""")
 _PREFIX: Final = re.compile(r"""["']([a-z][a-z0-9_]*_)["']\s*\+""")

@@ -73,7 +73,7 @@ async def test_console_page_shows_every_kind_with_its_digit_and_label(
 
 
 def test_the_console_scripts_take_the_kinds_from_the_page() -> None:
-    for script in ("console.js", "evidence.js"):
+    for script in ("console.js", "console/capture.js", "evidence.js"):
         source = (STATIC / script).read_text(encoding="utf-8")
         assert '"plate", "damage"' not in source, script
         assert "Digit([1-5])" not in source, script

@@ -75,6 +75,17 @@ export function emitAck(socket, event, payload, timeoutMs = 10000) {
   });
 }
 
+// A peer connection for the server's offer: remote tracks play in audioEl and videoEl;
+// onFailed(pc) when ICE or DTLS fails (the caller checks it is still its current one).
+export function openPeer(iceServers, audioEl, videoEl, onFailed) {
+  const pc = new RTCPeerConnection({ iceServers });
+  pc.addEventListener("track", (ev) => routeRemoteTrack(ev, audioEl, videoEl));
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "failed") onFailed(pc);
+  });
+  return pc;
+}
+
 // Route remote tracks to elements: audio to an <audio>, video to a <video>.
 export function routeRemoteTrack(event, audioEl, videoEl) {
   const track = event.track;

@@ -1,0 +1,69 @@
+// The call beside the video: started (with its case), the driver's location, the call timer,
+// the driver's media dropping and coming back, hang-up, and the end that opens wrap-up.
+import { $, clock, errorMessage } from "../common.js";
+import { emitAck } from "../rtc.js";
+import { showCase } from "./casehost.js";
+import { renderLocation } from "./location.js";
+import { closePeer, stopCamera } from "./media.js";
+import { banner, showPanel, socket, state, t } from "./page.js";
+import { startWrapupCountdown } from "./presence.js";
+
+socket.on("call_started", (msg) => {
+  state.callId = msg.call_id;
+  state.caseId = msg.case_id;
+  $("plate-seen").hidden = true;
+  $("call-case").textContent = msg.case_id || "";
+  renderLocation(msg.location);
+  startCallTimer(msg.answered_at);
+  showPanel("panel-call");
+  if (msg.case_id) showCase(msg.case_id);
+});
+socket.on("call_location", (msg) => {
+  if (msg.call_id === state.callId) renderLocation(msg.location);
+});
+socket.on("call_ended", onCallEnded);
+socket.on("driver_media", (msg) => {
+  // The driver's phone lost its media path (network switch) and is being re-offered a
+  // connection; the call itself goes on. Tell the officer why the picture froze.
+  if (msg.call_id !== state.callId) return;
+  if (msg.state === "reconnecting") banner.show(t.driver_media_reconnecting, "warning");
+  else banner.show(t.driver_media_back, "info", 4000);
+});
+
+function startCallTimer(answeredAt) {
+  clearInterval(state.callTimer);
+  const skew = answeredAt ? Math.max(0, Date.now() - answeredAt * 1000) : 0;
+  state.callStartedAt = performance.now() - Math.min(skew, 60000);
+  const tick = () => {
+    $("call-timer").textContent = clock((performance.now() - state.callStartedAt) / 1000);
+  };
+  tick();
+  state.callTimer = setInterval(tick, 1000);
+}
+
+$("btn-hangup").addEventListener("click", async () => {
+  if (!state.callId) return;
+  $("btn-hangup").disabled = true;
+  try {
+    await emitAck(socket, "hangup", { call_id: state.callId });
+  } catch (err) {
+    banner.show(errorMessage(t, err));
+  } finally {
+    $("btn-hangup").disabled = false;
+  }
+});
+
+function onCallEnded(msg) {
+  if (state.callId && msg.call_id !== state.callId) return;
+  clearInterval(state.callTimer);
+  state.callTimer = null;
+  closePeer();
+  stopCamera();
+  $("chk-camera").checked = false;
+  state.callId = null;
+  const reason = t["reason_" + msg.reason] || msg.reason || "";
+  $("wrapup-reason").textContent = reason ? `${t.call_ended_reason}: ${reason}` : "";
+  $("video-waiting").hidden = false;
+  showPanel("panel-wrapup");
+  startWrapupCountdown();
+}

@@ -1,0 +1,207 @@
+// The report and the call: the socket to the server, the report button, the waiting screen's
+// queue position, the call states, the media leg (the server makes every offer), the call
+// timer, hang-up and the ended screen.
+import { $, clock, errorMessage, fmt, humanDuration } from "../common.js";
+import { answerServerOffer, emitAck, fetchIceServers, openPeer } from "../rtc.js";
+import { showIneligible } from "./eligibility.js";
+import { renderLocation, stopLocation } from "./location.js";
+import { askNotificationPermission, showLeaveNotice, unlockAudio } from "./notices.js";
+import { banner, show, state, t } from "./page.js";
+import { setProgressUrl, showCaseStatus } from "./progress.js";
+import { hideStill, onStillRequested } from "./still.js";
+
+// ---------------------------------------------------------------- signaling
+
+export function connectSocket() {
+  if (state.socket) return;
+  const socket = window.io("/driver");
+  state.socket = socket;
+  let everConnected = false;
+
+  socket.on("connect", () => {
+    banner.hide();
+    if (everConnected && state.callActive && state.resumeToken) {
+      // The network dropped (a phone changing cells on the road): take the call back with
+      // its token. The media connection does not ride on this socket and may still be up.
+      emitAck(socket, "resume", { call_id: state.callId, resume_token: state.resumeToken })
+        .catch(() => endCall("driver_lost"));
+    }
+    everConnected = true;
+  });
+  socket.on("connect_error", () => banner.show(t.err_connect));
+  socket.on("disconnect", (reason) => {
+    if (reason !== "io client disconnect") banner.show(t.err_disconnected);
+  });
+  socket.on("kc_error", (err) => banner.show(errorMessage(t, err)));
+  socket.on("queue", onQueue);
+  socket.on("call_state", onCallState);
+  // The server sends these only to the pages of this call's case; the case may be another
+  // one than reported (two reports of one accident merged into one case).
+  socket.on("leave_scene", (msg) => {
+    if (msg && msg.case_id) state.caseId = msg.case_id;
+    showLeaveNotice(msg);
+  });
+  socket.on("case_status", (msg) => {
+    if (msg && msg.case_id) state.caseId = msg.case_id;
+    showCaseStatus(msg.status);
+  });
+  socket.on("sdp_offer", (offer) => {
+    onOffer(offer).catch((err) => banner.show(fmt(t.err_media, { msg: err.message || err })));
+  });
+  socket.on("still_requested", onStillRequested);
+}
+
+function onQueue(q) {
+  if (state.callId && q.call_id && q.call_id !== state.callId) return;
+  $("queue-position").textContent = String(q.position);
+  $("queue-next").hidden = q.position !== 1;
+  $("queue-count").textContent = fmt(t.waiting_count, { n: q.waiting });
+  $("queue-estimate").textContent = fmt(t.waiting_estimate, {
+    time: humanDuration(t, q.estimated_wait_s || 0),
+  });
+}
+
+function onCallState(msg) {
+  if (state.callId && msg.call_id && msg.call_id !== state.callId) return;
+  switch (msg.state) {
+    case "waiting":
+      if (state.callActive) show("waiting");
+      break;
+    case "connecting":
+      show("connecting");
+      break;
+    case "in_call":
+      startTimer();
+      show("in_call");
+      break;
+    case "reconnecting":
+      // The officer's leg dropped; our leg to the server may stay. Hide the officer's media.
+      stopTimer();
+      $("remote-video").hidden = true;
+      $("officer-badge").hidden = false;
+      show("reconnecting");
+      break;
+    case "ended":
+      endCall(msg.reason || "");
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+$("btn-report").addEventListener("click", async () => {
+  const btn = $("btn-report");
+  btn.disabled = true;
+  btn.textContent = t.report_sending;
+  const payload = { eligibility: { ...state.answers } };
+  if (state.position) payload.location = { ...state.position };
+  // This tap is the gesture browsers want before sound and notifications: prepare both now
+  // for the leave-the-scene notice later.
+  unlockAudio();
+  askNotificationPermission();
+  try {
+    const ack = await emitAck(state.socket, "report", payload);
+    state.callId = ack.call_id;
+    state.caseId = ack.case_id || null;
+    state.resumeToken = ack.resume_token;
+    if (ack.progress_url) setProgressUrl(ack.progress_url);
+    state.callActive = true;
+    state.lastLocationSent = Date.now();
+    show("waiting");
+    renderLocation();
+  } catch (err) {
+    if (err && err.code === "not_eligible") {
+      // Outside the service hours or area (or a rule the page did not catch).
+      showIneligible(err.reason, err.params || {}, err.action);
+    } else {
+      banner.show(errorMessage(t, err));
+    }
+  } finally {
+    btn.disabled = false;
+    btn.textContent = t.report_button;
+  }
+});
+
+// ---------------------------------------------------------------- media
+
+async function onOffer(offer) {
+  if (state.callId && offer.call_id && offer.call_id !== state.callId) return;
+  if (state.screen !== "in_call") show("connecting");
+  // The server makes a fresh peer connection for every offer (aiortc cannot restart ICE).
+  closePeer();
+  const iceServers = await fetchIceServers();
+  const pc = openPeer(iceServers, $("remote-audio"), $("remote-video"), (failed) => {
+    if (failed === state.pc) banner.show(fmt(t.err_media, { msg: "ICE/DTLS" }));
+  });
+  state.pc = pc;
+  const { senders, answer } = await answerServerOffer(pc, offer, {
+    audio: state.stream.getAudioTracks()[0] || null,
+    video: state.stream.getVideoTracks()[0] || null,
+  });
+  state.videoSender = senders.video || null;
+  await emitAck(state.socket, "sdp_answer", answer);
+}
+
+// Officer video is optional: show it only once frames arrive.
+$("remote-video").addEventListener("resize", () => {
+  const v = $("remote-video");
+  const has = v.videoWidth > 0;
+  v.hidden = !has;
+  $("officer-badge").hidden = has;
+});
+
+function closePeer() {
+  if (state.pc) {
+    state.pc.close();
+    state.pc = null;
+  }
+  state.videoSender = null;
+}
+
+function startTimer() {
+  if (state.timer) return;
+  state.callStartedAt = Date.now();
+  const tick = () => {
+    $("call-timer").textContent = clock((Date.now() - state.callStartedAt) / 1000);
+  };
+  tick();
+  state.timer = setInterval(tick, 1000);
+}
+
+function stopTimer() {
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+// ---------------------------------------------------------------- hang up / end
+
+async function hangup() {
+  const reason = state.screen === "in_call" || state.screen === "connecting"
+    ? "driver_hangup" : "abandoned";
+  if (state.socket && state.callActive) {
+    try {
+      await emitAck(state.socket, "hangup", {});
+    } catch (err) {
+      if (err.code !== "not_found") banner.show(errorMessage(t, err));
+    }
+  }
+  endCall(reason);
+}
+
+for (const id of ["btn-hangup", "btn-hangup-connecting", "btn-cancel", "btn-cancel-reconnecting"]) {
+  $(id).addEventListener("click", hangup);
+}
+
+function endCall(reason) {
+  if (state.screen === "ended") return;
+  state.callActive = false;
+  stopTimer();
+  closePeer();
+  stopLocation();
+  if (state.stream) for (const tr of state.stream.getTracks()) tr.stop();
+  hideStill();
+  $("ended-reason").textContent = t["reason_" + reason] || "";
+  show("ended");
+}
