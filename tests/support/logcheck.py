@@ -1,6 +1,7 @@
 """The in-process server's log, kept per server, and the rule that fails a test whose server
 raised: any record at ERROR or above that carries an exception (``logger.exception``, aiohttp's
-"Error handling request", asyncio's "Task exception was never retrieved")."""
+"Error handling request", asyncio's "Task exception was never retrieved") or a traceback in its
+text (the notifier logs a scrubbed one), as a "Traceback" in the subprocess server's log does."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ class LogCapture(logging.Handler):
             text = f"{record.levelname} {record.name}: unformattable {record.msg!r}"
         with self._lock_list:
             self._lines.append(text)
-            if record.levelno >= logging.ERROR and record.exc_info and not _noise(record):
+            raised = bool(record.exc_info) or "Traceback" in text
+            if record.levelno >= logging.ERROR and raised and not _noise(record):
                 self._problems.append(text)
 
     def install(self) -> None:
