@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import kuaichu.officer_ui as officer_ui
+from kuaichu.accounts import guards
 from kuaichu.auth import Officer, Role
 from kuaichu.documents.view import DeterminationView
 from kuaichu.evidence import captures, kinds
@@ -55,7 +56,8 @@ async def test_console_page_shows_every_kind_with_its_digit_and_label(
     async def logged_in(_request: web.Request) -> Officer:
         return officer
 
-    monkeypatch.setattr(officer_ui, "current_officer", logged_in)
+    # The page guard looks the session up; this unit test of the page has no database.
+    monkeypatch.setattr(guards, "current_officer", logged_in)
     app = web.Application()
     officer_ui.setup(app)
     async with TestClient(TestServer(app)) as client:
