@@ -4,7 +4,6 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from fractions import Fraction
@@ -15,6 +14,8 @@ import av
 import numpy as np
 import pytest
 from playwright.async_api import Browser, BrowserContext, Geolocation, Page, async_playwright
+
+from tests.support.pagecheck import page_problems
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,17 +96,6 @@ async def browser(chromium_path: str, fake_camera_file: Path) -> AsyncIterator[B
 NewPage = Callable[..., Awaitable[Page]]
 
 
-def page_problems(entries: list[tuple[str, str, str]], expected: list[str]) -> list[str]:
-    """The console entries that fail a test: uncaught exceptions, and console errors other
-    than those the test said it provokes."""
-    return [
-        f"[{page} {kind}] {text}"
-        for page, kind, text in entries
-        if kind == "pageerror"
-        or (kind == "error" and not any(re.search(p, text) for p in expected))
-    ]
-
-
 @pytest.fixture
 def expected_console_errors() -> list[str]:
     """Regular expressions of console errors this test provokes on purpose. Chromium logs
@@ -116,9 +106,7 @@ def expected_console_errors() -> list[str]:
 
 
 @pytest.fixture
-async def new_page(
-    browser: Browser, expected_console_errors: list[str]
-) -> AsyncIterator[NewPage]:
+async def new_page(browser: Browser, expected_console_errors: list[str]) -> AsyncIterator[NewPage]:
     """Open a page in its own context. An uncaught exception in a page (``pageerror``) or a
     console error the test did not expect fails the test; the whole console is shown."""
     contexts: list[BrowserContext] = []
