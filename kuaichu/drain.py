@@ -13,6 +13,8 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
+from .tasks import TaskOwner
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -25,12 +27,13 @@ class OrderedDrain(ABC, Generic[T]):
 
     def __init__(self, max_pending: int) -> None:
         self._queue: asyncio.Queue[T | None] = asyncio.Queue(max_pending)
+        self._tasks = TaskOwner(self.name)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # items refused because the backlog was full, since start
 
     def start(self) -> None:
         """Start the task that handles the items."""
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        self._task = self._tasks.spawn(self._run(), self.name)
 
     def submit(self, item: T) -> None:
         """Queue an item without awaiting; when the backlog is full it is dropped."""
@@ -65,5 +68,8 @@ class OrderedDrain(ABC, Generic[T]):
         if self._task is None:
             return
         await self._queue.put(None)
-        await self._task
-        self._task = None
+        try:
+            await self._task
+        finally:
+            self._task = None
+            await self._tasks.close()

@@ -312,6 +312,8 @@ class CallMedia:
         """Stop both legs and finalize the recording (off the loop). Idempotent."""
         if self._close_task is None:
             self._closed = True
+            # Not a background task: one shared close that every caller awaits (shielded,
+            # so a caller cancelled mid-close does not leave the recording half-finalized).
             self._close_task = asyncio.get_running_loop().create_task(self._close())
         return await asyncio.shield(self._close_task)
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..storage.tables import outbox
+from ..tasks import TaskOwner
 from .doorbell import Doorbell
 from .messages import Template, mask_phone, redact_phones, render_text
 from .sms import SmsAdapter, SmsError
@@ -247,6 +248,7 @@ class Notifier:
         self.batch = batch
         self.doorbell = doorbell if doorbell is not None else Doorbell()
         self._outbox = Outbox(engine)
+        self._tasks = TaskOwner(self.name)
         self._task: asyncio.Task[None] | None = None
         # Delivery passes finished by the task: lets a caller (a test) know a pass has run.
         self.passes = 0
@@ -254,7 +256,7 @@ class Notifier:
     def start(self) -> None:
         """Start the delivery task (once)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=self.name)
+            self._task = self._tasks.spawn(self._run(), self.name)
 
     def wake(self) -> None:
         """Ring the doorbell (for callers that hold the notifier itself)."""
@@ -262,13 +264,8 @@ class Notifier:
 
     async def close(self) -> None:
         """Cancel and await the delivery task, then close the adapter."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._tasks.close()
+        self._task = None
         await self.adapter.close()
 
     async def _run(self) -> None:
