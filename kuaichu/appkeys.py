@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
     from .accounts.service import Accounts
     from .calls.center import CallCenter
-    from .captures import CaptureDesk
     from .cases.eligibility import ServiceRules
     from .casework import CaseWork
     from .evidence.call_capture import CallCapture
+    from .evidence.captures import CaptureDesk
+    from .evidence.signing import ServerKey
     from .settings import Settings
     from .storage.db import Database
-    from .storage.signing import ServerKey
 
 settings_key: Final[web.AppKey[Settings]] = web.AppKey("settings")
 db_key: Final[web.AppKey[Database]] = web.AppKey("db")

@@ -57,7 +57,7 @@ def _password(given: str | None) -> str:
 
 
 async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> int:
-    from .auth import Accounts
+    from .accounts.service import Accounts
     from .storage.db import Database, create_schema, make_engine
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _selfsigned(args.out, s.host)
         return 0
     if command == "evidence":
-        from .storage.manifest import verify_command
+        from .evidence.manifest import verify_command
 
         return verify_command(args.target, s.data_dir, s.recordings_path, args.public_key)
     if command == "registry":

@@ -13,12 +13,12 @@ import enum
 class AuditAction(enum.StrEnum):
     """An action name for :func:`kuaichu.cases.states.record_action`."""
 
-    # The call (kuaichu.callcenter)
+    # The call (kuaichu.calls)
     CALL_ANSWERED = "call_answered"
     DECLINE = "decline"
     HANGUP = "hangup"
     CALL_ENDED = "call_ended"
-    # Evidence (kuaichu.captures)
+    # Evidence (kuaichu.evidence.captures)
     EVIDENCE_CAPTURED = "evidence_captured"
     EVIDENCE_ANNOTATED = "evidence_annotated"
     # The case work (kuaichu.casework)

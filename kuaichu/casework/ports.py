@@ -2,7 +2,7 @@
 
 Each port is implemented elsewhere and handed to :class:`~kuaichu.casework.service.CaseWork`'s
 constructor: the live calls by the call centre's fan-out, the renderer by
-:mod:`kuaichu.documents`, the ledger by :mod:`kuaichu.storage.ledger`.
+:mod:`kuaichu.documents`, the ledger by :mod:`kuaichu.evidence.ledger`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class DocumentRenderer(Protocol):
 
 
 class EvidenceLedger(Protocol):
-    """Appends issued files to the case's signed manifest (kuaichu.storage.manifest)."""
+    """Appends issued files to the case's signed manifest (kuaichu.evidence.manifest)."""
 
     async def record(self, case_id: str, path: Path, kind: str, sha256: str) -> None:
         """List an issued file in the case's manifest."""

@@ -1,7 +1,7 @@
 """Evidence during a live call: the officer's capture, the low-rate plate patrol and the
 phone stills the officer asks the driver for.
 
-Each stored still goes through :class:`~kuaichu.captures.CaptureDesk` (file, hash, row,
+Each stored still goes through :class:`~kuaichu.evidence.captures.CaptureDesk` (file, hash, row,
 manifest, trail); this module knows the call: whose it is, whether its video is up, and
 where the result is shown.
 """

@@ -1,6 +1,6 @@
 """The pages: driver page, officer console, supervisor wallboard, login, and the case
 workflow's pages (the officer's cases, one case, the supervisor's review queue, the parties'
-progress page, which kuaichu.caseweb serves through :func:`render_page`).
+progress page, which kuaichu.web.progress serves through :func:`render_page`).
 
 Server-rendered Jinja2 plus small vanilla JS modules under ``static/``. Everything a page needs
 is served from here (the socket.io client is vendored in ``static/vendor``): deployments are often
@@ -82,7 +82,7 @@ def render_page(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
     """Render one of this package's templates with the page context (strings, language).
-    Other packages' page routes (kuaichu.caseweb's progress page) go through here."""
+    Other packages' page routes (kuaichu.web.progress) go through here."""
     return _render(request, template, context, status=status)
 
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import kuaichu.officer_ui as officer_ui
 from kuaichu.accounts import guards
-from kuaichu.auth import Officer, Role
+from kuaichu.accounts.model import Officer, Role
 from kuaichu.documents.view import DeterminationView
 from kuaichu.evidence import captures, kinds
 from kuaichu.evidence.ledger import Ledger

@@ -63,7 +63,7 @@ _template_root: Path | None = None
 
 
 async def _make_template(data_dir: Path, officers: int) -> None:
-    from kuaichu.auth import Accounts
+    from kuaichu.accounts.service import Accounts
     from kuaichu.settings import Settings
     from kuaichu.storage.db import Database, create_schema, make_engine
 

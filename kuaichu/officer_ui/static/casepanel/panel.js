@@ -1,6 +1,6 @@
 // The case panel: form, verification, steps, documents, SMS and audit trail of one case.
 // One component for the console (beside the video during a call, kept through wrap-up) and the
-// case page. Everything goes through the JSON API (kuaichu/caseweb.py, docs/protocol.md); the
+// case page. Everything goes through the JSON API (kuaichu/web/, docs/protocol.md); the
 // view is fetched again after every action and every 5 s while the panel is on screen,
 // because the parties confirm agreements and request reviews from their own phones.
 //
