@@ -24,12 +24,14 @@ LIVE_SETTINGS: dict[str, object] = dict(
 
 
 # Tests that measure real-time media (frame rates, first-frame delay, what a recording holds
-# after a SIGKILL): under pytest-xdist (scripts/test, --dist loadgroup) they run one after the
-# other in one worker, so two of them never compete for the two cores.
+# after a SIGKILL, frames captured from a live call): under pytest-xdist (scripts/test,
+# --dist loadgroup) they run one after the other in one worker, so two of them never compete
+# for the two cores (and test_capture's module-scoped plate scenes are drawn once).
 REAL_TIME_MEDIA = (
     "tests/media/test_call_media.py",
     "tests/media/test_recorder.py",
     "tests/e2e/test_call.py",
+    "tests/e2e/test_capture.py",
     "tests/e2e/test_crash.py",
     "tests/e2e/test_resume.py",
 )
