@@ -89,6 +89,9 @@ class Dispatcher:
         self.default_handle_seconds = default_handle_seconds
         self._officers: dict[int, OfficerPresence] = {}
         self._timers: dict[int, Timer] = {}  # officer id -> reservation/wrap-up
+        # One timer per decline: when its cool-down ends the call may go to that officer again,
+        # and if they are the only one free nothing else would run dispatch().
+        self._cooldowns: dict[tuple[str, int], Timer] = {}
         self._handle_times: deque[float] = deque(maxlen=50)
 
     # -- reading ------------------------------------------------------------------------------
@@ -245,6 +248,13 @@ class Dispatcher:
         if call is None or call.reserved_by != officer_id:
             raise NotFound("no such offer")
         call.declined_by[officer_id] = self.clock.now() + self.decline_cooldown
+        key = (call_id, officer_id)
+        previous = self._cooldowns.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._cooldowns[key] = self.clock.call_later(
+            self.decline_cooldown, partial(self._cooldown_over, key)
+        )
         self._release(call_id, p, "declined")
         self._set(p, OfficerStatus.AVAILABLE, reason="declined")
         self.dispatch()
@@ -263,6 +273,10 @@ class Dispatcher:
             call.reserved_by = None
         self._cancel_timer(p.officer_id)
         self._events.record("offer_" + reason, call_id, p.officer_id)
+
+    def _cooldown_over(self, key: tuple[str, int]) -> None:
+        self._cooldowns.pop(key, None)
+        self.dispatch()
 
     def _reservation_expired(self, officer_id: int, call_id: str) -> None:
         self._timers.pop(officer_id, None)
@@ -358,6 +372,7 @@ class Dispatcher:
 
     def close(self) -> None:
         """Cancel the reservation and wrap-up timers."""
-        for timer in self._timers.values():
+        for timer in (*self._timers.values(), *self._cooldowns.values()):
             timer.cancel()
         self._timers.clear()
+        self._cooldowns.clear()

@@ -273,11 +273,25 @@ async def test_decline_cooldown_keeps_the_call_away_from_that_officer_until_it_e
     d.set_status(1, OfficerStatus.AVAILABLE)
     assert rec.offers == [(1, "call-0001")]
     assert d.position("call-0001") == 1
-    # After it, the next dispatch offers it to them again.
+    # After it, the call is theirs to take again.
     clock.advance(1)
-    d.set_status(1, OfficerStatus.BREAK)
-    d.set_status(1, OfficerStatus.AVAILABLE)
     assert rec.offers == [(1, "call-0001"), (1, "call-0001")]
+
+
+async def test_when_the_cool_down_ends_the_call_is_offered_again_without_any_other_event(
+    env: Env,
+) -> None:
+    """The only free officer declined: once the cool-down is over the call comes back to
+    them by itself, it does not wait for some unrelated change in the queue."""
+    d, rec, clock = env.d, env.rec, env.clock
+    d.enqueue(call(1))
+    available(env, 1)
+    d.decline(1, "call-0001")
+    clock.advance(COOLDOWN - 0.5)
+    assert rec.offers == [(1, "call-0001")]
+    clock.advance(0.5)
+    assert rec.offers == [(1, "call-0001"), (1, "call-0001")]
+    assert d.presence(1).status is OfficerStatus.RESERVED
 
 
 async def test_decline_of_a_call_not_offered_is_refused(env: Env) -> None:
