@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import tzinfo
@@ -125,18 +126,21 @@ async def _registry(settings: Settings, engine: AsyncEngine) -> Registry:
 
 async def _first_account(accounts: Accounts, settings: Settings) -> None:
     """A fresh install gets one supervisor account so the console works at once. The
-    password is random, shown once in the log and kept in a file only the owner can read."""
+    password is random and written only to a file only the owner can read; the log names the
+    file, never the password."""
     if await accounts.list_officers():
         return
     password = secrets.token_urlsafe(12)
     await accounts.add_officer("admin", password, "管理员", role=Role.SUPERVISOR)
     path = settings.data_dir / "initial-admin-password.txt"
-    path.write_text(f"username: admin\npassword: {password}\n")
+    # Created 0600 (not chmod-ed after writing): the password is never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"username: admin\npassword: {password}\n")
     path.chmod(0o600)
     logger.warning(
-        "created the first account: username admin, password %s (also in %s); "
-        "add officers with: python server.py officer add NAME",
-        password,
+        "created the first account: username admin, its password is in %s (readable by the "
+        "owner only); add officers with: python server.py officer add NAME",
         path,
     )
 

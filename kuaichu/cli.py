@@ -27,6 +27,7 @@ from aiohttp import web
 from . import settings as settings_mod
 from .accounts.model import Role
 from .errors import KuaichuError
+from .storage.private import owner_only_umask, restrict_tree
 
 COMMANDS = ("officer", "selfsigned", "evidence", "registry")
 
@@ -162,6 +163,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server, or the sub-command given."""
+    # Before anything is created: the database, evidence, recordings and keys are the
+    # owner's alone (0600 files, 0700 folders).
+    owner_only_umask()
     parser, args = parse_args(sys.argv[1:] if argv is None else argv)
     s = settings_mod.load(args)
     command = getattr(args, "command", None)
@@ -182,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(run_registry(args, s.database))
     _configure_logging(s.log_level)
+    # Files made before the umask (an older install, another tool) are tightened too.
+    restrict_tree(s.data_dir, s.recordings_path)
     ssl_context = None
     if s.tls_cert:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -27,10 +27,18 @@ class Template(enum.StrEnum):
     REVIEW_OUTCOME = "review_outcome"
     AGREEMENT_CONFIRM = "agreement_confirm"
     AGREEMENT_APPROVED = "agreement_approved"
+    LINK_REPLACED = "link_replaced"
+    LINK_CODE = "link_code"
+
+
+# Legal notices: a failure to deliver one is never dropped silently; it waits on the
+# supervisors' "failed, needs attention" list until someone resends it.
+LEGAL_NOTICES: Final = frozenset({Template.LEAVE_SCENE, Template.DETERMINATION_ISSUED})
 
 
 # Parameters: case_id (KC20240501ABC234), link (the party's progress page), number (the
-# determination's document number), deadline (format_deadline), outcome (upheld/revised).
+# determination's document number), deadline (format_deadline), outcome (upheld/revised),
+# code (a progress link's one-time code, six digits).
 _TEXTS: Final[Mapping[Template, str]] = {
     Template.QUEUED: (
         "您的事故快处报警已受理，编号{case_id}，正在排队等待民警视频接听，请勿挂断。"
@@ -52,6 +60,12 @@ _TEXTS: Final[Mapping[Template, str]] = {
     ),
     Template.AGREEMENT_APPROVED: (
         "事故{case_id}的自行协商协议已审核通过，可凭此办理保险理赔：{link}"
+    ),
+    Template.LINK_REPLACED: (
+        "事故{case_id}的联系电话已更新为本号码，此前发送的链接已失效。进度：{link}"
+    ),
+    Template.LINK_CODE: (
+        "验证码{code}，用于查看事故{case_id}的办理进度，10分钟内有效，请勿告诉他人。"
     ),
 }
 
@@ -153,3 +167,12 @@ _PHONE_LIKE = re.compile(r"\+?\d[\d \-]{5,}\d")
 def redact_phones(text: str) -> str:
     """``text`` with every phone-number-like run of digits masked."""
     return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+# A progress link's token in a text (…/p/<token>): secret, as a password is.
+_LINK_TOKEN = re.compile(r"(/p/)[A-Za-z0-9_-]{8,}")
+
+
+def redact_links(text: str) -> str:
+    """``text`` with every progress link's token replaced by ``…``: what a log may show."""
+    return _LINK_TOKEN.sub(r"\1…", text)

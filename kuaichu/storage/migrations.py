@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from sqlalchemy import Connection, func, insert, inspect, select
+from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import (
     captures,
     case_files,
     determinations,
+    link_codes,
+    link_devices,
     metadata,
     outbox,
     party_links,
@@ -51,9 +53,23 @@ def _v3_captures(conn: Connection) -> None:
     metadata.create_all(conn, tables=[captures])
 
 
+def _v4_link_privacy(conn: Connection) -> None:
+    # Progress links that rotate, devices proven by a one-time code, resendable notices
+    # (issue 10).
+    # A database upgraded from version 1 got these tables from tables.py as they are now.
+    for table, column, kind in (
+        ("party_links", "revoked_at", "FLOAT"),
+        ("outbox", "resent_as", "INTEGER"),
+    ):
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+    metadata.create_all(conn, tables=[link_devices, link_codes])
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
+    (4, _v4_link_privacy),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

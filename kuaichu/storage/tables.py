@@ -122,8 +122,45 @@ party_links = Table(
     Column("party", String(8), nullable=False),
     Column("phone", String(24)),
     Column("created_at", Float, nullable=False),
+    # Set when the party's phone changed: the link then opens only a "this link was
+    # replaced" page (a new link went to the new number).
+    Column("revoked_at", Float),
 )
 Index("ix_party_links_case", party_links.c.case_id, party_links.c.party)
+
+# Browsers allowed to open a party's progress links: the device that reported (it held the
+# report's resume token) and each one that entered the one-time code sent to the party's
+# phone. The cookie's SHA-256 only; ``phone`` is the number the code went to (NULL for the
+# reporting device), so a trust earned with an old number ends when the number changes.
+link_devices = Table(
+    "link_devices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("device_hash", String(64), nullable=False),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("party", String(8), nullable=False),
+    Column("phone", String(24)),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_link_devices", link_devices.c.device_hash, link_devices.c.case_id, link_devices.c.party)
+
+# One-time codes for opening a progress link on another device: the code's SHA-256, its
+# expiry and the wrong tries so far; the newest row per (case, party) is the live one.
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("party", String(8), nullable=False),
+    Column("phone", String(24), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_try_at", Float, nullable=False, default=0.0),
+    Column("used_at", Float),
+)
+Index("ix_link_codes_party", link_codes.c.case_id, link_codes.c.party)
 
 # Append-only: each registry check of one party (kuaichu.verification.VerificationResult as
 # JSON). The officer's decisions on items that did not verify are audit actions.
@@ -183,6 +220,8 @@ outbox = Table(
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float),
     Column("gateway_id", String(128)),
+    # A failed message someone resent: the new row's id (it leaves the attention list).
+    Column("resent_as", Integer),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 Index("ix_outbox_case", outbox.c.case_id)

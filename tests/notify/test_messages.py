@@ -8,7 +8,7 @@ import pytest
 
 from kuaichu.cases.states import CHINA_TIME, review_deadline
 from kuaichu.notify import Template, format_deadline, mask_phone, render_text, sms_segments
-from kuaichu.notify.messages import redact_phones, required_params
+from kuaichu.notify.messages import redact_links, redact_phones, required_params
 
 LINK = "https://kuaichu.example.gov.cn/p/AbCdEfGhIjKlMnOpQrStUv"
 NUMBER = "京公交认字〔2024〕第000123号"
@@ -18,6 +18,7 @@ PARAMS = {
     "number": NUMBER,
     "deadline": "5月4日24时",
     "outcome": "upheld",
+    "code": "123456",
 }
 
 
@@ -42,7 +43,11 @@ def test_every_template_starts_with_the_signature_and_carries_its_facts(
 
 
 def test_every_text_needs_a_link_except_the_queue_notice() -> None:
-    assert {t for t in Template if "link" not in required_params(t)} == {Template.QUEUED}
+    # The one-time code goes to a device that has no access yet: it carries no link either.
+    assert {t for t in Template if "link" not in required_params(t)} == {
+        Template.QUEUED,
+        Template.LINK_CODE,
+    }
 
 
 def test_determination_text_tells_the_review_deadline() -> None:
@@ -101,3 +106,13 @@ def test_mask_phone() -> None:
     assert redact_phones("HTTP 400: bad number 13812345678 (code 42)") == (
         "HTTP 400: bad number 138****5678 (code 42)"
     )
+
+
+def test_link_tokens_are_cut_from_text_meant_for_a_log() -> None:
+    text = render_text(Template.LEAVE_SCENE, params_for(Template.LEAVE_SCENE), "【快处】")
+    shown = redact_links(text)
+    assert "AbCdEfGhIjKlMnOpQrStUv" not in shown
+    assert shown.endswith("/p/…")
+    # A one-time code is not a link: it stays (the log adapter's development use).
+    code = render_text(Template.LINK_CODE, params_for(Template.LINK_CODE), "")
+    assert "123456" in redact_links(code)
