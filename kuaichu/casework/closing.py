@@ -17,7 +17,7 @@ from ..cases.form import Party
 from ..cases.states import AuditEntry, CaseEvent, CaseState, review_deadline
 from ..errors import Conflict, InvalidMessage
 from ..storage.rows import NotifiedCase
-from .context import HAS_DOCUMENT, CaseContext, written_reason
+from .context import HAS_DOCUMENT, Access, CaseContext, written_reason
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,11 @@ class ClosingStep:
     async def link(self, officer: Officer, case_id: str, other_id: str) -> dict[str, Any]:
         """Two calls about one accident (each driver reported): the other case is merged
         into this one. Its calls and progress links move here, its caller becomes a party of
-        this case, and it is cancelled with a pointer to this one."""
+        this case, and it is cancelled with a pointer to this one. Both cases are authorized
+        before anything is looked at (``Access.LINK``): an officer cannot take a case another
+        officer answered into their own."""
         ctx = self.ctx
-        await ctx.authorize(officer, case_id)
+        await ctx.authorize(officer, case_id, other_id, action=Access.LINK)
         if other_id == case_id:
             raise InvalidMessage("a case cannot be linked to itself", field="case_id")
         other = await ctx.store.case_row(other_id)

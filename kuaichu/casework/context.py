@@ -9,8 +9,11 @@ written and an accepted one cannot lose its notice.
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +30,8 @@ from ..storage.db import Database, InTransaction
 from ..storage.rows import CaseRow
 from .ports import CaseWorkConfig, LiveCalls
 
+logger = logging.getLogger(__name__)
+
 MAX_REASON: Final = 1000
 # States from which the case has a determination the parties can read.
 HAS_DOCUMENT: Final = frozenset(
@@ -38,6 +43,25 @@ HAS_DOCUMENT: Final = frozenset(
         CaseState.CLOSED,
     }
 )
+
+
+class Access(StrEnum):
+    """What an officer asks to do to a case, for :meth:`CaseContext.authorize`."""
+
+    VIEW = "view"  # read the case, its documents, its evidence and recordings
+    WORK = "work"  # a step of the case work: the form, checks, determination, cancel
+    LINK = "link"  # merge further cases into this one
+    DECIDE_REVIEW = "decide_review"  # decide a party's review request (supervisors only)
+
+
+@dataclass(frozen=True)
+class PartyLink:
+    """A party's standing in a case, proven by the token of their progress link: what the
+    case work's party-facing methods take. Only :meth:`CaseWork.resolve_link` makes one
+    outside the tests, so a progress route cannot reach a case without a valid token."""
+
+    case_id: str
+    party: str
 
 
 class CaseContext:
@@ -135,13 +159,41 @@ class CaseContext:
         row = await self.store.case_row(case_id)
         return CaseState(row["status"])
 
-    async def authorize(self, officer: Officer, case_id: str) -> CaseRow:
-        """The case row, if this officer may work on it: one who answered one of its calls,
-        or a supervisor. A case id that does not exist is 404, another officer's case 403."""
-        row = await self.store.case_row(case_id)
-        if officer.is_supervisor or await self.store.officer_handled(case_id, officer.id):
-            return row
-        raise Forbidden("this case was handled by another officer")
+    async def authorize(
+        self, officer: Officer, case_id: str, *others: str, action: Access = Access.WORK
+    ) -> CaseRow:
+        """The row of ``case_id`` if this officer may do ``action`` to it and to every case in
+        ``others`` (the further cases the action touches); the one check of the case work.
+
+        The rule (docs/cases.md, "Who may act on a case"): a supervisor may do anything but
+        decide a review only a supervisor may; an officer may act on a case they hold, one
+        they answered a call of. Linking names two cases: the officer must hold the case
+        the other is merged into, and the other must be theirs too or still nobody's (a
+        report waiting in the queue that no officer has answered yet). Every case is looked
+        up before any is judged, so an id that does not exist is 404 and a case someone else
+        holds is 403, whichever position it is named in."""
+        rows = [await self.store.case_row(c) for c in (case_id, *others)]
+        if officer.is_supervisor:
+            return rows[0]
+        if action is Access.DECIDE_REVIEW:
+            raise self._refused(officer, action, case_id, "reviews are decided by a supervisor")
+        if not await self.store.officer_handled(case_id, officer.id):
+            raise self._refused(officer, action, case_id, "another officer handled this case")
+        for other in others:
+            if other == case_id or await self.store.officer_handled(other, officer.id):
+                continue
+            if action is Access.LINK and not await self._answered(other):
+                continue  # waiting in the queue, nobody's yet
+            raise self._refused(officer, action, other, f"case {other} is another officer's case")
+        return rows[0]
+
+    async def _answered(self, case_id: str) -> bool:
+        """Whether any officer has answered a call of this case."""
+        return any(call["officer_id"] is not None for call in await self.store.case_calls(case_id))
+
+    def _refused(self, officer: Officer, action: Access, case_id: str, why: str) -> Forbidden:
+        logger.info("officer %s may not %s case %s", officer.id, action.value, case_id)
+        return Forbidden(why)
 
 
 def written_reason(text: object, field: str) -> str:

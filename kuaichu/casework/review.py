@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..accounts.model import Officer
 from ..cases.actors import SYSTEM, officer_actor, party_actor
 from ..cases.states import REVIEW_DAYS, AuditEntry, CaseEvent, ReviewOutcome
-from ..errors import Forbidden, InvalidMessage
+from ..errors import InvalidMessage
 from ..notify import Template
-from .context import CaseContext, written_reason
+from .context import Access, CaseContext, written_reason
 from .determination import current_number
 
 
@@ -48,8 +48,7 @@ class ReviewStep:
     ) -> AuditEntry:
         """The supervisor's decision; an upheld determination closes the case."""
         ctx = self.ctx
-        if not officer.is_supervisor:
-            raise Forbidden("reviews are decided by a supervisor")
+        await ctx.authorize(officer, case_id, action=Access.DECIDE_REVIEW)
         try:
             which = ReviewOutcome(outcome)
         except ValueError:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..accounts.model import Officer
 from ..cases.eligibility import AccidentCause
 from ..cases.states import AuditEntry
+from ..errors import Forbidden, NotFound
 from ..notify import Doorbell, Outbox, OutboxMessage
 from ..storage.casefiles import CaseStore, Determination, StoredForm
 from ..storage.db import Database
@@ -20,7 +21,7 @@ from ..storage.rows import CaseRow, RecordingRow
 from ..verification import Registry
 from .agreement import AgreementStep
 from .closing import ClosingStep
-from .context import CaseContext
+from .context import Access, CaseContext, PartyLink
 from .determination import DeterminationStep
 from .form import FormStep
 from .ports import CaseWorkConfig, DocumentRenderer, EvidenceLedger, LiveCalls
@@ -70,25 +71,46 @@ class CaseWork:
         """A party's progress page for a link token."""
         return self._ctx.link_url(token)
 
-    async def authorize(self, officer: Officer, case_id: str) -> CaseRow:
-        """The case row if this officer may work on it (403/404 otherwise)."""
-        return await self._ctx.authorize(officer, case_id)
+    async def authorize(
+        self, officer: Officer, case_id: str, *others: str, action: Access = Access.VIEW
+    ) -> CaseRow:
+        """The row of ``case_id`` if this officer may do ``action`` to it and to every case
+        in ``others`` (403/404 otherwise): the one rule, :meth:`CaseContext.authorize`. Every
+        method below that takes an ``Officer`` calls it for every case it touches; the edges
+        call it themselves only for another service's objects (a still's case)."""
+        return await self._ctx.authorize(officer, case_id, *others, action=action)
 
     async def form(self, case_id: str) -> StoredForm:
-        """The case's current form (the call centre checks plates against it)."""
+        """The case's current form, for the call centre (which holds the call's case); an
+        edge asks :meth:`parties` with the officer instead."""
         return await self._store.form(case_id)
 
-    async def recent_cases(self, officer_id: int | None, limit: int = 50) -> list[CaseRow]:
-        """Newest first: an officer's own cases, or every case for ``officer_id=None``."""
-        return await self._store.recent_cases(officer_id, limit=limit)
+    async def parties(self, officer: Officer, case_id: str) -> list[dict[str, Any]]:
+        """The parties of the case's form, for an officer who may see the case."""
+        await self._ctx.authorize(officer, case_id, action=Access.VIEW)
+        return [p.to_dict() for p in (await self._store.form(case_id)).form.parties]
 
-    async def recording(self, call_id: str) -> RecordingRow | None:
-        """A call's (last) recording with the case it belongs to now."""
-        return await self._store.recording(call_id)
+    async def recent_cases(self, officer: Officer, *, every: bool = False) -> list[CaseRow]:
+        """Newest first, at most 100: the officer's own cases, or every case (``every``,
+        supervisors only)."""
+        if every and not officer.is_supervisor:
+            raise Forbidden("only a supervisor sees every case")
+        return await self._store.recent_cases(None if every else officer.id, limit=100)
 
-    async def resolve_link(self, token: str) -> tuple[str, str]:
-        """The case and party key behind a progress link's token (404 if unknown)."""
-        return await self._store.resolve_link(token)
+    async def recording(self, officer: Officer, call_id: str) -> RecordingRow:
+        """A call's (last) recording, if the officer may see the case it belongs to now
+        (404 if the call has none)."""
+        found = await self._store.recording(call_id)
+        if found is None:
+            raise NotFound("no recording for this call")
+        await self._ctx.authorize(officer, found["case_id"], action=Access.VIEW)
+        return found
+
+    async def resolve_link(self, token: str) -> PartyLink:
+        """The case and party behind a progress link's token (404 if unknown): the only
+        way to the party-facing methods below."""
+        case_id, party = await self._store.resolve_link(token)
+        return PartyLink(case_id, party)
 
     # -- the form -------------------------------------------------------------------------------
 
@@ -148,9 +170,9 @@ class CaseWork:
         """The notifier's ``on_sent``: a served determination makes the case notified."""
         await self._determination.message_sent(message)
 
-    async def request_review(self, case_id: str, party_key: str, reason: str) -> AuditEntry:
+    async def request_review(self, link: PartyLink, reason: str) -> AuditEntry:
         """A party's review request."""
-        return await self._review.request_review(case_id, party_key, reason)
+        return await self._review.request_review(link.case_id, link.party, reason)
 
     async def decide_review(
         self, officer: Officer, case_id: str, outcome: str, text: str
@@ -158,8 +180,10 @@ class CaseWork:
         """The supervisor's review decision."""
         return await self._review.decide_review(officer, case_id, outcome, text)
 
-    async def review_queue(self) -> list[dict[str, Any]]:
-        """Every open review request, oldest first."""
+    async def review_queue(self, officer: Officer) -> list[dict[str, Any]]:
+        """Every open review request, oldest first (supervisors only)."""
+        if not officer.is_supervisor:
+            raise Forbidden("for supervisors only")
         return await self._review.review_queue()
 
     # -- agreement ---------------------------------------------------------------------------------
@@ -168,13 +192,13 @@ class CaseWork:
         """Offer the form's liabilities for the parties' confirmation."""
         return await self._agreement.propose_agreement(officer, case_id)
 
-    async def confirm_agreement(self, case_id: str, party_key: str) -> AuditEntry:
+    async def confirm_agreement(self, link: PartyLink) -> AuditEntry:
         """One party confirms the agreement."""
-        return await self._agreement.confirm_agreement(case_id, party_key)
+        return await self._agreement.confirm_agreement(link.case_id, link.party)
 
-    async def withdraw_agreement(self, case_id: str, party_key: str) -> AuditEntry:
+    async def withdraw_agreement(self, link: PartyLink) -> AuditEntry:
         """One party withdraws from the agreement."""
-        return await self._agreement.withdraw_agreement(case_id, party_key)
+        return await self._agreement.withdraw_agreement(link.case_id, link.party)
 
     async def approve_agreement(self, officer: Officer, case_id: str, approve: bool) -> AuditEntry:
         """The officer approves (closing the case) or rejects the agreement."""
@@ -200,13 +224,21 @@ class CaseWork:
         """The officer's case page."""
         return await self._views.officer_view(officer, case_id)
 
-    async def party_view(self, case_id: str, party_key: str) -> dict[str, Any]:
+    async def party_view(self, link: PartyLink) -> dict[str, Any]:
         """A party's progress page."""
-        return await self._views.party_view(case_id, party_key)
+        return await self._views.party_view(link.case_id, link.party)
 
-    async def document(self, case_id: str, version: int | None) -> Determination:
-        """One issued version of the determination."""
+    async def document(self, officer: Officer, case_id: str, version: int) -> Determination:
+        """One issued version of the determination, for an officer who may see the case."""
+        await self._ctx.authorize(officer, case_id, action=Access.VIEW)
         return await self._views.document(case_id, version)
+
+    async def party_document(self, link: PartyLink) -> Determination:
+        """The latest determination, for a party, once one has been issued (404 before)."""
+        view = await self._views.party_view(link.case_id, link.party)
+        if view["determination"] is None:
+            raise NotFound("no determination has been issued yet")
+        return await self._views.document(link.case_id, None)
 
     def document_html(self, det: Determination) -> str:
         """The determination as a web page."""

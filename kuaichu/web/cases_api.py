@@ -17,7 +17,7 @@ from ..accounts.model import Officer
 from ..appkeys import casework_key
 from ..cases.form import missing_for_information
 from ..cases.ids import CASE_ID_RE
-from ..errors import Forbidden, InvalidMessage, NotFound
+from ..errors import InvalidMessage, NotFound
 from ..storage.casefiles import Determination
 from .common import case_id_of, json_body, json_response, party_of
 
@@ -28,11 +28,8 @@ if TYPE_CHECKING:
 @require_officer
 async def list_cases(request: web.Request, officer: Officer) -> web.Response:
     """The officer's recent cases; ``?scope=all`` every case, for a supervisor."""
-    scope = request.query.get("scope", "mine")
-    if scope == "all" and not officer.is_supervisor:
-        raise Forbidden("only a supervisor sees every case")
-    work = request.app[casework_key]
-    rows = await work.recent_cases(None if scope == "all" else officer.id, limit=100)
+    every = request.query.get("scope", "mine") == "all"
+    rows = await request.app[casework_key].recent_cases(officer, every=every)
     return json_response(
         {"cases": [{k: r[k] for k in ("id", "status", "created_at", "lat", "lng")} for r in rows]}
     )
@@ -126,11 +123,10 @@ async def get_document(request: web.Request, officer: Officer) -> web.StreamResp
     """One issued version of the determination, as HTML or PDF."""
     case_id = case_id_of(request)
     work = request.app[casework_key]
-    await work.authorize(officer, case_id)
     match = re.fullmatch(r"(\d{1,3})\.(html|pdf)", request.match_info["name"])
     if match is None:
         raise NotFound("no such document")
-    det = await work.document(case_id, int(match.group(1)))
+    det = await work.document(officer, case_id, int(match.group(1)))
     return document_response(work, det, match.group(2))
 
 
@@ -207,7 +203,7 @@ async def post_cancel(request: web.Request, officer: Officer) -> web.Response:
 @require_supervisor
 async def get_reviews(request: web.Request, officer: Officer) -> web.Response:
     """The supervisors' queue of review requests."""
-    return json_response({"reviews": await request.app[casework_key].review_queue()})
+    return json_response({"reviews": await request.app[casework_key].review_queue(officer)})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -56,10 +56,8 @@ async def put_annotation(request: web.Request, officer: Officer) -> web.Response
 async def list_captures(request: web.Request, officer: Officer) -> web.Response:
     """A case's stills, each plate checked against the plates in the form."""
     case_id = case_id_of(request)
-    work = request.app[casework_key]
-    await work.authorize(officer, case_id)
+    parties = await request.app[casework_key].parties(officer, case_id)  # authorizes
     views = await request.app[captures_key].for_case(case_id)
-    parties = [p.to_dict() for p in (await work.form(case_id)).form.parties]
     for view in views:
         if view["plate"]:
             view["plate_check"] = plate_check(view["plate"], parties)
@@ -70,11 +68,9 @@ async def list_captures(request: web.Request, officer: Officer) -> web.Response:
 async def get_recording(request: web.Request, officer: Officer) -> web.StreamResponse:
     """A call's recording for the console's player (range requests for seeking)."""
     call_id = request.match_info["call_id"]
-    work = request.app[casework_key]
-    found = await work.recording(call_id) if is_call_id(call_id) else None
-    if found is None:
+    if not is_call_id(call_id):
         raise NotFound("no recording for this call")
-    await work.authorize(officer, found["case_id"])
+    found = await request.app[casework_key].recording(officer, call_id)  # authorizes
     # FileResponse answers 404 itself if the file has gone.
     path = Path(found["path"])
     kind = "video/mp4" if path.suffix == ".mp4" else "video/x-matroska"

@@ -9,6 +9,7 @@ from typing import Final
 from aiohttp import web
 
 from ..appkeys import casework_key
+from ..casework import PartyLink
 from ..errors import InvalidMessage, NotFound
 from ..officer_ui import render_page
 from .cases_api import document_response
@@ -17,8 +18,8 @@ from .common import json_body, json_response
 _TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
-async def _party_link(request: web.Request) -> tuple[str, str]:
-    """The case and party key behind the link's token."""
+async def _party_link(request: web.Request) -> PartyLink:
+    """The case and party behind the link's token: the party's only credential."""
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         raise NotFound("this link is not valid")
@@ -37,40 +38,37 @@ async def progress_page(request: web.Request) -> web.Response:
 
 async def progress_status(request: web.Request) -> web.Response:
     """The case as this party sees it."""
-    case_id, party = await _party_link(request)
-    return json_response(await request.app[casework_key].party_view(case_id, party))
+    link = await _party_link(request)
+    return json_response(await request.app[casework_key].party_view(link))
 
 
 async def progress_document(request: web.Request) -> web.StreamResponse:
     """The latest determination, once one has been issued, as HTML or PDF."""
-    case_id, party = await _party_link(request)
+    link = await _party_link(request)
     work = request.app[casework_key]
-    view = await work.party_view(case_id, party)
-    if view["determination"] is None:
-        raise NotFound("no determination has been issued yet")
-    det = await work.document(case_id, None)
+    det = await work.party_document(link)
     kind = "pdf" if request.path.endswith(".pdf") else "html"
     return document_response(work, det, kind)
 
 
 async def progress_review(request: web.Request) -> web.Response:
     """The party asks for the determination to be reviewed."""
-    case_id, party = await _party_link(request)
+    link = await _party_link(request)
     data = await json_body(request, "reason")
-    entry = await request.app[casework_key].request_review(case_id, party, data.get("reason", ""))
+    entry = await request.app[casework_key].request_review(link, data.get("reason", ""))
     return json_response({"status": entry.to_state.value})
 
 
 async def progress_agreement(request: web.Request) -> web.Response:
     """The party confirms or withdraws from the proposed agreement."""
-    case_id, party = await _party_link(request)
+    link = await _party_link(request)
     data = await json_body(request, "action")
     action = data.get("action")
     work = request.app[casework_key]
     if action == "confirm":
-        entry = await work.confirm_agreement(case_id, party)
+        entry = await work.confirm_agreement(link)
     elif action == "withdraw":
-        entry = await work.withdraw_agreement(case_id, party)
+        entry = await work.withdraw_agreement(link)
     else:
         raise InvalidMessage("action must be confirm or withdraw", field="action")
     return json_response({"status": entry.to_state.value})

@@ -9,6 +9,7 @@ import pytest
 
 from kuaichu.accounts.model import Officer, Role
 from kuaichu.cases.states import AuditEntry, CaseEvent, CaseState, apply
+from kuaichu.casework import PartyLink
 from kuaichu.errors import Conflict, Forbidden
 from kuaichu.notify import OutboxMessage, OutboxStatus, Template
 from tests.casework.seed import CST, Bench, case_id, insert_cases
@@ -83,13 +84,13 @@ def proposed_trail(at: datetime) -> list[AuditEntry]:
 async def test_the_last_confirmation_completes_the_agreement(bench: Bench) -> None:
     await insert_cases(bench.engine, {case_id(1): proposed_trail(datetime.now(CST))})
 
-    first = await bench.work.confirm_agreement(case_id(1), "A")
+    first = await bench.work.confirm_agreement(PartyLink(case_id(1), "A"))
     assert (first.what, first.who, first.to_state) == (
         "confirm_agreement",
         "party:A",
         CaseState.AGREEMENT_PENDING,
     )
-    last = await bench.work.confirm_agreement(case_id(1), "B")
+    last = await bench.work.confirm_agreement(PartyLink(case_id(1), "B"))
     assert (last.what, last.who, last.to_state) == (
         "complete_agreement",
         "system",
@@ -100,9 +101,9 @@ async def test_the_last_confirmation_completes_the_agreement(bench: Bench) -> No
 async def test_a_refused_confirmation_is_not_swallowed(bench: Bench) -> None:
     # Only the "others still have to confirm" refusal is expected; confirming twice is not.
     await insert_cases(bench.engine, {case_id(1): proposed_trail(datetime.now(CST))})
-    await bench.work.confirm_agreement(case_id(1), "A")
+    await bench.work.confirm_agreement(PartyLink(case_id(1), "A"))
     with pytest.raises(Conflict) as refused:
-        await bench.work.confirm_agreement(case_id(1), "A")
+        await bench.work.confirm_agreement(PartyLink(case_id(1), "A"))
     assert refused.value.detail["reason"] == "already_confirmed"
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from kuaichu.accounts.model import Officer, Role
 from kuaichu.cases.states import CaseState
 from kuaichu.storage.tables import cases
 from tests.casework.seed import (
@@ -62,7 +63,8 @@ async def test_review_queue_lists_every_request_oldest_first(bench: Bench) -> No
     }
     await insert_cases(bench.engine, trails)
 
-    queue = await bench.work.review_queue()
+    chief = Officer(id=7, username="chief", display_name="Chief", role=Role.SUPERVISOR)
+    queue = await bench.work.review_queue(chief)
 
     assert len(queue) == 450
     assert queue[0]["case_id"] == case_id(0)  # the oldest request is not dropped
