@@ -34,6 +34,10 @@ MAX_FAULT: Final = 200
 MAX_LEGAL_BASIS: Final = 1000
 MAX_INSURER: Final = 64
 MAX_POLICY: Final = 40
+# An accident's year: no record before the service, none in a century's future (the domain
+# has no clock; the officer sees the date they typed).
+MIN_YEAR: Final = 2000
+MAX_YEAR: Final = 2099
 
 # The registration categories an officer picks from (the names on a 行驶证).
 VEHICLE_TYPES: Final[Mapping[str, str]] = {
@@ -81,9 +85,31 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, where: str) -> str:
             field=f"{where}{name}",
             limit=limit,
         )
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise InvalidMessage(f"{where}{name} contains control characters", field=f"{where}{name}")
+    problem = text_problem(value)
+    if problem:
+        raise InvalidMessage(f"{where}{name} {problem}", field=f"{where}{name}")
     return value
+
+
+# What a typed field never holds: C0 controls but line breaks and tabs, DEL and the C1
+# controls; the bidirectional embeddings, overrides and isolates that make a plate or a name
+# read differently from what is stored (U+202A–202E, U+2066–2069); and lone surrogates,
+# which no UTF-8 text can hold (JSON's \ud800 escapes make them).
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BIDI: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is not acceptable text in a record (a phrase to follow the field's
+    name), or None. Chinese text, punctuation and line breaks are all fine."""
+    if _SURROGATE.search(value):
+        return "contains an unpaired surrogate (not valid Unicode text)"
+    if _CONTROL.search(value):
+        return "contains control characters"
+    if _BIDI.search(value):
+        return "contains text-direction control characters"
+    return None
 
 
 def _only(raw: Mapping[str, Any], names: tuple[str, ...], where: str) -> None:
@@ -171,7 +197,8 @@ class Party:
         liability = None
         if liability_raw not in (None, ""):
             try:
-                liability = Liability.parse(liability_raw)
+                # Only text reaches the parser: its message repr()s what it refuses.
+                liability = Liability.parse(liability_raw if isinstance(liability_raw, str) else "")
             except InvalidMessage:
                 raise InvalidMessage(
                     f"{where}liability must be full, major, equal, minor or none",
@@ -241,7 +268,8 @@ class CaseForm:
         cause = None
         if cause_raw not in (None, ""):
             try:
-                cause = AccidentCause(str(cause_raw))
+                # Not str(): a deeply nested value's repr raises RecursionError.
+                cause = AccidentCause(cause_raw if isinstance(cause_raw, str) else "")
             except ValueError:
                 raise InvalidMessage(
                     f"cause must be one of {', '.join(AccidentCause)}", field="cause"
@@ -250,13 +278,19 @@ class CaseForm:
         occurred = None
         if occurred_raw not in (None, ""):
             try:
-                occurred = datetime.fromisoformat(str(occurred_raw)[:40])
+                if not isinstance(occurred_raw, str):
+                    raise ValueError(occurred_raw)
+                occurred = datetime.fromisoformat(occurred_raw[:40])
             except ValueError:
                 raise InvalidMessage(
                     "occurred_at must be an ISO date and time", field="occurred_at"
                 ) from None
             if occurred.tzinfo is None:
                 raise InvalidMessage("occurred_at needs a UTC offset (+08:00)", field="occurred_at")
+            if not MIN_YEAR <= occurred.year <= MAX_YEAR:
+                raise InvalidMessage(
+                    f"occurred_at must be in the years {MIN_YEAR}–{MAX_YEAR}", field="occurred_at"
+                )
         lat, lng = raw.get("lat"), raw.get("lng")
         if (lat is None) != (lng is None):
             raise InvalidMessage("lat and lng go together", field="lat")

@@ -18,14 +18,24 @@ from ..errors import InvalidMessage, MessageTooLarge
 
 MAX_SDP_BYTES = 32 * 1024
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}$")
+# What Call mints (token_urlsafe): the token is compared with secrets.compare_digest, which
+# raises TypeError on a non-ASCII str, so anything else is refused here.
+_RESUME_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def check_size(data: Any, limit: int) -> None:
+    """Refuse a payload whose JSON is over ``limit`` bytes, nested too deeply, or not JSON."""
     # The JSON length is what the client sent, give or take escaping; good enough for a cap.
     try:
-        size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # A lone surrogate (JSON's "\ud800") is not text: refused here, before any parser.
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise InvalidMessage("payload holds a lone surrogate, not Unicode text") from None
     except (TypeError, ValueError):
         raise InvalidMessage("payload is not JSON") from None
+    except RecursionError:
+        raise InvalidMessage("payload is nested too deeply") from None
     if size > limit:
         raise MessageTooLarge(f"message of {size} bytes exceeds the limit of {limit}", limit=limit)
 
@@ -159,7 +169,7 @@ def parse_resume(data: Any) -> tuple[str, str]:
     _allowed(d, "call_id", "resume_token")
     call_id = parse_call_id({"call_id": d.get("call_id")})
     token = d.get("resume_token")
-    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+    if not isinstance(token, str) or not _RESUME_TOKEN.fullmatch(token):
         raise InvalidMessage("resume_token is missing or malformed")
     return call_id, token
 
@@ -191,9 +201,11 @@ def parse_sdp_answer(data: Any, need_call_id: bool) -> SdpAnswer:
     if d.get("type") != "answer":
         raise InvalidMessage("type must be 'answer'")
     sdp = d.get("sdp")
-    if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+    if not isinstance(sdp, str) or not sdp.startswith("v=0") or not sdp.isascii():
+        # SDP is ASCII in practice (RFC 8866 allows UTF-8 only in a few free-text fields
+        # no browser fills), and aiortc's parser is not for fuzzing.
         raise InvalidMessage("sdp must be an SDP text starting with v=0")
-    if len(sdp.encode()) > MAX_SDP_BYTES:
+    if len(sdp) > MAX_SDP_BYTES:
         raise MessageTooLarge(f"SDP exceeds {MAX_SDP_BYTES} bytes")
     call_id = parse_call_id({"call_id": d.get("call_id")}) if need_call_id else None
     return SdpAnswer(sdp, call_id)
