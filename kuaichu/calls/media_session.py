@@ -66,6 +66,7 @@ class MediaSession:
                     self.recordings_dir / call.case_id,
                     ice_servers=None,
                     on_failed=lambda leg, why: self.failed(call, leg, why),
+                    on_recording_failed=lambda why: self.recording_failed(call, why),
                 )
                 offer = await call.media.driver_offer()
                 call.pending_offer = {"call_id": call.call_id, **offer}
@@ -96,6 +97,14 @@ class MediaSession:
                 officer_id, "call_ended", {"call_id": call.call_id, "reason": "media_failed"}
             )
             call.spawn(self.officer_lost(call, "officer_media_failed"), "requeue")
+
+    def recording_failed(self, call: Call, reason: str) -> None:
+        """A write error (a full disk) stopped the recording: the call goes on, unrecorded,
+        and its officer is told (the console says "recording stopped")."""
+        # The recorder logged it, once; the officer hears it here.
+        self.fanout.to_officer(
+            call, "recording_stopped", {"call_id": call.call_id, "reason": reason}
+        )
 
     async def rejoin_driver(self, call: Call) -> None:
         """The driver's media connection died (a phone moving from Wi-Fi to 4G; aiortc has no

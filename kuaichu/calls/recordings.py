@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import KuaichuError, MediaError
+from ..errors import KuaichuError
 from ..media.recorder import RecordingInfo
 from ..storage.db import Database
 from ..tasks import TaskOwner
@@ -51,37 +51,45 @@ class Recordings:
             return
         try:
             info: RecordingInfo | None = await call.media.close()
-        except MediaError:
+        except Exception:
+            # Nothing can be said about a file the recorder could not finish, so nothing is
+            # registered; the call itself has ended whatever happens here.
             logger.exception("call %s: could not finalize the recording", call.call_id)
             return
         if info is None:
             return
-        await self.db.add_recording(call.call_id, info)
-        await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
+        try:
+            await self.db.add_recording(call.call_id, info)
+            await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
+        except Exception:
+            logger.exception("call %s: could not register the recording", call.call_id)
+            return
+        meta: dict[str, Any] = {
+            "call_id": call.call_id,
+            "duration_s": round(info.duration_s, 1),
+            "taken_at": datetime.fromtimestamp(info.started_at, self.zone).isoformat(
+                timespec="seconds"
+            ),
+        }
+        if info.partial:
+            meta["partial"] = True
+            meta["failure"] = info.failure
         # The folder the recording was written to (a linked call keeps its first case's
         # folder).
         try:
             await self.ledger.record(
-                info.path.parent.name,
-                info.path,
-                "recording",
-                info.sha256,
-                {
-                    "call_id": call.call_id,
-                    "duration_s": round(info.duration_s, 1),
-                    "taken_at": datetime.fromtimestamp(info.started_at, self.zone).isoformat(
-                        timespec="seconds"
-                    ),
-                },
+                info.path.parent.name, info.path, "recording", info.sha256, meta
             )
-        except (KuaichuError, OSError):
-            logger.exception("call %s: could not list the recording", call.call_id)
+        except (KuaichuError, OSError) as exc:
+            # Unlisted, the file is reported by ``evidence verify`` as added: not silent.
+            logger.error("call %s: could not list the recording: %s", call.call_id, exc)
         logger.info(
-            "call %s: recording %s (%.1f s, sha256 %s)",
+            "call %s: recording %s (%.1f s, sha256 %s%s)",
             call.call_id,
             info.path.name,
             info.duration_s,
             info.sha256[:12],
+            f", partial: {info.failure}" if info.partial else "",
         )
 
     async def close(self) -> None:

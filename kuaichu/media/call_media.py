@@ -146,10 +146,12 @@ class CallMedia:
         *,
         ice_servers: list[RTCIceServer] | None = None,
         on_failed: Callable[[str, str], None] | None = None,
+        on_recording_failed: Callable[[str], None] | None = None,
         keyframe_min_interval: float = KEYFRAME_MIN_INTERVAL,
         clock: Clock | None = None,
     ) -> None:
-        """``keyframe_min_interval`` rate-limits the PLIs sent to each leg, timed by ``clock``."""
+        """``keyframe_min_interval`` rate-limits the PLIs sent to each leg, timed by ``clock``;
+        ``on_recording_failed(reason)`` hears when a write error stopped the recording."""
         check_aiortc_internals()
         self.call_id = call_id
         self._keyframe_min_interval = keyframe_min_interval
@@ -158,7 +160,9 @@ class CallMedia:
         self.video_codec: str | None = None
         self._config = RTCConfiguration(iceServers=list(ice_servers or []))
         self._on_failed = on_failed
-        self._recorder = CallRecorder(call_id, self.recording_dir)
+        self._recorder = CallRecorder(
+            call_id, self.recording_dir, on_failure=on_recording_failed
+        )
         self._driver: _Leg | None = None
         self._officer: _Leg | None = None
         self._closed = False

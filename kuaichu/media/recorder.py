@@ -5,6 +5,11 @@ thread owns the container and does all mux and disk work. The live file is Matro
 cluster per packet and packet flushing, so a crash (even SIGKILL) loses at most the frames
 still queued. On stop the Matroska is remuxed to a faststart MP4 when FFmpeg's mp4 muxer
 accepts the codecs (H.264 + Opus), otherwise the Matroska is kept (VP8).
+
+A write error (a full disk, an I/O error) stops the recording at once: the live file is cut
+back to the last packet written whole, the failure is logged once and reported through
+``on_failure`` on the event loop, and the recording is kept and registered as partial. What is
+registered (duration, size, hash) is measured from the finished file, never from the clock.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import errno
 import fractions
-import hashlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +32,7 @@ from typing import Any, Literal
 import av
 
 from kuaichu.media.bitstream import h264_parameter_sets, is_keyframe, vp8_dimensions
+from kuaichu.media.recording_file import finalize_live, probe_duration, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +55,10 @@ RESYNC_SECONDS = 1.0
 # How often the writer thread drains what arrived: the most a crash can lose on top of the
 # last unflushed cluster, and the rate of wake-ups per recording.
 WRITE_INTERVAL = 0.1
+# Errors that mean the disk, not the packet, is at fault: the recording stops at the first.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+WRITE_ERRNOS = DISK_FULL_ERRNOS | {errno.EIO, errno.EROFS, errno.ENXIO}
+FailureReason = Literal["disk_full", "io_error"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,10 @@ class RecordingInfo:
     started_at: float
     ended_at: float
     streams: list[str] = field(default_factory=list)
+    # The recording stopped early (a write error) or could not be finalized: what is on disk
+    # is what was written up to ``failure``, and is registered as such.
+    partial: bool = False
+    failure: str | None = None
 
 
 class StreamClock:
@@ -114,7 +129,10 @@ class CallRecorder:
         *,
         max_queue: int = 2000,
         max_prebuffer: int = 500,
+        on_failure: Callable[[FailureReason], None] | None = None,
     ) -> None:
+        """``on_failure(reason)`` is called once, on the event loop that called ``add``, when
+        a write error stops the recording (``disk_full`` or ``io_error``)."""
         self.call_id = call_id
         self.directory = Path(directory)
         # A plain deque, drained by the writer every WRITE_INTERVAL: waking the writer for
@@ -132,6 +150,10 @@ class CallRecorder:
         self._stopping = False
         self._video_gap = False
         self.dropped = 0
+        self._on_failure = on_failure
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Set by the writer thread at the first write error; the recording is over then.
+        self.failure: FailureReason | None = None
         # writer-thread state
         self._container: Any = None
         self._closed = False
@@ -140,6 +162,9 @@ class CallRecorder:
         self._prebuffer: collections.deque[_Item] = collections.deque(maxlen=max_prebuffer)
         self._first_pts: dict[StreamName, int] = {}
         self._last_pts: dict[StreamName, int] = {}
+        # Size of the live file after the last packet that was written whole.
+        self._good_size = 0
+        self._bad_packets = 0
         self._mkv_path = self.directory / f"{call_id}.live.mkv"
 
     @property
@@ -163,7 +188,7 @@ class CallRecorder:
     ) -> None:
         """Queue one encoded frame. ``source`` identifies the sending stream (e.g. the
         receiver): a new source re-anchors the stream's timeline."""
-        if self._stopping:
+        if self._stopping or self.failure is not None:
             return
         now = time.monotonic() if arrival is None else arrival
         if self._thread is None:
@@ -191,6 +216,8 @@ class CallRecorder:
     def _start(self, now: float) -> None:
         self._origin_mono = now
         self.started_at = time.time()
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(
             target=self._run, name=f"recorder-{self.call_id}", daemon=True
@@ -214,8 +241,10 @@ class CallRecorder:
         try:
             while True:
                 stopping = self._stop_requested.wait(WRITE_INTERVAL)
-                while self._pending:
+                while self._pending and self.failure is None:
                     self._handle(self._pending.popleft())
+                if self.failure is not None:
+                    self._pending.clear()
                 if stopping:
                     break
             info = self._finish()
@@ -289,11 +318,47 @@ class CallRecorder:
         packet.stream = self._streams[item.stream]
         try:
             self._container.mux(packet)
-        except av.FFmpegError as exc:
-            logger.warning("call %s: %s packet not recorded: %s", self.call_id, item.stream, exc)
+        except (av.FFmpegError, OSError) as exc:
+            if _is_write_error(exc):
+                self._write_failed(exc)
+                return
+            # A bad packet, not a bad disk: skip it, and say so without flooding the log.
+            self._bad_packets += 1
+            if self._bad_packets in (1, 100) or self._bad_packets % 1000 == 0:
+                logger.warning(
+                    "call %s: %s packet not recorded (%d so far): %s",
+                    self.call_id,
+                    item.stream,
+                    self._bad_packets,
+                    exc,
+                )
             return
         self._first_pts.setdefault(item.stream, item.pts)
         self._last_pts[item.stream] = item.pts
+        with contextlib.suppress(OSError):
+            self._good_size = os.stat(self._mkv_path).st_size
+
+    def _write_failed(self, exc: BaseException) -> None:
+        """The first write error: stop here, keep what was written whole, tell the call."""
+        code = getattr(exc, "errno", None)
+        reason: FailureReason = "disk_full" if code in DISK_FULL_ERRNOS else "io_error"
+        self.failure = reason
+        logger.error(
+            "call %s: recording stopped (%s): %s; %d bytes kept in %s",
+            self.call_id,
+            reason,
+            exc,
+            self._good_size,
+            self._mkv_path,
+        )
+        # The container's trailer cannot be written either; the live Matroska needs none.
+        self._close_container()
+        # A cluster cut in the middle would end the file with a broken packet.
+        with contextlib.suppress(OSError):
+            os.truncate(self._mkv_path, self._good_size)
+        if self._on_failure is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to tell
+                self._loop.call_soon_threadsafe(self._on_failure, reason)
 
     def _close_container(self) -> None:
         if self._container is not None and not self._closed:
@@ -314,34 +379,40 @@ class CallRecorder:
             return None
         self._close_container()
         ended_at = time.time()
-        duration = 0.0
-        for name, last in self._last_pts.items():
-            duration = max(duration, last / CLOCK_RATE[name])
-        if "video" in self._last_pts:
-            duration += 1 / 30  # the last frame's own duration
         streams = [
             f"video:{self._video_codec.lower()}"
             if n == "video" and self._video_codec
             else "audio:opus"
             for n in self._streams
         ]
-        final = self._finalize_file()
-        digest, size = _sha256(final)
+        final, finalized = self._finalize_file()
+        if final.stat().st_size == 0:
+            # Not even the header reached the disk: there is nothing to register.
+            logger.warning("call %s: nothing was written, recording removed", self.call_id)
+            final.unlink()
+            return None
+        # What is registered is what is on disk: measured from the file itself.
+        duration = probe_duration(final)
+        digest, size = sha256_of(final)
+        partial = self.failure is not None or not finalized or duration is None
         info = RecordingInfo(
             path=final,
             sha256=digest,
             size_bytes=size,
-            duration_s=round(duration, 3),
+            duration_s=round(duration or 0.0, 3),
             started_at=self.started_at or ended_at,
             ended_at=ended_at,
             streams=streams,
+            partial=partial,
+            failure=self.failure or (None if not partial else "not_finalized"),
         )
         logger.info(
-            "call %s: recording finished %s (%.1f s, %d bytes)",
+            "call %s: recording finished %s (%.1f s, %d bytes%s)",
             self.call_id,
             final,
             info.duration_s,
             size,
+            f", partial: {info.failure}" if partial else "",
         )
         return info
 
@@ -354,55 +425,17 @@ class CallRecorder:
             self._streams[name] = audio
         self._container = container
 
-    def _finalize_file(self) -> Path:
-        """Remux the live file to a faststart MP4 when MP4 holds the codecs (H.264 + Opus),
-        else to a Matroska with cues and duration; temporary name, then rename. If even that
-        fails the live file is kept as it is: it is complete and decodable."""
-        for fmt, suffix, options in (
-            ("mp4", ".mp4", {"movflags": "+faststart"}),
-            ("matroska", ".mkv", {}),
-        ):
-            final = self.directory / f"{self.call_id}{suffix}"
-            tmp = self.directory / f".{final.name}.part"
-            try:
-                remux(self._mkv_path, tmp, fmt, options)
-            except (av.FFmpegError, ValueError, OSError) as exc:
-                logger.info("call %s: not remuxed to %s (%s)", self.call_id, fmt, exc)
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                continue
-            os.replace(tmp, final)
-            self._mkv_path.unlink()
-            return final
-        return self._mkv_path
+    def _finalize_file(self) -> tuple[Path, bool]:
+        """The live file to its final container (:func:`finalize_live`)."""
+        return finalize_live(self._mkv_path, self.call_id)
 
 
-MP4_CODECS = frozenset({"h264", "opus"})
-
-
-def remux(src: Path, dst: Path, fmt: str, options: dict[str, str]) -> None:
-    """Copy every audio/video packet of ``src`` into ``dst``. Raises ValueError or
-    av.FFmpegError when the format cannot hold the codecs."""
-    with av.open(str(src)) as inp:
-        streams = [s for s in inp.streams if s.type in ("video", "audio")]
-        if fmt == "mp4":
-            for s in streams:
-                if s.codec_context.name not in MP4_CODECS:
-                    raise ValueError(f"mp4 is not used for {s.codec_context.name}")
-        out = av.open(str(dst), "w", format=fmt, options=options)
-        try:
-            mapping = {s.index: out.add_stream_from_template(s) for s in streams}
-            for s in streams:
-                title = s.metadata.get("title")
-                if title:
-                    mapping[s.index].metadata["title"] = title
-            for packet in inp.demux(*streams):
-                if packet.dts is None:
-                    continue
-                packet.stream = mapping[packet.stream.index]
-                out.mux(packet)
-        finally:
-            out.close()
+def _is_write_error(exc: BaseException) -> bool:
+    """Whether a mux failure is the disk's (the recording cannot go on) or the packet's."""
+    code = getattr(exc, "errno", None)
+    if not isinstance(exc, OSError):
+        return False
+    return code in WRITE_ERRNOS or not isinstance(exc, av.FFmpegError)
 
 
 def _video_size(codec: str, data: bytes) -> tuple[int, int] | None:
@@ -423,13 +456,3 @@ def _video_size(codec: str, data: bytes) -> tuple[int, int] | None:
             return int(frames[0].width), int(frames[0].height)
         return None
     return None
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size

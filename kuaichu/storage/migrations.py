@@ -32,6 +32,7 @@ from .tables import (
     metadata,
     outbox,
     party_links,
+    recordings,
     schema_version,
     verifications,
 )
@@ -66,10 +67,25 @@ def _v4_link_privacy(conn: Connection) -> None:
     metadata.create_all(conn, tables=[link_devices, link_codes])
 
 
+def _v5_partial_recordings(conn: Connection) -> None:
+    # Recordings cut short by a write error, e.g. a full disk (issue 10): registered, marked.
+    if "recordings" not in inspect(conn).get_table_names():
+        metadata.create_all(conn, tables=[recordings])  # made as tables.py has it now
+        return
+    have = {c["name"] for c in inspect(conn).get_columns("recordings")}
+    for column, kind in (
+        ("partial", "BOOLEAN NOT NULL DEFAULT 0"),
+        ("failure", "VARCHAR(32)"),
+    ):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE recordings ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
     (4, _v4_link_privacy),
+    (5, _v5_partial_recordings),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

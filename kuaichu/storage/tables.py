@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -96,6 +97,9 @@ recordings = Table(
     Column("started_at", Float, nullable=False),
     Column("ended_at", Float, nullable=False),
     Column("streams", Text, nullable=False),
+    # Stopped early by a write error (e.g. a full disk) or not finalized: ``failure`` says why.
+    Column("partial", Boolean, nullable=False, server_default="0"),
+    Column("failure", String(32)),
 )
 
 # The case file the officer fills in (kuaichu.cases.form.CaseForm as JSON). Each save bumps
