@@ -14,7 +14,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .accounts.model import Role
+from .accounts.passwords import PasswordPool
 from .accounts.service import Accounts
+from .accounts.throttle import LoginPolicy, LoginThrottle
 from .calls.center import CallCenter
 from .calls.fanout import CallFanout
 from .calls.recordings import Recordings
@@ -22,6 +24,7 @@ from .calls.sessions import CallRegistry
 from .calls.wallboard import Wallboard
 from .cases.eligibility import ServiceRules
 from .casework import CaseWork, CaseWorkConfig
+from .clock import SystemClock
 from .documents import Renderer
 from .errors import KuaichuError
 from .evidence.call_capture import CallCapture
@@ -207,15 +210,21 @@ class _Root:
         self.engine = make_engine(settings.database)
         await create_schema(self.engine)
         self.db = app[db_key] = Database(self.engine)
+        # Logins are throttled and hashed on a thread of their own (issue 10).
+        passwords = PasswordPool(settings.login_hash_queue)
         try:
             self.accounts = app[accounts_key] = Accounts(
-                self.db, settings.session_hours * 3600
+                self.db,
+                settings.session_hours * 3600,
+                throttle=LoginThrottle(LoginPolicy.from_settings(settings), SystemClock()),
+                passwords=passwords,
             )
             await _first_account(self.accounts, settings)
             key = app[server_key_key] = ServerKey.load_or_create(settings.data_dir)
             self.ledger = Ledger(settings.recordings_path, key)
             yield
         finally:
+            passwords.close()
             await self.db.close()
 
     async def event_log(self, _app: web.Application) -> AsyncIterator[None]:

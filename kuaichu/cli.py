@@ -81,6 +81,7 @@ async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> in
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     finally:
+        accounts.close()
         await engine.dispose()
     return 0
 

@@ -70,6 +70,39 @@ class Settings:
         metadata={"help": "how long a call waits for a driver whose connection dropped"},
     )
     session_hours: float = field(default=12.0, metadata={"help": "officer login lifetime"})
+    login_max_failures: int = field(
+        default=5,
+        metadata={"help": "failed logins per account within --login-window before back-off"},
+    )
+    login_max_failures_per_address: int = field(
+        default=20,
+        metadata={"help": "failed logins per client address within --login-window before back-off"},
+    )
+    login_window: float = field(
+        default=900.0, metadata={"help": "seconds over which failed logins are counted"}
+    )
+    login_backoff: float = field(
+        default=30.0,
+        metadata={"help": "first lock-out in seconds; each further failure doubles it"},
+    )
+    login_backoff_cap: float = field(
+        default=900.0, metadata={"help": "longest lock-out in seconds"}
+    )
+    login_hash_queue: int = field(
+        default=8,
+        metadata={
+            "help": "logins that may wait for the one password-hashing thread; beyond that a "
+            "login is refused at once (503, retry in 1 s)"
+        },
+    )
+    trusted_proxies: str = field(
+        default="",
+        metadata={
+            "help": "comma-separated addresses or networks of reverse proxies whose "
+            "X-Forwarded-For names the client (for login throttling); default: none, the "
+            "socket's address is the client"
+        },
+    )
     max_message_bytes: int = field(
         default=64 * 1024, metadata={"help": "largest socket.io message accepted"}
     )

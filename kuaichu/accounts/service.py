@@ -6,39 +6,22 @@ SHA-256, so a copied database does not hand out live sessions.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import SystemClock
 from ..errors import Conflict, InvalidMessage
 from ..storage.db import Database
 from ..storage.tables import officers, sessions
 from .model import Officer, Role
+from .passwords import DUMMY_HASH, PasswordPool
+from .throttle import LoginPolicy, LoginThrottle
 
 ROLES = tuple(role.value for role in Role)
-_hasher = PasswordHasher()
-# Verifying against a dummy hash when the user does not exist keeps the timing of a wrong
-# username the same as a wrong password.
-_DUMMY_HASH = _hasher.hash("kuaichu-dummy-password")
-
-
-async def _hash(password: str) -> str:
-    # Argon2 costs tens of milliseconds of CPU on purpose: on the event loop that would
-    # stall every bridged call's media for the length of a login.
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return bool(_hasher.verify(stored, password))
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _token_hash(token: str) -> str:
@@ -59,9 +42,27 @@ def _officer(row: RowMapping) -> Officer:
 class Accounts:
     """Officer accounts and their sessions, over the application's database."""
 
-    def __init__(self, db: Database, session_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        session_seconds: float,
+        *,
+        throttle: LoginThrottle | None = None,
+        passwords: PasswordPool | None = None,
+    ) -> None:
         self.db = db
         self.session_seconds = session_seconds
+        self.throttle = throttle or LoginThrottle(LoginPolicy(), SystemClock())
+        self.passwords = passwords or PasswordPool()
+
+    @property
+    def hashes(self) -> int:
+        """How many Argon2 computations logins and password changes have cost so far."""
+        return self.passwords.hashes
+
+    def close(self) -> None:
+        """Stop the hashing thread (at shutdown)."""
+        self.passwords.close()
 
     async def add_officer(
         self, username: str, password: str, display_name: str = "", role: str = Role.OFFICER
@@ -73,7 +74,7 @@ class Accounts:
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
         display = (display_name or username).strip()[:64]
-        password_hash = await _hash(password)
+        password_hash = await self.passwords.hash(password)
         try:
             async with self.db.engine.begin() as conn:
                 result = await conn.execute(
@@ -95,7 +96,7 @@ class Accounts:
         """Change a password; this ends every session of that officer."""
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
-        password_hash = await _hash(password)
+        password_hash = await self.passwords.hash(password)
         async with self.db.engine.begin() as conn:
             res = await conn.execute(
                 update(officers)
@@ -116,24 +117,40 @@ class Accounts:
             rows = (await conn.execute(select(officers).order_by(officers.c.username))).mappings()
             return [_officer(r) for r in rows]
 
-    async def authenticate(self, username: str, password: str) -> Officer | None:
-        """The enabled officer with this username and password, or None."""
-        async with self.db.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(officers).where(
-                            officers.c.username == username, officers.c.disabled == 0
+    async def authenticate(self, username: str, password: str, address: str) -> Officer | None:
+        """The enabled officer with this username and password, or None.
+
+        Throttled per account and per client ``address`` first: a refused attempt raises
+        :class:`~kuaichu.accounts.throttle.TooManyAttempts` and costs no hashing; a full
+        hashing queue raises :class:`~kuaichu.accounts.passwords.LoginBusy`. An unknown
+        username is verified against a dummy hash in the same pool, so it costs the same."""
+        attempt = self.throttle.admit(username, address)
+        ok = False
+        tried = False
+        try:
+            async with self.db.engine.connect() as conn:
+                row = (
+                    (
+                        await conn.execute(
+                            select(officers).where(
+                                officers.c.username == username, officers.c.disabled == 0
+                            )
                         )
                     )
+                    .mappings()
+                    .first()
                 )
-                .mappings()
-                .first()
-            )
-        stored = row["password_hash"] if row else _DUMMY_HASH
-        if not await asyncio.to_thread(_verify, stored, password):
-            return None
-        if row is None:
+            stored = row["password_hash"] if row else DUMMY_HASH
+            ok = await self.passwords.verify(stored, password) and row is not None
+            tried = True
+        finally:
+            if ok:
+                self.throttle.succeeded(attempt)
+            elif tried:
+                self.throttle.failed(attempt)
+            else:  # not checked (pool full, database error, cancelled): count nothing
+                self.throttle.cancelled(attempt)
+        if not ok or row is None:
             return None
         return _officer(row)
 

@@ -13,6 +13,8 @@ from aiohttp import web
 
 from ..appkeys import accounts_key, secure_cookies_key
 from .model import Officer
+from .passwords import LoginBusy
+from .throttle import TooManyAttempts
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,16 @@ def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
+def _login_page(
+    request: web.Request, error: str, nxt: str, status: int, retry_after: int | None = None
+) -> web.Response:
+    response = aiohttp_jinja2.render_template("login.html", request, {"error": error, "next": nxt})
+    response.set_status(status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 async def login_post(request: web.Request) -> web.StreamResponse:
     """Check the form's username and password; on success set the session cookie."""
     if request.content_length is not None and request.content_length > _MAX_LOGIN_BYTES:
@@ -70,14 +82,18 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))[:256]
     nxt = safe_next(form.get("next"))
     accounts = request.app[accounts_key]
-    officer = await accounts.authenticate(username, password)
+    address = accounts.throttle.client_address(
+        request.remote, request.headers.get("X-Forwarded-For")
+    )
+    try:
+        officer = await accounts.authenticate(username, password, address)
+    except (TooManyAttempts, LoginBusy) as exc:
+        # Refused before any hashing; not logged per attempt (a storm would flood the log:
+        # the throttle logs each lock once).
+        return _login_page(request, exc.code, nxt, exc.http_status, exc.retry_after)
     if officer is None:
-        logger.info("failed login for %r from %s", username, request.remote)
-        response = aiohttp_jinja2.render_template(
-            "login.html", request, {"error": "bad_credentials", "next": nxt}
-        )
-        response.set_status(401)
-        return response
+        logger.info("failed login for %r from %s", username, address)
+        return _login_page(request, "bad_credentials", nxt, 401)
     token = await accounts.open_session(officer)
     logger.info("officer %s logged in", officer.username)
     response = _see_other(nxt)
