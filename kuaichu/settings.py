@@ -69,6 +69,12 @@ class Settings:
         default=20.0,
         metadata={"help": "how long a call waits for a driver whose connection dropped"},
     )
+    shutdown_timeout: float = field(
+        default=20.0,
+        metadata={
+            "help": "on SIGTERM: seconds to end live calls, finalize their recordings and exit"
+        },
+    )
     session_hours: float = field(default=12.0, metadata={"help": "officer login lifetime"})
     login_max_failures: int = field(
         default=5,
@@ -150,6 +156,13 @@ class Settings:
     )
     sms_signature: str = field(
         default="【快处】", metadata={"help": "signature the SMS gateway requires in every text"}
+    )
+    progress_link_code: bool = field(
+        default=True,
+        metadata={
+            "help": "a progress link opens on a device other than the reporting one only after "
+            "a one-time code sent by SMS to the party's phone"
+        },
     )
     sms_body_template: str = field(
         default="",

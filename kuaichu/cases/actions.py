@@ -18,6 +18,8 @@ class AuditAction(enum.StrEnum):
     DECLINE = "decline"
     HANGUP = "hangup"
     CALL_ENDED = "call_ended"
+    # The driver reported again after a restart cut the call off: a new call in this case.
+    REJOINED = "rejoined"
     # Evidence (kuaichu.evidence.captures)
     EVIDENCE_CAPTURED = "evidence_captured"
     EVIDENCE_ANNOTATED = "evidence_annotated"
@@ -26,3 +28,4 @@ class AuditAction(enum.StrEnum):
     VERIFIED = "verified"
     VERIFICATION_DECISION = "verification_decision"
     CASE_LINKED = "case_linked"
+    NOTICE_RESENT = "notice_resent"

@@ -18,6 +18,7 @@ from ..errors import Conflict
 from ..notify import Template
 from ..storage.casefiles import StoredForm
 from .context import CaseContext
+from .links import LinkGuard, replaced_phones
 
 
 def require_complete(form: CaseForm) -> None:
@@ -34,8 +35,9 @@ def require_complete(form: CaseForm) -> None:
 class FormStep:
     """The report's initial form and the officer's saves of the form."""
 
-    def __init__(self, ctx: CaseContext) -> None:
+    def __init__(self, ctx: CaseContext, links: LinkGuard) -> None:
         self.ctx = ctx
+        self.links = links
 
     async def reported(
         self,
@@ -78,16 +80,20 @@ class FormStep:
             return stored
         who = officer_actor(officer.id)
         new_revision = 0
+        # A corrected phone number: the old number's links stop working in this transaction
+        # and the new number gets a new link.
+        replaced = replaced_phones(stored.form, form)
 
         async def write(conn: AsyncConnection, _entry: AuditEntry) -> None:
             nonlocal new_revision
             new_revision = await ctx.store.write_form(conn, case_id, revision, form, who)
+            if replaced:
+                await self.links.rotate(conn, case_id, form, replaced, f"rev{revision + 1}")
 
-        await ctx.action(
-            case_id,
-            AuditAction.FORM_SAVED,
-            who,
-            {"revision": revision + 1, "changed": changed[:60]},
-            extra=write,
-        )
+        detail: dict[str, object] = {"revision": revision + 1, "changed": changed[:60]}
+        if replaced:
+            detail["links_replaced"] = replaced
+        await ctx.action(case_id, AuditAction.FORM_SAVED, who, detail, extra=write)
+        if replaced:
+            ctx.doorbell.ring()
         return StoredForm(new_revision, form, time.time(), who)

@@ -14,9 +14,10 @@ from ..accounts.model import Officer
 from ..cases.eligibility import AccidentCause
 from ..cases.states import AuditEntry
 from ..errors import Forbidden, NotFound
-from ..notify import Doorbell, Outbox, OutboxMessage
+from ..notify import Doorbell, Outbox, OutboxMessage, Template
 from ..storage.casefiles import CaseStore, Determination, StoredForm
 from ..storage.db import Database
+from ..storage.links import LinkStore
 from ..storage.rows import CaseRow, RecordingRow
 from ..verification import Registry
 from .agreement import AgreementStep
@@ -24,6 +25,8 @@ from .closing import ClosingStep
 from .context import Access, CaseContext, PartyLink
 from .determination import DeterminationStep
 from .form import FormStep
+from .links import LinkAccess, LinkGuard
+from .notices import NoticesStep
 from .ports import CaseWorkConfig, DocumentRenderer, EvidenceLedger, LiveCalls
 from .review import ReviewStep
 from .scene import SceneStep
@@ -56,7 +59,9 @@ class CaseWork:
         self.doorbell = doorbell
         self._store = store
         self._ctx = CaseContext(db, store, config, live=live, doorbell=doorbell)
-        self._form = FormStep(self._ctx)
+        self._links = LinkGuard(self._ctx, LinkStore(store.engine))
+        self._form = FormStep(self._ctx, self._links)
+        self._notices = NoticesStep(self._ctx, outbox)
         self._verification = VerificationStep(self._ctx, registry)
         self._scene = SceneStep(self._ctx)
         self._determination = DeterminationStep(self._ctx, renderer, ledger)
@@ -125,6 +130,14 @@ class CaseWork:
     ) -> str:
         """Inside the report's transaction: initial form, progress link, "queued" SMS."""
         return await self._form.reported(conn, case_id, phone, cause, at, location)
+
+    async def call_interrupted(self, conn: AsyncConnection, case_id: str, key: str) -> None:
+        """Inside start-up recovery's abandon (kuaichu.calls.recovery): the "call
+        interrupted" SMS with a progress link to the caller, if the form has their number."""
+        parties = (await self._store.form(case_id, conn)).form.parties
+        caller = next((p for p in parties if p.reporter), None)
+        if caller is not None:
+            await self._ctx.notify(conn, case_id, caller, Template.CALL_INTERRUPTED, key)
 
     async def save_form(
         self, officer: Officer, case_id: str, revision: int, raw: object
@@ -251,3 +264,41 @@ class CaseWork:
     async def authenticity(self, number: str, code: str) -> dict[str, Any]:
         """The public authenticity check."""
         return await self._views.authenticity(number, code)
+
+    # -- progress links and failed notices ---------------------------------------------------------
+
+    async def link_access(self, token: str, device: str | None) -> LinkAccess:
+        """Whether the browser with ``device`` may open the link (404 unknown or replaced)."""
+        return await self._links.access(token, device)
+
+    async def open_link(self, token: str, device: str | None, *, codes: bool) -> PartyLink:
+        """The party behind a link, for a browser allowed to open it: the reporting device or
+        one that entered the code (403 ``device_unverified`` otherwise, when ``codes``)."""
+        access = await self._links.access(token, device)
+        if codes and not access.allowed:
+            raise Forbidden(
+                "enter the code sent to the party's phone first",
+                reason="device_unverified",
+                phone=access.masked_phone,
+            )
+        return PartyLink(access.case_id, access.party)
+
+    async def trust_reporting_device(self, token: str, device: str) -> None:
+        """The reporting device opens its link without a code."""
+        await self._links.trust_reporting_device(token, device)
+
+    async def send_link_code(self, token: str) -> dict[str, object]:
+        """A one-time code by SMS to the link's number."""
+        return await self._links.send_code(token)
+
+    async def verify_link_code(self, token: str, code: str, device: str) -> None:
+        """Admit the device if the code is right (limited tries with back-off)."""
+        await self._links.verify_code(token, code, device)
+
+    async def failed_notices(self, officer: Officer) -> list[dict[str, Any]]:
+        """Failed messages not yet resent: all for a supervisor, an officer's own cases'."""
+        return await self._notices.failed(officer)
+
+    async def resend_notice(self, officer: Officer, message_id: int) -> dict[str, Any]:
+        """Resend one failed message as a new outbox row, with an audit entry."""
+        return await self._notices.resend(officer, message_id)

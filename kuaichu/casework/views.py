@@ -20,9 +20,10 @@ from ..cases.states import (
     review_window_open,
 )
 from ..errors import NotFound
-from ..notify import Outbox, mask_phone
+from ..notify import Outbox
 from ..storage.casefiles import Determination
 from .context import HAS_DOCUMENT, CaseContext
+from .notices import notice_view
 from .ports import DocumentRenderer
 from .verification import VerificationStep, facts_as_dict, item_decisions, party_facts
 
@@ -95,18 +96,9 @@ class CaseViews:
                 }
                 for d in await ctx.store.determinations(case_id)
             ],
-            "messages": [
-                {
-                    "party": m.party,
-                    "phone": mask_phone(m.phone),
-                    "template": m.template,
-                    "status": m.status,
-                    "attempts": m.attempts,
-                    "created_at": m.created_at,
-                    "sent_at": m.sent_at,
-                }
-                for m in messages
-            ],
+            # With id, last error and "needs_attention": a failed legal notice shows on the
+            # case page, and POST /api/notices/{id}/resend sends it again.
+            "messages": [notice_view(m) for m in messages],
             "trail": [e.to_dict() for e in trail],
             "timings": {
                 "to_information_s": _secs(timings.to_information),

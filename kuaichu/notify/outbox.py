@@ -11,6 +11,7 @@ update leaves the row to be sent again once its lease runs out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import json
 import logging
@@ -18,7 +19,7 @@ import random
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..storage.tables import outbox
 from ..tasks import TaskOwner
 from .doorbell import Doorbell
-from .messages import Template, mask_phone, redact_phones, render_text
+from .messages import LEGAL_NOTICES, Template, mask_phone, redact_phones, render_text
 from .sms import SmsAdapter, SmsError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,18 @@ class OutboxMessage:
     last_error: str | None
     gateway_id: str | None = None
     next_attempt_at: float = 0.0
+    dedupe_key: str = ""
+    resent_as: int | None = None
+
+    @property
+    def legal(self) -> bool:
+        """A legal notice (leave the scene, determination served): never dropped silently."""
+        return self.template in LEGAL_NOTICES
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failed and not resent yet: on the supervisors' attention list."""
+        return self.status is OutboxStatus.FAILED and self.resent_as is None
 
     @property
     def masked_phone(self) -> str:
@@ -92,6 +105,8 @@ class OutboxMessage:
             last_error=row["last_error"],
             gateway_id=row["gateway_id"],
             next_attempt_at=row["next_attempt_at"],
+            dedupe_key=row["dedupe_key"],
+            resent_as=row["resent_as"],
         )
 
 
@@ -200,6 +215,30 @@ class Outbox:
                 .mappings()
                 .all()
             )
+        return [OutboxMessage.from_row(r) for r in rows]
+
+    async def message(self, message_id: int) -> OutboxMessage | None:
+        """One message by its id."""
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(outbox).where(outbox.c.id == message_id)))
+                .mappings()
+                .first()
+            )
+        return OutboxMessage.from_row(row) if row is not None else None
+
+    async def needing_attention(self, case_ids: Sequence[str] | None = None) -> list[OutboxMessage]:
+        """Failed messages nobody has resent yet, oldest first (legal notices and the rest);
+        only those of ``case_ids`` when given (an officer's own cases)."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == OutboxStatus.FAILED.value, outbox.c.resent_as.is_(None))
+            .order_by(outbox.c.id)
+        )
+        if case_ids is not None:
+            query = query.where(outbox.c.case_id.in_(list(case_ids)))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
         return [OutboxMessage.from_row(r) for r in rows]
 
     async def counts(self) -> dict[OutboxStatus, int]:
@@ -380,21 +419,13 @@ class Notifier:
             attempts,
         )
         if self._on_sent is not None:
-            done = OutboxMessage(
-                id=message.id,
-                case_id=message.case_id,
-                party=message.party,
-                phone=message.phone,
-                template=message.template,
-                params=message.params,
-                body=message.body,
+            done = dataclasses.replace(
+                message,
                 status=OutboxStatus.SENT,
                 attempts=attempts,
-                created_at=message.created_at,
                 sent_at=sent_at,
                 last_error=None,
                 gateway_id=gateway_id,
-                next_attempt_at=message.next_attempt_at,
             )
             try:
                 await self._on_sent(done)
@@ -422,7 +453,20 @@ class Notifier:
             )
         async with self.engine.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == message.id).values(**values))
-        if give_up:
+        if give_up and message.legal:
+            # A legal notice the party has not received: someone must resend it (the
+            # supervisors' attention list, GET /api/notices/failed).
+            logger.error(
+                "SMS %d (case %s, legal notice %s) to %s failed after %d attempt(s): %s; "
+                "it waits on the failed notices list to be resent",
+                message.id,
+                message.case_id,
+                message.template.value,
+                message.masked_phone,
+                attempts,
+                error,
+            )
+        elif give_up:
             logger.warning(
                 "SMS %d (case %s, %s) to %s failed for good after %d attempt(s): %s",
                 message.id,

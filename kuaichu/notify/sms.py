@@ -137,8 +137,10 @@ def render_body(template: Any, *, phone: str, text: str, signature: str, message
 
 class HttpSms:
     """POSTs one JSON body per message to ``url``. 2xx means accepted (the gateway's id is taken
-    from a JSON answer's ``id`` or ``message_id``); 429, 5xx, time-outs and connection errors
-    are worth retrying; any other answer is not."""
+    from a JSON answer's ``id`` or ``message_id``); 5xx, time-outs, connection errors and the
+    4xx that concern the gateway rather than the message (:func:`retryable_status`) are worth
+    retrying; any other 4xx is final for that message (a legal notice then waits on the
+    failed notices list to be resent)."""
 
     name = "http"
 
@@ -185,7 +187,7 @@ class HttpSms:
             return _gateway_id(answer)
         # The answer may echo the request; keep a short, phone-free excerpt for the supervisor.
         excerpt = redact_phones(answer[:200].decode("utf-8", "replace")).strip()
-        retryable = status == 429 or status >= 500
+        retryable = retryable_status(status)
         raise SmsError(
             f"SMS gateway answered HTTP {status}" + (f": {excerpt}" if excerpt else ""),
             retryable=retryable,
@@ -196,6 +198,19 @@ class HttpSms:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# Answers about the gateway or our account, not about this message: credentials missing or
+# refused (401, 403, 407), a wrong URL or method (404, 405), a time-out or "too early" (408,
+# 425), throttling (429). Every message would get the same answer, so retrying (with back-off)
+# is right: once the operator fixes the setting, the messages go. Any other 4xx refuses this
+# message (a malformed body, a number the gateway rejects) and is final for it.
+_GATEWAY_LEVEL: Final = frozenset({401, 403, 404, 405, 407, 408, 425, 429})
+
+
+def retryable_status(status: int) -> bool:
+    """Whether a gateway's HTTP status is worth retrying: 5xx and the gateway-level 4xx."""
+    return status >= 500 or status in _GATEWAY_LEVEL
 
 
 def _gateway_id(answer: bytes) -> str | None:
@@ -232,4 +247,5 @@ __all__ = [
     "make_adapter",
     "parse_body_template",
     "render_body",
+    "retryable_status",
 ]

@@ -317,13 +317,16 @@ class CaseStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(party_links.c.case_id, party_links.c.party).where(
-                        party_links.c.token_hash == token_hash(token)
-                    )
+                    select(
+                        party_links.c.case_id, party_links.c.party, party_links.c.revoked_at
+                    ).where(party_links.c.token_hash == token_hash(token))
                 )
             ).first()
         if row is None:
             raise NotFound("this link is not valid")
+        if row[2] is not None:
+            # The party's phone changed: a new link went to the new number.
+            raise NotFound("this link was replaced by a newer one", reason="link_replaced")
         return str(row[0]), str(row[1])
 
     async def move_links(
@@ -354,6 +357,8 @@ class CaseStore:
                     outbox.c.template == template,
                     outbox.c.dedupe_key.like(f"%:{key}"),
                     outbox.c.status != OutboxStatus.SENT.value,
+                    # A failed message someone resent counts by its new row.
+                    outbox.c.resent_as.is_(None),
                 )
             )
             return int(count.scalar() or 0)
@@ -475,6 +480,8 @@ class CaseStore:
                 select(determinations).where(determinations.c.number == number)
             )
             found = [Determination.from_row(r) for r in rows.mappings()]
+        if not code.isascii():  # compare_digest raises on such text; no code is like it
+            return None
         for item in found:
             if secrets.compare_digest(item.code, code.upper()):
                 return item

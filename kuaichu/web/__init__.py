@@ -5,6 +5,7 @@
   folder check and the server's public key
 - ``calls_api``: a call's record and the ICE configuration
 - ``progress``: the parties' progress page (/p/{token}…)
+- ``notices_api``: failed notices and their resending (/api/notices/*)
 - ``public``: /verify, /api/service, /healthz
 - ``common``: the JSON body reader and the id validators every handler uses; the
   authorization decorators are :mod:`kuaichu.accounts.guards` (the pages use them too)
@@ -20,7 +21,7 @@ from aiohttp import web
 from .. import officer_ui
 from ..accounts import web as accounts_web
 from ..appkeys import settings_key
-from . import calls_api, cases_api, evidence_api, progress, public
+from . import calls_api, cases_api, evidence_api, notices_api, progress, public
 
 
 def setup_routes(app: web.Application) -> None:
@@ -34,4 +35,5 @@ def setup_routes(app: web.Application) -> None:
     evidence_api.setup_routes(app)
     cases_api.setup_routes(app)
     progress.setup_routes(app)
+    notices_api.setup_routes(app)
     officer_ui.setup(app)

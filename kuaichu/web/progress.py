@@ -1,39 +1,165 @@
 """The parties' progress page, reached by the link in their SMS (no account): the page, its
-status, the determination, a review request, and confirming or withdrawing an agreement."""
+status, the determination, a review request, and confirming or withdrawing an agreement.
+
+A link opens on the device that reported and on devices that proved the party's number with
+a one-time code (:mod:`kuaichu.casework.links`); any other browser gets the code page, and
+the JSON routes answer 403 ``device_unverified``. A replaced link (the party's phone was
+corrected) gets a "this link was replaced" page and 404 ``link_replaced``.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Final
+import secrets
+from typing import Any, Final
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from ..appkeys import casework_key
+from ..appkeys import casework_key, center_key, secure_cookies_key, settings_key
 from ..casework import PartyLink
-from ..errors import InvalidMessage, NotFound
+from ..errors import Forbidden, InvalidMessage, KuaichuError, NotFound
 from ..officer_ui import render_page
 from .cases_api import document_response
-from .common import json_body, json_response
+from .common import json_body, json_response, read_body
 
 _TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_DEVICE: Final = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_CODE: Final = re.compile(r"^[0-9]{6}$")
+DEVICE_COOKIE: Final = "kc_device"
+_DEVICE_DAYS: Final = 90
 
 
-async def _party_link(request: web.Request) -> PartyLink:
-    """The case and party behind the link's token: the party's only credential."""
+def _token(request: web.Request) -> str:
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         raise NotFound("this link is not valid")
-    return await request.app[casework_key].resolve_link(token)
+    return token
+
+
+def _device(request: web.Request) -> str | None:
+    value = request.cookies.get(DEVICE_COOKIE)
+    return value if value and _DEVICE.match(value) else None
+
+
+def _codes_required(request: web.Request) -> bool:
+    return request.app[settings_key].progress_link_code
+
+
+async def _party_link(request: web.Request) -> PartyLink:
+    """The party behind the link's token, for a device allowed to open it: the party's only
+    credential (404 unknown or replaced, 403 ``device_unverified``)."""
+    return await request.app[casework_key].open_link(
+        _token(request), _device(request), codes=_codes_required(request)
+    )
+
+
+def _with_device(request: web.Request, response: web.StreamResponse, device: str) -> None:
+    """The browser's device cookie: only for the progress pages, never readable by scripts."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=_DEVICE_DAYS * 86400,
+        path="/p/",
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[secure_cookies_key],
+    )
 
 
 async def progress_page(request: web.Request) -> web.Response:
-    """The page itself; an unknown link gets a page too, not JSON."""
+    """The page itself; an unknown or replaced link gets a page too, not JSON; a device that
+    has not proved the number gets the code page."""
     try:
-        await _party_link(request)
+        token = _token(request)
+        access = await request.app[casework_key].link_access(token, _device(request))
+    except NotFound as exc:
+        replaced = exc.detail.get("reason") == "link_replaced"
+        return render_page(
+            request, "link_invalid.html", {"replaced": replaced}, status=410 if replaced else 404
+        )
+    if not access.allowed and _codes_required(request):
+        return _code_page(request, access.masked_phone, None)
+    return render_page(request, "progress.html", {"token": token})
+
+
+def _code_page(
+    request: web.Request, phone: str, message: str | None, status: int = 200
+) -> web.Response:
+    context: dict[str, Any] = {"token": request.match_info["token"], "phone": phone}
+    context["message"] = message
+    return render_page(request, "link_code.html", context, status=status)
+
+
+async def _form_field(request: web.Request, name: str) -> str:
+    """One field of a same-site form post (the code page works without scripts)."""
+    origin = request.headers.get("Origin")
+    if origin and origin.split("://", 1)[-1] != request.host:
+        raise Forbidden("cross-site request refused")
+    raw = await read_body(request, 4096, "form too large")
+    values = parse_qs(raw.decode("utf-8", "replace"))
+    return (values.get(name) or [""])[0].strip()
+
+
+async def progress_send_code(request: web.Request) -> web.Response:
+    """Send a one-time code to the link's number; the code page again, saying so."""
+    token = _token(request)
+    work = request.app[casework_key]
+    try:
+        access = await work.link_access(token, _device(request))
     except NotFound:
-        # A phone opening an old or mistyped link gets a page, not JSON.
-        return render_page(request, "link_invalid.html", {}, status=404)
-    return render_page(request, "progress.html", {"token": request.match_info["token"]})
+        return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
+    await _form_field(request, "send")
+    try:
+        await work.send_link_code(token)
+    except KuaichuError as exc:
+        return _code_page(request, access.masked_phone, exc.code, status=exc.http_status)
+    return _code_page(request, access.masked_phone, "code_sent")
+
+
+async def progress_verify_code(request: web.Request) -> web.StreamResponse:
+    """Check the code; right: the device cookie and on to the page, wrong: the code page."""
+    token = _token(request)
+    work = request.app[casework_key]
+    try:
+        access = await work.link_access(token, _device(request))
+    except NotFound:
+        return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
+    code = await _form_field(request, "code")
+    if not _CODE.match(code):
+        return _code_page(request, access.masked_phone, "code_wrong", status=400)
+    device = _device(request) or secrets.token_urlsafe(32)
+    try:
+        await work.verify_link_code(token, code, device)
+    except KuaichuError as exc:
+        reason = str(exc.detail.get("reason") or exc.code)
+        return _code_page(request, access.masked_phone, reason, status=exc.http_status)
+    response = web.HTTPSeeOther(f"/p/{token}")
+    _with_device(request, response, device)
+    return response
+
+
+async def progress_claim_device(request: web.Request) -> web.Response:
+    """The reporting page hands its report's resume token over: this browser then opens the
+    link without a code."""
+    token = _token(request)
+    data = await json_body(request, "call_id", "resume_token")
+    call_id, resume = data.get("call_id"), data.get("resume_token")
+    if not isinstance(call_id, str) or not isinstance(resume, str):
+        raise InvalidMessage("call_id and resume_token are required")
+    call = request.app[center_key].sessions.get(call_id)
+    if (
+        call is None
+        or call.progress_token is None
+        or not secrets.compare_digest(call.resume_token.encode(), resume.encode())
+        or not secrets.compare_digest(call.progress_token.encode(), token.encode())
+    ):
+        raise Forbidden("not the reporting device")
+    device = _device(request) or secrets.token_urlsafe(32)
+    await request.app[casework_key].trust_reporting_device(token, device)
+    response = json_response({"trusted": True})
+    _with_device(request, response, device)
+    return response
 
 
 async def progress_status(request: web.Request) -> web.Response:
@@ -83,3 +209,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/p/{token}/document.pdf", progress_document)
     r.add_post("/p/{token}/review", progress_review)
     r.add_post("/p/{token}/agreement", progress_agreement)
+    r.add_post("/p/{token}/code", progress_send_code)
+    r.add_post("/p/{token}/verify", progress_verify_code)
+    r.add_post("/p/{token}/device", progress_claim_device)

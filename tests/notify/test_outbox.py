@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kuaichu.notify import HttpSms, LogSms, Notifier, OutboxMessage, Template, enqueue
+from kuaichu.notify import HttpSms, LogSms, Notifier, Outbox, OutboxMessage, Template, enqueue
 from kuaichu.storage.db import create_schema, make_engine
 from kuaichu.storage.tables import cases, outbox
 from tests.support.eventually import eventually
@@ -193,11 +193,17 @@ async def test_refused_message_fails_at_once_and_is_not_retried(
     assert (row["status"], row["attempts"]) == ("failed", 1)
     assert "HTTP 400" in row["last_error"]
     assert len(gateway.requests) == 1
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert "138****5678" in warnings[0].getMessage()
-    assert CASE_ID in warnings[0].getMessage()
+    # A legal notice (leave the scene) is not dropped silently: an error naming the list
+    # where it waits, and the list has it.
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "138****5678" in errors[0].getMessage()
+    assert CASE_ID in errors[0].getMessage()
+    assert "failed notices list" in errors[0].getMessage()
     assert await notifier.counts() == {"pending": 0, "sent": 0, "failed": 1}
+    [waiting] = await Outbox(engine).needing_attention()
+    assert (waiting.id, waiting.legal, waiting.needs_attention) == (row["id"], True, True)
+    assert await Outbox(engine).needing_attention(["KC20990101ZZZ999"]) == []
     await notifier.close()
 
 
@@ -214,7 +220,7 @@ async def test_gives_up_after_max_attempts(
     [row] = await rows(engine)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert len(gateway.requests) == 3
-    assert [r.levelno for r in caplog.records].count(logging.WARNING) == 1
+    assert [r.levelno for r in caplog.records].count(logging.ERROR) == 1  # a legal notice
     [message] = await notifier.messages(CASE_ID)
     assert (message.status, message.attempts, message.masked_phone) == ("failed", 3, "138****5678")
     assert PHONE not in repr(message)

@@ -70,7 +70,17 @@ def test_body_template_errors_name_the_setting() -> None:
 
 @pytest.mark.parametrize(
     ("status", "retryable"),
-    [(500, True), (503, True), (429, True), (400, False), (401, False), (404, False)],
+    [
+        (500, True),
+        (503, True),
+        (429, True),
+        (401, True),
+        (403, True),
+        (408, True),
+        (400, False),
+        (413, False),
+        (422, False),
+    ],
 )
 async def test_gateway_answers_decide_whether_to_retry(
     gateway_factory: Callable[..., Awaitable[Any]], status: int, retryable: bool

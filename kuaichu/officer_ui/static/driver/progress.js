@@ -16,6 +16,19 @@ export function setProgressUrl(url) {
     a.href = url;
     a.hidden = false;
   }
+  claimDevice(url);
+}
+
+// This browser reported the case: it proves so with the report's resume token once, and the
+// link then opens here without the one-time code other devices are asked for.
+function claimDevice(url) {
+  if (!state.callId || !state.resumeToken) return;
+  fetch(url + "/device", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify({ call_id: state.callId, resume_token: state.resumeToken }),
+  }).catch(() => { /* offline: the code page still lets this phone in */ });
 }
 
 export function showCaseStatus(status) {
