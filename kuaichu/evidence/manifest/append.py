@@ -2,7 +2,10 @@
 
 Appends are serialised per case folder across threads and processes by ``fcntl.flock`` on the
 manifest itself, refuse to extend a manifest that does not verify, and are on disk (file and
-folder fsynced) before they return. Blocking: async callers use ``asyncio.to_thread``.
+folder fsynced) before they return. An append that cannot be written whole (a full disk) is
+cut back off, so the manifest stays as it was, and raises ManifestNotWritten. After each
+append the head (:mod:`.head`) is replaced, so lost entries show in ``evidence verify``.
+Blocking: async callers use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import errno
 import json
 import logging
 import os
@@ -20,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kuaichu.errors import Conflict, InvalidMessage
+from kuaichu.errors import Conflict, InvalidMessage, KuaichuError
 
 from ..signing import ServerKey
 from .entry import (
@@ -37,6 +41,7 @@ from .entry import (
     split_lines,
 )
 from .folder import hash_file, not_listable
+from .head import write_head
 from .verify import check_manifest
 
 logger = logging.getLogger(__name__)
@@ -61,6 +66,14 @@ class ManifestBroken(Conflict):
     appended to it. ``detail`` holds the first problem."""
 
     code = "manifest_broken"
+
+
+class ManifestNotWritten(KuaichuError):
+    """The entry could not be written (``detail["reason"]``: disk_full or io_error); the
+    manifest is left as it was before the append."""
+
+    code = "manifest_not_written"
+    http_status = 507
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -92,7 +105,8 @@ class EvidenceManifest:
 
         With ``sha256`` (the writer hashed the bytes it wrote, e.g. ``Capture.sha256``) the
         file is not read again, only its size taken. Raises EvidenceRefused,
-        EvidenceAlreadyListed, or ManifestBroken when the manifest does not verify."""
+        EvidenceAlreadyListed, ManifestBroken when the manifest does not verify, or
+        ManifestNotWritten when the line cannot be written (the manifest is left unchanged)."""
         case_id = self.case_dir.name
         relative, absolute = self._relative(Path(file))
         if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
@@ -107,61 +121,21 @@ class EvidenceManifest:
                 )
             digest, size = sha256, os.stat(absolute).st_size
         created = not self.path.exists()
-        with locked(self.path, exclusive=True) as fd:
-            assert fd is not None
-            checked = check_manifest(read_all(fd), self.key.public_key, every_signature=False)
-            if checked.problems:
-                _, first = min(checked.problems, key=lambda item: item[0])
-                logger.error(
-                    "case %s: manifest %s does not verify, %s not listed: %s %s",
-                    case_id,
-                    self.path,
-                    relative,
-                    first.kind,
-                    first.detail,
-                )
-                raise ManifestBroken(
-                    f"the evidence manifest of case {case_id} does not verify; "
-                    "nothing is appended to it",
-                    case=case_id,
-                    first=first.to_dict(),
-                )
-            for existing in checked.entries:
-                if existing.path == relative:
-                    raise EvidenceAlreadyListed(
-                        f"{relative} is already evidence of case {case_id} (entry {existing.seq})",
-                        case=case_id,
-                        path=relative,
-                        seq=existing.seq,
-                    )
-            # Hashed outside the lock (a recording can be large): it must not have changed.
-            if os.stat(absolute).st_size != size:
-                raise EvidenceRefused(
-                    f"{relative} changed while it was being listed",
-                    reason="changed",
-                    case=case_id,
-                    path=relative,
-                )
-            last = checked.entries[-1] if checked.entries else None
-            unsigned = ManifestEntry(
-                seq=last.seq + 1 if last else 1,
-                path=relative,
-                kind=kind,
-                sha256=digest,
-                size=size,
-                added_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-                meta=types.MappingProxyType(meta_dict),
-                prev=last.entry_hash() if last else GENESIS,
-                key_id=self.key.key_id,
-                signature="",
-            )
-            signature = base64.b64encode(self.key.sign(unsigned.canonical_bytes())).decode()
-            entry = replace(unsigned, signature=signature)
-            view = memoryview(entry.to_line())
-            while view:
-                view = view[os.write(fd, view) :]
-            # Listed means it survives a power cut, like the evidence file itself.
-            os.fsync(fd)
+        while True:
+            with locked(self.path, exclusive=True) as fd:
+                assert fd is not None
+                if os.fstat(fd).st_nlink == 0:
+                    # An append that failed while this one waited removed the file it had
+                    # created: open the manifest again.
+                    continue
+                entry = self._append_locked(fd, relative, absolute, kind, meta_dict, digest, size)
+                try:
+                    # Under the lock, so heads are replaced in the order of their entries.
+                    write_head(self.case_dir, entry.seq, entry.entry_hash())
+                except OSError as exc:
+                    # The entry is listed; only the check for lost entries lags behind.
+                    logger.warning("case %s: manifest head not kept: %s", case_id, exc)
+                break
         if created:
             _fsync_dir(self.case_dir)
         logger.info(
@@ -173,6 +147,105 @@ class EvidenceManifest:
             digest[:16],
         )
         return entry
+
+    def _append_locked(
+        self,
+        fd: int,
+        relative: str,
+        absolute: Path,
+        kind: str,
+        meta_dict: dict[str, Any],
+        digest: str,
+        size: int,
+    ) -> ManifestEntry:
+        """The append itself, under the manifest's exclusive lock."""
+        case_id = self.case_dir.name
+        checked = check_manifest(read_all(fd), self.key.public_key, every_signature=False)
+        if checked.problems:
+            _, first = min(checked.problems, key=lambda item: item[0])
+            logger.error(
+                "case %s: manifest %s does not verify, %s not listed: %s %s",
+                case_id,
+                self.path,
+                relative,
+                first.kind,
+                first.detail,
+            )
+            raise ManifestBroken(
+                f"the evidence manifest of case {case_id} does not verify; "
+                "nothing is appended to it",
+                case=case_id,
+                first=first.to_dict(),
+            )
+        for existing in checked.entries:
+            if existing.path == relative:
+                raise EvidenceAlreadyListed(
+                    f"{relative} is already evidence of case {case_id} (entry {existing.seq})",
+                    case=case_id,
+                    path=relative,
+                    seq=existing.seq,
+                )
+        # Hashed outside the lock (a recording can be large): it must not have changed.
+        if os.stat(absolute).st_size != size:
+            raise EvidenceRefused(
+                f"{relative} changed while it was being listed",
+                reason="changed",
+                case=case_id,
+                path=relative,
+            )
+        last = checked.entries[-1] if checked.entries else None
+        unsigned = ManifestEntry(
+            seq=last.seq + 1 if last else 1,
+            path=relative,
+            kind=kind,
+            sha256=digest,
+            size=size,
+            added_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            meta=types.MappingProxyType(meta_dict),
+            prev=last.entry_hash() if last else GENESIS,
+            key_id=self.key.key_id,
+            signature="",
+        )
+        signature = base64.b64encode(self.key.sign(unsigned.canonical_bytes())).decode()
+        entry = replace(unsigned, signature=signature)
+        self._write_line(fd, entry.to_line(), relative)
+        return entry
+
+    def _write_line(self, fd: int, line: bytes, relative: str) -> None:
+        """Append one line and fsync it, or leave the manifest as it was and raise."""
+        before = os.fstat(fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            # Listed means it survives a power cut, like the evidence file itself.
+            os.fsync(fd)
+        except OSError as exc:
+            # Half a line would end the manifest with an incomplete entry: cut it off.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+                os.fsync(fd)
+            if before == 0:
+                # The file this append created holds nothing: an empty manifest would read
+                # as one that lost its entries. Waiting appenders see it unlinked and reopen.
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            reason = "disk_full" if full else "io_error"
+            logger.error(
+                "case %s: %s not listed, the manifest is unchanged (%s): %s",
+                self.case_dir.name,
+                relative,
+                reason,
+                exc,
+            )
+            raise ManifestNotWritten(
+                f"{relative} could not be listed in the evidence manifest of case "
+                f"{self.case_dir.name}: {exc.strerror or exc}",
+                case=self.case_dir.name,
+                path=relative,
+                reason=reason,
+            ) from None
 
     def entries(self) -> list[ManifestEntry]:
         """The listed entries, in order, as stored (signatures are checked by

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 MANIFEST_NAME = "manifest.jsonl"
 GENESIS = "0" * 64
 # The recorder's file while a call is going on (kuaichu/media/recorder.py); it is evidence only
-# once listed (when the remux fails, the finished recording keeps this name).
+# once listed (when the remux fails, the recorder renames it to ``<call_id>.mkv``).
 LIVE_RECORDING_SUFFIX = ".live.mkv"
 # Temporary names. The media code writes ``.<name>.part`` (hidden anyway); the suffixes
 # cover writers that do not hide theirs.

@@ -1,5 +1,6 @@
 """Verifying a case folder against its manifest: every line's form, signature and link to the
-one before, every listed file's size and SHA-256, and no unlisted evidence."""
+one before, every listed file's size and SHA-256, no unlisted evidence, and no entry lost from
+the end (an empty manifest, or one shorter than the head kept beside it)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ from .entry import (
     split_lines,
 )
 from .folder import hash_file, is_ignored, scan_folder
+from .head import HEAD_NAME, read_head
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a case folder or its manifest."""
 
-    kind: str  # altered | removed | added | bad_signature | broken_chain | malformed | no_manifest
+    # altered | removed | added | bad_signature | broken_chain | malformed | no_manifest |
+    # truncated (entries lost from the end, or an empty manifest)
+    kind: str
     path: str | None
     seq: int | None
     detail: str
@@ -222,6 +226,48 @@ def _file_problem(case_dir: Path, entry: ManifestEntry) -> Problem | None:
     return None
 
 
+def _lost_entries(data: bytes, checked: _Checked, head: tuple[int, str] | None) -> Problem | None:
+    """A manifest that lost entries from its end: cutting lines off leaves a valid chain, so
+    the head kept beside it, or an empty file (an append always writes a whole line, and
+    one that fails removes a manifest it created), is what shows it."""
+    if checked.problems:
+        return None  # the damaged lines are reported as such (an incomplete last line, …)
+    if head is not None:
+        seq, entry_hash = head
+        by_seq = {e.seq: e for e in checked.entries}
+        if seq in by_seq:
+            if by_seq[seq].entry_hash() != entry_hash:
+                return Problem(
+                    "truncated",
+                    by_seq[seq].path,
+                    seq,
+                    f"entry {seq} is not the entry {seq} that was appended (head "
+                    f"{entry_hash[:12]}…): the manifest was replaced or rewritten",
+                )
+            return None
+        last = max(by_seq, default=0)
+        if last < seq:
+            missing = f"entry {seq} is" if last + 1 == seq else f"entries {last + 1}..{seq} are"
+            return Problem(
+                "truncated",
+                MANIFEST_NAME,
+                seq,
+                f"{missing} missing: the manifest was appended up to entry {seq} but ends "
+                f"{'empty' if not last else f'at entry {last}'} (cut short, e.g. by a full "
+                "disk, or lines removed)",
+            )
+        return None
+    if not data:
+        return Problem(
+            "truncated",
+            MANIFEST_NAME,
+            None,
+            "the manifest is empty: an append was cut short (e.g. by a full disk) or its "
+            "entries were removed",
+        )
+    return None
+
+
 def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> VerificationReport:
     """Check a case folder against its manifest: every line's form, signature and link, every
     listed file's size and SHA-256, and no unlisted evidence. Blocking (hashes every file)."""
@@ -238,6 +284,16 @@ def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> Verifica
         present = scan_folder(case_dir)
         with locked(case_dir / MANIFEST_NAME, exclusive=False) as fd:
             data = None if fd is None else read_all(fd)
+            # Read under the same lock: appends replace the head under theirs.
+            try:
+                head: tuple[int, str] | None = read_head(case_dir)
+                head_error = None
+            except Malformed as exc:
+                head, head_error = None, str(exc)
+        if head_error is not None:
+            problems.append(
+                (_BEFORE_ALL, Problem("malformed", HEAD_NAME, None, f"the head {head_error}"))
+            )
         listed: set[str] = set()
         if data is None:
             problems.append(
@@ -249,6 +305,10 @@ def verify_case_folder(case_dir: Path, public_key: Ed25519PublicKey) -> Verifica
         else:
             checked = check_manifest(data, public_key)
             problems.extend(checked.problems)
+            lost = _lost_entries(data, checked, head)
+            if lost is not None:
+                # After the problems of the lines that are there (the head's entry is last).
+                problems.append((_line_key(lost.seq or 0, 1 << 62), lost))
             entries = len(checked.entries)
             for entry in checked.entries:
                 listed.add(entry.path)
