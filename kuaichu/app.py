@@ -20,6 +20,8 @@ from .accounts.throttle import LoginPolicy, LoginThrottle
 from .calls.center import CallCenter
 from .calls.fanout import CallFanout
 from .calls.recordings import Recordings
+from .calls.recovery import Recovery
+from .calls.resume import ResumeTokens
 from .calls.sessions import CallRegistry
 from .calls.wallboard import Wallboard
 from .cases.eligibility import ServiceRules
@@ -40,7 +42,7 @@ from .settings import Settings, parse_timezone, service_rules
 from .signaling.driver import DriverNamespace
 from .signaling.emitter import Emitter
 from .signaling.officer import OfficerNamespace
-from .signaling.rooms import SUPERVISOR_NS
+from .signaling.rooms import DRIVER_NS, OFFICER_NS, SUPERVISOR_NS
 from .signaling.supervisor import SupervisorNamespace
 from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
@@ -66,6 +68,9 @@ from .appkeys import (  # noqa: E402
 
 WALLBOARD_PERIOD = 2.0
 HOUSEKEEPING_PERIOD = 3600.0
+# Of the shutdown bound: kept for what follows the drain (the last events out, the sockets
+# and the services closed).
+DRAIN_MARGIN = 4.0
 
 
 @web.middleware
@@ -198,6 +203,7 @@ class _Root:
             self.emitter_ctx,
             self.verification,
             self.case_work,
+            self.recovery,
             self.calls,
             self.loops,
         ]
@@ -289,6 +295,41 @@ class _Root:
         finally:
             await notifier.close()
 
+    async def recovery(self, _app: web.Application) -> AsyncIterator[None]:
+        """Start-up recovery (kuaichu.calls.recovery), before the call centre accepts calls:
+        recordings, calls and waiting cases a killed process left half done."""
+        await Recovery(
+            self.db,
+            self.ledger,
+            self.casework,
+            self.doorbell,
+            recordings_dir=self.settings.recordings_path,
+            zone=self.zone,
+        ).run()
+        yield
+
+    async def drain(self, _app: web.Application) -> None:
+        """SIGTERM (aiohttp's on_shutdown: the listener is closed, the sockets still open):
+        every page is told ``server_restarting``, new reports are refused, live calls end
+        and their recordings are finalized and registered; then every socket is closed, so
+        the server stops within ``shutdown_timeout``."""
+        budget = max(1.0, self.settings.shutdown_timeout - DRAIN_MARGIN)
+        notice = {"reason": "shutdown", "within_s": round(self.settings.shutdown_timeout)}
+        center = getattr(self, "center", None)  # None if start-up failed before the calls
+        if center is not None:
+            center.stop_reports()
+        for namespace in (DRIVER_NS, OFFICER_NS, SUPERVISOR_NS):
+            await self.sio.emit("server_restarting", notice, namespace=namespace)
+        if center is not None:
+            await center.drain(budget)
+            try:
+                await asyncio.wait_for(self.emitter.flush(), DRAIN_MARGIN / 2)
+            except TimeoutError:
+                logger.warning("draining: the last socket events were not all sent")
+        # Close every client's transport: aiohttp would otherwise wait for the websockets.
+        if self.sio.eio.sockets:
+            await self.sio.eio.disconnect()
+
     async def calls(self, app: web.Application) -> AsyncIterator[None]:
         """Dispatch, the call centre, evidence from calls, and the socket.io namespaces."""
         settings = self.settings
@@ -325,6 +366,7 @@ class _Root:
             driver_grace=settings.driver_grace_seconds,
             rules=self.rules,
             zone=self.zone,
+            tokens=ResumeTokens.load_or_create(settings.data_dir),
         )
         self.wallboard = Wallboard(self.sessions, dispatcher, self.db, self.zone)
         limit = settings.max_message_bytes
@@ -374,6 +416,8 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[sio_key] = sio
 
-    app.cleanup_ctx.extend(_Root(settings, sio, renderer, rules, zone).contexts())
+    root = _Root(settings, sio, renderer, rules, zone)
+    app.cleanup_ctx.extend(root.contexts())
+    app.on_shutdown.append(root.drain)
     setup_routes(app)
     return app

@@ -18,7 +18,8 @@ import logging
 import os
 import ssl
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from .errors import KuaichuError
 from .storage.private import owner_only_umask, restrict_tree
 
 COMMANDS = ("officer", "selfsigned", "evidence", "registry")
+# Seconds in-flight HTTP requests get once the drain has closed the sockets.
+REQUEST_GRACE = 2.0
 
 
 def _configure_logging(level: str) -> None:
@@ -201,11 +204,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KuaichuError as exc:
         print(f"kuaichu: invalid configuration: {exc.message}", file=sys.stderr)
         return 1
+    # SIGTERM (and Ctrl-C) drain the server (app.py's drain); the bound holds even if a
+    # step hangs.
+    app.on_shutdown.insert(0, _exit_bound(s.shutdown_timeout))
     web.run_app(
         app,
         host=s.host,
         port=s.port,
         ssl_context=ssl_context,
+        # After the drain closed every socket: how long in-flight HTTP requests may finish.
+        shutdown_timeout=REQUEST_GRACE,
         print=lambda _msg: print(
             f"kuaichu on {scheme}://{s.host}:{s.port}  driver page /driver, console /console",
             flush=True,
@@ -213,6 +221,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=None,
     )
     return 0
+
+
+def _exit_bound(seconds: float) -> Callable[[web.Application], Awaitable[None]]:
+    """An on_shutdown handler that arms a watchdog: a drain that has not finished within
+    ``seconds`` of the signal ends the process (status 1, and says so), so a stop request
+    is never left hanging."""
+
+    async def arm(_app: web.Application) -> None:
+        logging.getLogger(__name__).info("stopping: draining within %.0f s", seconds)
+        timer = threading.Timer(seconds, _give_up, args=(seconds,))
+        timer.daemon = True
+        timer.start()
+
+    return arm
+
+
+def _give_up(seconds: float) -> None:
+    print(f"kuaichu: shutdown did not finish within {seconds:.0f} s; exiting", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _command(argv: Sequence[str]) -> str | None:

@@ -77,3 +77,18 @@ class MediaError(KuaichuError):
 
 class NoCommonCodec(MediaError):
     code = "no_common_codec"
+
+
+class ServerRestarting(KuaichuError):
+    """The server is draining before it stops (SIGTERM): no new calls; try again shortly."""
+
+    code = "server_restarting"
+    http_status = 503
+
+
+class CallInterrupted(KuaichuError):
+    """The call was cut off by a server restart; its case lives on (``detail``: case_id,
+    reason) and the driver may report again to rejoin it."""
+
+    code = "call_interrupted"
+    http_status = 410

@@ -81,8 +81,9 @@ def process_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]
     """``python server.py`` as a subprocess, for what only a process shows."""
     started: list[LiveServer] = []
 
-    def factory(**settings: object) -> LiveServer:
-        server = start_server(tmp_path / f"data{len(started)}", **settings)
+    def factory(data_dir: Path | None = None, **settings: object) -> LiveServer:
+        # ``data_dir``: a restart on an earlier server's data (recovery after a crash).
+        server = start_server(data_dir or tmp_path / f"data{len(started)}", **settings)
         started.append(server)
         return server
 

@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..accounts.model import Officer
@@ -31,7 +32,14 @@ from ..cases.eligibility import (
 )
 from ..cases.ids import new_case_id
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
-from ..errors import Conflict, KuaichuError, MediaError, NotFound
+from ..errors import (
+    CallInterrupted,
+    Conflict,
+    KuaichuError,
+    MediaError,
+    NotFound,
+    ServerRestarting,
+)
 from ..media.call_media import CallMedia
 from ..queue import Dispatcher, OfficerStatus, QueuedCall
 from ..signaling.schemas import Location, Report
@@ -41,10 +49,17 @@ from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
 from .recordings import Recordings
+from .resume import ResumeTokens
 from .sessions import CallRegistry
 from .trail import CallTrail
 
 logger = logging.getLogger(__name__)
+
+# Ends of a call that the driver did not choose and the server did not decide: a restart
+# (the old process's calls, closed by start-up recovery) or a drain (SIGTERM).
+RESTART_ENDS = frozenset({"interrupted", "server_shutdown"})
+# How long after such an end a report from the same page rejoins the case.
+REREPORT_WINDOW = 1800.0
 
 
 class CaseIntake(Protocol):
@@ -108,6 +123,8 @@ class CallCenter:
         media_factory: Callable[..., CallMedia] = CallMedia,
         rules: ServiceRules | None = None,
         zone: tzinfo = CHINA_TIME,
+        tokens: ResumeTokens | None = None,
+        rereport_window: float = REREPORT_WINDOW,
     ) -> None:
         self.db = db
         self.sessions = sessions
@@ -120,6 +137,9 @@ class CallCenter:
         self.rules = rules or ServiceRules()
         self.zone = zone
         self.driver_grace = driver_grace
+        self.tokens = tokens or ResumeTokens.random()
+        self.rereport_window = rereport_window
+        self.draining = False
         self.trail = CallTrail(db, zone)
         self.media = MediaSession(
             db,
@@ -139,7 +159,10 @@ class CallCenter:
         self.fanout.queue_position(call, self.dispatcher.queue_position(call.call_id))
 
     async def report(self, sid: str, report: Report) -> Call:
-        """A driver's report: checked, stored as a new case with its call, then queued."""
+        """A driver's report: checked, stored as a new case with its call, then queued. A
+        report naming the page's interrupted call (``previous``) rejoins that call's case."""
+        if self.draining:
+            raise ServerRestarting("the server is restarting; report again in a minute")
         if self.sessions.has_driver(sid):
             raise Conflict("this connection already has a call")
         self.sessions.ended_pages.pop(sid, None)
@@ -157,13 +180,20 @@ class CallCenter:
             )
         eligibility.require()
         call_id = new_call_id()
-        case_id = new_case_id(now)
         location = report.location.as_dict() if report.location else None
+        previous = await self._interrupted(report.previous)
+        if previous is not None and not previous[1].terminal:
+            return await self._rejoin(sid, report, call_id, previous[0], location, at)
+        case_id = new_case_id(now)
         detail: dict[str, Any] = {
             "call_id": call_id,
             "eligibility": _answers_dict(report.eligibility),
             "area_checked": eligibility.area_checked,
         }
+        if previous is not None:
+            # The interrupted call's case was closed meanwhile (nobody had answered it): a
+            # new case, which names the old one for the officer.
+            detail["previous_case"] = previous[0]
         if point is not None and self.rules.area is not None:
             detail["district"] = self.rules.area.district(point)
         # The case exists from the moment of the report, before anyone answers; the report
@@ -181,7 +211,15 @@ class CallCenter:
             case_id, call_id, now, location, report.phone, entry, extra=case_file
         )
         queued = QueuedCall(call_id, case_id, now, location)
-        call = Call(call_id, case_id, sid, queued, report.location, case_state=entry.to_state)
+        call = Call(
+            call_id,
+            case_id,
+            sid,
+            queued,
+            report.location,
+            case_state=entry.to_state,
+            resume_token=self.tokens.mint(call_id),
+        )
         call.progress_token = progress_token
         self.doorbell.ring()  # the "queued" SMS, if the page gave a number
         await self.trail.event(call, CaseEvent.QUEUE, SYSTEM, {"call_id": call_id})
@@ -189,6 +227,67 @@ class CallCenter:
         logger.info("call %s: reported, case %s", call_id, case_id)
         self.fanout.driver_state(call)
         self.dispatcher.enqueue(queued)
+        return call
+
+    async def _interrupted(self, previous: tuple[str, str] | None) -> tuple[str, CaseState] | None:
+        """The case and state of the page's earlier call, if that call was cut off by a
+        restart within the window and the token is its own; None otherwise (then the
+        report is an ordinary new one: a wrong token learns nothing)."""
+        if previous is None:
+            return None
+        call_id, token = previous
+        if not self.tokens.check(call_id, token):
+            return None
+        row = await self.db.get_call(call_id)
+        if row is None or row["state"] != CallState.ENDED or row["case"] is None:
+            return None
+        ended_at = row["ended_at"] or 0.0
+        if row["end_reason"] not in RESTART_ENDS or time.time() - ended_at > self.rereport_window:
+            return None
+        return row["case_id"], CaseState(row["case"]["status"])
+
+    async def _rejoin(
+        self,
+        sid: str,
+        report: Report,
+        call_id: str,
+        case_id: str,
+        location: dict[str, float] | None,
+        at: datetime,
+    ) -> Call:
+        """A new call in the interrupted call's case, at the head of the queue: the case,
+        its form and its evidence stay as they were; the trail records the rejoin."""
+        now = at.timestamp()
+        previous_id = report.previous[0] if report.previous else None
+
+        async def add_call(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            await self.db.insert_call(conn, call_id, case_id, now, location)
+
+        entry = await self.db.case_action(
+            case_id,
+            AuditAction.REJOINED,
+            DRIVER,
+            at,
+            {"call_id": call_id, "previous_call_id": previous_id},
+            zone=self.zone,
+            extra=add_call,
+        )
+        queued = QueuedCall(call_id, case_id, now, location)
+        call = Call(
+            call_id,
+            case_id,
+            sid,
+            queued,
+            report.location,
+            case_state=entry.to_state,
+            resume_token=self.tokens.mint(call_id),
+        )
+        self.sessions.add(call)
+        logger.info(
+            "call %s: reported again after %s, rejoins case %s", call_id, previous_id, case_id
+        )
+        self.fanout.driver_state(call)
+        self.dispatcher.enqueue(queued, at_head=True)
         return call
 
     async def driver_location(self, sid: str, location: Location) -> None:
@@ -221,9 +320,18 @@ class CallCenter:
             await self._drop(call, "driver_lost")
 
     async def resume(self, sid: str, call_id: str, token: str) -> Call:
-        """The driver page's new connection takes its call back (within the grace period)."""
+        """The driver page's new connection takes its call back (within the grace period).
+        A call that a restart cut off is answered ``call_interrupted`` with its case, so the
+        page can offer to report again (which rejoins the case)."""
         call = self.sessions.get(call_id)
-        if call is None or not secrets.compare_digest(call.resume_token, token):
+        if call is None:
+            await self._check_interrupted(call_id, token)
+        # compare_digest raises on text that is not ASCII: such a token is simply not ours.
+        if (
+            call is None
+            or not token.isascii()
+            or not secrets.compare_digest(call.resume_token, token)
+        ):
             raise NotFound("no such call to resume")
         if self.sessions.has_driver(sid):
             raise Conflict("this connection already has a call")
@@ -237,6 +345,18 @@ class CallCenter:
         if call.pending_offer is not None:
             self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
         return call
+
+    async def _check_interrupted(self, call_id: str, token: str) -> None:
+        if not self.tokens.check(call_id, token):
+            return
+        row = await self.db.get_call(call_id)
+        if row is None or row["state"] != CallState.ENDED or row["end_reason"] not in RESTART_ENDS:
+            return
+        raise CallInterrupted(
+            "the call was interrupted by a server restart; report again to rejoin the case",
+            case_id=row["case_id"],
+            reason=row["end_reason"],
+        )
 
     async def driver_hangup(self, sid: str) -> None:
         """The driver hung up (abandoned if nobody had answered yet)."""
@@ -395,12 +515,18 @@ class CallCenter:
         self.dispatcher.record(
             "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
         )
-        await self.db.update_call(
-            call.call_id, state=CallState.ENDED, ended_at=now, end_reason=reason
-        )
-        await self._case_after_call(call, reason, officer)
-        logger.info("call %s: ended (%s)", call.call_id, reason)
-        self.recordings.finish(call)
+        try:
+            await self.db.update_call(
+                call.call_id, state=CallState.ENDED, ended_at=now, end_reason=reason
+            )
+            await self._case_after_call(call, reason, officer)
+        except (SQLAlchemyError, OSError) as exc:
+            # A full disk (the database cannot write) must not fail the hang-up nor keep
+            # the recording from being finalized: the call is over either way.
+            logger.error("call %s: its end could not be stored: %s", call.call_id, exc)
+        finally:
+            logger.info("call %s: ended (%s)", call.call_id, reason)
+            self.recordings.finish(call)
 
     async def _case_after_call(self, call: Call, reason: str, officer: Officer | None) -> None:
         """A call that ends before anyone answered abandons its case. One that ends after
@@ -424,14 +550,36 @@ class CallCenter:
                 "call %s: could not record the end in case %s", call.call_id, call.case_id
             )
 
+    def stop_reports(self) -> None:
+        """From now on a report is refused with ``server_restarting`` (the drain's first
+        step, before the pages are told)."""
+        self.draining = True
+
+    async def drain(self, timeout: float) -> None:
+        """SIGTERM: refuse new reports, end every live call (``server_shutdown``: the pages
+        are told), and wait up to ``timeout`` s for their recordings to be finalized and
+        registered. The cleanup's :meth:`close` then finds nothing left to end."""
+        self.draining = True
+        live = list(self.sessions)
+        logger.info("draining: %d live call(s) end, new reports refused", len(live))
+        await self._end_all(live)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.recordings.close()), timeout)
+        except TimeoutError:
+            logger.warning("draining: recordings not finalized within %.0f s", timeout)
+
+    async def _end_all(self, live: list[Call]) -> None:
+        for call in live:
+            try:
+                await self._end(call, "server_shutdown")
+            except Exception:
+                # One call that cannot be ended cleanly must not keep the others open.
+                logger.exception("call %s: could not end it at shutdown", call.call_id)
+
     async def close(self) -> None:
         """Shutdown: every live call ends, and its recording is finalized."""
+        self.draining = True
         try:
-            for call in self.sessions:
-                try:
-                    await self._end(call, "server_shutdown")
-                except Exception:
-                    # One call that cannot be ended cleanly must not keep the others open.
-                    logger.exception("call %s: could not end it at shutdown", call.call_id)
+            await self._end_all(list(self.sessions))
         finally:
             await self.recordings.close()

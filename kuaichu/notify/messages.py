@@ -29,6 +29,7 @@ class Template(enum.StrEnum):
     AGREEMENT_APPROVED = "agreement_approved"
     LINK_REPLACED = "link_replaced"
     LINK_CODE = "link_code"
+    CALL_INTERRUPTED = "call_interrupted"
 
 
 # Legal notices: a failure to deliver one is never dropped silently; it waits on the
@@ -66,6 +67,10 @@ _TEXTS: Final[Mapping[Template, str]] = {
     ),
     Template.LINK_CODE: (
         "验证码{code}，用于查看事故{case_id}的办理进度，10分钟内有效，请勿告诉他人。"
+    ),
+    Template.CALL_INTERRUPTED: (
+        "您的事故快处报警{case_id}因系统重启中断。如需处理，请重新发起视频报警或拨打122。"
+        "进度：{link}"
     ),
 }
 

@@ -137,11 +137,14 @@ class Report:
     location: Location | None
     phone: str | None
     eligibility: EligibilityAnswers
+    # The interrupted call this page held (call id, resume token): the report rejoins its
+    # case (kuaichu.calls.center, docs/protocol.md).
+    previous: tuple[str, str] | None = None
 
 
 def parse_report(data: Any) -> Report:
     d = _obj(data)
-    _allowed(d, "location", "phone", "eligibility")
+    _allowed(d, "location", "phone", "eligibility", "previous")
     location = parse_location(d["location"]) if d.get("location") is not None else None
     phone = d.get("phone")
     if phone is not None:
@@ -152,7 +155,8 @@ def parse_report(data: Any) -> Report:
         raise InvalidMessage(
             "report needs the eligibility answers (see docs/protocol.md)", field="eligibility"
         )
-    return Report(location, phone, parse_eligibility(d["eligibility"]))
+    previous = parse_resume(d["previous"]) if d.get("previous") is not None else None
+    return Report(location, phone, parse_eligibility(d["eligibility"]), previous)
 
 
 def parse_call_id(data: Any) -> str:

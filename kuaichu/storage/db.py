@@ -221,6 +221,29 @@ class Database:
             )
         )
 
+    async def insert_call(
+        self,
+        conn: AsyncConnection,
+        call_id: str,
+        case_id: str,
+        now: float,
+        location: Mapping[str, float] | None,
+    ) -> None:
+        """A new waiting call in an existing case, inside the caller's transaction (a driver
+        rejoining the case after a restart, kuaichu.calls.center)."""
+        loc = location or {}
+        await conn.execute(
+            insert(calls).values(
+                id=call_id,
+                case_id=case_id,
+                state="waiting",
+                queued_at=now,
+                lat=loc.get("lat"),
+                lng=loc.get("lng"),
+                accuracy=loc.get("accuracy"),
+            )
+        )
+
     async def update_call(self, call_id: str, **values: Any) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(calls).where(calls.c.id == call_id).values(**values))
