@@ -90,7 +90,7 @@ async def test_a_corrected_phone_replaces_the_old_link_at_once(server_factory: A
 def _code_in_log(server: Any) -> str:
     codes = re.findall(r"验证码(\d{6})", server.log())
     assert codes, "no code in the log"
-    return codes[-1]
+    return str(codes[-1])
 
 
 async def test_another_device_needs_the_code_sent_to_the_phone(server_factory: Any) -> None:
