@@ -31,7 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..storage.tables import outbox
 from ..tasks import TaskOwner
 from .doorbell import Doorbell
-from .messages import LEGAL_NOTICES, Template, mask_phone, redact_phones, render_text
+from .messages import (
+    LEGAL_NOTICES,
+    Template,
+    mask_phone,
+    redact_links,
+    redact_phones,
+    render_text,
+)
 from .sms import SmsAdapter, SmsError
 
 logger = logging.getLogger(__name__)
@@ -184,16 +191,17 @@ def backoff_delay(
 
 
 def _clean_error(text: str, phone: str) -> str:
-    # last_error is shown to supervisors and logged: never the number, never unbounded.
+    # last_error is shown to supervisors and logged: never the number nor a link's token (a
+    # gateway may echo the text), never unbounded.
     text = text.replace(phone, mask_phone(phone))
-    return redact_phones(text)[:_MAX_ERROR]
+    return redact_links(redact_phones(text))[:_MAX_ERROR]
 
 
 def _clean_traceback(exc: BaseException, phone: str = "") -> str:
     text = "".join(traceback.format_exception(exc)).rstrip()
     if phone:
         text = text.replace(phone, mask_phone(phone))
-    return redact_phones(text)
+    return redact_links(redact_phones(text))
 
 
 class Outbox:

@@ -186,7 +186,7 @@ class HttpSms:
         if 200 <= status < 300:
             return _gateway_id(answer)
         # The answer may echo the request; keep a short, phone-free excerpt for the supervisor.
-        excerpt = redact_phones(answer[:200].decode("utf-8", "replace")).strip()
+        excerpt = redact_links(redact_phones(answer[:200].decode("utf-8", "replace"))).strip()
         retryable = retryable_status(status)
         raise SmsError(
             f"SMS gateway answered HTTP {status}" + (f": {excerpt}" if excerpt else ""),

@@ -387,3 +387,13 @@ async def test_log_adapter_end_to_end_never_logs_the_number(
         (Template.QUEUED, "sent", CASE_ID),
     ]
     assert await notifier.messages("KC-none") == []
+
+
+def test_an_echoed_text_leaves_neither_number_nor_link_in_the_error() -> None:
+    from kuaichu.notify.outbox import _clean_error
+
+    echoed = f"HTTP 400: refused {PHONE}: 【快处】事故证据已固定，请立即撤离现场。进度：{LINK}"
+    cleaned = _clean_error(echoed, PHONE)
+    assert PHONE not in cleaned
+    assert LINK.rsplit("/", 1)[-1] not in cleaned
+    assert "/p/…" in cleaned

@@ -30,7 +30,9 @@ export function renderDocuments(t, view, offset) {
   }
 }
 
-export function renderMessages(t, view, offset) {
+// A failed notice nobody has resent yet (legal ones above all) is marked and gets a resend
+// button; `onResend(id)` posts it and reads the case again.
+export function renderMessages(t, view, offset, onResend) {
   const body = $("cp-sms");
   body.textContent = "";
   const messages = view.messages || [];
@@ -46,7 +48,23 @@ export function renderMessages(t, view, offset) {
     tr.append(el("td", "", m.party ? fmt(t.who_party, { key: m.party }) : ""));
     tr.append(el("td", "num", m.phone));
     tr.append(el("td", "", t["sms_tpl_" + m.template] || m.template));
-    tr.append(el("td", `cp-sms-status cp-sms-${m.status}`, t["sms_st_" + m.status] || m.status));
+    const st = el("td", `cp-sms-status cp-sms-${m.status}`, t["sms_st_" + m.status] || m.status);
+    if (m.resent_as) st.append(el("span", "cp-sms-resent", " " + t.sms_resent));
+    if (m.needs_attention && m.legal) {
+      tr.dataset.attention = "true";
+      st.append(el("span", "cp-sms-attention", " " + t.sms_needs_attention));
+    }
+    if (m.resendable && onResend) {
+      const btn = el("button", "btn btn-small cp-sms-resend", t.sms_resend);
+      btn.type = "button";
+      btn.dataset.id = m.id;
+      btn.addEventListener("click", () => {
+        btn.disabled = true;
+        onResend(m.id);
+      });
+      st.append(btn);
+    }
+    tr.append(st);
     tr.append(el("td", "num", caseTime(m.sent_at || m.created_at, offset, true)));
     body.append(tr);
   }

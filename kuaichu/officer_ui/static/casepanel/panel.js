@@ -200,11 +200,20 @@ export class CasePanel {
     this.renderVerification();
     this.renderTimings();
     renderDocuments(this.t, view, this.offset);
-    renderMessages(this.t, view, this.offset);
+    renderMessages(this.t, view, this.offset, (id) => this.resendNotice(id));
     renderTrail(this.t, view, this.offset);
     renderAgreement(this.t, view);
     renderReview(this.t, view);
     this.loadEvidence(view);
+  }
+
+  async resendNotice(id) {
+    try {
+      await apiFetch("POST", `/api/notices/${encodeURIComponent(id)}/resend`, {});
+    } catch (err) {
+      this.showError(apiErrorText(this.t, err));
+    }
+    await this.refresh();
   }
 
   // The stills are fetched with every view (the driver's phone adds some); the case page also
