@@ -22,6 +22,8 @@ socket.on("call_location", (msg) => {
   if (msg.call_id === state.callId) renderLocation(msg.location);
 });
 socket.on("call_ended", onCallEnded);
+// The server is stopping (SIGTERM): a call in progress ends; the page reconnects by itself.
+socket.on("server_restarting", () => banner.show(t.server_restarting, "warning"));
 socket.on("driver_media", (msg) => {
   // The driver's phone lost its media path (network switch) and is being re-offered a
   // connection; the call itself goes on. Tell the officer why the picture froze.

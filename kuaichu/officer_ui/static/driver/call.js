@@ -10,6 +10,34 @@ import { banner, show, state, t } from "./page.js";
 import { setProgressUrl, showCaseStatus } from "./progress.js";
 import { hideStill, onStillRequested } from "./still.js";
 
+// Ends the server decided by restarting: a report from this tab within the window rejoins the
+// case (the report carries the interrupted call's id and resume token, docs/protocol.md).
+const RESTART_ENDS = ["interrupted", "server_shutdown"];
+const PREVIOUS_KEY = "kc_previous_call";
+const REJOIN_WINDOW_MS = 30 * 60 * 1000;
+
+function rememberInterrupted() {
+  if (!state.callId || !state.resumeToken) return;
+  const previous = { call_id: state.callId, resume_token: state.resumeToken, at: Date.now() };
+  try {
+    sessionStorage.setItem(PREVIOUS_KEY, JSON.stringify(previous));
+  } catch (_err) {
+    // Storage disabled: the report makes a new case, which an officer can link.
+  }
+}
+
+function interruptedCall() {
+  try {
+    const previous = JSON.parse(sessionStorage.getItem(PREVIOUS_KEY) || "null");
+    if (previous && Date.now() - previous.at < REJOIN_WINDOW_MS) {
+      return { call_id: previous.call_id, resume_token: previous.resume_token };
+    }
+  } catch (_err) {
+    // Nothing usable stored.
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- signaling
 
 export function connectSocket() {
@@ -23,8 +51,10 @@ export function connectSocket() {
     if (everConnected && state.callActive && state.resumeToken) {
       // The network dropped (a phone changing cells on the road): take the call back with
       // its token. The media connection does not ride on this socket and may still be up.
+      // After a server restart the call is gone but the case is not: the server says
+      // call_interrupted, and the ended screen offers to report again (rejoining it).
       emitAck(socket, "resume", { call_id: state.callId, resume_token: state.resumeToken })
-        .catch(() => endCall("driver_lost"));
+        .catch((err) => endCall(err && err.code === "call_interrupted" ? "interrupted" : "driver_lost"));
     }
     everConnected = true;
   });
@@ -33,6 +63,7 @@ export function connectSocket() {
     if (reason !== "io client disconnect") banner.show(t.err_disconnected);
   });
   socket.on("kc_error", (err) => banner.show(errorMessage(t, err)));
+  socket.on("server_restarting", () => banner.show(t.server_restarting, "warning"));
   socket.on("queue", onQueue);
   socket.on("call_state", onCallState);
   // The server sends these only to the pages of this call's case; the case may be another
@@ -97,6 +128,8 @@ $("btn-report").addEventListener("click", async () => {
   btn.textContent = t.report_sending;
   const payload = { eligibility: { ...state.answers } };
   if (state.position) payload.location = { ...state.position };
+  const previous = interruptedCall();
+  if (previous) payload.previous = previous;
   // This tap is the gesture browsers want before sound and notifications: prepare both now
   // for the leave-the-scene notice later.
   unlockAudio();
@@ -106,6 +139,7 @@ $("btn-report").addEventListener("click", async () => {
     state.callId = ack.call_id;
     state.caseId = ack.case_id || null;
     state.resumeToken = ack.resume_token;
+    if (previous) sessionStorage.removeItem(PREVIOUS_KEY);
     if (ack.progress_url) setProgressUrl(ack.progress_url);
     state.callActive = true;
     state.lastLocationSent = Date.now();
@@ -196,6 +230,7 @@ for (const id of ["btn-hangup", "btn-hangup-connecting", "btn-cancel", "btn-canc
 
 function endCall(reason) {
   if (state.screen === "ended") return;
+  if (RESTART_ENDS.includes(reason)) rememberInterrupted();
   state.callActive = false;
   stopTimer();
   closePeer();
