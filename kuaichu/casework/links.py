@@ -22,7 +22,7 @@ from ..cases.form import CaseForm
 from ..errors import Conflict, KuaichuError, NotFound
 from ..notify import Template, enqueue, mask_phone
 from ..storage.casefiles import token_hash
-from ..storage.links import LinkStore, secret_hash
+from ..storage.links import Link, LinkStore, secret_hash
 from .context import CaseContext
 
 CODE_DIGITS: Final = 6
@@ -79,40 +79,49 @@ class LinkGuard:
             if party is not None and party.phone:
                 await self.ctx.notify(conn, case_id, party, Template.LINK_REPLACED, key)
 
-    async def access(self, token: str, device: str | None) -> LinkAccess:
-        """Whether the browser holding ``device`` (its cookie) may open the link; 404 for an
-        unknown link, 404 ``link_replaced`` for a revoked one."""
+    async def _live(self, token: str) -> tuple[Link, str | None]:
+        """The link (404 unknown, 404 ``link_replaced``) and the number a code goes to: the
+        one the link was sent to, or for the report's own link (made before anyone typed a
+        number) the party's number on the form now, if it has one."""
         link = await self.links.link(token_hash(token))
         if link is None:
             raise NotFound("this link is not valid")
         if link.revoked:
             raise NotFound("this link was replaced by a newer one", reason="link_replaced")
-        allowed = link.phone is None or (
+        if link.phone:
+            return link, link.phone
+        party = (await self.ctx.store.form(link.case_id)).form.party(link.party)
+        return link, (party.phone if party is not None and party.phone else None)
+
+    async def access(self, token: str, device: str | None) -> LinkAccess:
+        """Whether the browser holding ``device`` (its cookie) may open the link; 404 for an
+        unknown link, 404 ``link_replaced`` for a revoked one. A link with no number to prove
+        (a report without a phone, nothing on the form yet) only ever lived on the reporting
+        page: it opens."""
+        link, phone = await self._live(token)
+        allowed = phone is None or (
             device is not None
-            and await self.links.trusted(secret_hash(device), link.case_id, link.party, link.phone)
+            and await self.links.trusted(secret_hash(device), link.case_id, link.party, phone)
         )
-        return LinkAccess(link.case_id, link.party, allowed, mask_phone(link.phone or ""))
+        return LinkAccess(link.case_id, link.party, allowed, mask_phone(phone or ""))
 
     async def trust_reporting_device(self, token: str, device: str) -> None:
         """The device that reported opens its link without a code (the caller checked the
         report's resume token)."""
-        link = await self.links.link(token_hash(token))
-        if link is None or link.revoked:
-            raise NotFound("this link is not valid")
+        link, _phone = await self._live(token)
         await self.links.trust(secret_hash(device), link.case_id, link.party, None, time.time())
 
     async def send_code(self, token: str) -> dict[str, object]:
         """A new six-digit code by SMS to the link's number (not more than one a minute)."""
-        link = await self.links.link(token_hash(token))
-        if link is None or link.revoked or not link.phone:
-            raise NotFound("this link is not valid")
+        link, phone = await self._live(token)
+        if phone is None:
+            raise Conflict("this party has no phone number to send a code to", reason="no_phone")
         now = time.time()
         last = await self.links.latest_code(link.case_id, link.party)
         if last is not None and now < last.created_at + RESEND_AFTER:
             wait = round(last.created_at + RESEND_AFTER - now, 1)
             raise TryLater(f"a code was sent just now; ask again in {wait:.0f} s", retry_after=wait)
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        phone = link.phone
         party = link.party
 
         async with self.links.engine.begin() as conn:
@@ -136,12 +145,12 @@ class LinkGuard:
     async def verify_code(self, token: str, code: str, device: str) -> None:
         """Admit ``device`` to the party's links if ``code`` is the live one. Wrong entries
         count; after the second each costs a growing wait, after the fifth the code is dead."""
-        link = await self.links.link(token_hash(token))
-        if link is None or link.revoked or not link.phone:
-            raise NotFound("this link is not valid")
+        link, phone = await self._live(token)
+        if phone is None:
+            raise Conflict("this party has no phone number to send a code to", reason="no_phone")
         now = time.time()
         live = await self.links.latest_code(link.case_id, link.party)
-        if live is None or live.used_at is not None or live.phone != link.phone:
+        if live is None or live.used_at is not None or live.phone != phone:
             raise Conflict("ask for a code first", reason="no_code")
         if now >= live.expires_at:
             raise Conflict("the code has expired; ask for a new one", reason="code_expired")
@@ -162,4 +171,4 @@ class LinkGuard:
             )
         if not await self.links.code_used(live.id, now):
             raise Conflict("ask for a code first", reason="no_code")
-        await self.links.trust(secret_hash(device), link.case_id, link.party, link.phone, now)
+        await self.links.trust(secret_hash(device), link.case_id, link.party, phone, now)

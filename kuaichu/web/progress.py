@@ -134,7 +134,7 @@ async def progress_verify_code(request: web.Request) -> web.StreamResponse:
     except KuaichuError as exc:
         reason = str(exc.detail.get("reason") or exc.code)
         return _code_page(request, access.masked_phone, reason, status=exc.http_status)
-    response = web.HTTPSeeOther(f"/p/{token}")
+    response = web.Response(status=303, headers={"Location": f"/p/{token}"})
     _with_device(request, response, device)
     return response
 

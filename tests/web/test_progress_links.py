@@ -16,13 +16,15 @@ PHONE_A = "13800138000"
 NEW_PHONE_A = "13700137000"
 
 
-async def _answered(server: Any) -> tuple[SimDriver, SimOfficer, dict[str, Any]]:
+async def _answered(
+    server: Any, phone: str | None = PHONE_A
+) -> tuple[SimDriver, SimOfficer, dict[str, Any]]:
     officer = await SimOfficer(
         server.url, server.officer_username, server.officer_password
     ).connect()
     driver = await SimDriver(server.url).connect()
     await officer.set_available()
-    ack = await driver.report(lat=45.7567, lng=126.6424, phone=PHONE_A)
+    ack = await driver.report(lat=45.7567, lng=126.6424, phone=phone)
     assert ack["ok"], ack
     offer = await officer.wait_offer()
     assert (await officer.accept(offer["call_id"]))["ok"]
@@ -172,6 +174,39 @@ async def test_wrong_codes_back_off_and_then_the_code_dies(server_factory: Any) 
                 assert resp.status == 429
                 assert 'data-reason="try_later"' in await resp.text()
             assert (await _get(other, link + "/status"))[0] == 403
+    finally:
+        await driver.close()
+        await officer.close()
+
+
+async def test_a_report_without_a_phone_needs_the_code_once_the_form_has_one(
+    server_factory: Any,
+) -> None:
+    server = await server_factory(progress_link_code=True)
+    driver, officer, ack = await _answered(server, phone=None)
+    try:
+        link = server.url + ack["progress_url"]
+        async with _browser() as reporter, _browser() as other:
+            async with reporter.post(
+                link + "/device",
+                json={"call_id": ack["call_id"], "resume_token": ack["resume_token"]},
+            ) as resp:
+                assert resp.status == 200
+            # No number to prove yet: the link only ever lived on the reporting page.
+            assert (await _get(other, link + "/status"))[0] == 200
+            status, view = await officer.api("GET", f"/api/cases/{ack['case_id']}")
+            form = dict(view["form"])
+            form["parties"] = [{**form["parties"][0], "phone": NEW_PHONE_A}]
+            status, body = await officer.api(
+                "PUT",
+                f"/api/cases/{ack['case_id']}/form",
+                {"revision": view["revision"], "form": form},
+            )
+            assert status == 200, body
+            # Now there is: another browser is asked for the code sent to that number.
+            status, text = await _get(other, link + "/status")
+            assert status == 403 and "137****7000" in text
+            assert (await _get(reporter, link + "/status"))[0] == 200
     finally:
         await driver.close()
         await officer.close()
