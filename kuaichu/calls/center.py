@@ -12,10 +12,10 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime, tzinfo
+from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,7 +24,6 @@ from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import DRIVER, SYSTEM, officer_actor
 from ..cases.eligibility import (
-    AccidentCause,
     EligibilityAnswers,
     GeoPoint,
     ServiceRules,
@@ -48,47 +47,14 @@ from .fanout import CallFanout
 from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
+from .ports import Bell, CallEvidence, CaseIntake
 from .recordings import Recordings
+from .restart import REJOIN_WINDOW, Interrupted, Interruptions
 from .resume import ResumeTokens
 from .sessions import CallRegistry
 from .trail import CallTrail
 
 logger = logging.getLogger(__name__)
-
-# Ends of a call that the driver did not choose and the server did not decide: a restart
-# (the old process's calls, closed by start-up recovery) or a drain (SIGTERM).
-RESTART_ENDS = frozenset({"interrupted", "server_shutdown"})
-# How long after such an end a report from the same page rejoins the case.
-REREPORT_WINDOW = 1800.0
-
-
-class CaseIntake(Protocol):
-    """The case work's part of a report: the case file, written in the report's transaction."""
-
-    async def reported(
-        self,
-        conn: AsyncConnection,
-        case_id: str,
-        phone: str | None,
-        cause: AccidentCause | None,
-        at: datetime,
-        location: Mapping[str, float] | None,
-    ) -> str | None: ...
-
-
-class Bell(Protocol):
-    """The notifier's doorbell (kuaichu.notify.doorbell): rung when an SMS was queued."""
-
-    def ring(self) -> None: ...
-
-
-class CallEvidence(Protocol):
-    """Evidence from a live call (kuaichu.evidence.call_capture.CallCapture): the call
-    centre only starts the plate patrol once the officer's video is up."""
-
-    def start_patrol(self, call: Call) -> None:
-        """The call is bridged: read plates unasked, if configured."""
-        ...
 
 
 def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
@@ -102,6 +68,14 @@ def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
         "drunk_driving": answers.drunk_driving,
         "hit_and_run": answers.hit_and_run,
     }
+
+
+def _interrupted_error(call: Interrupted) -> CallInterrupted:
+    return CallInterrupted(
+        "the call was interrupted by a server restart; report again to rejoin the case",
+        case_id=call.case_id,
+        reason=call.reason,
+    )
 
 
 class CallCenter:
@@ -124,7 +98,7 @@ class CallCenter:
         rules: ServiceRules | None = None,
         zone: tzinfo = CHINA_TIME,
         tokens: ResumeTokens | None = None,
-        rereport_window: float = REREPORT_WINDOW,
+        rejoin_window: float = REJOIN_WINDOW,
     ) -> None:
         self.db = db
         self.sessions = sessions
@@ -138,7 +112,7 @@ class CallCenter:
         self.zone = zone
         self.driver_grace = driver_grace
         self.tokens = tokens or ResumeTokens.random()
-        self.rereport_window = rereport_window
+        self.interruptions = Interruptions(db, self.tokens, rejoin_window)
         self.draining = False
         self.trail = CallTrail(db, zone)
         self.media = MediaSession(
@@ -181,9 +155,18 @@ class CallCenter:
         eligibility.require()
         call_id = new_call_id()
         location = report.location.as_dict() if report.location else None
-        previous = await self._interrupted(report.previous)
-        if previous is not None and not previous[1].terminal:
-            return await self._rejoin(sid, report, call_id, previous[0], location, at)
+        previous = await self.interruptions.rejoinable(report.previous)
+        if previous is not None and not previous.case_state.terminal:
+            state = await self.interruptions.rejoin(previous, call_id, at, location, self.zone)
+            call = self._new_call(sid, call_id, previous.case_id, now, report, state)
+            logger.info(
+                "call %s: reported again after %s, rejoins case %s",
+                call_id,
+                previous.call_id,
+                previous.case_id,
+            )
+            self._join_queue(call, at_head=True)
+            return call
         case_id = new_case_id(now)
         detail: dict[str, Any] = {
             "call_id": call_id,
@@ -193,7 +176,7 @@ class CallCenter:
         if previous is not None:
             # The interrupted call's case was closed meanwhile (nobody had answered it): a
             # new case, which names the old one for the officer.
-            detail["previous_case"] = previous[0]
+            detail["previous_case"] = previous.case_id
         if point is not None and self.rules.area is not None:
             detail["district"] = self.rules.area.district(point)
         # The case exists from the moment of the report, before anyone answers; the report
@@ -210,85 +193,38 @@ class CallCenter:
         await self.db.create_case_and_call(
             case_id, call_id, now, location, report.phone, entry, extra=case_file
         )
-        queued = QueuedCall(call_id, case_id, now, location)
-        call = Call(
-            call_id,
-            case_id,
-            sid,
-            queued,
-            report.location,
-            case_state=entry.to_state,
-            resume_token=self.tokens.mint(call_id),
-        )
+        call = self._new_call(sid, call_id, case_id, now, report, entry.to_state)
         call.progress_token = progress_token
         self.doorbell.ring()  # the "queued" SMS, if the page gave a number
         await self.trail.event(call, CaseEvent.QUEUE, SYSTEM, {"call_id": call_id})
-        self.sessions.add(call)
         logger.info("call %s: reported, case %s", call_id, case_id)
-        self.fanout.driver_state(call)
-        self.dispatcher.enqueue(queued)
+        self._join_queue(call)
         return call
 
-    async def _interrupted(self, previous: tuple[str, str] | None) -> tuple[str, CaseState] | None:
-        """The case and state of the page's earlier call, if that call was cut off by a
-        restart within the window and the token is its own; None otherwise (then the
-        report is an ordinary new one: a wrong token learns nothing)."""
-        if previous is None:
-            return None
-        call_id, token = previous
-        if not self.tokens.check(call_id, token):
-            return None
-        row = await self.db.get_call(call_id)
-        if row is None or row["state"] != CallState.ENDED or row["case"] is None:
-            return None
-        ended_at = row["ended_at"] or 0.0
-        if row["end_reason"] not in RESTART_ENDS or time.time() - ended_at > self.rereport_window:
-            return None
-        return row["case_id"], CaseState(row["case"]["status"])
-
-    async def _rejoin(
+    def _new_call(
         self,
         sid: str,
-        report: Report,
         call_id: str,
         case_id: str,
-        location: dict[str, float] | None,
-        at: datetime,
+        now: float,
+        report: Report,
+        case_state: CaseState,
     ) -> Call:
-        """A new call in the interrupted call's case, at the head of the queue: the case,
-        its form and its evidence stay as they were; the trail records the rejoin."""
-        now = at.timestamp()
-        previous_id = report.previous[0] if report.previous else None
-
-        async def add_call(conn: AsyncConnection, _entry: AuditEntry) -> None:
-            await self.db.insert_call(conn, call_id, case_id, now, location)
-
-        entry = await self.db.case_action(
-            case_id,
-            AuditAction.REJOINED,
-            DRIVER,
-            at,
-            {"call_id": call_id, "previous_call_id": previous_id},
-            zone=self.zone,
-            extra=add_call,
-        )
-        queued = QueuedCall(call_id, case_id, now, location)
-        call = Call(
+        location = report.location.as_dict() if report.location else None
+        return Call(
             call_id,
             case_id,
             sid,
-            queued,
+            QueuedCall(call_id, case_id, now, location),
             report.location,
-            case_state=entry.to_state,
+            case_state=case_state,
             resume_token=self.tokens.mint(call_id),
         )
+
+    def _join_queue(self, call: Call, *, at_head: bool = False) -> None:
         self.sessions.add(call)
-        logger.info(
-            "call %s: reported again after %s, rejoins case %s", call_id, previous_id, case_id
-        )
         self.fanout.driver_state(call)
-        self.dispatcher.enqueue(queued, at_head=True)
-        return call
+        self.dispatcher.enqueue(call.queued, at_head=at_head)
 
     async def driver_location(self, sid: str, location: Location) -> None:
         """A newer position from the driver's phone: stored and shown to the officer."""
@@ -325,7 +261,9 @@ class CallCenter:
         page can offer to report again (which rejoins the case)."""
         call = self.sessions.get(call_id)
         if call is None:
-            await self._check_interrupted(call_id, token)
+            interrupted = await self.interruptions.find(call_id, token)
+            if interrupted is not None:
+                raise _interrupted_error(interrupted)
         # compare_digest raises on text that is not ASCII: such a token is simply not ours.
         if (
             call is None
@@ -345,18 +283,6 @@ class CallCenter:
         if call.pending_offer is not None:
             self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
         return call
-
-    async def _check_interrupted(self, call_id: str, token: str) -> None:
-        if not self.tokens.check(call_id, token):
-            return
-        row = await self.db.get_call(call_id)
-        if row is None or row["state"] != CallState.ENDED or row["end_reason"] not in RESTART_ENDS:
-            return
-        raise CallInterrupted(
-            "the call was interrupted by a server restart; report again to rejoin the case",
-            case_id=row["case_id"],
-            reason=row["end_reason"],
-        )
 
     async def driver_hangup(self, sid: str) -> None:
         """The driver hung up (abandoned if nobody had answered yet)."""

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import av
 from sqlalchemy import select, update
@@ -44,6 +44,7 @@ from ..storage.db import Database
 from ..storage.tables import calls, cases, recordings
 from .ids import CALL_ID_RE
 from .model import CallState
+from .ports import Bell, InterruptNotice
 from .recordings import RecordingLedger
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,6 @@ OPEN_STATES: Final = (
 )
 LIVE_SUFFIX: Final = ".live.mkv"
 FINAL_SUFFIXES: Final = (".mp4", ".mkv")
-
-
-class InterruptNotice(Protocol):
-    """Tells a case's caller that their call was cut off (kuaichu.casework.CaseWork)."""
-
-    async def call_interrupted(self, conn: AsyncConnection, case_id: str, key: str) -> None:
-        """Inside the abandon's transaction: the SMS, if the caller gave a number."""
-        ...
-
-
-class Bell(Protocol):
-    """The notifier's doorbell: rung once SMS were queued."""
-
-    def ring(self) -> None: ...
 
 
 @dataclass
