@@ -93,8 +93,15 @@ def _code_page(
 
 async def _form_field(request: web.Request, name: str) -> str:
     """One field of a same-site form post (the code page works without scripts)."""
+    # Browsers say where a request comes from in Sec-Fetch-Site; with the pages'
+    # "Referrer-Policy: no-referrer" a same-site form's Origin is "null", so that is checked
+    # only when the browser does not send Sec-Fetch-Site.
+    site = request.headers.get("Sec-Fetch-Site")
     origin = request.headers.get("Origin")
-    if origin and origin.split("://", 1)[-1] != request.host:
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise Forbidden("cross-site request refused")
+    elif origin and origin.split("://", 1)[-1] != request.host:
         raise Forbidden("cross-site request refused")
     raw = await read_body(request, 4096, "form too large")
     values = parse_qs(raw.decode("utf-8", "replace"))

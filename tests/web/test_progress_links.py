@@ -120,6 +120,10 @@ async def test_another_device_needs_the_code_sent_to_the_phone(server_factory: A
             assert status == 403 and "device_unverified" in text
             async with other.post(link + "/review", json={"reason": "x"}) as resp:
                 assert resp.status == 403
+            # Another site cannot make a browser ask for (or guess) codes.
+            for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+                async with other.post(link + "/code", data={"send": "1"}, headers=headers) as r:
+                    assert r.status == 403
             # The code goes by SMS through the outbox (the log adapter writes it to the log).
             async with other.post(link + "/code", data={"send": "1"}) as resp:
                 assert resp.status == 200
