@@ -46,6 +46,7 @@ from .signaling.rooms import DRIVER_NS, OFFICER_NS, SUPERVISOR_NS
 from .signaling.supervisor import SupervisorNamespace
 from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
+from .storage.diskspace import MIB, DiskWatch
 from .tasks import TaskOwner
 from .verification import LocalRegistry, Registry, RemoteRegistry
 from .web import setup_routes
@@ -180,6 +181,7 @@ class _Root:
     center: CallCenter
     wallboard: Wallboard
     reader: PlateReader
+    disk: DiskWatch
 
     def __init__(
         self,
@@ -204,6 +206,7 @@ class _Root:
             self.verification,
             self.case_work,
             self.recovery,
+            self.disk_space,
             self.calls,
             self.loops,
         ]
@@ -330,6 +333,24 @@ class _Root:
         if self.sio.eio.sockets:
             await self.sio.eio.disconnect()
 
+    async def disk_space(self, _app: web.Application) -> AsyncIterator[None]:
+        """The recordings disk's free space, watched: below the threshold no new call is
+        taken and every console is told (``disk_space``)."""
+        settings = self.settings
+        emitter = self.emitter
+        self.disk = DiskWatch(
+            settings.recordings_path,
+            settings.disk_min_free_mb * MIB,
+            settings.disk_check_seconds,
+            lambda state: emitter.send("disk_space", state, OFFICER_NS, None),
+        )
+        await self.disk.check()  # a server started on a full disk refuses its first call
+        self.disk.start()
+        try:
+            yield
+        finally:
+            await self.disk.close()
+
     async def calls(self, app: web.Application) -> AsyncIterator[None]:
         """Dispatch, the call centre, evidence from calls, and the socket.io namespaces."""
         settings = self.settings
@@ -370,9 +391,9 @@ class _Root:
         )
         self.wallboard = Wallboard(self.sessions, dispatcher, self.db, self.zone)
         limit = settings.max_message_bytes
-        self.sio.register_namespace(DriverNamespace(self.center, limit))
+        self.sio.register_namespace(DriverNamespace(self.center, limit, admit=self.disk.admit))
         self.sio.register_namespace(
-            OfficerNamespace(self.center, evidence, self.accounts, limit)
+            OfficerNamespace(self.center, evidence, self.accounts, limit, disk=self.disk)
         )
         self.sio.register_namespace(SupervisorNamespace(self.wallboard, self.accounts, limit))
         try:

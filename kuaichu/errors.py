@@ -68,6 +68,13 @@ class Conflict(KuaichuError):
     http_status = 409
 
 
+class DiskFull(KuaichuError):
+    """The recordings disk is below its free-space threshold: no new call is taken."""
+
+    code = "disk_full"
+    http_status = 503
+
+
 class MediaError(KuaichuError):
     """Negotiation or media failure on one call (bad SDP, no common codec)."""
 

@@ -75,6 +75,17 @@ class Settings:
             "help": "on SIGTERM: seconds to end live calls, finalize their recordings and exit"
         },
     )
+    disk_min_free_mb: int = field(
+        default=2048,
+        metadata={
+            "help": "free space (MiB) the recordings directory must keep; below it new calls "
+            "are refused and the officers told, until it is back"
+        },
+    )
+    disk_check_seconds: float = field(
+        default=10.0,
+        metadata={"help": "seconds between checks of the recordings directory's free space"},
+    )
     session_hours: float = field(default=12.0, metadata={"help": "officer login lifetime"})
     login_max_failures: int = field(
         default=5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..calls.center import CallCenter
@@ -18,9 +19,18 @@ logger = logging.getLogger(__name__)
 class DriverNamespace(BaseNamespace):
     """A driver's phone page: anonymous; the call's resume token is its session."""
 
-    def __init__(self, center: CallCenter, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        center: CallCenter,
+        max_message_bytes: int,
+        *,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
+        """``admit()`` raises when no new call may be taken (the recordings disk is full:
+        kuaichu.storage.diskspace.DiskWatch.admit)."""
         super().__init__(DRIVER_NS, max_message_bytes)
         self.center = center
+        self.admit = admit
         self.handlers = {
             "report": self._report,
             "location": self._location,
@@ -46,7 +56,10 @@ class DriverNamespace(BaseNamespace):
         await self.center.driver_disconnected(sid)
 
     async def _report(self, sid: str, payload: Any) -> dict[str, Any]:
-        call = await self.center.report(sid, schemas.parse_report(payload))
+        report = schemas.parse_report(payload)
+        if self.admit is not None:
+            self.admit()
+        call = await self.center.report(sid, report)
         return {
             "call_id": call.call_id,
             "case_id": call.case_id,

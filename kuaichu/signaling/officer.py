@@ -8,6 +8,7 @@ from typing import Any
 from ..accounts.service import Accounts
 from ..calls.center import CallCenter
 from ..evidence.call_capture import CallCapture
+from ..storage.diskspace import DiskWatch
 from . import schemas
 from .base import AuthenticatedNamespace
 from .rooms import OFFICER_NS, officer_room
@@ -24,10 +25,14 @@ class OfficerNamespace(AuthenticatedNamespace):
         evidence: CallCapture,
         accounts: Accounts,
         max_message_bytes: int,
+        *,
+        disk: DiskWatch | None = None,
     ) -> None:
+        """``disk``: a console that connects while the recordings disk is full is told."""
         super().__init__(OFFICER_NS, accounts, max_message_bytes)
         self.center = center
         self.evidence = evidence
+        self.disk = disk
         self.handlers = {
             "set_status": self._set_status,
             "accept": self._accept,
@@ -43,6 +48,8 @@ class OfficerNamespace(AuthenticatedNamespace):
         self.officers[sid] = officer
         await self.enter_room(sid, officer_room(officer.id))
         self.center.officer_connected(officer, sid)
+        if self.disk is not None and self.disk.low:
+            await self.emit("disk_space", self.disk.state(), to=sid)
         logger.info("officer %s connected (%s)", officer.username, sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

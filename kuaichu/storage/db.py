@@ -260,6 +260,8 @@ class Database:
                     started_at=info.started_at,
                     ended_at=info.ended_at,
                     streams=json.dumps(info.streams),
+                    partial=info.partial,
+                    failure=info.failure,
                 )
             )
 

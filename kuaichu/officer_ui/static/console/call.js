@@ -31,6 +31,12 @@ socket.on("driver_media", (msg) => {
   if (msg.state === "reconnecting") banner.show(t.driver_media_reconnecting, "warning");
   else banner.show(t.driver_media_back, "info", 4000);
 });
+socket.on("recording_stopped", (msg) => {
+  // A full disk stopped the recording; the call goes on, and the officer must know that
+  // what follows is not on record.
+  if (msg.call_id !== state.callId) return;
+  banner.show(t["recording_stopped_" + msg.reason] || t.recording_stopped_io_error, "warning");
+});
 
 function startCallTimer(answeredAt) {
   clearInterval(state.callTimer);

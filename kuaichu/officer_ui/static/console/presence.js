@@ -22,6 +22,11 @@ socket.on("disconnect", (reason) => {
 });
 socket.on("kc_error", (err) => banner.show(errorMessage(t, err)));
 socket.on("officer_state", setStatus);
+socket.on("disk_space", (msg) => {
+  // Below its free-space threshold the server takes no new calls; said until it is back.
+  if (msg.low) banner.show(t.disk_full_banner, "warning");
+  else banner.show(t.disk_space_back, "info", 6000);
+});
 socket.on("queue_summary", (q) => {
   $("qs-waiting").textContent = String(q.waiting);
   $("qs-longest").textContent = q.waiting ? humanDuration(t, q.longest_wait_s) : "–";
