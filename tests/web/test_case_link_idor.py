@@ -21,7 +21,7 @@ QUERIES = {
 }
 
 
-def snapshot(server: InProcessServer, *case_ids: str) -> dict[str, Any]:
+def snapshot(server: InProcessServer, *case_ids: str) -> dict[tuple[str, str], Any]:
     """The rows a link would change, read from the database as an operator would."""
     return {
         (case_id, kind): [tuple(r) for r in server.rows(sql, case_id)]
