@@ -9,6 +9,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..errors import KuaichuError
 from ..media.recorder import RecordingInfo
 from ..storage.db import Database
@@ -61,8 +63,10 @@ class Recordings:
         try:
             await self.db.add_recording(call.call_id, info)
             await self.db.update_call(call.call_id, video_codec=call.media.video_codec)
-        except Exception:
-            logger.exception("call %s: could not register the recording", call.call_id)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database's disk is full too: the file stays, unregistered and unlisted
+            # (``evidence verify`` reports it as added), and nothing claims more.
+            logger.error("call %s: could not register the recording: %s", call.call_id, exc)
             return
         meta: dict[str, Any] = {
             "call_id": call.call_id,
