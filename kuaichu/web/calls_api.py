@@ -6,8 +6,8 @@ from aiohttp import web
 
 from ..accounts.guards import require_officer
 from ..accounts.model import Officer
-from ..appkeys import db_key, settings_key
-from ..errors import Forbidden, NotFound
+from ..appkeys import casework_key, db_key, settings_key
+from ..errors import NotFound
 from .common import json_response
 
 
@@ -21,12 +21,13 @@ async def config(request: web.Request) -> web.Response:
 @require_officer
 async def call_info(request: web.Request, officer: Officer) -> web.Response:
     """A call's record (a console reloaded mid-call learns its case from it); a supervisor
-    sees any call, an officer only their own."""
+    sees any call, an officer those of the cases they hold."""
     info = await request.app[db_key].get_call(request.match_info["call_id"])
     if info is None:
         raise NotFound("no such call")
-    if not officer.is_supervisor and info["officer_id"] != officer.id:
-        raise Forbidden("not your call")
+    # Whoever may see the call's case sees its calls (the case page lists them all): one
+    # answered by another officer after a re-queue, one linked in before anyone answered it.
+    await request.app[casework_key].authorize(officer, info["case_id"])
     return json_response(info)
 
 
