@@ -461,28 +461,21 @@ class Notifier:
             )
         async with self.engine.begin() as conn:
             await conn.execute(update(outbox).where(outbox.c.id == message.id).values(**values))
-        if give_up and message.legal:
-            # A legal notice the party has not received: someone must resend it (the
-            # supervisors' attention list, GET /api/notices/failed).
-            logger.error(
-                "SMS %d (case %s, legal notice %s) to %s failed after %d attempt(s): %s; "
-                "it waits on the failed notices list to be resent",
+        if give_up:
+            # A legal notice the party has not received is an error: someone must resend it
+            # (the failed notices list, GET /api/notices/failed).
+            logger.log(
+                logging.ERROR if message.legal else logging.WARNING,
+                "SMS %d (case %s, %s) to %s failed for good after %d attempt(s): %s%s",
                 message.id,
                 message.case_id,
                 message.template.value,
                 message.masked_phone,
                 attempts,
                 error,
-            )
-        elif give_up:
-            logger.warning(
-                "SMS %d (case %s, %s) to %s failed for good after %d attempt(s): %s",
-                message.id,
-                message.case_id,
-                message.template.value,
-                message.masked_phone,
-                attempts,
-                error,
+                "; a legal notice: it waits on the failed notices list to be resent"
+                if message.legal
+                else "",
             )
         else:
             logger.info(

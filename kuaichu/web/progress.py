@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..appkeys import casework_key, center_key, secure_cookies_key, settings_key
 from ..casework import PartyLink
+from ..casework.links import LinkAccess
 from ..errors import Forbidden, InvalidMessage, KuaichuError, NotFound
 from ..officer_ui import render_page
 from .cases_api import document_response
@@ -108,15 +109,23 @@ async def _form_field(request: web.Request, name: str) -> str:
     return (values.get(name) or [""])[0].strip()
 
 
+async def _code_form(request: web.Request, field: str) -> tuple[LinkAccess, str] | web.Response:
+    """The link's access and the form's field, or the invalid-link page to answer with."""
+    try:
+        access = await request.app[casework_key].link_access(_token(request), _device(request))
+    except NotFound:
+        return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
+    return access, await _form_field(request, field)
+
+
 async def progress_send_code(request: web.Request) -> web.Response:
     """Send a one-time code to the link's number; the code page again, saying so."""
     token = _token(request)
     work = request.app[casework_key]
-    try:
-        access = await work.link_access(token, _device(request))
-    except NotFound:
-        return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
-    await _form_field(request, "send")
+    found = await _code_form(request, "send")
+    if isinstance(found, web.Response):
+        return found
+    access = found[0]
     try:
         await work.send_link_code(token)
     except KuaichuError as exc:
@@ -128,11 +137,10 @@ async def progress_verify_code(request: web.Request) -> web.StreamResponse:
     """Check the code; right: the device cookie and on to the page, wrong: the code page."""
     token = _token(request)
     work = request.app[casework_key]
-    try:
-        access = await work.link_access(token, _device(request))
-    except NotFound:
-        return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
-    code = await _form_field(request, "code")
+    found = await _code_form(request, "code")
+    if isinstance(found, web.Response):
+        return found
+    access, code = found
     if not _CODE.match(code):
         return _code_page(request, access.masked_phone, "code_wrong", status=400)
     device = _device(request) or secrets.token_urlsafe(32)

@@ -123,8 +123,26 @@ async def case_server(server_factory: Any, tmp_path: Path) -> Any:
     return server
 
 
-async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
-    """Form, verification, information, leave the scene, determination, served."""
+async def report_and_answer(server: Any, phone: str | None) -> tuple[Any, Any, dict[str, Any]]:
+    """A simulated driver reports (with ``phone``) and the test officer answers: the driver,
+    the officer (both to close) and the report's answer."""
+    from sim.client import SimDriver, SimOfficer
+
+    officer = await SimOfficer(
+        server.url, server.officer_username, server.officer_password
+    ).connect()
+    driver = await SimDriver(server.url).connect()
+    await officer.set_available()
+    ack = await driver.report(lat=45.7567, lng=126.6424, phone=phone)
+    assert ack["ok"], ack
+    offer = await officer.wait_offer()
+    assert (await officer.accept(offer["call_id"]))["ok"]
+    await driver.wait_state("in_call")
+    return driver, officer, ack
+
+
+async def fill_and_verify(officer: Any, case_id: str) -> None:
+    """The form with parties A and B, both verified, B's lapsed policy accepted."""
     status, view = await officer.api("GET", f"/api/cases/{case_id}")
     assert status == 200, view
     form = dict(view["form"])
@@ -158,6 +176,11 @@ async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
         {"party": "B", "item": "insurance", "decision": "accept", "reason": "出示了新保单"},
     )
     assert status == 200, body
+
+
+async def _drive_to_notified(server: Any, officer: Any, case_id: str) -> None:
+    """Form, verification, information, leave the scene, determination, served."""
+    await fill_and_verify(officer, case_id)
     for step in ("information", "leave-scene", "determinations"):
         status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
         assert status in (200, 201), (step, body)

@@ -5,97 +5,30 @@ resends it as a new outbox row with an audit entry."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from sim.client import SimDriver, SimOfficer
-from tests.e2e.conftest import PARTY_A, PARTY_B, seed_registry
+from sim.client import SimOfficer
+from tests.e2e.conftest import PARTY_A, fill_and_verify, report_and_answer, seed_registry
+from tests.notify.conftest import Gateway
 from tests.support.eventually import eventually
 from tests.support.servers import SUPERVISOR, extra_officer, free_port
 
 
-class Gateway:
-    """An SMS gateway whose answer the test switches (400: refused, 200: accepted)."""
-
-    def __init__(self) -> None:
-        self.status = 400
-        self.port = free_port()
-        self.received: list[dict[str, Any]] = []
-        self.runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/sms"
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(json.loads(await request.read()))
-        if self.status >= 300:
-            return web.json_response({"error": "number refused"}, status=self.status)
-        return web.json_response({"id": f"gw-{len(self.received)}"})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/sms", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-
 @pytest.fixture
 async def gateway() -> AsyncIterator[Gateway]:
-    gw = Gateway()
+    """A real HTTP gateway that refuses every message until the test says otherwise."""
+    gw = Gateway(port=free_port(), status=400)
     await gw.start()
     yield gw
-    assert gw.runner is not None
-    await gw.runner.cleanup()
+    await gw.stop()
 
 
 async def _login(server: Any, username: str, password: str) -> SimOfficer:
     return await SimOfficer(server.url, username, password).connect()
-
-
-async def _to_scene_cleared(officer: SimOfficer, case_id: str) -> None:
-    status, view = await officer.api("GET", f"/api/cases/{case_id}")
-    assert status == 200, view
-    form = dict(view["form"])
-    form.update(address="红军街15号", description="追尾")
-    form["parties"] = [
-        {
-            **{k: PARTY_A[k] for k in ("name", "phone", "licence_no", "plate")},
-            "key": "A",
-            "reporter": True,
-            "vehicle_type": "small_car",
-            "liability": "full",
-            "fault": "未保持安全距离",
-        },
-        {
-            **{k: PARTY_B[k] for k in ("name", "phone", "licence_no", "plate")},
-            "key": "B",
-            "vehicle_type": "small_car",
-            "liability": "none",
-        },
-    ]
-    status, body = await officer.api(
-        "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
-    )
-    assert status == 200, body
-    for key in ("A", "B"):
-        status, body = await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": key})
-        assert status == 200, body
-    status, body = await officer.api(
-        "POST",
-        f"/api/cases/{case_id}/decisions",
-        {"party": "B", "item": "insurance", "decision": "accept", "reason": "出示了新保单"},
-    )
-    assert status == 200, body
-    for step in ("information", "leave-scene"):
-        status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
-        assert status in (200, 201), (step, body)
 
 
 async def test_a_refused_legal_notice_waits_on_the_list_and_is_resent(
@@ -103,18 +36,15 @@ async def test_a_refused_legal_notice_waits_on_the_list_and_is_resent(
 ) -> None:
     server = await server_factory(sms_gateway_url=gateway.url)
     await seed_registry(server.data_dir, tmp_path)
-    officer = await _login(server, server.officer_username, server.officer_password)
     supervisor = await _login(server, SUPERVISOR[0], SUPERVISOR[1])
     other = await _login(server, *extra_officer(2)[:2])
-    driver = await SimDriver(server.url).connect()
+    driver, officer, ack = await report_and_answer(server, PARTY_A["phone"])
     try:
-        await officer.set_available()
-        ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
-        assert ack["ok"], ack
-        offer = await officer.wait_offer()
-        assert (await officer.accept(offer["call_id"]))["ok"]
         case_id = ack["case_id"]
-        await _to_scene_cleared(officer, case_id)
+        await fill_and_verify(officer, case_id)
+        for step in ("information", "leave-scene"):
+            status, body = await officer.api("POST", f"/api/cases/{case_id}/{step}", {})
+            assert status == 200, (step, body)
 
         def failed_leave() -> list[Any]:
             return list(
@@ -127,7 +57,7 @@ async def test_a_refused_legal_notice_waits_on_the_list_and_is_resent(
 
         await eventually(lambda: len(failed_leave()) == 2, 15, "leave-scene SMS not failed")
         # Refused once, never retried: a 400 is about the message.
-        assert sum(1 for r in gateway.received if "撤离现场" in r["text"]) == 2
+        assert sum(1 for r in gateway.requests if "撤离现场" in r["text"]) == 2
 
         status, body = await supervisor.api("GET", "/api/notices/failed")
         assert status == 200, body

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sim.client import SimDriver, SimOfficer
-from tests.e2e.conftest import PARTY_A, PARTY_B
+from sim.client import SimOfficer
+from tests.e2e.conftest import PARTY_A, PARTY_B, report_and_answer
 from tests.support.servers import OFFICER, SUPERVISOR
 
 
@@ -24,15 +24,9 @@ async def test_the_log_of_a_whole_case_has_no_secrets_or_personal_data(
     case_server: Any, drive_to_notified: Any
 ) -> None:
     server = case_server
-    officer = await SimOfficer(server.url, *OFFICER[:2]).connect()
     supervisor = await SimOfficer(server.url, *SUPERVISOR[:2]).connect()
-    driver = await SimDriver(server.url).connect()
+    driver, officer, ack = await report_and_answer(server, PARTY_A["phone"])
     try:
-        await officer.set_available()
-        ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
-        assert ack["ok"], ack
-        offer = await officer.wait_offer()
-        assert (await officer.accept(offer["call_id"]))["ok"]
         case_id = ack["case_id"]
         await drive_to_notified(server, officer, case_id)
         # The party reads the document and asks for a review; the supervisor decides.
@@ -108,21 +102,12 @@ async def test_every_data_file_is_owner_only_after_a_call(
     process_server: Any,
 ) -> None:
     server = process_server
-    officer = await SimOfficer(
-        server.url, server.officer_username, server.officer_password
-    ).connect()
-    driver = await SimDriver(server.url).connect()
+    driver, officer, ack = await report_and_answer(server, PARTY_A["phone"])
     try:
-        await officer.set_available()
-        ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
-        assert ack["ok"], ack
-        offer = await officer.wait_offer()
-        assert (await officer.accept(offer["call_id"]))["ok"]
-        await driver.wait_state("in_call")
         # Media has flowed (a recording is written) before the hang-up.
         await officer.wait_for(lambda: officer.frames("video") > 30, 20)
-        await officer.hangup(offer["call_id"])
-        await server.wait_recording(offer["call_id"])
+        await officer.hangup(ack["call_id"])
+        await server.wait_recording(ack["call_id"])
     finally:
         await driver.close()
         await officer.close()

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from sim.client import SimDriver, SimOfficer
+from tests.e2e.conftest import report_and_answer
 from tests.support.eventually import eventually
 
 PHONE_A = "13800138000"
@@ -19,16 +20,7 @@ NEW_PHONE_A = "13700137000"
 async def _answered(
     server: Any, phone: str | None = PHONE_A
 ) -> tuple[SimDriver, SimOfficer, dict[str, Any]]:
-    officer = await SimOfficer(
-        server.url, server.officer_username, server.officer_password
-    ).connect()
-    driver = await SimDriver(server.url).connect()
-    await officer.set_available()
-    ack = await driver.report(lat=45.7567, lng=126.6424, phone=phone)
-    assert ack["ok"], ack
-    offer = await officer.wait_offer()
-    assert (await officer.accept(offer["call_id"]))["ok"]
-    await driver.wait_state("in_call")
+    driver, officer, ack = await report_and_answer(server, phone)
     return driver, officer, ack
 
 
