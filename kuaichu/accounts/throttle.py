@@ -227,6 +227,13 @@ class LoginThrottle:
         self._addresses.begin(attempt.address, now)
         return attempt
 
+    def check_address(self, address: str) -> None:
+        """Raise :class:`TooManyAttempts` now if this address is locked out: lets the edge
+        refuse a flood before it even reads the form."""
+        wait = self._addresses.refusal(address_key(address), self.clock.monotonic())
+        if wait is not None:
+            raise TooManyAttempts(wait)
+
     def succeeded(self, attempt: Attempt) -> None:
         """The password was right: the account starts afresh (the address does not)."""
         now = self.clock.monotonic()

@@ -77,15 +77,18 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         raise web.HTTPRequestEntityTooLarge(
             max_size=_MAX_LOGIN_BYTES, actual_size=request.content_length
         )
-    form = await request.post()
-    username = str(form.get("username", ""))[:64].strip()
-    password = str(form.get("password", ""))[:256]
-    nxt = safe_next(form.get("next"))
     accounts = request.app[accounts_key]
     address = accounts.throttle.client_address(
         request.remote, request.headers.get("X-Forwarded-For")
     )
+    nxt = safe_next(None)  # until the form is read
     try:
+        # A locked-out address is refused before its form is read: a flood costs little.
+        accounts.throttle.check_address(address)
+        form = await request.post()
+        username = str(form.get("username", ""))[:64].strip()
+        password = str(form.get("password", ""))[:256]
+        nxt = safe_next(form.get("next"))
         officer = await accounts.authenticate(username, password, address)
     except (TooManyAttempts, LoginBusy) as exc:
         # Refused before any hashing; not logged per attempt (a storm would flood the log:

@@ -136,3 +136,13 @@ def test_ipv6_addresses_share_their_slash_64() -> None:
     assert address_key("2001:db8::1") == address_key("2001:db8::ffff:1") == "2001:db8::/64"
     assert address_key("::ffff:10.0.0.1") == "10.0.0.1"
     assert Attempt("a", "b").address == "b"
+
+
+def test_a_locked_address_is_refused_before_the_form_is_read() -> None:
+    throttle = LoginThrottle(POLICY, ManualClock())
+    throttle.check_address("10.0.0.1")  # nothing known: no refusal
+    for i in range(10):
+        fail(throttle, f"user{i}")
+    with pytest.raises(TooManyAttempts):
+        throttle.check_address("10.0.0.1")
+    throttle.check_address("10.0.0.2")
