@@ -12,8 +12,11 @@ import asyncio
 import logging
 import secrets
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..accounts.model import Officer
 from ..calls.fanout import CallFanout
@@ -27,11 +30,31 @@ from .plate_check import PlateCheck, plate_check
 
 logger = logging.getLogger(__name__)
 
+# How long the driver has to take and send a photo the officer asked for.
+STILL_REQUEST_SECONDS: Final = 120.0
+# Requests open at once on one call (an officer asking again and again keeps the newest).
+MAX_OPEN_REQUESTS: Final = 6
+
+
+@dataclass(frozen=True)
+class StillRequest:
+    """The officer's request for one photo of one kind, open until it expires."""
+
+    kind: str
+    expires: float
+
 
 class CaseForms(Protocol):
     """The case forms, for the plates the parties declared (kuaichu.storage.casefiles)."""
 
     async def form(self, case_id: str) -> StoredForm: ...
+
+
+def _unrequested(kind: str) -> Conflict:
+    return Conflict(
+        "the officer has not asked for a photo of this kind, or the request has expired",
+        kind=kind,
+    )
 
 
 def _check_kind(kind: str) -> None:
@@ -50,6 +73,8 @@ class CallCapture:
         forms: CaseForms,
         *,
         auto_plate_seconds: float = 0.0,
+        request_seconds: float = STILL_REQUEST_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.fanout = fanout
@@ -57,6 +82,11 @@ class CallCapture:
         self.forms = forms
         # Seconds between plate readings nobody asked for (0: off).
         self.auto_plate_seconds = auto_plate_seconds
+        self.request_seconds = request_seconds
+        self.clock = clock
+        # Per call, the photos the officer asked for and the driver has not sent yet: an
+        # upload is evidence only as the answer to one of them.
+        self._requests: dict[str, list[StillRequest]] = {}
 
     def _facts(self, call: Call) -> CallFacts:
         assert call.officer_id is not None
@@ -121,24 +151,83 @@ class CallCapture:
             self.fanout.to_officer(call, "plate_seen", view)
 
     def request_still(self, officer: Officer, call_id: str, kind: str) -> None:
-        """Ask the driver's phone for a full-resolution photo instead of a video frame."""
+        """Ask the driver's phone for a full-resolution photo instead of a video frame; the
+        request stays open for one photo until it expires."""
         _check_kind(kind)
         call = self.sessions.officer_call(officer, call_id)
         if call.driver_sid is None or call.state not in (CallState.IN_CALL, CallState.CONNECTING):
             raise Conflict("the driver's page is not connected")
+        self._prune()
+        open_ = self._requests.setdefault(call_id, [])
+        open_.append(StillRequest(kind, self.clock() + self.request_seconds))
+        del open_[:-MAX_OPEN_REQUESTS]
         self.fanout.to_driver(
             call,
             "still_requested",
             {"call_id": call_id, "kind": kind, "upload_url": f"/api/calls/{call_id}/stills"},
         )
 
-    async def phone_still(self, call_id: str, token: str, kind: str, data: bytes) -> CaptureView:
-        """The driver's upload, authorized by the call's resume token (the page's session).
-        Only while the call is answered: after hang-up nothing is stored."""
+    def _prune(self) -> None:
+        """Forget expired requests, and the calls left with none."""
+        now = self.clock()
+        for call_id in list(self._requests):
+            left = [r for r in self._requests[call_id] if r.expires > now]
+            if left and not self._gone(call_id):
+                self._requests[call_id] = left
+            else:
+                del self._requests[call_id]
+
+    def _gone(self, call_id: str) -> bool:
         call = self.sessions.get(call_id)
-        if call is None or not secrets.compare_digest(call.resume_token, token):
+        return call is None or call.ended
+
+    def _take_request(self, call_id: str, kind: str) -> StillRequest:
+        """Close the oldest open request for ``kind`` on this call (one photo per request)."""
+        self._prune()
+        open_ = self._requests.get(call_id, [])
+        for request in open_:
+            if request.kind == kind:
+                open_.remove(request)
+                return request
+        raise _unrequested(kind)
+
+    def _give_back(self, call_id: str, request: StillRequest) -> None:
+        """An upload that was refused (not an image, too many pixels) leaves its request open."""
+        self._requests.setdefault(call_id, []).insert(0, request)
+
+    def _call_for_upload(self, call_id: str, token: str) -> Call:
+        call = self.sessions.get(call_id)
+        # A token that is not ASCII is not ours (and compare_digest refuses to compare it).
+        if (
+            call is None
+            or not token.isascii()
+            or not secrets.compare_digest(call.resume_token, token)
+        ):
             raise NotFound("no such call, or it has ended")
         if call.officer_id is None or call.ended:
             raise Conflict("no officer is on this call")
-        view = await self.captures.phone_still(self._facts(call), kind, data)
+        return call
+
+    def expect_still(self, call_id: str, token: str, kind: str) -> None:
+        """Before an upload's body is read: the call is the token's and answered, and the
+        officer has an open request for a photo of ``kind``; else refused, nothing read."""
+        _check_kind(kind)
+        self._call_for_upload(call_id, token)
+        self._prune()
+        if not any(r.kind == kind for r in self._requests.get(call_id, [])):
+            raise _unrequested(kind)
+
+    async def phone_still(self, call_id: str, token: str, kind: str, data: bytes) -> CaptureView:
+        """The driver's upload, authorized by the call's resume token (the page's session),
+        as the answer to an open request of the officer's. Only while the call is answered:
+        after hang-up nothing is stored."""
+        _check_kind(kind)
+        call = self._call_for_upload(call_id, token)
+        request = self._take_request(call_id, kind)
+        try:
+            view = await self.captures.phone_still(self._facts(call), kind, data)
+        except BaseException:
+            if not call.ended:
+                self._give_back(call_id, request)
+            raise
         return await self._done(call, view)

@@ -27,11 +27,13 @@ from typing import Any, Final, NotRequired, Protocol, TypedDict
 import av
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.actions import AuditAction
 from ..cases.actors import officer_actor
+from ..cases.form import text_problem
 from ..cases.plates import parse_plate
 from ..cases.states import CHINA_TIME, AuditEntry
 from ..errors import InvalidMessage, MessageTooLarge, NotFound
@@ -48,7 +50,12 @@ logger = logging.getLogger(__name__)
 # What a capture's kind may be: the console's buttons (kuaichu.evidence.kinds).
 KINDS: Final = CAPTURE_KINDS
 MAX_STILL_BYTES: Final = 8 * 1024 * 1024
-MAX_STILL_PIXELS: Final = 50_000_000
+# A phone camera's photo is 12 MP, a few give 24; decoding costs ~4.5 bytes a pixel.
+MAX_STILL_PIXELS: Final = 24_000_000
+# Phone stills decoded at once: with the pixel cap, bounds the memory uploads can take.
+STILL_DECODES: Final = 2
+# What the first bytes of an accepted photo are, and the one format each may be opened as.
+_MAGIC: Final = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 MAX_REGIONS: Final = 20
 MAX_NOTE: Final = 500
 
@@ -121,8 +128,41 @@ class CaptureView(TypedDict):
     plate_check: NotRequired[PlateCheck]  # added by the callers that know the case form
 
 
+def _sniff(data: bytes) -> str:
+    """The photo's format by its magic bytes: JPEG, PNG or WebP, else refused."""
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    raise InvalidMessage("the upload must be a JPEG, PNG or WebP photo")
+
+
+def check_still_header(data: bytes) -> tuple[int, int]:
+    """The photo's size from its header, before anything is decoded: the type by magic
+    bytes, the pixel count at most ``MAX_STILL_PIXELS`` (a small compressed file can hold a
+    huge image). Pillow's ``open`` reads only the header; nothing here calls ``load()``."""
+    name = _sniff(data)
+    try:
+        with Image.open(io.BytesIO(data), formats=[name]) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        width, height = 0, MAX_STILL_PIXELS + 1  # Pillow's own cap is above ours
+    except (OSError, ValueError, SyntaxError):
+        raise InvalidMessage("the upload is not a readable image") from None
+    if width * height > MAX_STILL_PIXELS:
+        raise InvalidMessage(
+            f"the photo has too many pixels (at most {MAX_STILL_PIXELS})",
+            width=width,
+            height=height,
+            limit=MAX_STILL_PIXELS,
+        )
+    return width, height
+
+
 def _decode_rgb(data: bytes) -> npt.NDArray[np.uint8]:
-    """Decode one still (JPEG, PNG, WebP) with PyAV; anything else is not an image."""
+    """Decode one still (JPEG, PNG, WebP) with PyAV; anything else is not an image. The
+    caller has checked an upload's header (:func:`check_still_header`)."""
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.video[0]
@@ -166,6 +206,7 @@ class CaptureDesk:
         self.recordings_dir = recordings_dir
         self.reader = reader
         self.zone = zone
+        self._decoding = asyncio.Semaphore(STILL_DECODES)
 
     def folder(self, case_id: str) -> Path:
         """The case's folder under the recordings directory."""
@@ -194,16 +235,19 @@ class CaptureDesk:
 
     async def phone_still(self, facts: CallFacts, kind: str, data: bytes) -> CaptureView:
         """A photo the driver's phone took on the officer's request, uploaded over the call's
-        session. Validated by decoding it; stored as the phone sent it when it is a JPEG,
-        otherwise re-encoded as one (the hash is of the stored file)."""
+        session. Its header is checked first (type, pixel count), then it is validated by
+        decoding it; stored as the phone sent it when it is a JPEG, otherwise re-encoded as
+        one (the hash is of the stored file)."""
         if kind not in KINDS:
             raise InvalidMessage(f"kind must be one of {', '.join(KINDS)}", field="kind")
         if len(data) > MAX_STILL_BYTES:
             raise MessageTooLarge(f"a photo may have at most {MAX_STILL_BYTES} bytes")
         if not data:
             raise InvalidMessage("the upload is empty")
-        rgb = await asyncio.to_thread(_decode_rgb, data)
-        jpeg = data if data[:3] == b"\xff\xd8\xff" else await asyncio.to_thread(_jpeg_bytes, rgb)
+        check_still_header(data)
+        async with self._decoding:
+            rgb = await asyncio.to_thread(_decode_rgb, data)
+            jpeg = data if _sniff(data) == "JPEG" else await asyncio.to_thread(_jpeg_bytes, rgb)
         now = time.time()
         stamp = datetime.fromtimestamp(now, self.zone).strftime("%H%M%S")
         name = f"still-{kind}-{stamp}-{secrets.token_hex(2)}.jpg"
@@ -367,6 +411,9 @@ class CaptureDesk:
         boxes = _regions(regions)
         if not isinstance(note, str) or len(note) > MAX_NOTE:
             raise InvalidMessage(f"note must be text of at most {MAX_NOTE} characters")
+        problem = text_problem(note)
+        if problem:
+            raise InvalidMessage(f"note {problem}", field="note")
         text = note.strip()
 
         async def write(conn: AsyncConnection, _entry: AuditEntry) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from aiohttp import web
 
 from ..accounts.guards import require_officer
@@ -28,7 +30,9 @@ async def call_info(request: web.Request, officer: Officer) -> web.Response:
     # Whoever may see the call's case sees its calls (the case page lists them all): one
     # answered by another officer after a re-queue, one linked in before anyone answered it.
     await request.app[casework_key].authorize(officer, info["case_id"])
-    return json_response(info)
+    # Server paths stay on the server: a recording is named as in its case's folder.
+    recordings = [{**r, "path": PurePath(r["path"]).name} for r in info["recordings"]]
+    return json_response({**info, "recordings": recordings})
 
 
 def setup_routes(app: web.Application) -> None:

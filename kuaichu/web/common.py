@@ -14,6 +14,11 @@ from ..cases.ids import CASE_ID_RE
 from ..errors import Forbidden, InvalidMessage, MessageTooLarge, NotFound
 
 MAX_JSON_BYTES: Final = 64 * 1024
+# Deeper than any body we accept (a form is three levels), far below Python's recursion limit.
+MAX_JSON_DEPTH: Final = 16
+# How much of a body is taken from the socket at a time: what is buffered never exceeds the
+# limit by more than this.
+_READ_CHUNK: Final = 64 * 1024
 # The shape of a call id (a socket.io payload's call_id is checked against the same shape).
 _PARTY: Final = re.compile(r"^[A-F]$")
 
@@ -40,12 +45,55 @@ def party_of(data: dict[str, Any]) -> str:
 
 
 async def read_body(request: web.Request, limit: int, too_large: str) -> bytes:
-    """The raw body, refused with ``too_large`` as soon as it is known to exceed ``limit``."""
+    """The whole body, read to its end (a body arrives in as many pieces as the client sent),
+    refused with ``too_large`` as soon as it is known to exceed ``limit``: by its declared
+    length before anything is read, else by what has arrived, never holding more than the
+    limit and one piece."""
     if request.content_length is not None and request.content_length > limit:
         raise MessageTooLarge(too_large)
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise MessageTooLarge(too_large)
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        piece = await request.content.read(min(_READ_CHUNK, limit + 1 - size))
+        if not piece:
+            return b"".join(pieces)
+        size += len(piece)
+        if size > limit:
+            raise MessageTooLarge(too_large)
+        pieces.append(piece)
+
+
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether decoded JSON nests at most ``limit`` arrays/objects deep (walked without
+    recursion, so a hostile shape cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return False
+                stack.append((child, depth + 1))
+    return True
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decoded JSON, or InvalidMessage: not UTF-8 JSON, or nested deeper than
+    ``MAX_JSON_DEPTH`` (the decoder's own recursion limit would otherwise be a 500)."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        data = None
+        deep = True
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidMessage("the body is not valid JSON") from None
+    else:
+        deep = not json_depth_ok(data)
+    if deep:
+        raise InvalidMessage(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     return data
 
 
@@ -61,10 +109,7 @@ async def json_body(request: web.Request, *allowed: str) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InvalidMessage("send a JSON object (Content-Type: application/json)")
     raw = await read_body(request, MAX_JSON_BYTES, f"request body exceeds {MAX_JSON_BYTES} bytes")
-    try:
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidMessage("the body is not valid JSON") from None
+    data = parse_json(raw or b"{}")
     if not isinstance(data, dict):
         raise InvalidMessage("the body must be a JSON object")
     extra = sorted(str(k)[:40] for k in set(data) - set(allowed))

@@ -79,7 +79,8 @@ async def get_recording(request: web.Request, officer: Officer) -> web.StreamRes
 
 async def post_still(request: web.Request) -> web.Response:
     """The driver page's photo upload: the body is the image, the call's resume token (the
-    page's session for this call) is the ``X-Call-Token`` header. No officer session."""
+    page's session for this call) is the ``X-Call-Token`` header. No officer session. Only
+    the answer to an open request of the officer's is taken; the body is read whole."""
     call_id = request.match_info["call_id"]
     if not is_call_id(call_id):
         raise NotFound("no such call")
@@ -87,10 +88,13 @@ async def post_still(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "")
     if not token or len(token) > 64:
         raise NotAuthenticated("the call's token is missing")
+    capture = request.app[call_capture_key]
+    # Refused before the body is read: a wrong token, or a photo nobody asked for.
+    capture.expect_still(call_id, token, kind)
     data = await read_body(
         request, MAX_STILL_BYTES, f"a photo may have at most {MAX_STILL_BYTES} bytes"
     )
-    view = await request.app[call_capture_key].phone_still(call_id, token, kind, data)
+    view = await capture.phone_still(call_id, token, kind, data)
     return json_response(
         {"id": view["id"], "sha256": view["sha256"], "kind": view["kind"]}, status=201
     )
