@@ -147,7 +147,13 @@ class MediaSession:
         call.state = CallState.RECONNECTING
         if call.media is not None:
             await call.media.detach_officer()
+        # The call may have ended meanwhile (a shutdown's drain): an ended call's row and its
+        # case must not be sent back to the queue.
+        if call.ended:
+            return
         await self.db.update_call(call.call_id, state=CallState.WAITING)
+        if call.ended:
+            return
         # With two calls in one case (linked reports), losing one officer leg must not send
         # the case back to the queue while the other call is still answered.
         others = [
