@@ -34,6 +34,7 @@ REAL_TIME_MEDIA = (
     "tests/e2e/test_capture.py",
     "tests/e2e/test_crash.py",
     "tests/e2e/test_resume.py",
+    "tests/e2e/test_restart.py",
 )
 
 
