@@ -154,17 +154,19 @@ class RemoteRegistry:
                         raise _Failure(Reason.UPSTREAM_ERROR, True, f"HTTP {status}", status)
                     if status != 200:
                         raise _Failure(Reason.UPSTREAM_ERROR, False, f"HTTP {status}", status)
-                    body = await resp.content.read(MAX_RESPONSE + 1)
+                    body = await _read_answer(resp)
         except TimeoutError:
             raise _Failure(Reason.UPSTREAM_TIMEOUT, True, f"timeout after {limit:.2f} s") from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise _Failure(Reason.UPSTREAM_ERROR, True, type(exc).__name__) from None
         except aiohttp.ClientError as exc:
             raise _Failure(Reason.UPSTREAM_ERROR, False, type(exc).__name__) from None
-        if len(body) > MAX_RESPONSE:
-            raise _Failure(Reason.UPSTREAM_ERROR, False, "response too large", 200)
         try:
             result = VerificationResult.from_dict(json.loads(body))
+        except RecursionError:
+            raise _Failure(
+                Reason.UPSTREAM_ERROR, False, "malformed response: nested too deep", 200
+            ) from None
         except (ValueError, InvalidMessage) as exc:
             # ValueError covers bad UTF-8 and bad JSON; the message says which rule failed
             # and never echoes the content.
@@ -175,6 +177,19 @@ class RemoteRegistry:
         # From the officer's side the verdict came from upstream, whatever the upstream
         # calls its own store.
         return replace(result, items=tuple(replace(r, source=SOURCE) for r in result.items))
+
+
+async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
+    """The whole answer, however many pieces it came in; an answer over ``MAX_RESPONSE``
+    (declared or as it arrives) is final, and no more of it than that is held."""
+    if resp.content_length is not None and resp.content_length > MAX_RESPONSE:
+        raise _Failure(Reason.UPSTREAM_ERROR, False, "response too large", 200)
+    body = bytearray()
+    async for piece in resp.content.iter_any():
+        body += piece
+        if len(body) > MAX_RESPONSE:
+            raise _Failure(Reason.UPSTREAM_ERROR, False, "response too large", 200)
+    return bytes(body)
 
 
 # -- the API served from any registry -----------------------------------------------------
@@ -193,12 +208,14 @@ def _error(exc: KuaichuError) -> web.Response:
 async def _verify(request: web.Request) -> web.Response:
     token = request.app[TOKEN_KEY]
     if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        # Header text may hold any character, surrogates included (aiohttp keeps undecodable
+        # bytes that way): compared as bytes that always encode, so no header makes this raise.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(given, f"Bearer {token}".encode()):
             return _error(NotAuthenticated("a valid bearer token is required"))
     try:
         raw = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(InvalidMessage("the body must be a JSON object"))
     try:
         facts = PartyFacts.from_dict(raw)
