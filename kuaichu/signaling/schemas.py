@@ -163,7 +163,8 @@ def parse_call_id(data: Any) -> str:
     d = _obj(data)
     _allowed(d, "call_id")
     call_id = d.get("call_id")
-    if not isinstance(call_id, str) or not CALL_ID_RE.match(call_id):
+    # fullmatch: the pattern's "$" would let a trailing newline through.
+    if not isinstance(call_id, str) or not CALL_ID_RE.fullmatch(call_id):
         raise InvalidMessage("call_id is missing or malformed")
     return call_id
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from kuaichu.cases.form import CaseForm
 from kuaichu.errors import KuaichuError
 from kuaichu.signaling import schemas
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- hostile building blocks ---------------------------------------------------------------
 
@@ -317,3 +318,19 @@ def test_hostile_case_forms_are_refused_with_a_code(form: Any) -> None:
 @given(st.lists(mutate(PARTY), max_size=3))
 def test_hostile_parties_are_refused_with_a_code(parties: list[Any]) -> None:
     only_coded_errors(_form_parse, {"parties": parties})
+
+
+@FUZZ
+@given(
+    st.one_of(
+        CALL_IDS,
+        CALL_IDS.map(lambda c: c + "\n"),
+        st.from_regex(r"[A-Za-z0-9_-]{8,40}\n?", fullmatch=True),
+        EDGE_TEXT,
+    )
+)
+def test_a_call_id_that_parses_has_the_minted_shape(call_id: str) -> None:
+    # Ids go into log lines, room names and lookups: nothing but the URL-safe alphabet.
+    parsed = only_coded_errors(schemas.parse_call_id, {"call_id": call_id})
+    if parsed is not None:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{8,40}", parsed), repr(parsed)
