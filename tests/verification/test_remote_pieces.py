@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -17,12 +18,13 @@ from kuaichu.verification import (
     LocalRegistry,
     PartyFacts,
     RemoteRegistry,
+    VerificationResult,
     make_registry_app,
 )
 from kuaichu.verification.model import Reason
 from kuaichu.verification.remote import MAX_RESPONSE
 
-from .test_remote import TODAY
+TODAY = date(2025, 6, 1)  # the fixture registry's day
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
@@ -94,6 +96,14 @@ async def verdict(local: LocalRegistry, people: Any) -> tuple[PartyFacts, bytes]
     return facts, json.dumps((await local.verify(facts)).to_dict(), ensure_ascii=False).encode()
 
 
+async def ask(base: str, facts: PartyFacts) -> VerificationResult:
+    remote = RemoteRegistry(base, timeout=5.0, retries=0)
+    try:
+        return await remote.verify(facts)
+    finally:
+        await remote.close()
+
+
 async def test_an_answer_in_two_writes_is_read_whole(
     local: LocalRegistry, people: Any, upstream: Any
 ) -> None:
@@ -105,11 +115,7 @@ async def test_an_answer_in_two_writes_is_read_whole(
         in_two(with_length(padded), padded),
         in_two(CHUNKED_HEAD, chunks(padded, 7000)),
     ):
-        remote = RemoteRegistry(await upstream(answer), timeout=5.0, retries=0)
-        try:
-            result = await remote.verify(facts)
-        finally:
-            await remote.close()
+        result = await ask(await upstream(answer), facts)
         assert [(r.item, r.status) for r in result.items] == expected
         assert all(r.status is not ItemStatus.UNAVAILABLE for r in result.items)
 
@@ -125,11 +131,7 @@ async def test_an_answer_over_the_limit_or_too_deep_is_the_upstreams_error(
         in_two(CHUNKED_HEAD, chunks(huge, 16_000)),  # found out while reading
         in_two(CHUNKED_HEAD, chunks(deep, 16_000)),
     ):
-        remote = RemoteRegistry(await upstream(answer), timeout=5.0, retries=0)
-        try:
-            result = await remote.verify(facts)
-        finally:
-            await remote.close()
+        result = await ask(await upstream(answer), facts)
         assert {r.status for r in result.items} == {ItemStatus.UNAVAILABLE}
         assert {r.reason for r in result.items} == {Reason.UPSTREAM_ERROR}
 
