@@ -36,6 +36,7 @@ SAMPLES = {
     "capture": "1",
     "name": "1.html",
     "token": "a" * 20,
+    "message_id": "1",
 }
 
 
