@@ -30,6 +30,7 @@ class OrderedDrain(ABC, Generic[T]):
         self._tasks = TaskOwner(self.name)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # items refused because the backlog was full, since start
+        self.failed = 0  # items whose handling raised, since start
 
     def start(self) -> None:
         """Start the task that handles the items."""
@@ -52,14 +53,29 @@ class OrderedDrain(ABC, Generic[T]):
         await self._queue.join()
 
     async def _run(self) -> None:
+        # A consumer that fails for a lasting reason (a full disk under the database) fails on
+        # every item: the first failure is logged with its traceback, the run that follows
+        # only every 1000th time and when it ends, so the log does not flood.
+        failing = 0
         while True:
             item = await self._queue.get()
             try:
                 if item is None:
                     return
                 await self.handle(item)
-            except Exception:
-                logger.exception("%s failed on %r", self.name, item)
+                if failing:
+                    logger.warning("%s works again after %d failed item(s)", self.name, failing)
+                    failing = 0
+            except Exception as exc:
+                failing += 1
+                self.failed += 1
+                if failing == 1:
+                    logger.exception("%s failed on %r", self.name, item)
+                elif failing % 1000 == 0:
+                    logger.error(
+                        "%s still failing (%d items in a row): %s: %s",
+                        self.name, failing, type(exc).__name__, exc,
+                    )
             finally:
                 self._queue.task_done()
 

@@ -60,3 +60,23 @@ async def test_a_full_backlog_drops_and_counts(caplog: pytest.LogCaptureFixture)
     gate.set()
     await drain.close()  # handles what was accepted, then stops
     assert drain.seen == [0, 1]
+
+
+async def test_a_lasting_failure_is_logged_once_then_counted_not_flooded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database on a full disk fails every event: one traceback, not one per item."""
+    drain = Collect(3000)
+    drain.start()
+    with caplog.at_level(logging.WARNING, logger="kuaichu.drain"):
+        for item in range(-2500, 0):
+            drain.submit(item)
+        drain.submit(5)
+        await drain.flush()
+    await drain.close()
+    assert drain.failed == 2500
+    assert drain.seen == [5]
+    lines = [r for r in caplog.records if r.name == "kuaichu.drain"]
+    assert len(lines) == 4  # the first failure, the 1000th, the 2000th, and the recovery
+    assert lines[0].exc_info is not None
+    assert "works again after 2500 failed item(s)" in lines[-1].getMessage()
