@@ -5,14 +5,13 @@ reads ``json_body``, so a JSON route added later is fuzzed too (and one that sto
 JSON, or a new route of another kind, fails :func:`test_the_route_table_is_covered`). Each is
 posted hypothesis-generated bodies as the supervisor (who may act on every case), with the
 JSON content type and a same-site ``Origin`` as the console sends; the answer must never be
-a 5xx and must always be JSON, an error with a code. The server runs in-process on a real
-port (tests/support/servers.py) in an event loop of this module's own, shared by its tests,
-and a test also fails when the server logged an exception while it ran.
+a 5xx and must always be JSON, an error with a code. The server is the fuzz folder's
+in-process one (conftest.py); a test also fails when the server logged an exception while
+it ran.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import inspect
 import json
@@ -24,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.client import SimDriver
-from tests.support.servers import InProcessServer, start_in_process
+from tests.fuzz.served import Served
 
 # Writing routes that take no JSON: the login form, logout, the phone still (an image body),
 # the progress link's one-time code forms, and python-socketio's long-polling transport.
@@ -80,47 +78,37 @@ def writing_routes(app: web.Application) -> set[tuple[str, str]]:
     return out
 
 
-# --- the server, its data, and a session --------------------------------------------------
+# --- what the routes' paths need: a case, a capture, a link ------------------------------
 
 
 @dataclass
 class World:
-    """The running server and what the routes' paths need: a case, a capture, a link."""
+    """The served app and the objects its routes' paths name."""
 
-    loop: asyncio.AbstractEventLoop
-    server: InProcessServer
-    http: aiohttp.ClientSession
+    served: Served
     driver: SimDriver
     paths: dict[str, str]
 
     def request(self, method: str, url: str, body: bytes, content_type: str) -> Any:
-        return self.loop.run_until_complete(self._request(method, url, body, content_type))
+        return self.served.run(self._request(method, url, body, content_type))
 
     async def _request(
         self, method: str, url: str, body: bytes, content_type: str
     ) -> tuple[int, str, Any]:
-        headers = {"Content-Type": content_type, "Origin": self.server.url}
-        async with self.http.request(
-            method, self.server.url + url, data=body, headers=headers
-        ) as resp:
+        base = self.served.server.url
+        headers = {"Content-Type": content_type, "Origin": base}
+        async with self.served.http.request(method, base + url, data=body, headers=headers) as resp:
             text = await resp.text(errors="replace")
             payload = json.loads(text) if resp.content_type == "application/json" else None
             return resp.status, resp.content_type, payload
 
 
-async def _world(data_dir: Path, loop: asyncio.AbstractEventLoop) -> World:
+async def _world(served: Served) -> World:
     from kuaichu.appkeys import accounts_key, captures_key
     from kuaichu.evidence.captures import CallFacts
 
-    server = await start_in_process(data_dir, reservation_timeout=5, driver_grace_seconds=60)
+    server, http = served.server, served.http
     assert server.app is not None
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # 127.0.0.1
-    resp = await http.post(
-        server.url + "/login",
-        data={"username": server.supervisor_username, "password": server.supervisor_password},
-        allow_redirects=False,
-    )
-    assert resp.status == 303, resp.status
     # A driver's report makes a case (queued: nobody is available) and its progress link.
     driver = await SimDriver(server.url).connect()
     ack = await driver.report(phone="13800138000")
@@ -134,9 +122,7 @@ async def _world(data_dir: Path, loop: asyncio.AbstractEventLoop) -> World:
     )
     assert claim.status in (200, 404), claim.status  # 404: a server without the claim
     # A still of that case, stored as the phone-still path stores one, for its annotation.
-    supervisor = await server.app[accounts_key].officer_for_token(
-        resp.cookies["kuaichu_session"].value
-    )
+    supervisor = await server.app[accounts_key].officer_for_token(served.cookie.split("=", 1)[1])
     assert supervisor is not None
     facts = CallFacts(ack["call_id"], ack["case_id"], supervisor.id, None, None, None)
     view = await server.app[captures_key].phone_still(facts, "scene", _tiny_png())
@@ -147,7 +133,7 @@ async def _world(data_dir: Path, loop: asyncio.AbstractEventLoop) -> World:
         "token": token,
         "name": "1.html",
     }
-    return World(loop, server, http, driver, paths)
+    return World(served, driver, paths)
 
 
 def _tiny_png() -> bytes:
@@ -169,20 +155,10 @@ def _tiny_png() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    loop = asyncio.new_event_loop()
-    w = loop.run_until_complete(_world(tmp_path_factory.mktemp("fuzz") / "data", loop))
-    try:
-        yield w
-    finally:
-
-        async def close() -> None:
-            await w.driver.close()
-            await w.http.close()
-            await w.server.close()
-
-        loop.run_until_complete(close())
-        loop.close()
+def world(served: Served) -> Iterator[World]:
+    w = served.run(_world(served))
+    yield w
+    served.run(w.driver.close())
 
 
 # --- bodies -----------------------------------------------------------------------------
@@ -398,7 +374,7 @@ def test_hostile_bodies_never_get_a_5xx(
 
     post()
     print(template, collections.Counter(seen))
-    assert not world.server.problems(), world.server.problems()
+    assert not world.served.server.problems(), world.served.server.problems()
     # The bodies got past the guards: some were refused by validation, not only 401/403/404.
     assert any(s in (200, 201, 400, 409, 413) for s in seen), seen
 
