@@ -10,7 +10,10 @@ from typing import Final
 # No 0/O, 1/I: the id and the code are read out and typed by hand.
 _ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
-CASE_ID_RE: Final = re.compile(r"^KC\d{8}[A-Z2-9]{6}$")
+# The shape alone, for pages (a JavaScript RegExp has no \A or \Z; its $ ends the input).
+CASE_ID_PATTERN: Final = "KC[0-9]{8}[A-Z2-9]{6}"
+# \A...\Z, not ^...$: Python's $ also matches before a trailing newline.
+CASE_ID_RE: Final = re.compile(rf"\A{CASE_ID_PATTERN}\Z")
 
 
 def new_case_id(now: float) -> str:

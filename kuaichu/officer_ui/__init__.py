@@ -22,7 +22,7 @@ from kuaichu.accounts.model import Officer
 from kuaichu.accounts.web import safe_next
 from kuaichu.cases.eligibility import AccidentCause
 from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
-from kuaichu.cases.ids import CASE_ID_RE
+from kuaichu.cases.ids import CASE_ID_PATTERN, CASE_ID_RE
 from kuaichu.cases.liability import Liability, counterpart
 from kuaichu.cases.states import (
     BEFORE_DETERMINATION,
@@ -139,7 +139,7 @@ def _case_form_context() -> dict[str, Any]:
         "determination_target_min": int(DETERMINATION_TARGET.total_seconds()) // 60,
         # The rules the panel's script applies before asking the server (casepanel/rules.js).
         "case_rules": {
-            "case_id_pattern": CASE_ID_RE.pattern,
+            "case_id_pattern": f"^{CASE_ID_PATTERN}$",
             "party_keys": list(PARTY_KEYS),
             "counterpart": {item.value: counterpart(item).value for item in Liability},
             "correction_states": sorted(CORRECTION_STATES),
