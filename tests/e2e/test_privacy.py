@@ -104,6 +104,11 @@ async def test_every_data_file_is_owner_only_after_a_call(
     server = process_server
     driver, officer, ack = await report_and_answer(server, PARTY_A["phone"])
     try:
+        # The party's page is opened through the command line's server: no access log line
+        # (nor any other) carries the link's token.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url + ack["progress_url"] + "/status") as resp:
+                assert resp.status == 200
         # Media has flowed (a recording is written) before the hang-up.
         await officer.wait_for(lambda: officer.frames("video") > 30, 20)
         await officer.hangup(ack["call_id"])
@@ -111,6 +116,8 @@ async def test_every_data_file_is_owner_only_after_a_call(
     finally:
         await driver.close()
         await officer.close()
+    token = ack["progress_url"].rsplit("/", 1)[-1]
+    assert token not in server.log() and ack["resume_token"] not in server.log()
     modes = _modes(server.data_dir)
     # The subprocess's stdout log is the test harness's file, not the server's.
     modes = {p: m for p, m in modes.items() if not re.fullmatch(r"server-\d+\.log", p)}

@@ -5,9 +5,12 @@ phone (the reporting device excepted)."""
 from __future__ import annotations
 
 import re
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+import pytest
 
 from sim.client import SimDriver, SimOfficer
 from tests.e2e.conftest import report_and_answer
@@ -203,6 +206,37 @@ async def test_a_report_without_a_phone_needs_the_code_once_the_form_has_one(
             status, text = await _get(other, link + "/status")
             assert status == 403 and "137****7000" in text
             assert (await _get(reporter, link + "/status"))[0] == 200
+    finally:
+        await driver.close()
+        await officer.close()
+
+
+async def test_a_code_expires_after_ten_minutes(
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kuaichu.casework import links
+
+    server = await server_factory(progress_link_code=True)
+    driver, officer, ack = await _answered(server)
+    try:
+        link = server.url + ack["progress_url"]
+        async with _browser() as other:
+            async with other.post(link + "/code", data={"send": "1"}) as resp:
+                assert resp.status == 200
+            await eventually(
+                lambda: re.search(r"验证码\d{6}", server.log()) is not None, 10, "no code sent"
+            )
+            code = _code_in_log(server)
+            # Eleven minutes later, as the link's guard sees the clock.
+            later = time.time() + 11 * 60
+            monkeypatch.setattr(links, "time", SimpleNamespace(time=lambda: later))
+            async with other.post(link + "/verify", data={"code": code}) as resp:
+                assert resp.status == 409
+                assert 'data-reason="code_expired"' in await resp.text()
+            # A new code may be asked for (the minute between codes has passed too).
+            async with other.post(link + "/code", data={"send": "1"}) as resp:
+                assert resp.status == 200
+            assert (await _get(other, link + "/status"))[0] == 403
     finally:
         await driver.close()
         await officer.close()
