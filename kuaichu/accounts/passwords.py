@@ -1,9 +1,10 @@
 """Argon2id hashing in a pool of its own, so logins can never take the CPU that calls need.
 
 One worker thread (not the default executor, which ``asyncio.to_thread`` and the media work
-share), run at a lower scheduling priority where the OS allows it, and a bounded wait: when
-``queue_limit`` verifications already wait behind the running one, a login is refused at once
-with :class:`LoginBusy` instead of queueing. At most one core hashes, whatever arrives.
+share), run at a lower scheduling priority and on one CPU where the OS allows it (Argon2's own
+lane threads included), and a bounded wait: when ``queue_limit`` verifications already wait
+behind the running one, a login is refused at once with :class:`LoginBusy` instead of
+queueing. At most one core hashes, whatever arrives.
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ class LoginBusy(KuaichuError):
         self.retry_after = 1
 
 
-def _lower_priority() -> None:
-    # Linux applies setpriority to a single thread given its thread id; elsewhere this is
-    # a no-op or refused, and the pool still holds to one thread.
+def _confine_worker() -> None:
+    """Run in the worker thread as it starts: lower its priority, and keep it on one CPU.
+
+    Argon2 computes the hash's lanes (4 for argon2-cffi's defaults) on threads of its own,
+    which inherit the worker's CPU set and priority: without the CPU set, one verification
+    takes up to four cores. Linux applies both calls to the calling thread alone; elsewhere
+    they are refused or absent, and the pool still runs one verification at a time."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+    with contextlib.suppress(AttributeError, OSError):
+        cpus = os.sched_getaffinity(0)
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {max(cpus)})
 
 
 class PasswordPool:
@@ -54,7 +63,7 @@ class PasswordPool:
     def __init__(self, queue_limit: int = 8) -> None:
         self.queue_limit = max(0, queue_limit)
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="kuaichu-passwords", initializer=_lower_priority
+            max_workers=1, thread_name_prefix="kuaichu-passwords", initializer=_confine_worker
         )
         self._waiting = 0
         self._hashes = 0

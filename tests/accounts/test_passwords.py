@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -31,15 +32,20 @@ async def test_a_full_queue_refuses_at_once_without_hashing() -> None:
 async def test_hashing_runs_on_one_thread_of_its_own() -> None:
     pool = PasswordPool()
     names: set[str] = set()
+    cpu_sets: list[set[int]] = []
 
     def spy(stored: str, password: str) -> bool:
         names.add(threading.current_thread().name)
+        cpu_sets.append(os.sched_getaffinity(0))
         return False
 
     try:
         pool._verify_now = spy  # type: ignore[method-assign]
         await asyncio.gather(*(pool.verify(DUMMY_HASH, "x") for i in range(5)))
         assert len(names) == 1 and next(iter(names)).startswith("kuaichu-passwords")
+        # Argon2's lane threads inherit the worker's CPU set: hashing stays on one core.
+        if len(os.sched_getaffinity(0)) > 1:
+            assert all(len(cpus) == 1 for cpus in cpu_sets), cpu_sets
         stored = await pool.hash("a-new-password")
         assert stored.startswith("$argon2id$")
     finally:
