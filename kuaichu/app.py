@@ -39,6 +39,7 @@ from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
 from .settings import Settings, parse_timezone, service_rules
+from .signaling.base import SignalingServer
 from .signaling.driver import DriverNamespace
 from .signaling.emitter import Emitter
 from .signaling.officer import OfficerNamespace
@@ -50,6 +51,7 @@ from .storage.diskspace import MIB, DiskWatch
 from .tasks import TaskOwner
 from .verification import LocalRegistry, Registry, RemoteRegistry
 from .web import setup_routes
+from .web.headers import setup_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -431,7 +433,7 @@ def create_app(settings: Settings) -> web.Application:
     app[rules_key] = rules
     app[zone_key] = zone
     # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
-    sio = socketio.AsyncServer(
+    sio = SignalingServer(
         async_mode="aiohttp", max_http_buffer_size=1024 * 1024, ping_interval=10, ping_timeout=10
     )
     sio.attach(app)
@@ -441,4 +443,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(root.contexts())
     app.on_shutdown.append(root.drain)
     setup_routes(app)
+    setup_security_headers(app)
     return app

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from socketio import packet
 
 from ..accounts.model import Officer, Role
 from ..accounts.service import Accounts
@@ -23,6 +24,89 @@ from . import schemas
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any] | None]]
+
+# Events only the server raises (a connection made or lost): a client sending one by name is
+# refused, never run.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+
+class _Malformed:
+    """The payload of a packet that did not decode, kept so the event can be refused."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _Packet(packet.Packet):  # type: ignore[misc]
+    """socket.io's packet, except that a payload that is not JSON (or nests too deep for
+    the decoder) does not raise out of the transport, where it would be a traceback and no
+    answer: the packet keeps its namespace and ack id, and its data says what was wrong."""
+
+    def decode(self, encoded_packet: Any) -> int:
+        try:
+            count: int = super().decode(encoded_packet)
+        except RecursionError:
+            self._malformed("the message nests too deep")
+            return 0
+        except (ValueError, TypeError):
+            self._malformed("the message is not a valid socket.io packet")
+            return 0
+        return count
+
+    def _malformed(self, reason: str) -> None:
+        is_event = self.packet_type in (packet.EVENT, packet.BINARY_EVENT)
+        self.data = _Malformed(reason) if is_event else None
+
+
+def _event_problem(data: Any) -> str | None:
+    """Why an event packet's data is not ``[name, payload...]`` with a name a client may send."""
+    if isinstance(data, _Malformed):
+        return data.reason
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        return "an event is a list: its name, then one JSON object"
+    if data[0] in RESERVED_EVENTS:
+        return f"the event {data[0]!r} is the server's own and cannot be sent"
+    return None
+
+
+class SignalingServer(socketio.AsyncServer):  # type: ignore[misc]
+    """The socket.io server, refusing what does not decode as an event: a malformed packet,
+    an event that is not ``[name, payload]``, or a client sending ``connect``/``disconnect``
+    by name gets the ``{"ok": false}`` ack (when it asked for one) and a ``kc_error``, and
+    one log line, never a traceback."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(serializer=_Packet, **options)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError) as exc:
+            # An unknown packet type or an unexpected binary attachment: nothing to answer.
+            logger.info("malformed socket.io packet from %s refused: %s", eio_sid, exc)
+
+    async def _handle_event(
+        self, eio_sid: str, namespace: str | None, ack_id: Any, data: Any
+    ) -> None:
+        problem = _event_problem(data)
+        if problem is None:
+            await super()._handle_event(eio_sid, namespace, ack_id, data)
+            return
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            logger.info("event on %s from unconnected %s ignored: %s", namespace, eio_sid, problem)
+            return
+        event = data[0][:40] if isinstance(data, list) and data and isinstance(data[0], str) else ""
+        logger.info("%s %s from %s refused: %s", namespace, event or "(malformed)", sid, problem)
+        error = InvalidMessage(problem).as_dict()
+        await self.emit("kc_error", {**error, "event": event}, to=sid, namespace=namespace)
+        if isinstance(ack_id, int):
+            answer = {"ok": False, "error": error}
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(packet.ACK, namespace=namespace, id=ack_id, data=[answer]),
+            )
 
 
 class BaseNamespace(socketio.AsyncNamespace):  # type: ignore[misc]

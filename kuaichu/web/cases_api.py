@@ -20,6 +20,7 @@ from ..cases.ids import CASE_ID_RE
 from ..errors import InvalidMessage, NotFound
 from ..storage.casefiles import Determination
 from .common import case_id_of, json_body, json_response, party_of
+from .headers import FRAMED_BY_OWN_PAGES
 
 if TYPE_CHECKING:
     from ..casework import CaseWork
@@ -136,7 +137,8 @@ def document_response(work: CaseWork, det: Determination, kind: str) -> web.Stre
         return web.Response(
             text=work.document_html(det),
             content_type="text/html",
-            headers={"Cache-Control": "no-store"},
+            # The progress page shows it in a frame.
+            headers={"Cache-Control": "no-store", **FRAMED_BY_OWN_PAGES},
         )
     path = work.pdf_path(det)
     if not path.is_file():

@@ -557,12 +557,12 @@ async def test_driver_gets_the_leave_the_scene_notice_even_from_the_background(
         notice = page.locator("#leave-notice")
         await expect(notice).to_be_visible()
         # Background: a system notification and a flashing tab title; it keeps beeping.
-        await page.wait_for_function("window.kcNotifications.length === 1")
+        await page.wait_for_function("() => window.kcNotifications.length === 1")
         shown = await page.evaluate("window.kcNotifications[0]")
         assert shown["title"] == "请立即撤离现场"
         assert "不妨碍交通" in shown["body"]
-        await page.wait_for_function("document.title.startsWith('【请立即撤离现场】')")
-        await page.wait_for_function("window.kcDriver.leave.beeps >= 2")
+        await page.wait_for_function("() => document.title.startsWith('【请立即撤离现场】')")
+        await page.wait_for_function("() => window.kcDriver.leave.beeps >= 2")
 
         # Back on the page: the full-screen notice is there and waits for the driver.
         await page.evaluate(SHOW_PAGE)
@@ -572,7 +572,7 @@ async def test_driver_gets_the_leave_the_scene_notice_even_from_the_background(
         await expect(page.locator("#leave-text")).to_contain_text("短信")
         await expect(page.locator("#leave-from")).to_contain_text("张警官")
         await expect(page.locator("#btn-leave-ack")).to_be_focused()
-        await page.wait_for_function("!document.title.startsWith('【')")
+        await page.wait_for_function("() => !document.title.startsWith('【')")
         box = await notice.bounding_box()
         assert box is not None and box["width"] >= 390 and box["height"] >= 700  # full screen
         assert await page.evaluate("window.kcDriver.leave.notified") == 1

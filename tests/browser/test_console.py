@@ -77,7 +77,7 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
         await expect(page.locator("#panel-call")).to_be_visible()
         await expect(pill).to_have_attribute("data-status", "busy")
         await page.wait_for_function(
-            "document.getElementById('driver-video').videoWidth > 0", timeout=15000
+            "() => document.getElementById('driver-video').videoWidth > 0", timeout=15000
         )
         size = await page.evaluate(
             "[document.getElementById('driver-video').videoWidth,"

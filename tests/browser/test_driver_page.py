@@ -69,7 +69,7 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
     await page.click("#btn-permissions")
     await expect(page.locator("#screen-ready")).to_be_visible()
     await expect(page.locator("#loc-status")).to_contain_text("已获取位置")
-    await page.wait_for_function("document.getElementById('preview-ready').videoWidth > 0")
+    await page.wait_for_function("() => document.getElementById('preview-ready').videoWidth > 0")
     await shoot(page, "driver-2-ready")
 
     # Step 3: one tap; nobody is available, so the driver waits first in line.
@@ -96,7 +96,9 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
         await frames_grow(officer, 30)
         assert officer.sinks["video"].last_size == (640, 480)
         await page.wait_for_function(REMOTE_AUDIO_LIVE, timeout=10000)
-        await page.wait_for_function(f"({AUDIO_BYTES_IN})().then((n) => n > 2000)", timeout=10000)
+        await page.wait_for_function(
+            f"() => ({AUDIO_BYTES_IN})().then((n) => n > 2000)", timeout=10000
+        )
         await shoot(page, "driver-4-in-call")
 
         # Switch to the front camera: a new track on the same sender, no renegotiation.

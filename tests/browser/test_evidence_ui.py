@@ -55,7 +55,7 @@ async def test_capture_annotate_and_phone_still(
     await console.click("#btn-accept")
     await expect(phone.locator("#screen-in-call")).to_be_visible(timeout=15000)
     await console.wait_for_function(
-        "document.getElementById('driver-video').videoWidth > 0", timeout=15000
+        "() => document.getElementById('driver-video').videoWidth > 0", timeout=15000
     )
     await expect(console.locator("#cp-case-id")).to_have_text(case_id)
     strip = console.locator("#ev-strip .ev-item")
@@ -71,7 +71,7 @@ async def test_capture_annotate_and_phone_still(
     await expect(first.locator(".ev-source")).to_have_text("视频帧")
     await expect(console.locator("#cap-plate")).not_to_have_class("busy")
     await console.wait_for_function(
-        "document.querySelector('#ev-strip .ev-item img').naturalWidth > 0", timeout=10000
+        "() => document.querySelector('#ev-strip .ev-item img').naturalWidth > 0", timeout=10000
     )
     # Typing a digit into the case form is not a capture.
     await console.locator("#cp-address").type("1")
@@ -83,7 +83,7 @@ async def test_capture_annotate_and_phone_still(
     await first.locator(".ev-thumb").click()
     await expect(console.locator("#ev-viewer")).to_be_visible()
     await console.wait_for_function(
-        "document.getElementById('ev-image').naturalWidth > 0", timeout=10000
+        "() => document.getElementById('ev-image').naturalWidth > 0", timeout=10000
     )
     box = await console.locator("#ev-image").bounding_box()
     assert box is not None
@@ -127,7 +127,7 @@ async def test_capture_annotate_and_phone_still(
     await expect(newest.locator(".ev-source")).to_have_text("手机照片")
     await expect(newest.locator(".ev-kind")).to_have_text("碰撞部位")
     await console.wait_for_function(
-        "document.querySelector('#ev-strip .ev-item img').naturalWidth > 0", timeout=10000
+        "() => document.querySelector('#ev-strip .ev-item img').naturalWidth > 0", timeout=10000
     )
     await console.uncheck("#chk-ask-phone")
     await console.evaluate(
@@ -150,7 +150,7 @@ async def test_capture_annotate_and_phone_still(
     await plate_marker.click()
     offset = float(await plate_marker.get_attribute("data-offset") or "0")
     await console.wait_for_function(
-        f"Math.abs(document.querySelector('.ev-rec video').currentTime - {offset}) < 0.5",
+        f"() => Math.abs(document.querySelector('.ev-rec video').currentTime - {offset}) < 0.5",
         timeout=10000,
     )
 
