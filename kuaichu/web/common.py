@@ -19,6 +19,7 @@ MAX_JSON_DEPTH: Final = 16
 # How much of a body is taken from the socket at a time: what is buffered never exceeds the
 # limit by more than this.
 _READ_CHUNK: Final = 64 * 1024
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # The shape of a call id (a socket.io payload's call_id is checked against the same shape).
 _PARTY: Final = re.compile(r"^[A-F]$")
 
@@ -63,37 +64,48 @@ async def read_body(request: web.Request, limit: int, too_large: str) -> bytes:
         pieces.append(piece)
 
 
-def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether decoded JSON nests at most ``limit`` arrays/objects deep (walked without
-    recursion, so a hostile shape cannot exhaust the stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _check_json(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse decoded JSON nested more than ``limit`` arrays/objects deep, or holding text
+    with a lone surrogate (JSON's ``\\ud800`` escape makes one: it is not Unicode text, and
+    any ``encode()`` of it raises), naming where. Walked without recursion, so a hostile
+    shape cannot exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     while stack:
-        item, depth = stack.pop()
-        children = (
-            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        )
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return False
-                stack.append((child, depth + 1))
-    return True
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                where = path or "the body"
+                raise InvalidMessage(
+                    f"{where} holds text with a lone surrogate (not valid Unicode)",
+                    field=where,
+                )
+        elif isinstance(item, dict | list):
+            if depth > limit:
+                raise InvalidMessage(f"the body nests deeper than {limit} levels")
+            if isinstance(item, list):
+                stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item))
+                continue
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(key):
+                    raise InvalidMessage(
+                        "a field name holds a lone surrogate (not valid Unicode)",
+                        field=path or "the body",
+                    )
+                stack.append((child, name[:200], depth + 1))
 
 
 def parse_json(raw: bytes) -> Any:
-    """Decoded JSON, or InvalidMessage: not UTF-8 JSON, or nested deeper than
-    ``MAX_JSON_DEPTH`` (the decoder's own recursion limit would otherwise be a 500)."""
+    """Decoded JSON, or InvalidMessage: not UTF-8 JSON, nested deeper than
+    ``MAX_JSON_DEPTH`` (the decoder's own recursion limit would otherwise be a 500), or
+    holding a lone surrogate."""
     try:
         data = json.loads(raw)
     except RecursionError:
-        data = None
-        deep = True
+        raise InvalidMessage(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidMessage("the body is not valid JSON") from None
-    else:
-        deep = not json_depth_ok(data)
-    if deep:
-        raise InvalidMessage(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    _check_json(data)
     return data
 
 

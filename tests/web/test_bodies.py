@@ -9,13 +9,17 @@ import asyncio
 import hashlib
 import io
 import json
+import re
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from kuaichu.errors import InvalidMessage
 from kuaichu.evidence.captures import MAX_STILL_BYTES
 from kuaichu.evidence.manifest import MANIFEST_NAME
+from kuaichu.web.common import parse_json
 from sim.client import SimDriver, SimOfficer
 
 
@@ -199,6 +203,20 @@ async def test_a_json_body_in_two_writes_is_read_whole(live_server: Any) -> None
         assert status == 201, body
         capture_id = json.loads(body)["id"]
         await officer.login()
+
+        async def annotate(
+            body: list[bytes], framing: dict[str, str], pause: float = 0
+        ) -> tuple[int, Any]:
+            status, _, answer = await raw_request(
+                live_server.port,
+                "PUT",
+                f"/api/captures/{capture_id}/annotation",
+                {"Cookie": officer.cookie or "", "Content-Type": "application/json", **framing},
+                body,
+                pause,
+            )
+            return status, json.loads(answer)
+
         note = {"regions": [{"x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}], "note": "前保险杠" * 40}
         raw = json.dumps(note, ensure_ascii=False).encode()
         cut = len(raw) // 2
@@ -206,27 +224,39 @@ async def test_a_json_body_in_two_writes_is_read_whole(live_server: Any) -> None
             ([raw[:cut], raw[cut:]], length(raw)),
             (chunked(raw, cut), CHUNKED),
         ):
-            status, _, answer = await raw_request(
-                live_server.port,
-                "PUT",
-                f"/api/captures/{capture_id}/annotation",
-                {"Cookie": officer.cookie or "", "Content-Type": "application/json", **framing},
-                body_pieces,
-                pause=0.2,
-            )
+            status, answer = await annotate(body_pieces, framing, pause=0.2)
             assert status == 200, answer
-            assert json.loads(answer)["note"] == note["note"]
+            assert answer["note"] == note["note"]
         # Nested deeper than any body we take: a clear 400, not a 500.
         deep = b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-        status, _, answer = await raw_request(
-            live_server.port,
-            "PUT",
-            f"/api/captures/{capture_id}/annotation",
-            {"Cookie": officer.cookie or "", "Content-Type": "application/json", **length(deep)},
-            [deep],
-        )
+        status, answer = await annotate([deep], length(deep))
         assert status == 400, answer
-        assert "nests deeper" in json.loads(answer)["error"]["message"]
+        assert "nests deeper" in answer["error"]["message"]
+        # A lone surrogate is no text: refused naming where it is, not a 500 further on.
+        lone = b'{"note": "\\ud800", "regions": []}'
+        status, answer = await annotate([lone], length(lone))
+        assert status == 400, answer
+        assert answer["error"]["detail"]["field"] == "note"
     finally:
         await driver.close()
         await officer.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b"[" * 17 + b"]" * 17, "nests deeper than 16"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper than 16"),
+        (b'{"form": {"parties": [{"name": "\\udcff"}]}}', "form.parties[0].name holds"),
+        (b'{"\\ud800": 1}', "a field name holds a lone surrogate"),
+        (b'{"a": 1', "not valid JSON"),
+    ],
+)
+def test_json_that_no_handler_could_use_is_refused(raw: bytes, problem: str) -> None:
+    with pytest.raises(InvalidMessage, match=re.escape(problem)):
+        parse_json(raw)
+
+
+def test_chinese_text_emoji_and_sixteen_levels_pass() -> None:
+    assert parse_json('{"a": "张三\\ud83d\\ude00"}'.encode()) == {"a": "张三😀"}
+    assert parse_json(b"[" * 16 + b"]" * 16) is not None
