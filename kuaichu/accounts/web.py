@@ -95,7 +95,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         # the throttle logs each lock once).
         return _login_page(request, exc.code, nxt, exc.http_status, exc.retry_after)
     if officer is None:
-        logger.info("failed login for %r from %s", username, address)
+        # Not the typed name: people type their password into the name field.
+        logger.info("failed login from %s", address)
         return _login_page(request, "bad_credentials", nxt, 401)
     token = await accounts.open_session(officer)
     logger.info("officer %s logged in", officer.username)
