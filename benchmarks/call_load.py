@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from kuaichu.media.aiortc_tap import EncodedFrame, tap_receiver  # noqa: E402
 from sim.client import SimDriver, SimOfficer  # noqa: E402
-from tests.support.servers import start_server  # noqa: E402
+from tests.support.servers import SUPERVISOR, start_server  # noqa: E402
 
 CLIP = ROOT / "benchmarks" / "out" / "clip-720p30-40s.ts"
 VOICE = ROOT / "benchmarks" / "out" / "voice-40s.ogg"
@@ -116,6 +116,24 @@ class CountingOfficer(SimOfficer):
         self.video_frames += 1
 
 
+def udp_errors() -> dict[str, int]:
+    """The kernel's UDP counters (whole machine: server and harness): datagrams dropped
+    because a socket's receive buffer was full, and all receive errors."""
+    snmp = Path("/proc/net/snmp").read_text().splitlines()
+    lines = [ln.split() for ln in snmp if ln.startswith("Udp:")]
+    values = dict(zip(lines[0][1:], (int(v) for v in lines[1][1:]), strict=True))
+    return {"RcvbufErrors": values["RcvbufErrors"], "InErrors": values["InErrors"]}
+
+
+async def loop_lag(server: Any, window: float) -> dict[str, Any]:
+    """The server's event-loop lag over the last ``window`` seconds (GET /api/metrics)."""
+    supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+    status, body = await supervisor.api("GET", f"/api/metrics?window={int(window)}")
+    if status != 200:
+        raise RuntimeError(f"/api/metrics answered {status}: {body}")
+    return dict(body["loop_lag"])
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -151,9 +169,12 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         f0 = [o.video_frames for o in officers]
         c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
         k0 = time.process_time()
+        u0 = udp_errors()
         await asyncio.sleep(seconds)
         c1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
         k1 = time.process_time()
+        u1 = udp_errors()
+        lag = await loop_lag(server, seconds)
         fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
         first = [
             o.first_video_at - o.accepted_at for o in officers if o.first_video_at and o.accepted_at
@@ -170,6 +191,9 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             "fps_mean": statistics.mean(fps),
             "first_frame_s_median": statistics.median(first),
             "first_frame_s_max": max(first),
+            "udp_rcvbuf_errors": u1["RcvbufErrors"] - u0["RcvbufErrors"],
+            "udp_in_errors": u1["InErrors"] - u0["InErrors"],
+            "loop_lag": lag,
         }
     finally:
         for c in [*drivers, *officers]:
@@ -184,6 +208,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seconds", type=float, default=20)
+    # The server's default: a plate read from each call's video every 15 s (0: off).
+    parser.add_argument("--auto-plate-seconds", type=float, default=15)
     args = parser.parse_args()
     make_clip(CLIP)
     make_voice(VOICE)
@@ -192,7 +218,10 @@ def main() -> None:
     for n in args.calls:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp)
-            for i in range(n):
+            accounts = [(f"bench{i}", f"bench{i}-password", "officer") for i in range(n)]
+            # The supervisor reads the server's loop lag from /api/metrics.
+            accounts.append((SUPERVISOR[0], SUPERVISOR[1], "supervisor"))
+            for username, password, role in accounts:
                 subprocess.run(
                     [
                         sys.executable,
@@ -201,14 +230,22 @@ def main() -> None:
                         str(data),
                         "officer",
                         "add",
-                        f"bench{i}",
+                        username,
                         "--password",
-                        f"bench{i}-password",
+                        password,
+                        "--role",
+                        role,
                     ],
                     check=True,
                     capture_output=True,
                 )
-            server = start_server(data, officers=1, reservation_timeout=60, log_level="WARNING")
+            server = start_server(
+                data,
+                officers=1,
+                reservation_timeout=60,
+                log_level="WARNING",
+                auto_plate_seconds=args.auto_plate_seconds,
+            )
             os.sched_setaffinity(server.proc.pid, {0})
             for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
                 os.sched_setaffinity(int(task.name), {0})
@@ -217,13 +254,18 @@ def main() -> None:
             finally:
                 server.stop()
             results.append(result)
+            lag = result["loop_lag"]
             print(
                 f"{n:>3} calls: server {result['server_cores']:.2f} cores "
                 f"({result['cpu_per_call'] * 100:.1f}% of a core per call), "
                 f"clients {result['client_cores']:.2f} cores, "
                 f"officer fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}, "
                 f"accept->first frame median {result['first_frame_s_median'] * 1000:.0f} ms "
-                f"max {result['first_frame_s_max'] * 1000:.0f} ms",
+                f"max {result['first_frame_s_max'] * 1000:.0f} ms, "
+                f"UDP receive-buffer drops {result['udp_rcvbuf_errors']} "
+                f"(all UDP receive errors {result['udp_in_errors']}), "
+                f"server loop lag p50 {lag['p50_ms']:.1f} ms "
+                f"p99 {lag['p99_ms']:.1f} ms max {lag['max_ms']:.1f} ms",
                 flush=True,
             )
 

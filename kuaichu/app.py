@@ -33,6 +33,7 @@ from .evidence.call_capture import CallCapture
 from .evidence.captures import CaptureDesk
 from .evidence.ledger import Ledger
 from .evidence.signing import ServerKey
+from .looplag import LoopLag
 from .media.plate_reader import PlateReader
 from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .queue import Dispatcher
@@ -62,6 +63,7 @@ from .appkeys import (  # noqa: E402
     casework_key,
     center_key,
     db_key,
+    loop_lag_key,
     rules_key,
     server_key_key,
     settings_key,
@@ -406,9 +408,12 @@ class _Root:
             finally:
                 dispatcher.close()
 
-    async def loops(self, _app: web.Application) -> AsyncIterator[None]:
-        """The wallboard pushes, the hourly housekeeping and the OCR warm-up."""
+    async def loops(self, app: web.Application) -> AsyncIterator[None]:
+        """The wallboard pushes, the hourly housekeeping, the loop-lag sampler and the OCR
+        warm-up."""
         tasks = TaskOwner("app")
+        loop_lag = app[loop_lag_key] = LoopLag()
+        tasks.spawn(loop_lag.run(), "loop-lag")
         tasks.spawn(_wallboard_loop(self.sio, self.wallboard), "wallboard")
         tasks.spawn(_housekeeping(self.casework), "housekeeping")
         # Load the OCR models now (a second or two in a thread), not on the first click.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .evidence.call_capture import CallCapture
     from .evidence.captures import CaptureDesk
     from .evidence.signing import ServerKey
+    from .looplag import LoopLag
     from .settings import Settings
     from .storage.db import Database
 
@@ -37,3 +38,4 @@ center_key: Final[web.AppKey[CallCenter]] = web.AppKey("callcenter")
 call_capture_key: Final[web.AppKey[CallCapture]] = web.AppKey("call_capture")
 casework_key: Final[web.AppKey[CaseWork]] = web.AppKey("casework")
 captures_key: Final[web.AppKey[CaptureDesk]] = web.AppKey("captures")
+loop_lag_key: Final[web.AppKey[LoopLag]] = web.AppKey("loop_lag")

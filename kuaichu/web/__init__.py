@@ -7,6 +7,7 @@
 - ``progress``: the parties' progress page (/p/{token}…)
 - ``notices_api``: failed notices and their resending (/api/notices/*)
 - ``public``: /verify, /api/service, /healthz
+- ``metrics_api``: /api/metrics (supervisors: the event loop's lag)
 - ``common``: the JSON body reader and the id validators every handler uses; the
   authorization decorators are :mod:`kuaichu.accounts.guards` (the pages use them too)
 
@@ -21,7 +22,7 @@ from aiohttp import web
 from .. import officer_ui
 from ..accounts import web as accounts_web
 from ..appkeys import settings_key
-from . import calls_api, cases_api, evidence_api, notices_api, progress, public
+from . import calls_api, cases_api, evidence_api, metrics_api, notices_api, progress, public
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,6 +33,7 @@ def setup_routes(app: web.Application) -> None:
     )
     calls_api.setup_routes(app)
     public.setup_routes(app)
+    metrics_api.setup_routes(app)
     evidence_api.setup_routes(app)
     cases_api.setup_routes(app)
     progress.setup_routes(app)

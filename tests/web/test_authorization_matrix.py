@@ -105,6 +105,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/cases/{case_id}/link"): Rule(Kind.LINK, {"case_id": "{other}"}),
     ("POST", "/api/cases/{case_id}/cancel"): Rule(Kind.CASE, {"reason": "authorization matrix"}),
     ("GET", "/api/reviews"): Rule(Kind.SUPERVISOR),
+    ("GET", "/api/metrics"): Rule(Kind.SUPERVISOR),
     ("GET", "/api/notices/failed"): Rule(Kind.OFFICER),  # each sees their own cases' (below)
     ("POST", "/api/notices/{message_id}/resend"): Rule(Kind.CASE, {}),
     ("GET", "/p/{token}"): Rule(Kind.PARTY),
