@@ -77,7 +77,10 @@ async def test_driver_page_is_told_and_rejoins_its_case_after_a_restart(
 
     again = await restart_on(server)
     try:
-        await page.click("#btn-again")
+        # "Report again" is a link to /driver: wait for the new page, or the next clicks land
+        # on the old document while it is being replaced.
+        async with page.expect_navigation():
+            await page.click("#btn-again")
         await report_from(page)
         assert await page.evaluate("window.kcDriver.caseId") == case_id
         assert await page.evaluate("sessionStorage.getItem('kc_previous_call')") is None

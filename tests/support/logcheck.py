@@ -31,7 +31,25 @@ def _noise(record: logging.LogRecord) -> bool:
         and _last_frame(exc.__traceback__).endswith("aiortc/rtcpeerconnection.py:close")
     ):
         return True
+    # aiortc 1.x: setRemoteDescription starts RTCPeerConnection.__connect as a task nobody
+    # awaits; when the connection is closed while ICE is still starting (a call linked or
+    # ended during its media set-up), ICE's start() raises "RTCIceTransport is closed" in
+    # that task. The connection is closed as asked; the exception is aiortc's own task's.
+    if (
+        record.name == "asyncio"
+        and type(exc).__name__ == "InvalidStateError"
+        and type(exc).__module__ == "aiortc.exceptions"
+        and str(exc) == "RTCIceTransport is closed"
+        and exc is not None
+        and exc.__traceback__ is not None
+        and "aiortc/rtcpeerconnection.py:" in _first_frame(exc.__traceback__)
+    ):
+        return True
     return False
+
+
+def _first_frame(tb: TracebackType) -> str:
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_frame.f_code.co_name}"
 
 
 def _last_frame(tb: TracebackType) -> str:
