@@ -94,17 +94,7 @@ class Database:
                 )
             )
             await self._insert_audit(conn, case_id, 0, report)
-            await conn.execute(
-                insert(calls).values(
-                    id=call_id,
-                    case_id=case_id,
-                    state="waiting",
-                    queued_at=now,
-                    lat=loc.get("lat"),
-                    lng=loc.get("lng"),
-                    accuracy=loc.get("accuracy"),
-                )
-            )
+            await self.insert_call(conn, call_id, case_id, now, location)
             if extra is not None:
                 await extra(conn, report)
 
@@ -229,8 +219,8 @@ class Database:
         now: float,
         location: Mapping[str, float] | None,
     ) -> None:
-        """A new waiting call in an existing case, inside the caller's transaction (a driver
-        rejoining the case after a restart, kuaichu.calls.center)."""
+        """A new waiting call in an existing case, inside the caller's transaction (a case's
+        first call, or a driver rejoining the case after a restart)."""
         loc = location or {}
         await conn.execute(
             insert(calls).values(
