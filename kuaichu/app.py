@@ -17,6 +17,20 @@ from .accounts.model import Role
 from .accounts.passwords import PasswordPool
 from .accounts.service import Accounts
 from .accounts.throttle import LoginPolicy, LoginThrottle
+from .appkeys import (
+    accounts_key,
+    call_capture_key,
+    captures_key,
+    casework_key,
+    center_key,
+    db_key,
+    loop_lag_key,
+    rules_key,
+    server_key_key,
+    settings_key,
+    sio_key,
+    zone_key,
+)
 from .calls.center import CallCenter
 from .calls.fanout import CallFanout
 from .calls.recordings import Recordings
@@ -56,20 +70,6 @@ from .web.headers import setup_security_headers
 
 logger = logging.getLogger(__name__)
 
-from .appkeys import (  # noqa: E402
-    accounts_key,
-    call_capture_key,
-    captures_key,
-    casework_key,
-    center_key,
-    db_key,
-    loop_lag_key,
-    rules_key,
-    server_key_key,
-    settings_key,
-    sio_key,
-    zone_key,
-)
 
 WALLBOARD_PERIOD = 2.0
 HOUSEKEEPING_PERIOD = 3600.0
