@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -187,9 +186,10 @@ class _AreaLoader:
             raise self.fail(path, "expected [longitude, latitude]")
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
             raise self.fail(path, "coordinates must be numbers")
-        lon, lat = float(raw[0]), float(raw[1])
-        if not (math.isfinite(lon) and math.isfinite(lat)):
+        # Checked before float(): a huge integer in the file would overflow it.
+        if not all(-1e6 < v < 1e6 for v in raw[:2]):
             raise self.fail(path, "coordinates must be finite")
+        lon, lat = float(raw[0]), float(raw[1])
         if not -180 <= lon <= 180 or not -90 <= lat <= 90:
             swapped = " (is it [latitude, longitude]? GeoJSON wants longitude first)"
             plausible = -90 <= lon <= 90 and -180 <= lat <= 180

@@ -7,7 +7,6 @@ No I/O here. Each parser takes the raw decoded JSON and returns a typed value or
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +54,10 @@ def _allowed(data: dict[str, Any], *names: str) -> None:
 
 
 def _number(value: Any, name: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidMessage(f"{name} must be a number")
+    # The range first, on the value as sent: float() of a huge JSON integer overflows, and a
+    # NaN is never within a range (so it is refused here too).
     if not lo <= value <= hi:
         raise InvalidMessage(f"{name} must be between {lo} and {hi}")
     return float(value)

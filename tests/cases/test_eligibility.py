@@ -388,6 +388,13 @@ def test_geojson_limits_and_text() -> None:
             '{"type":"FeatureCollection","features":[{"type":"Feature","properties":null,'
             '"geometry":{"type":"Polygon","coordinates":[[[0,0],[NaN,0],[1,1],[0,0]]]}}]}'
         )
+    # A huge integer would overflow float(): refused with the same clear error.
+    with pytest.raises(InvalidServiceConfig, match="finite"):
+        service_area_from_json(
+            '{"type":"FeatureCollection","features":[{"type":"Feature","properties":null,'
+            '"geometry":{"type":"Polygon","coordinates":[[[0,0],[' + "9" * 400 + ',0],'
+            "[1,1],[0,0]]]}}]}"
+        )
     with pytest.raises(InvalidServiceConfig, match="not valid JSON"):
         service_area_from_json("{")
     unnamed = service_area_from_geojson(
