@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from sim.client import SimDriver, SimOfficer
+from tests.e2e.conftest import report_and_answer
 from tests.support.eventually import eventually
 
 PHONE_A = "13800138000"
@@ -63,20 +64,6 @@ async def http_post(url: str, body: Any) -> tuple[int, Any]:
         return resp.status, await resp.json()
 
 
-async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, dict[str, Any]]:
-    officer = await SimOfficer(
-        server.url, server.officer_username, server.officer_password
-    ).connect()
-    driver = await SimDriver(server.url).connect()
-    await officer.set_available()
-    ack = await driver.report(lat=45.7567, lng=126.6424, phone=PHONE_A)
-    assert ack["ok"], ack
-    offer = await officer.wait_offer()
-    assert (await officer.accept(offer["call_id"]))["ok"]
-    await driver.wait_state("in_call")
-    return driver, officer, ack
-
-
 @dataclass
 class Flow:
     """One case on its way through the steps, and what the steps hand on."""
@@ -105,7 +92,7 @@ async def flow(
     case_server: Any, parties: tuple[dict[str, str], dict[str, str]]
 ) -> AsyncIterator[Flow]:
     """A call answered by the officer: step 1 (eligibility, report, call) done."""
-    driver, officer, ack = await answered_call(case_server)
+    driver, officer, ack = await report_and_answer(case_server, PHONE_A)
     try:
         yield Flow(case_server, driver, officer, ack, parties)
     finally:
