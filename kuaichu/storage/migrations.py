@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import (
+    api_keys,
     captures,
     case_files,
     determinations,
@@ -32,9 +33,13 @@ from .tables import (
     metadata,
     outbox,
     party_links,
+    photo_reports,
     recordings,
     schema_version,
     verifications,
+    webhook_attempts,
+    webhook_events,
+    webhooks,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,11 +86,33 @@ def _v5_partial_recordings(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE recordings ADD COLUMN {column} {kind}"))
 
 
+def _v8_photo_reports(conn: Connection) -> None:
+    # The photo channel (issue 13): a shot and its EXIF evidence on a capture, photo reports.
+    have = {c["name"] for c in inspect(conn).get_columns("captures")}
+    for column, kind in (
+        ("shot", "VARCHAR(16)"),
+        ("exif_taken_at", "FLOAT"),
+        ("exif_time", "VARCHAR(40)"),
+        ("exif_lat", "FLOAT"),
+        ("exif_lng", "FLOAT"),
+    ):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE captures ADD COLUMN {column} {kind}"))
+    metadata.create_all(conn, tables=[photo_reports])
+
+
+def _v7_open_api(conn: Connection) -> None:
+    # The insurers' open API (issue 13): keys, webhooks, their outbox and delivery log.
+    metadata.create_all(conn, tables=[api_keys, webhooks, webhook_events, webhook_attempts])
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
     (4, _v4_link_privacy),
     (5, _v5_partial_recordings),
+    (7, _v7_open_api),
+    (8, _v8_photo_reports),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

@@ -254,8 +254,40 @@ captures = Table(
     Column("plate", Text),  # JSON: the plate reading proposed to the officer
     Column("regions", Text, nullable=False, default="[]"),  # JSON: damage rectangles
     Column("note", Text, nullable=False, default=""),
+    # The photo channel (issue 13, kuaichu.photoreports): which guided shot a driver's photo
+    # answers, and the evidence metadata read from its EXIF before it was re-encoded
+    # without any (NULL when the photo carried none, and for every video frame).
+    # exif_taken_at: DateTimeOriginal as Unix seconds (its OffsetTimeOriginal, else the
+    # server's zone); exif_time: that tag as the camera wrote it; exif_lat/exif_lng: the
+    # GPS position in WGS-84 degrees (south and west negative).
+    Column("shot", String(16)),
+    Column("exif_taken_at", Float),
+    Column("exif_time", String(40)),
+    Column("exif_lat", Float),
+    Column("exif_lng", Float),
 )
 Index("ix_captures_case", captures.c.case_id)
+
+# Photo reports (拍照快处, issue 13, kuaichu.photoreports): a case reported with guided photos
+# instead of a video call. Its one ``calls`` row (state "photo") is what every other part
+# reads: the officer who takes the report becomes that row's officer, so the case is theirs
+# (kuaichu.casework.context.authorize). ``token_hash``: SHA-256 of the driver page's upload
+# token. ``status``: collecting (photos being taken), waiting (submitted, in the officers'
+# photo queue), taken (an officer works it).
+photo_reports = Table(
+    "photo_reports",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("reason", String(24), nullable=False),  # why not video: kuaichu.photoreports
+    Column("created_at", Float, nullable=False),
+    Column("submitted_at", Float),
+    Column("taken_at", Float),
+    Column("taken_by", Integer, ForeignKey("officers.id")),
+)
+Index("ix_photo_reports_status", photo_reports.c.status, photo_reports.c.submitted_at)
 
 # The schema's version (kuaichu.storage.migrations).
 schema_version = Table(
@@ -279,3 +311,72 @@ queue_events = Table(
 Index("ix_queue_events_ts", queue_events.c.ts)
 Index("ix_calls_case", calls.c.case_id)
 Index("ix_cases_status", cases.c.status)
+
+
+# --- issue 13: the open API (kuaichu.api) ------------------------------------------------------
+
+# An insurer's API keys: only the SHA-256 of the token is kept (the token is shown once, at
+# creation); a revoked key stays listed with ``revoked_at`` and is refused.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("insurer", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+# One webhook per insurer: where its events go and the secret their HMAC is keyed with (kept
+# as given: the server must compute the HMAC; the data folder is the owner's alone).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("insurer", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# The webhooks' outbox: an event is written in the transaction of the step that causes it
+# and delivered by a worker with back-off (the SMS outbox's pattern, kuaichu.notify.outbox).
+# ``body`` is the JSON exactly as signed and sent; ``event_id`` is the receivers' idempotency
+# key and ``dedupe_key`` keeps a retried step from queueing the event twice.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("dedupe_key", String(160), nullable=False, unique=True),
+    Column("insurer", String(32), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("case_id", String(32), ForeignKey("cases.id")),
+    Column("body", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("replays", Integer, nullable=False, default=0),
+)
+Index("ix_webhook_events_due", webhook_events.c.status, webhook_events.c.next_attempt_at)
+Index("ix_webhook_events_insurer", webhook_events.c.insurer, webhook_events.c.id)
+
+# The delivery log: one row per attempt (the admin's ``webhook log``).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event", Integer, ForeignKey("webhook_events.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+)
+Index("ix_webhook_attempts_event", webhook_attempts.c.event)
