@@ -10,26 +10,21 @@ update leaves the row to be sent again once its lease runs out.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import json
 import logging
-import random
 import re
-import time
-import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..storage.tables import outbox
-from ..tasks import TaskOwner
 from .doorbell import Doorbell
 from .messages import (
     LEGAL_NOTICES,
@@ -40,6 +35,7 @@ from .messages import (
     render_text,
 )
 from .sms import SmsAdapter, SmsError
+from .worker import DeliveryFailed, DeliveryWorker
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +50,6 @@ class OutboxStatus(enum.StrEnum):
 
 _PHONE: Final = re.compile(r"^\+?\d{5,20}$")
 _MAX_ERROR: Final = 500
-_RNG: Final = random.Random()
 
 
 @dataclass(frozen=True)
@@ -180,28 +175,11 @@ async def enqueue(
     return True
 
 
-def backoff_delay(
-    attempts: int, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Seconds before the next try after ``attempts`` failed tries: ``base * 2**(attempts-1)``
-    up to ``cap``, less up to 20 % at random so messages that failed together (a gateway
-    outage) do not all come back in the same second."""
-    delay = min(cap, base * 2.0 ** max(0, attempts - 1))
-    return delay * (rng or _RNG).uniform(0.8, 1.0)
-
-
 def _clean_error(text: str, phone: str) -> str:
     # last_error is shown to supervisors and logged: never the number nor a link's token (a
     # gateway may echo the text), never unbounded.
     text = text.replace(phone, mask_phone(phone))
     return redact_links(redact_phones(text))[:_MAX_ERROR]
-
-
-def _clean_traceback(exc: BaseException, phone: str = "") -> str:
-    text = "".join(traceback.format_exception(exc)).rstrip()
-    if phone:
-        text = text.replace(phone, mask_phone(phone))
-    return redact_links(redact_phones(text))
 
 
 class Outbox:
@@ -260,10 +238,10 @@ class Outbox:
         return out
 
 
-class Notifier:
-    """Delivers the outbox. One owned task (:meth:`start` / :meth:`close`); it waits on the
-    ``doorbell`` between passes, so ringing it after committing a message sends the message
-    at once rather than at the next poll."""
+class Notifier(DeliveryWorker[OutboxMessage]):
+    """Delivers the SMS outbox through an adapter: the outbox pattern's worker
+    (:class:`~kuaichu.notify.worker.DeliveryWorker`) with the SMS's send, redaction and
+    ``on_sent`` (the determination's service counts its sent notices)."""
 
     name = "notifier"
 
@@ -281,211 +259,72 @@ class Notifier:
         lease: float = 60.0,
         batch: int = 50,
     ) -> None:
-        self.engine = engine
+        super().__init__(
+            engine,
+            outbox,
+            doorbell=doorbell,
+            poll_interval=poll_interval,
+            base_backoff=base_backoff,
+            max_backoff=max_backoff,
+            max_attempts=max_attempts,
+            lease=lease,
+            batch=batch,
+        )
         self.adapter = adapter
         self._on_sent = on_sent
-        self.poll_interval = poll_interval
-        self.base_backoff = base_backoff
-        self.max_backoff = max_backoff
-        self.max_attempts = max_attempts
-        # How long a claimed row stays invisible to other workers: longer than any send takes
-        # (the HTTP adapter gives up after its time-out), short enough that a row claimed by a
-        # process that died is picked up again soon.
-        self.lease = lease
-        self.batch = batch
-        self.doorbell = doorbell if doorbell is not None else Doorbell()
         self._outbox = Outbox(engine)
-        self._tasks = TaskOwner(self.name)
-        self._task: asyncio.Task[None] | None = None
-        # Delivery passes finished by the task: lets a caller (a test) know a pass has run.
-        self.passes = 0
-
-    def start(self) -> None:
-        """Start the delivery task (once)."""
-        if self._task is None:
-            self._task = self._tasks.spawn(self._run(), self.name)
-
-    def wake(self) -> None:
-        """Ring the doorbell (for callers that hold the notifier itself)."""
-        self.doorbell.ring()
 
     async def close(self) -> None:
         """Cancel and await the delivery task, then close the adapter."""
-        await self._tasks.close()
-        self._task = None
+        await super().close()
         await self.adapter.close()
 
-    async def _run(self) -> None:
-        while True:
-            # Cleared before the pass: a wake during the pass means another pass right after.
-            self.doorbell.clear()
-            try:
-                await self.deliver_due()
-            except Exception as exc:
-                # A locked or unreachable database must not end delivery for the process.
-                logger.error(
-                    "%s: delivery pass failed; trying again in %.0f s\n%s",
-                    self.name,
-                    self.poll_interval,
-                    _clean_traceback(exc),
-                )
-            self.passes += 1
-            try:
-                await asyncio.wait_for(self.doorbell.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+    def item(self, row: RowMapping) -> OutboxMessage:
+        return OutboxMessage.from_row(row)
 
-    async def deliver_due(self, now: float | None = None) -> int:
-        """One pass over the due messages (pending, ``next_attempt_at`` <= now), oldest first;
-        returns how many were sent. ``now`` fixes the clock for the pass (tests); by default
-        each step reads the wall clock."""
-        clock: Callable[[], float] = (lambda: now) if now is not None else time.time
-        sent = 0
-        last_id = 0
-        while True:
-            async with self.engine.connect() as conn:
-                rows = (
-                    (
-                        await conn.execute(
-                            select(outbox)
-                            .where(
-                                outbox.c.status == OutboxStatus.PENDING.value,
-                                outbox.c.next_attempt_at <= clock(),
-                                outbox.c.id > last_id,
-                            )
-                            .order_by(outbox.c.id)
-                            .limit(self.batch)
-                        )
-                    )
-                    .mappings()
-                    .all()
-                )
-            for row in rows:
-                last_id = row["id"]
-                if await self._deliver(OutboxMessage.from_row(row), clock):
-                    sent += 1
-            if len(rows) < self.batch:
-                return sent
+    def describe(self, item: OutboxMessage) -> str:
+        return f"SMS {item.id} (case {item.case_id}, {item.template.value}) to {item.masked_phone}"
 
-    async def _claim(self, message: OutboxMessage, now: float) -> bool:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == message.id,
-                    outbox.c.status == OutboxStatus.PENDING.value,
-                    outbox.c.next_attempt_at == message.next_attempt_at,
-                )
-                .values(next_attempt_at=now + self.lease)
+    def scrub(self, text: str, item: OutboxMessage | None) -> str:
+        # last_error is shown to supervisors and logged: never the number nor a link's token
+        # (a gateway may echo the text).
+        return _clean_error(text, item.phone) if item is not None else redact_links(
+            redact_phones(text)
+        )
+
+    def gave_up(self, item: OutboxMessage) -> tuple[int, str]:
+        # A legal notice the party has not received is an error: someone must resend it
+        # (the failed notices list, GET /api/notices/failed).
+        if item.legal:
+            return (
+                logging.ERROR,
+                "; a legal notice: it waits on the failed notices list to be resent",
             )
-            return bool(result.rowcount == 1)
+        return logging.WARNING, ""
 
-    async def _deliver(self, message: OutboxMessage, clock: Callable[[], float]) -> bool:
-        if not await self._claim(message, clock()):
-            return False  # another worker has it, or it changed since we looked
-        attempts = message.attempts + 1
+    async def send(self, item: OutboxMessage, attempt: int) -> Mapping[str, Any]:
         try:
-            gateway_id = await self.adapter.send(message.phone, message.body, message.id)
+            gateway_id = await self.adapter.send(item.phone, item.body, item.id)
         except SmsError as exc:
-            await self._failed_attempt(message, attempts, exc.message, exc.retryable, clock())
-            return False
-        except Exception as exc:
-            # An adapter bug or an unexpected library error: keep the message, try again.
-            # The traceback is scrubbed: an exception's text may well carry the number.
-            logger.error(
-                "SMS %d (case %s) to %s: adapter %s raised unexpectedly\n%s",
-                message.id,
-                message.case_id,
-                message.masked_phone,
-                self.adapter.name,
-                _clean_traceback(exc, message.phone),
-            )
-            await self._failed_attempt(
-                message, attempts, f"{type(exc).__name__}: {exc}", True, clock()
-            )
-            return False
-        sent_at = clock()
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == message.id)
-                .values(
-                    status=OutboxStatus.SENT.value,
+            raise DeliveryFailed(exc.message, retryable=exc.retryable) from exc
+        logger.info(
+            "%s sent via %s after %d attempt(s)", self.describe(item), self.adapter.name, attempt
+        )
+        return {"gateway_id": gateway_id}
+
+    async def sent(
+        self, item: OutboxMessage, attempts: int, sent_at: float, values: Mapping[str, Any]
+    ) -> None:
+        if self._on_sent is not None:
+            await self._on_sent(
+                dataclasses.replace(
+                    item,
+                    status=OutboxStatus.SENT,
                     attempts=attempts,
                     sent_at=sent_at,
-                    gateway_id=gateway_id,
                     last_error=None,
+                    gateway_id=values.get("gateway_id"),
                 )
-            )
-        logger.info(
-            "SMS %d (case %s, %s) sent to %s via %s after %d attempt(s)",
-            message.id,
-            message.case_id,
-            message.template.value,
-            message.masked_phone,
-            self.adapter.name,
-            attempts,
-        )
-        if self._on_sent is not None:
-            done = dataclasses.replace(
-                message,
-                status=OutboxStatus.SENT,
-                attempts=attempts,
-                sent_at=sent_at,
-                last_error=None,
-                gateway_id=gateway_id,
-            )
-            try:
-                await self._on_sent(done)
-            except Exception as exc:
-                # The text has reached the gateway; a failing follow-up must not resend it.
-                logger.error(
-                    "SMS %d (case %s): on_sent failed; the message stays sent\n%s",
-                    message.id,
-                    message.case_id,
-                    _clean_traceback(exc, message.phone),
-                )
-        return True
-
-    async def _failed_attempt(
-        self, message: OutboxMessage, attempts: int, error: str, retryable: bool, now: float
-    ) -> None:
-        error = _clean_error(error, message.phone)
-        give_up = not retryable or attempts >= self.max_attempts
-        values: dict[str, Any] = {"attempts": attempts, "last_error": error}
-        if give_up:
-            values["status"] = OutboxStatus.FAILED.value
-        else:
-            values["next_attempt_at"] = now + backoff_delay(
-                attempts, self.base_backoff, self.max_backoff
-            )
-        async with self.engine.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id == message.id).values(**values))
-        if give_up:
-            # A legal notice the party has not received is an error: someone must resend it
-            # (the failed notices list, GET /api/notices/failed).
-            logger.log(
-                logging.ERROR if message.legal else logging.WARNING,
-                "SMS %d (case %s, %s) to %s failed for good after %d attempt(s): %s%s",
-                message.id,
-                message.case_id,
-                message.template.value,
-                message.masked_phone,
-                attempts,
-                error,
-                "; a legal notice: it waits on the failed notices list to be resent"
-                if message.legal
-                else "",
-            )
-        else:
-            logger.info(
-                "SMS %d (case %s) to %s: attempt %d failed (%s); next in %.0f s",
-                message.id,
-                message.case_id,
-                message.masked_phone,
-                attempts,
-                error,
-                values["next_attempt_at"] - now,
             )
 
     async def messages(self, case_id: str) -> list[OutboxMessage]:
