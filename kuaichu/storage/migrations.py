@@ -24,9 +24,12 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import (
+    agreement_documents,
     api_keys,
     captures,
     case_files,
+    claims,
+    complaints,
     determinations,
     link_codes,
     link_devices,
@@ -86,6 +89,13 @@ def _v5_partial_recordings(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE recordings ADD COLUMN {column} {kind}"))
 
 
+def _v6_insurers(conn: Connection) -> None:
+    # Insurers (issue 13): an account's insurer, claims, complaints, agreement documents.
+    if "insurer" not in {c["name"] for c in inspect(conn).get_columns("officers")}:
+        conn.execute(text("ALTER TABLE officers ADD COLUMN insurer VARCHAR(32)"))
+    metadata.create_all(conn, tables=[claims, complaints, agreement_documents])
+
+
 def _v8_photo_reports(conn: Connection) -> None:
     # The photo channel (issue 13): a shot and its EXIF evidence on a capture, photo reports.
     have = {c["name"] for c in inspect(conn).get_columns("captures")}
@@ -111,6 +121,7 @@ MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (3, _v3_captures),
     (4, _v4_link_privacy),
     (5, _v5_partial_recordings),
+    (6, _v6_insurers),
     (7, _v7_open_api),
     (8, _v8_photo_reports),
 )

@@ -27,6 +27,9 @@ officers = Table(
     Column("role", String(16), nullable=False, default="officer"),
     Column("created_at", Float, nullable=False),
     Column("disabled", Integer, nullable=False, default=0),
+    # Role "insurer" (issue 13): the configured insurer's code (kuaichu.insurers.model) the
+    # account belongs to; NULL for police accounts.
+    Column("insurer", String(32)),
 )
 
 sessions = Table(
@@ -288,6 +291,74 @@ photo_reports = Table(
     Column("taken_by", Integer, ForeignKey("officers.id")),
 )
 Index("ix_photo_reports_status", photo_reports.c.status, photo_reports.c.submitted_at)
+
+# Insurers (issue 13, kuaichu.insurers). A claim (定损理赔) is one insurer's work on one
+# case, opened by a party's claim button or an officer's hand-off; ``status`` is the last
+# the insurer recorded (kuaichu.insurers.claims), each change also an audit action of the
+# case. ``acted_at``: the hand-off, then the insurer's last status change (what a complaint
+# measures). ``amount_fen``: the assessed or paid amount in fen (分).
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("insurer", String(32), nullable=False),
+    Column("parties", String(32), nullable=False),  # the insurer's policyholders: "A,B"
+    Column("status", String(20), nullable=False),
+    Column("amount_fen", Integer),
+    Column("reason", Text),
+    Column("assessor", String(64)),
+    Column("opened_at", Float, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("acted_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_claims_case_insurer", claims.c.case_id, claims.c.insurer, unique=True)
+Index("ix_claims_insurer", claims.c.insurer, claims.c.status)
+
+# A party's complaint that the counterpart's insurer has not acted on a claim: the
+# supervisors' queue, with a callback due 24 hours after filing.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("claim_id", Integer, ForeignKey("claims.id"), nullable=False),
+    Column("party", String(8), nullable=False),
+    Column("insurer", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("filed_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("called_back_at", Float),
+    Column("called_back_by", String(64)),
+    Column("outcome", Text),
+)
+Index("ix_complaints_open", complaints.c.called_back_at, complaints.c.due_at)
+
+# The approved self-negotiated agreement's document (协议书), as ``determinations`` holds the
+# determination's: numbered, versioned, frozen content, PDF with its SHA-256, never edited.
+agreement_documents = Table(
+    "agreement_documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("pdf_path", Text),
+    Column("pdf_sha256", String(64)),
+    Column("superseded_by", Integer),
+)
+Index(
+    "ix_agreement_documents_number",
+    agreement_documents.c.number,
+    agreement_documents.c.version,
+    unique=True,
+)
+Index("ix_agreement_documents_case", agreement_documents.c.case_id)
 
 # The schema's version (kuaichu.storage.migrations).
 schema_version = Table(
