@@ -29,3 +29,14 @@ class AuditAction(enum.StrEnum):
     VERIFICATION_DECISION = "verification_decision"
     CASE_LINKED = "case_linked"
     NOTICE_RESENT = "notice_resent"
+    # Insurers (kuaichu.insurers, issue 13): every read by an insurer's staff, the claim's
+    # hand-off and each status the insurer records, a party's complaint and its callback.
+    INSURER_READ = "insurer_read"
+    CLAIM_HANDED_OFF = "claim_handed_off"
+    CLAIM_STATUS = "claim_status"
+    COMPLAINT_FILED = "complaint_filed"
+    COMPLAINT_CALLED_BACK = "complaint_called_back"
+    AGREEMENT_DOCUMENT = "agreement_document"
+    # The open API (kuaichu.api, issue 13): an insurer's system read the case, a document,
+    # an evidence file or the manifest with its API key (the key is the entry's actor).
+    API_READ = "api_read"

@@ -12,13 +12,15 @@ from ..cases.liability import check_liabilities
 from ..cases.states import AuditEntry, CaseEvent
 from ..notify import Template
 from .context import CaseContext
+from .ports import LiabilityListener
 
 
 class AgreementStep:
     """Propose, confirm, withdraw and approve an agreement."""
 
-    def __init__(self, ctx: CaseContext) -> None:
+    def __init__(self, ctx: CaseContext, liability: LiabilityListener | None = None) -> None:
         self.ctx = ctx
+        self.liability = liability
 
     async def propose_agreement(self, officer: Officer, case_id: str) -> AuditEntry:
         """Offer the form's liabilities to the parties for confirmation (SMS with a link)."""
@@ -72,6 +74,10 @@ class AgreementStep:
         async def sms(conn: AsyncConnection, _entry: AuditEntry) -> None:
             for party in stored.form.parties:
                 await ctx.notify(conn, case_id, party, Template.AGREEMENT_APPROVED, "1")
+            if self.liability is not None:  # the insurers' "case ready" (issue 13)
+                await self.liability.liability_set(
+                    conn, case_id, stored.form, "agreement_approved", {}
+                )
 
         await ctx.event(case_id, CaseEvent.APPROVE_AGREEMENT, who, {}, extra=sms)
         return await ctx.event(case_id, CaseEvent.CLOSE, SYSTEM, {"after": "agreement"})

@@ -35,7 +35,7 @@ from ..notify import OutboxMessage, Template, format_deadline, mask_phone
 from ..storage.casefiles import CaseStore, Determination
 from .context import CaseContext, written_reason
 from .form import require_complete
-from .ports import DocumentRenderer, EvidenceLedger
+from .ports import DocumentRenderer, EvidenceLedger, LiabilityListener
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +53,16 @@ class DeterminationStep:
     """Issues determinations (a correction is a new version) and serves them."""
 
     def __init__(
-        self, ctx: CaseContext, renderer: DocumentRenderer, ledger: EvidenceLedger
+        self,
+        ctx: CaseContext,
+        renderer: DocumentRenderer,
+        ledger: EvidenceLedger,
+        liability: LiabilityListener | None = None,
     ) -> None:
         self.ctx = ctx
         self.renderer = renderer
         self.ledger = ledger
+        self.liability = liability
 
     async def issue(
         self, officer: Officer, case_id: str, correction_reason: str | None = None
@@ -127,6 +132,14 @@ class DeterminationStep:
                     f"v{version}",
                     number=number,
                     deadline=format_deadline(deadline),
+                )
+            if self.liability is not None:  # the insurers' "case ready" (issue 13)
+                await self.liability.liability_set(
+                    conn,
+                    case_id,
+                    form,
+                    "determination_issued",
+                    {"version": version, "number": number},
                 )
 
         try:

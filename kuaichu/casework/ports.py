@@ -13,6 +13,9 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..cases.form import CaseForm
 from ..cases.states import CHINA_TIME, CaseState
 
 
@@ -53,6 +56,24 @@ class EvidenceLedger(Protocol):
 
     async def evidence_list(self, case_id: str) -> Sequence[Mapping[str, Any]]:
         """What a determination lists as evidence: every capture and recording."""
+        ...
+
+
+class LiabilityListener(Protocol):
+    """Told, inside the transaction, that a case's liability was set: a determination issued
+    (``reason`` ``determination_issued``, ``detail``: version, number) or an agreement
+    approved (``agreement_approved``). The insurers' webhooks (kuaichu.api.webhooks, issue
+    13) write their "case ready" events here, so they commit with the step or not at all."""
+
+    async def liability_set(
+        self,
+        conn: AsyncConnection,
+        case_id: str,
+        form: CaseForm,
+        reason: str,
+        detail: Mapping[str, Any],
+    ) -> None:
+        """Write the listener's rows with ``conn``; no network I/O; raising refuses the step."""
         ...
 
 

@@ -27,7 +27,13 @@ from .determination import DeterminationStep
 from .form import FormStep
 from .links import LinkAccess, LinkGuard
 from .notices import NoticesStep
-from .ports import CaseWorkConfig, DocumentRenderer, EvidenceLedger, LiveCalls
+from .ports import (
+    CaseWorkConfig,
+    DocumentRenderer,
+    EvidenceLedger,
+    LiabilityListener,
+    LiveCalls,
+)
 from .review import ReviewStep
 from .scene import SceneStep
 from .verification import VerificationStep
@@ -55,6 +61,7 @@ class CaseWork:
         doorbell: Doorbell,
         outbox: Outbox,
         ledger: EvidenceLedger,
+        liability: LiabilityListener | None = None,
     ) -> None:
         self.doorbell = doorbell
         self._store = store
@@ -64,9 +71,9 @@ class CaseWork:
         self._notices = NoticesStep(self._ctx, outbox)
         self._verification = VerificationStep(self._ctx, registry)
         self._scene = SceneStep(self._ctx)
-        self._determination = DeterminationStep(self._ctx, renderer, ledger)
+        self._determination = DeterminationStep(self._ctx, renderer, ledger, liability)
         self._review = ReviewStep(self._ctx)
-        self._agreement = AgreementStep(self._ctx)
+        self._agreement = AgreementStep(self._ctx, liability)
         self._closing = ClosingStep(self._ctx)
         self._views = CaseViews(self._ctx, renderer, outbox, self._verification)
 
