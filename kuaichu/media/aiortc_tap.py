@@ -10,6 +10,11 @@ On the sending side, aiortc turns a PLI/FIR into ``sender._send_keyframe()``, wh
 affects its own encoder; in pack mode (we forward encoded frames) that is a no-op, so we
 intercept it to forward the request to the driver.
 
+Bandwidth (kuaichu.media.bandwidth decides, this module carries it out): aiortc's receiver runs
+a receive-side delay estimator per video packet and sends its REMB; we switch it off and send
+our own REMB. The officer leg's RTCP feedback (receiver reports, NACKs, REMB, PLI/FIR) is
+observed where aiortc's sender handles it, and the NACKs and PLIs a receiver sends are counted.
+
 Everything here is checked by ``check_aiortc_internals()`` on first use and by
 ``tests/media/test_aiortc_tap.py``: if aiortc changes, they fail loudly instead of
 silently dropping media.
@@ -26,7 +31,20 @@ from typing import Any
 
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpreceiver import decoder_worker
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +53,10 @@ EXPECTED_AIORTC_VERSION = "1.16.0"
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _RTX_ATTR = "_RTCRtpReceiver__rtx_ssrc"
 _CODECS_ATTR = "_RTCRtpReceiver__codecs"
+_ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
+_RTCP_SSRC_ATTR = "_RTCRtpReceiver__rtcp_ssrc"
+_STREAMS_ATTR = "_RTCRtpReceiver__remote_streams"
+_PACKETS_SENT_ATTR = "_RTCRtpSender__packet_count"
 
 
 class AiortcInternalsChanged(RuntimeError):
@@ -93,11 +115,45 @@ def check_aiortc_internals() -> None:
     nxt = inspect.getsource(RTCRtpSender._next_encoded_frame)
     if "self.__encoder.pack(data)" not in nxt:
         problems.append("RTCRtpSender._next_encoded_frame no longer packs non-Frame data")
+    problems += _bandwidth_problems(receiver_init, handle)
     if problems:
         raise AiortcInternalsChanged(
             "kuaichu.media cannot forward encoded media with this aiortc: " + "; ".join(problems)
         )
     _checked = True
+
+
+def _bandwidth_problems(receiver_init: str, handle: str) -> list[str]:
+    """What the REMB and feedback hooks rely on."""
+    problems: list[str] = []
+    for needle in (
+        "self.__remote_bitrate_estimator = RemoteBitrateEstimator()",
+        "self.__rtcp_ssrc",
+        "self.__remote_streams: dict[int, StreamStatistics]",
+    ):
+        if needle not in receiver_init:
+            problems.append(f"RTCRtpReceiver.__init__ no longer sets {needle!r}")
+    for needle in (
+        "if self.__remote_bitrate_estimator is not None:",
+        "await self._send_rtcp_nack(",
+        "await self._send_rtcp_pli(packet.ssrc)",
+    ):
+        if needle not in handle:
+            problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer has {needle!r}")
+    for method, params in (
+        (RTCRtpReceiver._send_rtcp, ["self", "packet"]),
+        (RTCRtpReceiver._send_rtcp_nack, ["self", "media_ssrc", "lost"]),
+        (RTCRtpSender._handle_rtcp_packet, ["self", "packet"]),
+    ):
+        if list(inspect.signature(method).parameters) != params:
+            problems.append(f"{method.__qualname__} signature changed")
+    if "await recipient._handle_rtcp_packet(packet)" not in inspect.getsource(
+        RTCDtlsTransport._handle_rtcp_data
+    ):
+        problems.append("RTCDtlsTransport no longer hands RTCP to _handle_rtcp_packet")
+    if "self.__packet_count += 1" not in inspect.getsource(RTCRtpSender._run_rtp):
+        problems.append("RTCRtpSender._run_rtp no longer counts packets sent")
+    return problems
 
 
 class _TapQueue(queue.Queue[Any]):
@@ -209,3 +265,167 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
 
     # Instance attribute shadows the method: _handle_rtcp_packet calls self._send_keyframe().
     sender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
+
+
+# ---- bandwidth: our REMB instead of aiortc's, and the RTCP feedback around it -------------
+
+
+def disable_receive_estimator(receiver: RTCRtpReceiver) -> None:
+    """Stop aiortc's receive-side delay estimator on this (video) receiver: it then sends no
+    REMB of its own (and stops costing CPU per packet). kuaichu.media.bandwidth decides."""
+    check_aiortc_internals()
+    if not hasattr(receiver, _ESTIMATOR_ATTR):
+        raise AiortcInternalsChanged("RTCRtpReceiver has no remote bitrate estimator attribute")
+    setattr(receiver, _ESTIMATOR_ATTR, None)
+
+
+def remote_media_ssrcs(receiver: RTCRtpReceiver) -> list[int]:
+    """The remote sender's media SSRCs: those its SDP pairs with an RTX stream, else the one
+    packets came from; empty before either is known."""
+    rtx: dict[int, int] = getattr(receiver, _RTX_ATTR)
+    ssrcs = sorted(set(rtx.values()))
+    if not ssrcs:
+        ssrc = media_ssrc(receiver)
+        if ssrc is not None:
+            ssrcs = [ssrc]
+    return ssrcs
+
+
+def send_remb(receiver: RTCRtpReceiver, bitrate_bps: int) -> Coroutine[Any, Any, bool] | None:
+    """A coroutine sending one REMB (receiver estimated maximum bitrate) to the remote
+    sender, or None before the receiver has an RTCP SSRC (no remote description yet). The
+    coroutine answers False when the transport is not connected yet."""
+    rtcp_ssrc = getattr(receiver, _RTCP_SSRC_ATTR)
+    if rtcp_ssrc is None:
+        return None
+    packet = RtcpPsfbPacket(
+        fmt=RTCP_PSFB_APP,
+        ssrc=rtcp_ssrc,
+        media_ssrc=0,
+        fci=pack_remb_fci(int(bitrate_bps), remote_media_ssrcs(receiver)),
+    )
+
+    async def _send() -> bool:
+        if receiver.transport.state != "connected":
+            return False
+        await receiver._send_rtcp(packet)
+        return True
+
+    return _send()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCounts:
+    """Media packets a receiver got and the ones missing (RTX streams left out)."""
+
+    received: int
+    lost: int
+
+
+def inbound_counts(receiver: RTCRtpReceiver) -> InboundCounts:
+    """Packets received and lost (aiortc's RTCP statistics) on the receiver's media SSRCs."""
+    streams: dict[int, Any] = getattr(receiver, _STREAMS_ATTR)
+    rtx: dict[int, int] = getattr(receiver, _RTX_ATTR)
+    received = lost = 0
+    for ssrc, stream in list(streams.items()):
+        if ssrc in rtx:
+            continue
+        received += int(stream.packets_received)
+        lost += max(0, int(stream.packets_lost))
+    return InboundCounts(received, lost)
+
+
+def packets_sent(sender: RTCRtpSender) -> int:
+    """RTP packets the sender sent (retransmissions not counted)."""
+    return int(getattr(sender, _PACKETS_SENT_ATTR))
+
+
+def watch_receiver_feedback(
+    receiver: RTCRtpReceiver,
+    on_nack: Callable[[int], None],
+    on_pli: Callable[[], None],
+) -> None:
+    """Call ``on_nack(packets)`` for each NACK and ``on_pli()`` for each PLI the receiver
+    sends (aiortc's own and kuaichu's keyframe requests alike)."""
+    check_aiortc_internals()
+    nack = receiver._send_rtcp_nack
+    pli = receiver._send_rtcp_pli
+
+    async def _send_rtcp_nack(media_ssrc: int, lost: list[int]) -> None:
+        _safely(on_nack, len(lost))
+        await nack(media_ssrc, lost)
+
+    async def _send_rtcp_pli(media_ssrc: int) -> None:
+        _safely(on_pli)
+        await pli(media_ssrc)
+
+    # Instance attributes shadow the methods: _handle_rtp_packet calls self._send_rtcp_*().
+    receiver._send_rtcp_nack = _send_rtcp_nack  # type: ignore[method-assign]
+    receiver._send_rtcp_pli = _send_rtcp_pli  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverReport:
+    """One report block about our sender's stream, from the remote receiver."""
+
+    fraction_lost: float  # 0..1 since its previous report
+    packets_lost: int  # cumulative
+
+
+class SenderFeedback:
+    """What the remote receiver tells one of our senders; subclass or assign the callbacks.
+    Each runs on the event loop inside aiortc's RTCP handling: keep them short."""
+
+    def on_report(self, report: ReceiverReport) -> None:
+        """A receiver report (RR, or the report blocks of an SR) about our stream."""
+
+    def on_nack(self, packets: int) -> None:
+        """A NACK asking for ``packets`` packets again."""
+
+    def on_remb(self, bitrate_bps: int) -> None:
+        """The remote receiver's estimate of what it can receive."""
+
+    def on_keyframe_request(self) -> None:
+        """A PLI or FIR."""
+
+
+def watch_sender_feedback(sender: RTCRtpSender, feedback: SenderFeedback) -> None:
+    """Hand the RTCP feedback that reaches ``sender`` to ``feedback`` before aiortc handles
+    it as usual."""
+    check_aiortc_internals()
+    handle = sender._handle_rtcp_packet
+
+    async def _handle_rtcp_packet(packet: Any) -> None:
+        try:
+            _observe(sender, packet, feedback)
+        except Exception:
+            logger.exception("sender feedback consumer failed")
+        await handle(packet)
+
+    # The DTLS transport calls recipient._handle_rtcp_packet(packet): the instance attribute wins.
+    sender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign]
+
+
+def _observe(sender: RTCRtpSender, packet: Any, feedback: SenderFeedback) -> None:
+    if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+        for block in packet.reports:
+            if block.ssrc == sender._ssrc:
+                feedback.on_report(ReceiverReport(block.fraction_lost / 256, block.packets_lost))
+    elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+        feedback.on_nack(len(packet.lost))
+    elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+        feedback.on_keyframe_request()
+    elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+        try:
+            bitrate, ssrcs = unpack_remb_fci(packet.fci)
+        except ValueError:
+            return
+        if not ssrcs or sender._ssrc in ssrcs:
+            feedback.on_remb(bitrate)
+
+
+def _safely(callback: Callable[..., None], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception("RTCP feedback counter failed")

@@ -35,6 +35,7 @@ from kuaichu.media.aiortc_tap import (
     send_pli,
     tap_receiver,
 )
+from kuaichu.media.bandwidth import BandwidthLimits, with_bitrate_hints
 from kuaichu.media.bitstream import (
     audio_codec_preferences,
     is_keyframe,
@@ -42,7 +43,9 @@ from kuaichu.media.bitstream import (
 )
 from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.frame_capture import Capture, FrameCapturer
+from kuaichu.media.frame_size import frame_dimensions
 from kuaichu.media.recorder import CallRecorder, RecordingInfo
+from kuaichu.media.uplink import DEFAULT_LIMITS, CallBandwidth, MediaMetrics
 from kuaichu.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -149,9 +152,12 @@ class CallMedia:
         on_recording_failed: Callable[[str], None] | None = None,
         keyframe_min_interval: float = KEYFRAME_MIN_INTERVAL,
         clock: Clock | None = None,
+        bandwidth: BandwidthLimits = DEFAULT_LIMITS,
+        metrics: MediaMetrics | None = None,
     ) -> None:
         """``keyframe_min_interval`` rate-limits the PLIs sent to each leg, timed by ``clock``;
-        ``on_recording_failed(reason)`` hears when a write error stopped the recording."""
+        ``on_recording_failed(reason)`` hears when a write error stopped the recording.
+        ``bandwidth`` bounds the REMB the driver gets; ``metrics`` counts the call's media."""
         check_aiortc_internals()
         self.call_id = call_id
         self._keyframe_min_interval = keyframe_min_interval
@@ -168,6 +174,10 @@ class CallMedia:
         self._closed = False
         self._close_task: asyncio.Task[RecordingInfo | None] | None = None
         self._lock = asyncio.Lock()
+        self._limits = bandwidth
+        self._bandwidth = CallBandwidth(call_id, bandwidth, metrics=metrics)
+        # (width, height) of the driver's last keyframe: what the server actually receives.
+        self.received_video_size: tuple[int, int] | None = None
         # Fed from _on_driver_video only while a capture waits for frames.
         self._capturer = FrameCapturer(
             call_id,
@@ -194,6 +204,10 @@ class CallMedia:
     @property
     def capturer(self) -> FrameCapturer:
         return self._capturer
+
+    @property
+    def bandwidth(self) -> CallBandwidth:
+        return self._bandwidth
 
     # ---- evidence --------------------------------------------------------------------------
 
@@ -231,7 +245,10 @@ class CallMedia:
             assert leg.video is not None
             tap_receiver(leg.audio.receiver, lambda f: self._on_driver_audio(leg, f))
             tap_receiver(leg.video.receiver, lambda f: self._on_driver_video(leg, f))
-            return await self._make_offer(leg)
+            self.received_video_size = None
+            self._bandwidth.driver_leg(leg.video.receiver)
+            offer = await self._make_offer(leg)
+            return {**offer, "sdp": with_bitrate_hints(offer["sdp"], self._limits)}
 
     async def driver_answer(self, sdp: str) -> None:
         async with self._lock:
@@ -272,6 +289,7 @@ class CallMedia:
             if leg.video is not None:
                 tap_receiver(leg.video.receiver, lambda f: self._on_officer_video(leg, f))
                 on_keyframe_request(leg.video.sender, lambda: self._driver_keyframe("officer PLI"))
+                self._bandwidth.officer_leg(leg.video.sender)
             return await self._make_offer(leg)
 
     async def officer_answer(self, sdp: str) -> None:
@@ -308,6 +326,7 @@ class CallMedia:
             if leg is None:
                 return
             logger.info("call %s: detaching officer leg", self.call_id)
+            self._bandwidth.officer_left()
             await leg.close()
 
     # ---- shutdown --------------------------------------------------------------------------
@@ -335,6 +354,7 @@ class CallMedia:
                 await leg.close()
             except Exception:
                 logger.exception("call %s: closing %s leg failed", self.call_id, leg.name)
+        await self._bandwidth.close()
         info = await self._recorder.stop()
         logger.info(
             "call %s: media closed, recording=%s", self.call_id, info.path if info else None
@@ -431,6 +451,10 @@ class CallMedia:
         if leg is not self._driver:
             return
         key = is_keyframe(frame.codec, frame.data)
+        if key:
+            self.received_video_size = frame_dimensions(frame.codec, frame.data) or (
+                self.received_video_size
+            )
         self._recorder.add(
             "video", frame.codec, frame.data, frame.timestamp, source=leg, keyframe=key
         )
@@ -439,6 +463,8 @@ class CallMedia:
         officer = self._active_officer()
         if officer is not None and officer.video_out is not None:
             officer.video_out.push(frame.data, frame.timestamp, key)
+            if key:
+                self._bandwidth.keyframe_forwarded()
 
     def _on_driver_audio(self, leg: _Leg, frame: EncodedFrame) -> None:
         if leg is not self._driver:

@@ -104,3 +104,110 @@ async def test_keyframe_request_hook() -> None:
     assert calls == [1]
     assert sender._RTCRtpSender__force_keyframe is True
     await pc.close()
+
+
+# ---- bandwidth hooks ------------------------------------------------------------------------
+
+
+def test_bandwidth_internals_exist() -> None:
+    src = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__remote_bitrate_estimator = RemoteBitrateEstimator()" in src
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    # aiortc's REMB is sent only while the estimator attribute is set
+    assert "if self.__remote_bitrate_estimator is not None:" in handle
+    assert "await self._send_rtcp_nack(" in handle
+
+
+async def test_estimator_switched_off_and_remb_needs_an_rtcp_ssrc() -> None:
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video").receiver
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is not None
+    aiortc_tap.disable_receive_estimator(receiver)
+    assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None
+    receiver._set_rtcp_ssrc(None)  # type: ignore[arg-type]
+    assert aiortc_tap.send_remb(receiver, 1_000_000) is None  # nothing to send from
+    receiver._set_rtcp_ssrc(1234)
+    coro = aiortc_tap.send_remb(receiver, 1_000_000)
+    assert coro is not None
+    assert await coro is False  # the transport is not connected
+    await pc.close()
+
+
+class _Seen(aiortc_tap.SenderFeedback):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def on_report(self, report: aiortc_tap.ReceiverReport) -> None:
+        self.events.append(("report", (report.fraction_lost, report.packets_lost)))
+
+    def on_nack(self, packets: int) -> None:
+        self.events.append(("nack", packets))
+
+    def on_remb(self, bitrate_bps: int) -> None:
+        self.events.append(("remb", bitrate_bps))
+
+    def on_keyframe_request(self) -> None:
+        self.events.append(("keyframe", None))
+
+
+async def test_sender_feedback_is_observed_and_still_handled() -> None:
+    from aiortc.rtp import (
+        RTCP_PSFB_APP,
+        RTCP_PSFB_PLI,
+        RTCP_RTPFB_NACK,
+        RtcpPsfbPacket,
+        RtcpReceiverInfo,
+        RtcpRrPacket,
+        RtcpRtpfbPacket,
+        pack_remb_fci,
+    )
+
+    pc = RTCPeerConnection()
+    sender = pc.addTransceiver("video").sender
+    seen = _Seen()
+    aiortc_tap.watch_sender_feedback(sender, seen)
+    ours = sender._ssrc
+    info = dict(highest_sequence=0, jitter=0, lsr=0, dlsr=0)
+    await sender._handle_rtcp_packet(
+        RtcpRrPacket(
+            ssrc=9,
+            reports=[
+                RtcpReceiverInfo(ssrc=ours, fraction_lost=64, packets_lost=7, **info),
+                RtcpReceiverInfo(ssrc=ours + 1, fraction_lost=255, packets_lost=99, **info),
+            ],
+        )
+    )
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=9, media_ssrc=ours)
+    nack.lost = [10, 11, 12]
+    await sender._handle_rtcp_packet(nack)
+    await sender._handle_rtcp_packet(
+        RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=9, media_ssrc=0, fci=pack_remb_fci(800_000, [ours]))
+    )
+    await sender._handle_rtcp_packet(
+        RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=9, media_ssrc=0, fci=pack_remb_fci(5, [ours + 1]))
+    )
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=9, media_ssrc=ours))
+    assert seen.events == [
+        ("report", (0.25, 7)),
+        ("nack", 3),
+        ("remb", 800_000),
+        ("keyframe", None),
+    ]
+    # aiortc still handled them: the PLI set its keyframe flag.
+    assert sender._RTCRtpSender__force_keyframe is True
+    assert aiortc_tap.packets_sent(sender) == 0
+    await pc.close()
+
+
+async def test_receiver_feedback_is_counted() -> None:
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("video").receiver
+    nacks: list[int] = []
+    plis: list[int] = []
+    aiortc_tap.watch_receiver_feedback(receiver, nacks.append, lambda: plis.append(1))
+    await receiver._send_rtcp_nack(5, [1, 2, 3])
+    await receiver._send_rtcp_pli(5)
+    assert (nacks, plis) == ([3], [1])
+    assert aiortc_tap.inbound_counts(receiver) == aiortc_tap.InboundCounts(0, 0)
+    assert aiortc_tap.remote_media_ssrcs(receiver) == []
+    await pc.close()
