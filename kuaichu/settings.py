@@ -69,6 +69,14 @@ class Settings:
         default=20.0,
         metadata={"help": "how long a call waits for a driver whose connection dropped"},
     )
+    # issue 12: a console reloaded (or switched language) mid-call takes its call back.
+    officer_grace_seconds: float = field(
+        default=20.0,
+        metadata={
+            "help": "how long a call waits for its officer's console to come back (a reload) "
+            "before it goes back to the queue (0: at once)"
+        },
+    )
     shutdown_timeout: float = field(
         default=20.0,
         metadata={
@@ -123,8 +131,38 @@ class Settings:
     max_message_bytes: int = field(
         default=64 * 1024, metadata={"help": "largest socket.io message accepted"}
     )
+    # issue 9 (part 2, TURN): ICE servers for both sides, checked by kuaichu.media.ice.
     ice_servers: str = field(
-        default="", metadata={"help": "comma-separated STUN/TURN URLs handed to the pages"}
+        default="",
+        metadata={
+            "help": "comma-separated STUN/TURN URLs (stun:host:3478, turn:host:3478?transport=tcp, "
+            "turns:host:5349) used by the pages and by the server's own peer connections"
+        },
+    )
+    turn_secret: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "secret shared with the TURN server (coturn: use-auth-secret, "
+            "static-auth-secret); required with turn: URLs"
+        },
+    )
+    turn_ttl: int = field(
+        default=3600, metadata={"help": "lifetime of the TURN credentials handed out, seconds"}
+    )
+    ice_port_range: str = field(
+        default="",
+        metadata={
+            "help": "UDP ports for the server's own ICE candidates, e.g. 40000-40999 (open them "
+            "in the firewall); default: any free port"
+        },
+    )
+    ice_announce_address: str = field(
+        default="",
+        metadata={
+            "help": "public IPv4 address to announce as a candidate beside the server's own "
+            "(a server behind 1:1 NAT, ports unchanged); default: none"
+        },
     )
     log_level: str = field(default="INFO", metadata={"help": "logging level"})
     service_hours: str = field(
@@ -205,9 +243,119 @@ class Settings:
             "propose them in the console (0: only on the officer's plate captures)"
         },
     )
+    # issue 9 (health): failure detection of the media legs, ICE consent, UDP buffers.
+    leg_connect_timeout: float = field(
+        default=10.0,
+        metadata={
+            "help": "seconds an answered media leg has to connect and receive before it is "
+            "declared failed (the driver's is re-offered)"
+        },
+    )
+    leg_media_timeout: float = field(
+        default=3.0,
+        metadata={
+            "help": "seconds without a single packet on a connected media leg before it is "
+            "declared failed"
+        },
+    )
+    media_reoffers: int = field(
+        default=2,
+        metadata={
+            "help": "fresh driver legs offered in a row before the call goes back to the "
+            "head of the queue"
+        },
+    )
+    ice_consent_expiry: float = field(
+        default=30.0,
+        metadata={"help": "seconds without any ICE consent answer before a path is closed"},
+    )
+    udp_receive_buffer: int = field(
+        default=4 * 1024 * 1024,
+        metadata={
+            "help": "SO_RCVBUF asked for each media socket (the kernel caps it at "
+            "net.core.rmem_max)"
+        },
+    )
     pdf_font: Path | None = field(
         default=None,
         metadata={"help": "TrueType/TTC font with Chinese glyphs for PDFs; default: searched"},
+    )
+    # issue 13 (insurers): the companies the centre works with, and the complaint line.
+    insurers: str = field(
+        default="",
+        metadata={
+            "help": 'insurers as JSON {"picc": "中国人民财产保险", ...} (a name, or {"name", '
+            '"aliases"}), or a .json/.toml file; default: the demo registry\'s companies'
+        },
+    )
+    complaint_after_hours: float = field(
+        default=24.0,
+        metadata={
+            "help": "hours an insurer may leave a handed-off claim without acting before the "
+            "counterpart party may file a complaint (callback due 24 h after it)"
+        },
+    )
+    # -- issue 13: the open API's webhooks (kuaichu.api) and the fraud signals (kuaichu.fraud) --
+    webhook_timeout: float = field(
+        default=10.0, metadata={"help": "seconds an insurer's webhook has to answer an event"}
+    )
+    webhook_retry_seconds: float = field(
+        default=5.0,
+        metadata={"help": "first retry of a failed webhook event; doubles after each failure"},
+    )
+    webhook_retry_max_seconds: float = field(
+        default=3600.0, metadata={"help": "longest wait between two tries of a webhook event"}
+    )
+    webhook_attempts: int = field(
+        default=15, metadata={"help": "tries of a webhook event before it is marked failed"}
+    )
+    webhook_poll_seconds: float = field(
+        default=5.0, metadata={"help": "how often the webhook worker looks for due retries"}
+    )
+    fraud_window_days: float = field(
+        default=90.0,
+        metadata={"help": "fraud signals: a plate, person or pair seen again within N days"},
+    )
+    fraud_pair_min: int = field(
+        default=2,
+        metadata={"help": "fraud signals: cases two parties must share to be flagged as a pair"},
+    )
+    fraud_gps_km: float = field(
+        default=2.0,
+        metadata={"help": "fraud signals: GPS (phone, photo) this far from the declared place"},
+    )
+    fraud_photo_minutes: float = field(
+        default=120.0,
+        metadata={"help": "fraud signals: photo EXIF time this far from the accident's time"},
+    )
+    # -- issue 13: the photo channel (kuaichu.photoreports) -------------------------------------
+    photo_channel: bool = field(
+        default=True,
+        metadata={"help": "offer the photo report (拍照快处) when no officer can take a video call"},
+    )
+    photo_queue_cap: int = field(
+        default=10,
+        metadata={"help": "waiting video calls at which drivers are offered photos (0: no cap)"},
+    )
+    photo_max_wait_seconds: float = field(
+        default=600.0,
+        metadata={"help": "a driver waiting this long for an officer is offered photos instead"},
+    )
+    # issue 9 (bandwidth): the REMB the server gives the driver's uplink (kuaichu.media.bandwidth).
+    video_max_kbps: int = field(
+        default=2500,
+        metadata={"help": "most video bitrate (kbit/s) a driver's phone is asked to send"},
+    )
+    video_min_kbps: int = field(
+        default=300,
+        metadata={"help": "least video bitrate (kbit/s) the server asks of a driver's phone"},
+    )
+    video_start_kbps: int = field(
+        default=1500,
+        metadata={
+            "help": "video bitrate (kbit/s) a driver's phone starts at, before the officer's "
+            "feedback arrives (below ~500 a 720p camera starts at a lower resolution)"
+        },
     )
 
     @property

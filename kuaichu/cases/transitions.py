@@ -106,6 +106,10 @@ TRANSITIONS: Final[Mapping[tuple[CaseState | None, CaseEvent], CaseState]] = {
     # The officer's connection dropped or the call was transferred: back into the queue.
     (S.IN_CALL, E.REQUEUE): S.QUEUED,
     (S.IN_CALL, E.COLLECT_EVIDENCE): S.EVIDENCE_COLLECTED,
+    # A photo report (拍照快处, kuaichu.photoreports): the driver's guided photos are the
+    # evidence, fixed before any officer answers; the scene is cleared at once and an officer
+    # works the case from scene_cleared.
+    (S.REPORTED, E.COLLECT_EVIDENCE): S.EVIDENCE_COLLECTED,
     # "Leave the scene" is only pushed once the evidence is fixed.
     (S.EVIDENCE_COLLECTED, E.CLEAR_SCENE): S.SCENE_CLEARED,
     (S.SCENE_CLEARED, E.DETERMINE): S.DETERMINED,

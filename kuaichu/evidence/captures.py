@@ -33,7 +33,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.actions import AuditAction
-from ..cases.actors import officer_actor
+from ..cases.actors import DRIVER, officer_actor
 from ..cases.form import text_problem
 from ..cases.plates import parse_plate
 from ..cases.states import CHINA_TIME, AuditEntry
@@ -89,10 +89,21 @@ class CallFacts:
 
     call_id: str
     case_id: str
-    officer_id: int
+    officer_id: int | None  # None: the driver's own photo report (kuaichu.photoreports)
     lat: float | None
     lng: float | None
     recording_started_at: float | None
+
+
+class PhotoEvidence(TypedDict):
+    """What a photo report's still carries beside the JPEG (kuaichu.photoreports): its guided
+    shot and the EXIF time and GPS read before the re-encoding dropped every tag."""
+
+    shot: str
+    exif_taken_at: float | None
+    exif_time: str | None
+    exif_lat: float | None
+    exif_lng: float | None
 
 
 class Region(TypedDict):
@@ -111,7 +122,7 @@ class CaptureView(TypedDict):
     case_id: str
     call_id: str
     kind: str
-    source: str  # video_frame | phone_still
+    source: str  # video_frame | phone_still | photo_report
     path: str  # relative to the recordings directory
     sha256: str
     width: int
@@ -126,6 +137,12 @@ class CaptureView(TypedDict):
     regions: list[Region]
     note: str
     url: str
+    # Photo reports only (None otherwise): kuaichu.photoreports.
+    shot: str | None
+    exif_taken_at: float | None
+    exif_time: str | None
+    exif_lat: float | None
+    exif_lng: float | None
     plate_check: NotRequired[PlateCheck]  # added by the callers that know the case form
 
 
@@ -270,6 +287,46 @@ class CaptureDesk:
             plate=plate,
         )
 
+    @property
+    def decoding(self) -> asyncio.Semaphore:
+        """Held while a photo is decoded: bounds the memory uploads take, whichever path."""
+        return self._decoding
+
+    async def photo_report(
+        self,
+        facts: CallFacts,
+        kind: str,
+        jpeg: bytes,
+        rgb: npt.NDArray[np.uint8],
+        evidence: PhotoEvidence,
+    ) -> CaptureView:
+        """A photo of a driver's photo report, already checked and re-encoded by
+        kuaichu.photoreports.upload (``jpeg`` is what is stored, ``rgb`` its pixels): the
+        plate read if it is a plate, then stored and listed like every still."""
+        if kind not in KINDS:
+            raise InvalidMessage(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        now = time.time()
+        stamp = datetime.fromtimestamp(now, self.zone).strftime("%H%M%S")
+        name = f"photo-{evidence['shot']}-{stamp}-{secrets.token_hex(2)}.jpg"
+        path = self.folder(facts.case_id) / name
+        sha = await asyncio.to_thread(write_new, path, jpeg)
+        plate = None
+        if kind == "plate" and self.reader is not None:
+            plate = await asyncio.to_thread(self._read_plate_rgb, rgb)
+        return await self._record(
+            facts,
+            kind=kind,
+            source="photo_report",
+            path=path,
+            sha256=sha,
+            size=(int(rgb.shape[1]), int(rgb.shape[0])),
+            sharpness=None,
+            captured_at=now,
+            offset_s=None,
+            plate=plate,
+            evidence=evidence,
+        )
+
     def read_plate_file(self, path: Path) -> PlateProposal | None:
         """The plate proposal for a stored still; blocking (decodes and reads)."""
         return self._read_plate_rgb(_decode_rgb(path.read_bytes()))
@@ -304,6 +361,7 @@ class CaptureDesk:
         captured_at: float,
         offset_s: float | None,
         plate: PlateProposal | None,
+        evidence: PhotoEvidence | None = None,
     ) -> CaptureView:
         """The row, the trail's action and the manifest line, in one transaction."""
         rel = path.relative_to(self.recordings_dir).as_posix()
@@ -332,6 +390,7 @@ class CaptureDesk:
                     plate=json.dumps(plate, ensure_ascii=False) if plate else None,
                     regions="[]",
                     note="",
+                    **(dict(evidence) if evidence else {}),
                 )
             )
             key = result.inserted_primary_key
@@ -348,7 +407,7 @@ class CaptureDesk:
                 self.ledger.append,
                 path.parent.name,
                 path,
-                source if source == "phone_still" else kind,
+                "phone_still" if source in ("phone_still", "photo_report") else kind,
                 sha256,
                 {"kind": kind, "capture_id": capture_id, "taken_at": taken},
             )
@@ -358,7 +417,7 @@ class CaptureDesk:
             await self.db.case_action(
                 facts.case_id,
                 AuditAction.EVIDENCE_CAPTURED,
-                officer_actor(facts.officer_id),
+                DRIVER if facts.officer_id is None else officer_actor(facts.officer_id),
                 datetime.now(self.zone),
                 {"kind": kind, "source": source, "sha256": sha256},
                 zone=self.zone,
@@ -479,4 +538,9 @@ def _view(row: Any) -> CaptureView:
         "regions": json.loads(row["regions"] or "[]"),
         "note": row["note"] or "",
         "url": f"/api/captures/{row['id']}.jpg",
+        "shot": row["shot"],
+        "exif_taken_at": row["exif_taken_at"],
+        "exif_time": row["exif_time"],
+        "exif_lat": row["exif_lat"],
+        "exif_lng": row["exif_lng"],
     }
