@@ -389,6 +389,7 @@ class _Root:
             self.doorbell,
             recordings_dir=settings.recordings_path,
             driver_grace=settings.driver_grace_seconds,
+            officer_grace=settings.officer_grace_seconds,
             rules=self.rules,
             zone=self.zone,
             tokens=ResumeTokens.load_or_create(settings.data_dir),

@@ -28,7 +28,11 @@ if os.environ.get("CI") == "true":
 
 # The settings most scenarios run with: short timers so a test does not wait out real ones.
 LIVE_SETTINGS: dict[str, object] = dict(
-    reservation_timeout=5, wrapup_seconds=2, decline_cooldown=30, driver_grace_seconds=1
+    reservation_timeout=5,
+    wrapup_seconds=2,
+    decline_cooldown=30,
+    driver_grace_seconds=1,
+    officer_grace_seconds=0,  # the grace itself: tests/e2e/test_officer_grace.py
 )
 
 

@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,13 @@ def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
     }
 
 
+@dataclass(eq=False)
+class OfficerHold:
+    """A call waiting for its officer's console to come back (compared by identity)."""
+
+    officer_id: int
+
+
 def _interrupted_error(call: Interrupted) -> CallInterrupted:
     return CallInterrupted(
         "the call was interrupted by a server restart; report again to rejoin the case",
@@ -99,7 +107,10 @@ class CallCenter:
         zone: tzinfo = CHINA_TIME,
         tokens: ResumeTokens | None = None,
         rejoin_window: float = REJOIN_WINDOW,
+        officer_grace: float = 0.0,
     ) -> None:
+        """``officer_grace``: how long a call waits for its officer's console to come back
+        (a reload, a language switch) before it goes back to the queue; 0 re-queues at once."""
         self.db = db
         self.sessions = sessions
         self.fanout = fanout
@@ -111,6 +122,10 @@ class CallCenter:
         self.rules = rules or ServiceRules()
         self.zone = zone
         self.driver_grace = driver_grace
+        self.officer_grace = officer_grace
+        # Calls whose officer's console is away (socket or media leg gone) within the grace:
+        # call id -> the hold (whose officer). The dispatcher keeps the officer busy meanwhile.
+        self.officer_holds: dict[str, OfficerHold] = {}
         self.tokens = tokens or ResumeTokens.random()
         self.interruptions = Interruptions(db, self.tokens, rejoin_window)
         self.draining = False
@@ -125,6 +140,7 @@ class CallCenter:
             recordings_dir=recordings_dir,
             driver_grace=driver_grace,
             media_factory=media_factory,
+            on_officer_failed=self._officer_leg_failed if officer_grace > 0 else None,
         )
 
     # -- drivers ------------------------------------------------------------------------
@@ -326,13 +342,103 @@ class CallCenter:
 
     async def officer_disconnected(self, officer: Officer, sid: str) -> None:
         """A console tab went away; with the last one the officer is offline and their
-        call goes back to the head of the queue."""
+        call goes back to the head of the queue, unless the console may come back for it
+        (a reload, a language switch): then the call is held for the officer's grace."""
         if not self.sessions.officer_disconnected(officer, sid):
+            return
+        presence = self.dispatcher.presence(officer.id)
+        busy = presence.call_id if presence.status is OfficerStatus.BUSY else None
+        held = self.sessions.get(busy) if busy else None
+        if held is not None and self.officer_grace > 0 and held.officer_id == officer.id:
+            self._hold_for_officer(held, "officer_disconnected")
             return
         busy_call = self.dispatcher.officer_offline(officer.id)
         call = self.sessions.get(busy_call) if busy_call else None
         if call is not None:
             await self.media.officer_lost(call, "officer_disconnected")
+
+    def officer_token(self, call: Call, officer_id: int) -> str:
+        """The console's hold on its call: handed to the officer's tabs with call_started,
+        shown back by a reloaded console to take the call again."""
+        return self.tokens.mint(f"officer:{officer_id}:{call.call_id}")
+
+    def _officer_leg_failed(self, call: Call, reason: str) -> None:
+        """MediaSession's hook: the officer's media leg died (the page closed it while
+        reloading, or the network): the call waits for the console like for a lost socket."""
+        self._hold_for_officer(call, f"officer_media_{reason}")
+
+    def _hold_for_officer(self, call: Call, reason: str) -> None:
+        """The officer's console is away: its media leg goes, the driver is told the officer
+        is reconnecting, and the call waits ``officer_grace`` s for :meth:`officer_resume`."""
+        if call.ended or call.officer_id is None or call.call_id in self.officer_holds:
+            return
+        officer_id = call.officer_id
+        logger.info(
+            "call %s: officer %s away (%s), holding %.0f s",
+            call.call_id,
+            officer_id,
+            reason,
+            self.officer_grace,
+        )
+        hold = self.officer_holds[call.call_id] = OfficerHold(officer_id)
+        call.state = CallState.RECONNECTING
+        # The driver sees the same screen as for a lost officer: "reconnecting to the officer".
+        self.fanout.driver_state(call, "officer_lost")
+        self.dispatcher.record("officer_away", call.call_id, officer_id, reason=reason)
+        call.spawn(self._officer_away(call, hold), "officer-grace")
+
+    async def _officer_away(self, call: Call, hold: OfficerHold) -> None:
+        officer_id = hold.officer_id
+        if call.media is not None:
+            await call.media.detach_officer()
+        await asyncio.sleep(self.officer_grace)
+        # Not cancelled on resume (it may be closing the old leg): it looks whether its
+        # hold is still the call's.
+        if self.officer_holds.get(call.call_id) is not hold or call.ended:
+            return
+        del self.officer_holds[call.call_id]
+        logger.info("call %s: officer %s did not come back", call.call_id, officer_id)
+        if self.sessions.officer_sids.get(officer_id):
+            # A console is open but never took the call back: it is told the call left it.
+            self.dispatcher.call_finished(officer_id, call.call_id, None)
+            self.fanout.to_officer_id(
+                officer_id, "call_ended", {"call_id": call.call_id, "reason": "officer_lost"}
+            )
+        else:
+            self.dispatcher.officer_offline(officer_id)
+        await self.media.officer_lost(call, "officer_grace_expired")
+
+    async def officer_resume(self, officer: Officer, call_id: str, token: str) -> Call:
+        """A console (reloaded, or the tab whose media leg died) takes its call back with its
+        token: a fresh media leg is offered to it; the call goes on where it was."""
+        call = self.sessions.get(call_id)
+        if (
+            call is None
+            or call.officer_id != officer.id
+            or not token.isascii()
+            or not secrets.compare_digest(self.officer_token(call, officer.id), token)
+        ):
+            raise NotFound("no such call to resume")
+        if call.media is None or not call.driver_ready.is_set():
+            # Still being set up: the first offer is on its way to every tab of the officer.
+            return call
+        self.officer_holds.pop(call_id, None)
+        call.state = CallState.CONNECTING
+        logger.info("call %s: officer %s resumed", call_id, officer.username)
+        self.dispatcher.record("officer_resumed", call_id, officer.id)
+        call.spawn(self._offer_officer(call, officer.id), "officer-reoffer")
+        return call
+
+    async def _offer_officer(self, call: Call, officer_id: int) -> None:
+        assert call.media is not None
+        try:
+            offer = await call.media.officer_offer()
+        except KuaichuError as exc:
+            logger.warning("call %s: cannot re-offer the officer leg: %s", call.call_id, exc)
+            self._hold_for_officer(call, "officer_reoffer_failed")
+            return
+        self.fanout.to_officer_id(officer_id, "sdp_offer", {"call_id": call.call_id, **offer})
+
 
     def set_status(self, officer: Officer, status: str) -> None:
         """Available or on break, as the officer chose."""
@@ -380,6 +486,7 @@ class CallCenter:
                 "case_id": call.case_id,
                 "location": call.location.as_dict() if call.location else None,
                 "answered_at": call.answered_at,
+                "resume_token": self.officer_token(call, officer.id),
             },
         )
         call.spawn(self.media.connect(call, officer.id), "connect")
@@ -432,12 +539,16 @@ class CallCenter:
             self.dispatcher.abandon(call.call_id)
         call.cancel_tasks()  # the grace timer too, unless it is what ends the call
         self.fanout.driver_state(call, reason)
+        held = self.officer_holds.pop(call.call_id, None)
         if call.officer_id is not None:
             self.fanout.to_officer_id(
                 call.officer_id, "call_ended", {"call_id": call.call_id, "reason": reason}
             )
             handle = now - call.answered_at if call.answered_at else None
             self.dispatcher.call_finished(call.officer_id, call.call_id, handle)
+            if held is not None and not self.sessions.officer_sids.get(held.officer_id):
+                # The call ended while its officer's console was away: not available.
+                self.dispatcher.officer_offline(held.officer_id)
         self.dispatcher.record(
             "call_ended", call.call_id, call.officer_id, reason=reason, previous=previous
         )

@@ -46,7 +46,11 @@ class MediaSession:
         recordings_dir: Path,
         driver_grace: float,
         media_factory: Callable[..., CallMedia] = CallMedia,
+        on_officer_failed: Callable[[Call, str], None] | None = None,
     ) -> None:
+        """``on_officer_failed(call, reason)``: the officer's leg died; when given, it decides
+        (the call centre holds the call for the officer's console to come back) instead of
+        re-queueing the call at once."""
         self.db = db
         self.sessions = sessions
         self.fanout = fanout
@@ -56,6 +60,7 @@ class MediaSession:
         self.recordings_dir = recordings_dir
         self.driver_grace = driver_grace
         self.media_factory = media_factory
+        self.on_officer_failed = on_officer_failed
 
     async def connect(self, call: Call, officer_id: int) -> None:
         """Offer the driver's leg (unless it is up already), then the officer's."""
@@ -90,6 +95,8 @@ class MediaSession:
         logger.warning("call %s: %s leg failed (%s)", call.call_id, leg, reason)
         if leg == "driver":
             call.spawn(self.rejoin_driver(call), "rejoin")
+        elif call.officer_id is not None and self.on_officer_failed is not None:
+            self.on_officer_failed(call, reason)
         elif call.officer_id is not None:
             officer_id = call.officer_id
             self.dispatcher.call_finished(officer_id, call.call_id, None)

@@ -41,6 +41,7 @@ class OfficerNamespace(AuthenticatedNamespace):
             "hangup": self._hangup,
             "capture": self._capture,
             "request_still": self._request_still,
+            "resume": self._resume,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -75,6 +76,11 @@ class OfficerNamespace(AuthenticatedNamespace):
 
     async def _hangup(self, sid: str, payload: Any) -> None:
         await self.center.officer_hangup(await self.officer(sid), schemas.parse_call_id(payload))
+
+    async def _resume(self, sid: str, payload: Any) -> dict[str, Any]:
+        call_id, token = schemas.parse_resume(payload)
+        call = await self.center.officer_resume(await self.officer(sid), call_id, token)
+        return {"call_id": call.call_id, "case_id": call.case_id, "answered_at": call.answered_at}
 
     async def _capture(self, sid: str, payload: Any) -> dict[str, Any]:
         call_id, kind = schemas.parse_capture(payload)

@@ -2,7 +2,8 @@
 // the driver's media dropping and coming back, hang-up, and the end that opens wrap-up.
 import { $, clock, errorMessage } from "../common.js";
 import { emitAck } from "../rtc.js";
-import { showCase } from "./casehost.js";
+import { caseOfCall, showCase } from "./casehost.js";
+import { forgetCall, keepCall } from "./keep.js";
 import { renderLocation } from "./location.js";
 import { closePeer, stopCamera } from "./media.js";
 import { banner, showPanel, socket, state, t } from "./page.js";
@@ -11,6 +12,7 @@ import { startWrapupCountdown } from "./presence.js";
 socket.on("call_started", (msg) => {
   state.callId = msg.call_id;
   state.caseId = msg.case_id;
+  keepCall(msg.call_id, msg.resume_token);
   $("plate-seen").hidden = true;
   $("call-case").textContent = msg.case_id || "";
   renderLocation(msg.location);
@@ -36,6 +38,12 @@ socket.on("recording_stopped", (msg) => {
   // what follows is not on record.
   if (msg.call_id !== state.callId) return;
   banner.show(t["recording_stopped_" + msg.reason] || t.recording_stopped_io_error, "warning");
+});
+
+// A reloaded console took its call back (keep.js): the timer and the case come back with it.
+document.addEventListener("kc-call-resumed", (ev) => {
+  startCallTimer(ev.detail.answered_at);
+  caseOfCall(ev.detail.call_id);
 });
 
 function startCallTimer(answeredAt) {
@@ -67,6 +75,7 @@ function onCallEnded(msg) {
   state.callTimer = null;
   closePeer();
   stopCamera();
+  forgetCall();
   $("chk-camera").checked = false;
   state.callId = null;
   const reason = t["reason_" + msg.reason] || msg.reason || "";
