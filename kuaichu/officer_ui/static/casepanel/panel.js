@@ -17,6 +17,7 @@ import { FormPart } from "./form.js";
 import { clone, SavingPart } from "./saving.js";
 import { StepsPart } from "./steps.js";
 import { renderAgreement, renderReview, renderTrail } from "./trail.js";
+import { loadFraud } from "./fraud.js";
 import { VerificationPart } from "./verification.js";
 
 const REFRESH_MS = 5000;
@@ -205,6 +206,12 @@ export class CasePanel {
     renderAgreement(this.t, view);
     renderReview(this.t, view);
     this.loadEvidence(view);
+    // issue 13: the fraud signals, on opening the case and when its state moves.
+    if (first || this.fraudStatus !== view.case.status) {
+      this.fraudStatus = view.case.status;
+      const caseId = this.caseId;
+      loadFraud(this.t, caseId, () => caseId === this.caseId);
+    }
   }
 
   async resendNotice(id) {
