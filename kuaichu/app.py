@@ -48,6 +48,8 @@ from .evidence.captures import CaptureDesk
 from .evidence.ledger import Ledger
 from .evidence.signing import ServerKey
 from .looplag import LoopLag
+from .media import aioice_tap
+from .media.leg_health import HealthPolicy
 from .media.plate_reader import PlateReader
 from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .queue import Dispatcher
@@ -389,6 +391,10 @@ class _Root:
             self.doorbell,
             recordings_dir=settings.recordings_path,
             driver_grace=settings.driver_grace_seconds,
+            # issue 9 (health): failed legs are noticed, re-offered, and re-queued at last.
+            health=HealthPolicy(
+                settings.leg_connect_timeout, settings.leg_media_timeout, settings.media_reoffers
+            ),
             officer_grace=settings.officer_grace_seconds,
             rules=self.rules,
             zone=self.zone,
@@ -433,6 +439,10 @@ def create_app(settings: Settings) -> web.Application:
     # anything listens (the CLI turns it into a one-line message and exit status 1).
     rules = service_rules(settings)
     zone = parse_timezone(settings.timezone)
+    # issue 9 (health): RFC 7675 consent, bigger UDP receive buffers, no mDNS lookups.
+    aioice_tap.install(
+        consent_expiry=settings.ice_consent_expiry, receive_buffer=settings.udp_receive_buffer
+    )
     renderer = Renderer(settings.pdf_font)  # CjkFontNotFound names the package to install
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings

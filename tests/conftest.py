@@ -48,6 +48,9 @@ REAL_TIME_MEDIA = (
     "tests/e2e/test_crash.py",
     "tests/e2e/test_resume.py",
     "tests/e2e/test_restart.py",
+    "tests/media/test_leg_health.py",
+    "tests/media/test_aioice_tap.py",
+    "tests/e2e/test_leg_failure.py",
 )
 
 

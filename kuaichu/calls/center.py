@@ -41,6 +41,7 @@ from ..errors import (
     ServerRestarting,
 )
 from ..media.call_media import CallMedia
+from ..media.leg_health import HealthPolicy
 from ..queue import Dispatcher, OfficerStatus, QueuedCall
 from ..signaling.schemas import Location, Report
 from ..storage.db import Database
@@ -108,6 +109,7 @@ class CallCenter:
         tokens: ResumeTokens | None = None,
         rejoin_window: float = REJOIN_WINDOW,
         officer_grace: float = 0.0,
+        health: HealthPolicy | None = None,
     ) -> None:
         """``officer_grace``: how long a call waits for its officer's console to come back
         (a reload, a language switch) before it goes back to the queue; 0 re-queues at once."""
@@ -141,6 +143,7 @@ class CallCenter:
             driver_grace=driver_grace,
             media_factory=media_factory,
             on_officer_failed=self._officer_leg_failed if officer_grace > 0 else None,
+            health=health,
         )
 
     # -- drivers ------------------------------------------------------------------------
@@ -438,7 +441,6 @@ class CallCenter:
             self._hold_for_officer(call, "officer_reoffer_failed")
             return
         self.fanout.to_officer_id(officer_id, "sdp_offer", {"call_id": call.call_id, **offer})
-
 
     def set_status(self, officer: Officer, status: str) -> None:
         """Available or on break, as the officer chose."""

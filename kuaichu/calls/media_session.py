@@ -17,6 +17,7 @@ from ..cases.actors import SYSTEM
 from ..cases.states import CaseEvent, CaseState
 from ..errors import KuaichuError
 from ..media.call_media import CallMedia
+from ..media.leg_health import HealthPolicy
 from ..queue import Dispatcher
 from ..storage.db import Database
 from .fanout import CallFanout
@@ -47,10 +48,12 @@ class MediaSession:
         driver_grace: float,
         media_factory: Callable[..., CallMedia] = CallMedia,
         on_officer_failed: Callable[[Call, str], None] | None = None,
+        health: HealthPolicy | None = None,
     ) -> None:
         """``on_officer_failed(call, reason)``: the officer's leg died; when given, it decides
         (the call centre holds the call for the officer's console to come back) instead of
-        re-queueing the call at once."""
+        re-queueing the call at once. ``health``: when a leg is declared failed, and how many
+        fresh driver legs a call gets in a row before it goes back to the head of the queue."""
         self.db = db
         self.sessions = sessions
         self.fanout = fanout
@@ -61,6 +64,7 @@ class MediaSession:
         self.driver_grace = driver_grace
         self.media_factory = media_factory
         self.on_officer_failed = on_officer_failed
+        self.health = health or HealthPolicy()
 
     async def connect(self, call: Call, officer_id: int) -> None:
         """Offer the driver's leg (unless it is up already), then the officer's."""
@@ -69,10 +73,14 @@ class MediaSession:
                 call.media = self.media_factory(
                     call.call_id,
                     self.recordings_dir / call.case_id,
-                    ice_servers=None,
                     on_failed=lambda leg, why: self.failed(call, leg, why),
                     on_recording_failed=lambda why: self.recording_failed(call, why),
+                    on_leg_up=lambda leg: self.leg_up(call, leg),
+                    connect_timeout=self.health.connect_timeout,
+                    media_timeout=self.health.media_timeout,
                 )
+            if call.pending_offer is None and not call.driver_ready.is_set():
+                # A new call, or one re-queued because its driver leg never came back.
                 offer = await call.media.driver_offer()
                 call.pending_offer = {"call_id": call.call_id, **offer}
                 self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
@@ -94,8 +102,20 @@ class MediaSession:
             return
         logger.warning("call %s: %s leg failed (%s)", call.call_id, leg, reason)
         if leg == "driver":
-            call.spawn(self.rejoin_driver(call), "rejoin")
+            if call.driver_reoffers >= self.health.reoffers:
+                call.spawn(self.driver_media_failed(call, reason), "requeue")
+            else:
+                call.driver_reoffers += 1
+                call.spawn(self.rejoin_driver(call), "rejoin")
         elif call.officer_id is not None and self.on_officer_failed is not None:
+            # The console hears it (it asks for its leg back, kuaichu/officer_ui/static/
+            # console/media.js) and the call waits for it meanwhile.
+            call.officer_reconnecting = True
+            self.fanout.to_officer_id(
+                call.officer_id,
+                "officer_media",
+                {"call_id": call.call_id, "state": "reconnecting", "reason": reason},
+            )
             self.on_officer_failed(call, reason)
         elif call.officer_id is not None:
             officer_id = call.officer_id
@@ -104,6 +124,60 @@ class MediaSession:
                 officer_id, "call_ended", {"call_id": call.call_id, "reason": "media_failed"}
             )
             call.spawn(self.officer_lost(call, "officer_media_failed"), "requeue")
+
+    def leg_up(self, call: Call, leg: str) -> None:
+        """A leg connected and receives (CallMedia's ``on_leg_up``): a driver leg that was
+        re-offered is back, and the count of re-offers starts again."""
+        if call.ended:
+            return
+        if leg == "officer":
+            if call.officer_id is not None and call.officer_reconnecting:
+                call.officer_reconnecting = False
+                self.fanout.to_officer_id(
+                    call.officer_id,
+                    "officer_media",
+                    {"call_id": call.call_id, "state": "connected"},
+                )
+            return
+        if call.driver_reoffers:
+            call.driver_reoffers = 0
+            logger.info("call %s: driver media rejoined", call.call_id)
+            self.fanout.to_officer(
+                call, "driver_media", {"call_id": call.call_id, "state": "connected"}
+            )
+
+    async def restart_driver(self, sid: str, reason: str) -> bool:
+        """The driver page saw its own connection go disconnected or failed: its leg is
+        treated as failed (re-offered). False when no answered leg is up to restart (one is
+        being offered already, or the call has no media yet)."""
+        call = self.sessions.driver_call(sid)
+        if call.media is None or not call.driver_ready.is_set():
+            return False
+        return call.media.fail_leg("driver", f"page_{reason}")
+
+    async def driver_media_failed(self, call: Call, reason: str) -> None:
+        """The driver's media did not come back after ``media_reoffers`` fresh legs: the call
+        leaves its officer (told: ``call_ended`` "media_failed") and goes back to the head of
+        the queue, the driver told; whoever answers next offers the driver a fresh leg."""
+        if call.ended:
+            return
+        logger.warning(
+            "call %s: driver media failed %d time(s) in a row (%s), re-queued at the head",
+            call.call_id,
+            call.driver_reoffers + 1,
+            reason,
+        )
+        call.driver_reoffers = 0
+        call.driver_ready.clear()
+        call.pending_offer = None
+        officer_id = call.officer_id
+        if officer_id is None:
+            return  # already back in the queue: the next answer re-offers the driver leg
+        self.dispatcher.call_finished(officer_id, call.call_id, None)
+        self.fanout.to_officer_id(
+            officer_id, "call_ended", {"call_id": call.call_id, "reason": "media_failed"}
+        )
+        await self.officer_lost(call, "driver_media_failed", driver_reason="media_failed")
 
     def recording_failed(self, call: Call, reason: str) -> None:
         """A write error (a full disk) stopped the recording: the call goes on, unrecorded,
@@ -139,12 +213,13 @@ class MediaSession:
             logger.info("call %s: driver did not rejoin the media", call.call_id)
             await self.end(call, "driver_lost")
             return
-        logger.info("call %s: driver media rejoined", call.call_id)
-        self.fanout.to_officer(
-            call, "driver_media", {"call_id": call.call_id, "state": "connected"}
-        )
+        # "connected" goes to the officer once the new leg receives (leg_up); a leg that
+        # does not is re-offered again by its watchdog, up to media_reoffers times.
+        logger.info("call %s: driver answered the new media offer", call.call_id)
 
-    async def officer_lost(self, call: Call, reason: str) -> None:
+    async def officer_lost(
+        self, call: Call, reason: str, *, driver_reason: str = "officer_lost"
+    ) -> None:
         """The officer vanished mid-call: back to the head of the queue, driver told."""
         if call.ended:
             return
@@ -178,5 +253,5 @@ class MediaSession:
                 )
             except KuaichuError:
                 logger.exception("call %s: could not record the re-queue", call.call_id)
-        self.fanout.driver_state(call, "officer_lost")
+        self.fanout.driver_state(call, driver_reason)
         self.dispatcher.enqueue(call.queued, at_head=True)

@@ -58,6 +58,10 @@ class Call:
     plates_seen: set[str] = field(default_factory=set)
     # The driver's grace timer (also owned by ``tasks``); kept to cancel it on resume.
     grace: asyncio.Task[None] | None = None
+    # Re-offers of the driver's media leg since it last received (issue 9: after
+    # the health policy's re-offers the call goes back to the head of the queue).
+    driver_reoffers: int = 0
+    officer_reconnecting: bool = False  # the console was told its media leg is being redone
     tasks: TaskOwner = field(init=False)
 
     def __post_init__(self) -> None:

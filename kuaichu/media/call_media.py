@@ -28,6 +28,7 @@ from aiortc import sdp as aiortc_sdp
 
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.errors import MediaError, NoCommonCodec
+from kuaichu.media import aioice_tap
 from kuaichu.media.aiortc_tap import (
     EncodedFrame,
     check_aiortc_internals,
@@ -44,6 +45,7 @@ from kuaichu.media.bitstream import (
 from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.frame_capture import Capture, FrameCapturer
 from kuaichu.media.frame_size import frame_dimensions
+from kuaichu.media.leg_health import CONNECT_TIMEOUT, MEDIA_TIMEOUT, LegWatch
 from kuaichu.media.recorder import CallRecorder, RecordingInfo
 from kuaichu.media.uplink import DEFAULT_LIMITS, CallBandwidth, MediaMetrics
 from kuaichu.tasks import TaskOwner
@@ -112,9 +114,12 @@ class _Leg:
     answered: bool = False
     closing: bool = False
     reported: bool = False
+    watch: LegWatch | None = None  # from the answer on (kuaichu.media.leg_health)
 
     async def close(self) -> None:
         self.closing = True
+        if self.watch is not None:
+            await self.watch.close()
         await self.keyframes.close()
         await self.pc.close()
 
@@ -147,25 +152,37 @@ class CallMedia:
         call_id: str,
         recording_dir: Path,
         *,
-        ice_servers: list[RTCIceServer] | None = None,
+        ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]] | None = None,
         on_failed: Callable[[str, str], None] | None = None,
         on_recording_failed: Callable[[str], None] | None = None,
         keyframe_min_interval: float = KEYFRAME_MIN_INTERVAL,
         clock: Clock | None = None,
         bandwidth: BandwidthLimits = DEFAULT_LIMITS,
         metrics: MediaMetrics | None = None,
+        on_leg_up: Callable[[str], None] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        media_timeout: float = MEDIA_TIMEOUT,
     ) -> None:
         """``keyframe_min_interval`` rate-limits the PLIs sent to each leg, timed by ``clock``;
         ``on_recording_failed(reason)`` hears when a write error stopped the recording.
-        ``bandwidth`` bounds the REMB the driver gets; ``metrics`` counts the call's media."""
+        ``bandwidth`` bounds the REMB the driver gets; ``metrics`` counts the call's media.
+        An answered leg that is not connected and receiving within ``connect_timeout``, or
+        that receives nothing for ``media_timeout`` seconds, is reported to ``on_failed``
+        as "connect_timeout" / "no_media"; ``on_leg_up(leg)`` hears when it first receives."""
         check_aiortc_internals()
+        aioice_tap.ensure_installed()
         self.call_id = call_id
         self._keyframe_min_interval = keyframe_min_interval
         self._clock = clock
         self.recording_dir = Path(recording_dir)
         self.video_codec: str | None = None
-        self._config = RTCConfiguration(iceServers=list(ice_servers or []))
+        # A callable gives each new peer connection its own (fresh TURN credentials: a leg
+        # re-offered hours into a call must not carry an expired one).
+        self._ice_servers = ice_servers
         self._on_failed = on_failed
+        self._on_leg_up = on_leg_up
+        self._connect_timeout = connect_timeout
+        self._media_timeout = media_timeout
         self._recorder = CallRecorder(
             call_id, self.recording_dir, on_failure=on_recording_failed
         )
@@ -269,6 +286,7 @@ class CallMedia:
             elif self.video_codec is None:
                 self.video_codec = codec
             leg.answered = True
+            self._watch(leg)
             logger.info("call %s: driver leg negotiated video=%s", self.call_id, codec)
 
     # ---- officer leg ---------------------------------------------------------------------
@@ -310,6 +328,7 @@ class CallMedia:
                     )
             await self._apply_answer(leg, sdp)
             leg.answered = True
+            self._watch(leg)
             driver = self._driver
             if driver is not None:
                 driver.audio_out.new_source()
@@ -318,6 +337,16 @@ class CallMedia:
             logger.info("call %s: officer leg negotiated", self.call_id)
             # The officer's decoder needs a keyframe: ask now rather than wait for the GOP.
             self._driver_keyframe("officer joined", force=True)
+
+    def fail_leg(self, name: str, reason: str) -> bool:
+        """Declare the ``name`` leg failed from outside (its page saw its own connection
+        die): ``on_failed`` hears it like a watchdog verdict. False when there is no
+        answered leg of that name, or it was reported already."""
+        leg = self._driver if name == "driver" else self._officer
+        if leg is None or not leg.answered or leg.closing or leg.reported:
+            return False
+        self._leg_failed(leg, reason)
+        return True
 
     async def detach_officer(self) -> None:
         """The officer dropped: close the officer leg only; driver leg and recording go on."""
@@ -374,7 +403,8 @@ class CallMedia:
         *,
         to_kind_keyframe: Callable[[str], None],
     ) -> _Leg:
-        pc = RTCPeerConnection(self._config)
+        servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers or [])))
         label = f"call {self.call_id} {name}"
         audio_out = EncodedTrack("audio", maxsize=25, label=label)
         audio = pc.addTransceiver(audio_out, direction="sendrecv")
@@ -401,15 +431,39 @@ class CallMedia:
         def _on_state() -> None:
             state = pc.connectionState
             logger.info("call %s: %s leg connection %s", self.call_id, name, state)
-            if state in ("failed", "closed") and not (leg.closing or leg.reported or self._closed):
-                leg.reported = True
-                if self._on_failed is not None:
-                    try:
-                        self._on_failed(name, state)
-                    except Exception:
-                        logger.exception("call %s: on_failed callback raised", self.call_id)
+            if state in ("failed", "closed"):
+                self._leg_failed(leg, state)
 
         return leg
+
+    def _leg_failed(self, leg: _Leg, reason: str) -> None:
+        """Report a dead leg to ``on_failed``, once per leg, unless we are closing it."""
+        if leg.closing or leg.reported or self._closed:
+            return
+        leg.reported = True
+        if self._on_failed is not None:
+            try:
+                self._on_failed(leg.name, reason)
+            except Exception:
+                logger.exception("call %s: on_failed callback raised", self.call_id)
+
+    def _watch(self, leg: _Leg) -> None:
+        """Start the answered leg's watchdog (kuaichu.media.leg_health)."""
+        on_up = self._on_leg_up
+
+        def alive() -> None:
+            if on_up is not None and not (leg.closing or self._closed):
+                on_up(leg.name)
+
+        leg.watch = LegWatch(
+            f"call {self.call_id} {leg.name}",
+            leg.pc,
+            on_dead=lambda reason: self._leg_failed(leg, reason),
+            on_alive=alive,
+            connect_timeout=self._connect_timeout,
+            media_timeout=self._media_timeout,
+        )
+        leg.watch.start()
 
     async def _make_offer(self, leg: _Leg) -> dict[str, str]:
         offer = await leg.pc.createOffer()

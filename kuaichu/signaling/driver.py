@@ -37,6 +37,7 @@ class DriverNamespace(BaseNamespace):
             "hangup": self._hangup,
             "sdp_answer": self._sdp_answer,
             "resume": self._resume,
+            "media_restart": self._media_restart,
         }
 
     def error_payload(self, exc: KuaichuError) -> dict[str, Any]:
@@ -82,3 +83,9 @@ class DriverNamespace(BaseNamespace):
     async def _sdp_answer(self, sid: str, payload: Any) -> None:
         answer = schemas.parse_sdp_answer(payload, need_call_id=False)
         await self.center.driver_sdp_answer(sid, answer.sdp)
+
+    async def _media_restart(self, sid: str, payload: Any) -> dict[str, Any]:
+        # issue 9: the page's connection went disconnected/failed; a fresh leg is offered
+        # (restarted: false when one is on its way already).
+        reason = schemas.parse_media_restart(payload)
+        return {"restarted": await self.center.media.restart_driver(sid, reason)}

@@ -195,6 +195,19 @@ def parse_empty(data: Any) -> None:
     _allowed(d, "call_id", "reason")
 
 
+MEDIA_RESTART_REASONS = ("disconnected", "failed")
+
+
+def parse_media_restart(data: Any) -> str:
+    """``{"reason": "disconnected" | "failed"}`` (the page's own connection state; issue 9)."""
+    d = _obj(data)
+    _allowed(d, "call_id", "reason")
+    reason = d.get("reason")
+    if reason not in MEDIA_RESTART_REASONS:
+        raise InvalidMessage("reason must be 'disconnected' or 'failed'", field="reason")
+    return str(reason)
+
+
 @dataclass(frozen=True)
 class SdpAnswer:
     sdp: str

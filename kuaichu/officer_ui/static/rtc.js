@@ -75,13 +75,40 @@ export function emitAck(socket, event, payload, timeoutMs = 10000) {
   });
 }
 
+// How long a connection may stay "disconnected" before we ask for a new one: Chromium goes
+// disconnected after ~2.5 s without packets and often comes back by itself from a short gap.
+export const DISCONNECTED_GRACE_MS = 3000;
+
 // A peer connection for the server's offer: remote tracks play in audioEl and videoEl;
-// onFailed(pc) when ICE or DTLS fails (the caller checks it is still its current one).
+// onFailed(pc, reason) once, when the connection fails ("failed") or stays disconnected for
+// DISCONNECTED_GRACE_MS ("disconnected"). The caller checks it is still its current one and
+// asks the server for a fresh leg: the server cannot restart ICE, it offers a new connection.
 export function openPeer(iceServers, audioEl, videoEl, onFailed) {
   const pc = new RTCPeerConnection({ iceServers });
   pc.addEventListener("track", (ev) => routeRemoteTrack(ev, audioEl, videoEl));
+  let timer = null;
+  let reported = false;
+  const report = (reason) => {
+    clearTimeout(timer);
+    if (reported || pc.connectionState === "closed") return;
+    reported = true;
+    onFailed(pc, reason);
+  };
   pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed") onFailed(pc);
+    const st = pc.connectionState;
+    if (st === "failed") {
+      report("failed");
+    } else if (st === "disconnected") {
+      if (!timer) {
+        timer = setTimeout(() => {
+          timer = null;
+          if (pc.connectionState === "disconnected") report("disconnected");
+        }, DISCONNECTED_GRACE_MS);
+      }
+    } else {
+      clearTimeout(timer);
+      timer = null;
+    }
   });
   return pc;
 }

@@ -24,7 +24,7 @@ async function onSdpOffer(offer) {
   closePeer();
   const [iceServers, mic] = await Promise.all([fetchIceServers(), ensureMic()]);
   const pc = openPeer(iceServers, $("driver-audio"), $("driver-video"), (failed) => {
-    if (failed === state.pc) banner.show(fmt(t.err_media, { msg: "ICE/DTLS" }));
+    if (failed === state.pc) askForNewLeg();
   });
   state.pc = pc;
   if ($("chk-camera").checked) await startCamera();
@@ -36,6 +36,29 @@ async function onSdpOffer(offer) {
   state.videoSender = senders.video || null;
   await emitAck(socket, "sdp_answer", { call_id: offer.call_id, ...answer });
 }
+
+// Our media leg died (our network, or the server heard nothing from it: officer_media):
+// the call is held for us meanwhile; taking it back with its resume token (the one keep.js
+// stored) makes the server offer a fresh leg, which onSdpOffer answers.
+function askForNewLeg() {
+  banner.show(t.media_reconnecting, "warning");
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem("kc_console_call") || "null");
+  } catch (_) {
+    kept = null;
+  }
+  if (!kept || kept.call_id !== state.callId) return;
+  emitAck(socket, "resume", kept).catch((err) => {
+    banner.show(fmt(t.err_media, { msg: (err && err.message) || "ICE/DTLS" }));
+  });
+}
+
+socket.on("officer_media", (msg) => {
+  if (msg.call_id !== state.callId) return;
+  if (msg.state === "reconnecting") askForNewLeg();
+  else if (msg.state === "connected") banner.show(t.media_back, "info", 4000);
+});
 
 socket.on("sdp_offer", (offer) => {
   onSdpOffer(offer).catch((err) => banner.show(fmt(t.err_media, { msg: err.message || err })));

@@ -107,6 +107,8 @@ function onCallState(msg) {
       break;
     case "reconnecting":
       // The officer's leg dropped; our leg to the server may stay. Hide the officer's media.
+      // After our own media failed again and again, the call went back to the queue.
+      if (msg.reason === "media_failed") banner.show(t.media_requeued, "warning");
       stopTimer();
       $("remote-video").hidden = true;
       $("officer-badge").hidden = false;
@@ -166,8 +168,15 @@ async function onOffer(offer) {
   // The server makes a fresh peer connection for every offer (aiortc cannot restart ICE).
   closePeer();
   const iceServers = await fetchIceServers();
-  const pc = openPeer(iceServers, $("remote-audio"), $("remote-video"), (failed) => {
-    if (failed === state.pc) banner.show(fmt(t.err_media, { msg: "ICE/DTLS" }));
+  const pc = openPeer(iceServers, $("remote-audio"), $("remote-video"), (failed, reason) => {
+    if (failed !== state.pc) return;
+    // Our path to the server died (a network switch): ask for a fresh leg; the server's
+    // offer that answers it replaces this connection (onOffer).
+    banner.show(t.media_reconnecting, "warning");
+    state.mediaRestarting = true;
+    emitAck(state.socket, "media_restart", { reason }).catch((err) => {
+      banner.show(fmt(t.err_media, { msg: (err && err.message) || "ICE/DTLS" }));
+    });
   });
   state.pc = pc;
   const { senders, answer } = await answerServerOffer(pc, offer, {
@@ -176,6 +185,15 @@ async function onOffer(offer) {
   });
   state.videoSender = senders.video || null;
   await emitAck(state.socket, "sdp_answer", answer);
+  if (state.mediaRestarting) {
+    state.mediaRestarting = false;
+    const back = () => {
+      if (pc.connectionState !== "connected") return;
+      pc.removeEventListener("connectionstatechange", back);
+      if (pc === state.pc) banner.show(t.media_back, "info", 4000);
+    };
+    pc.addEventListener("connectionstatechange", back);
+  }
 }
 
 // Officer video is optional: show it only once frames arrive.
