@@ -296,7 +296,7 @@ class PhotoReports:
             raise NotAuthenticated("not this report's token")
         return dict(row)
 
-    def check_upload(self, call_id: str, shot: str) -> Shot:
+    def check_upload(self, shot: str) -> Shot:
         """Before the body is read: the shot is one the page asks for."""
         try:
             return Shot(shot)

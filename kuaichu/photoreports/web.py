@@ -6,9 +6,11 @@ The driver page (no session; the report's token in ``X-Report-Token`` is its cre
 - ``POST /api/photo-reports``: a new report (eligibility answers, location, mobile number,
   the page's own reason if any); answers the report id, its token and the progress link,
   and trusts this browser for the progress link (no one-time code needed here)
-- ``PUT /api/photo-reports/{report}/photos/{shot}``: one photo, the body is the image; read
-  to its end and bounded, refused before reading with a wrong token or an unknown shot
-- ``POST /api/photo-reports/{report}/submit``: every shot is in: leave the scene
+- ``PUT /api/photo-reports/{call_id}/photo?shot=<shot>``: one photo, the body is the image;
+  read to its end and bounded, refused before reading with a wrong token or an unknown shot
+- ``POST /api/photo-reports/{call_id}/submit``: every shot is in: leave the scene
+
+``{call_id}`` is the report's id (its one ``calls`` row).
 
 The officers: ``GET /api/photo-reports`` (the queue) and
 ``POST /api/cases/{case_id}/photo-report/take``.
@@ -24,7 +26,7 @@ from aiohttp import web
 from ..accounts.guards import require_officer
 from ..accounts.model import Officer
 from ..appkeys import casework_key, photo_reports_key
-from ..errors import InvalidMessage, NotFound
+from ..errors import InvalidMessage, NotAuthenticated, NotFound
 from ..signaling.schemas import parse_eligibility, parse_location
 from ..web.common import case_id_of, is_call_id, json_body, json_response, read_body
 
@@ -39,14 +41,17 @@ _TOO_LARGE: Final = f"a photo may have at most {MAX_PHOTO_BYTES // (1024 * 1024)
 
 
 def _report_id(request: web.Request) -> str:
-    call_id = request.match_info["report"]
+    call_id = request.match_info["call_id"]
     if not is_call_id(call_id):
         raise NotFound("no such photo report")
     return call_id
 
 
 def _token(request: web.Request) -> str:
-    return request.headers.get(_TOKEN_HEADER, "")[:100]
+    token = request.headers.get(_TOKEN_HEADER, "")
+    if not token or len(token) > 64:
+        raise NotAuthenticated("the report's token is missing")
+    return token
 
 
 async def availability(request: web.Request) -> web.Response:
@@ -80,10 +85,10 @@ async def create_report(request: web.Request) -> web.Response:
 
 
 async def put_photo(request: web.Request) -> web.Response:
+    token = _token(request)
     call_id = _report_id(request)
     reports = request.app[photo_reports_key]
-    shot = reports.check_upload(call_id, request.match_info["shot"])
-    token = _token(request)
+    shot = reports.check_upload(request.query.get("shot", ""))
     # Refused before the body is read: a wrong token, a report already sent.
     await reports.authorize_upload(call_id, token)
     data = await read_body(request, MAX_PHOTO_BYTES, _TOO_LARGE)
@@ -109,9 +114,10 @@ async def put_photo(request: web.Request) -> web.Response:
 
 
 async def submit(request: web.Request) -> web.Response:
+    token = _token(request)
     call_id = _report_id(request)
     await json_body(request)
-    return json_response(await request.app[photo_reports_key].submit(call_id, _token(request)))
+    return json_response(await request.app[photo_reports_key].submit(call_id, token))
 
 
 @require_officer
@@ -132,6 +138,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/photo-reports/availability", availability)
     r.add_post("/api/photo-reports", create_report)
     r.add_get("/api/photo-reports", photo_queue)
-    r.add_put("/api/photo-reports/{report}/photos/{shot}", put_photo)
-    r.add_post("/api/photo-reports/{report}/submit", submit)
+    r.add_put("/api/photo-reports/{call_id}/photo", put_photo)
+    r.add_post("/api/photo-reports/{call_id}/submit", submit)
     r.add_post("/api/cases/{case_id}/photo-report/take", take)

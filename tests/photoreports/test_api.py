@@ -73,7 +73,7 @@ class Driver:
             return r.status, data
 
     async def put(self, shot: str, body: Any, token: str | None = None) -> tuple[int, Any]:
-        url = f"{self.server.url}/api/photo-reports/{self.report_id}/photos/{shot}"
+        url = f"{self.server.url}/api/photo-reports/{self.report_id}/photo?shot={shot}"
         headers = {"X-Report-Token": self.token if token is None else token}
         async with self.http.put(url, data=body, headers=headers) as r:
             return r.status, await _json(r)

@@ -56,6 +56,8 @@ class Kind(Enum):
     SUPERVISOR_PAGE = "a page for supervisors; an officer sees the forbidden page"
     LOGIN_FORM = "the login form's POST and the logout (public; no 5xx)"
     SOCKETIO = "socket.io's transport; its namespaces authorize on connect (tests/signaling)"
+    INSURER = "an insurer's account only (police accounts 403; the insurer side: tests/insurers)"
+    INSURER_PAGE = "the insurer's console: /login without a session, a police account to /console"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/captures/{capture}"): Rule(Kind.CASE),
     ("PUT", "/api/captures/{capture}/annotation"): Rule(Kind.CASE, {"regions": [], "note": ""}),
     ("POST", "/api/calls/{call_id}/stills"): Rule(Kind.CALL_TOKEN),
+    # issue 13, the photo channel: the driver page has no session; the report's own token.
+    ("GET", "/api/photo-reports/availability"): Rule(Kind.PUBLIC),
+    ("POST", "/api/photo-reports"): Rule(Kind.PUBLIC),
+    ("PUT", "/api/photo-reports/{call_id}/photo"): Rule(Kind.CALL_TOKEN),
+    ("POST", "/api/photo-reports/{call_id}/submit"): Rule(Kind.CALL_TOKEN, {}),
+    ("GET", "/api/photo-reports"): Rule(Kind.OFFICER),
+    # Any officer may take a waiting photo report (here: no such report, 404).
+    ("POST", "/api/cases/{case_id}/photo-report/take"): Rule(Kind.OFFICER, {}),
     ("GET", "/api/calls/{call_id}/recording"): Rule(Kind.CASE),
     ("GET", "/api/cases/{case_id}/evidence/verify"): Rule(Kind.CASE),
     ("GET", "/api/keys/evidence.pem"): Rule(Kind.PUBLIC),
@@ -128,6 +138,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases"): Rule(Kind.OFFICER_PAGE),
     ("GET", "/cases/{case_id}"): Rule(Kind.CASE_PAGE),
     ("GET", "/reviews"): Rule(Kind.SUPERVISOR_PAGE),
+    # issue 13, insurers (kuaichu.insurers; their own identities: tests/insurers).
+    ("GET", "/api/insurer/cases"): Rule(Kind.INSURER),
+    ("GET", "/api/insurer/cases/{case_id}"): Rule(Kind.INSURER),
+    ("GET", "/api/insurer/cases/{case_id}/evidence/{seq}"): Rule(Kind.INSURER),
+    ("GET", "/api/insurer/cases/{case_id}/documents/{name}"): Rule(Kind.INSURER),
+    ("POST", "/api/insurer/cases/{case_id}/claim"): Rule(Kind.INSURER, {"status": "received"}),
+    ("GET", "/api/cases/{case_id}/claims"): Rule(Kind.CASE),
+    ("POST", "/api/cases/{case_id}/handoff"): Rule(Kind.CASE, {}),
+    ("GET", "/api/cases/{case_id}/agreement-documents/{name}"): Rule(Kind.CASE),
+    ("GET", "/api/complaints"): Rule(Kind.SUPERVISOR),
+    ("POST", "/api/complaints/{complaint_id}/callback"): Rule(
+        Kind.SUPERVISOR, {"outcome": "called"}
+    ),
+    ("GET", "/p/{token}/claims"): Rule(Kind.PARTY),
+    ("POST", "/p/{token}/claim"): Rule(Kind.PARTY, {}),
+    ("POST", "/p/{token}/complaint"): Rule(Kind.PARTY, {"claim_id": 1, "text": "no answer"}),
+    ("GET", "/p/{token}/agreement-document"): Rule(Kind.PARTY),
+    ("GET", "/p/{token}/agreement-document.pdf"): Rule(Kind.PARTY),
+    ("GET", "/insurer"): Rule(Kind.INSURER_PAGE),
+    ("GET", "/complaints"): Rule(Kind.SUPERVISOR_PAGE),
 }
 
 ROLES = ("anonymous", "owner", "other_officer", "supervisor", "party_own", "party_other")
@@ -153,6 +183,10 @@ def expected(kind: Kind, role: str, own: bool) -> Outcome:
         return 401  # a session or a progress link is no call token
     if kind is Kind.REPORTING_DEVICE:
         return 403  # nobody here holds the live report's resume token
+    if kind is Kind.INSURER:
+        return 403 if officer else 401
+    if kind is Kind.INSURER_PAGE:
+        return 302 if officer else "login"
     if kind is Kind.PARTY:
         return "ok" if role in PARTIES else 404  # without a token: a link that does not exist
     if kind in (Kind.OFFICER_PAGE, Kind.CASE_PAGE, Kind.SUPERVISOR_PAGE):
@@ -307,6 +341,8 @@ def url_for(world: World, template: str, role: str, target: str) -> str:
         "call_id": world.calls[target],
         "capture": str(world.captures[target]),
         "message_id": str(world.notices[target]),
+        "seq": "1",
+        "complaint_id": "1",
         "name": "1.html",
         "filename": "common.js",
         # A party holds its own case's token; anyone else a well-formed one that is nobody's.

@@ -28,6 +28,9 @@ PUBLIC = {
     ("GET", "/api/service"),
     ("GET", "/api/keys/evidence.pem"),
     ("POST", "/api/calls/{call_id}/stills"),
+    # issue 13: the photo channel's driver side (a new report, and whether video works now).
+    ("GET", "/api/photo-reports/availability"),
+    ("POST", "/api/photo-reports"),
 }
 # A well-formed value for every path placeholder, so a guard is what answers, not a validator.
 SAMPLES = {
@@ -37,6 +40,8 @@ SAMPLES = {
     "name": "1.html",
     "token": "a" * 20,
     "message_id": "1",
+    "seq": "1",
+    "complaint_id": "1",
 }
 
 

@@ -9,6 +9,7 @@ import "./console/call.js";
 import "./console/presence.js";
 import "./console/offer.js";
 import "./console/capture.js";
+import "./console/photoqueue.js"; // issue 13: the photo reports waiting
 import { restoreCase } from "./console/casehost.js";
 import { ensureMic } from "./console/media.js";
 import { showPanel } from "./console/page.js";

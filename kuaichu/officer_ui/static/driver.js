@@ -15,9 +15,12 @@ import { loadService } from "./driver/eligibility.js";
 import { restoreLeaveNotice } from "./driver/notices.js";
 import { show } from "./driver/page.js";
 import { restoreProgressUrl } from "./driver/progress.js";
+import { restorePhotoReport } from "./driver/photos.js";
 
 show("safety");
 // A reload of the tab keeps the progress link and an unacknowledged notice.
 restoreProgressUrl();
 restoreLeaveNotice();
 loadService();
+// A photo report (issue 13) in progress comes back after a reload.
+restorePhotoReport();
