@@ -40,6 +40,7 @@ from .tables import (
     recordings,
     schema_version,
     verifications,
+    video_callbacks,
     webhook_attempts,
     webhook_events,
     webhooks,
@@ -97,7 +98,8 @@ def _v6_insurers(conn: Connection) -> None:
 
 
 def _v8_photo_reports(conn: Connection) -> None:
-    # The photo channel (issue 13): a shot and its EXIF evidence on a capture, photo reports.
+    # The photo channel (issue 13): a shot and its EXIF evidence on a capture, photo reports,
+    # the officers' video callbacks.
     have = {c["name"] for c in inspect(conn).get_columns("captures")}
     for column, kind in (
         ("shot", "VARCHAR(16)"),
@@ -108,7 +110,7 @@ def _v8_photo_reports(conn: Connection) -> None:
     ):
         if column not in have:
             conn.execute(text(f"ALTER TABLE captures ADD COLUMN {column} {kind}"))
-    metadata.create_all(conn, tables=[photo_reports])
+    metadata.create_all(conn, tables=[photo_reports, video_callbacks])
 
 
 def _v7_open_api(conn: Connection) -> None:

@@ -292,6 +292,24 @@ photo_reports = Table(
 )
 Index("ix_photo_reports_status", photo_reports.c.status, photo_reports.c.submitted_at)
 
+# Video callbacks (issue 13, kuaichu.photoreports.callbacks): an officer's SMS link that opens
+# the driver page straight into a video call of this case. Only the token's SHA-256; a link
+# works once (``call_id`` is the call it started) and until ``expires_at``.
+video_callbacks = Table(
+    "video_callbacks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("officer_id", Integer, ForeignKey("officers.id"), nullable=False),
+    Column("phone", String(24), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("call_id", String(32)),
+    Column("used_at", Float),
+)
+Index("ix_video_callbacks_case", video_callbacks.c.case_id)
+
 # Insurers (issue 13, kuaichu.insurers). A claim (定损理赔) is one insurer's work on one
 # case, opened by a party's claim button or an officer's hand-off; ``status`` is the last
 # the insurer recorded (kuaichu.insurers.claims), each change also an audit action of the
