@@ -2,11 +2,14 @@
 
 python server.py [--host H] [--port N] [--data-dir DIR] ...
 python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor] [--password P]
+python server.py officer add USERNAME --role insurer --insurer picc   (an insurer's staff)
 python server.py officer list
 python server.py officer passwd USERNAME [--password P]
 python server.py selfsigned --out DIR
 python server.py evidence verify CASE_ID [--public-key K]
 python server.py registry import|demo|check ...   (docs/verification.md)
+python server.py apikey create|list|revoke ...     (insurers' API keys; kuaichu/api/commands.py)
+python server.py webhook set|remove|list|log|replay ...   (insurers' webhooks)
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .accounts.model import Role
 from .errors import KuaichuError
 from .storage.private import owner_only_umask, restrict_tree
 
-COMMANDS = ("officer", "selfsigned", "evidence", "registry")
+COMMANDS = ("officer", "selfsigned", "evidence", "registry", "apikey", "webhook")
 # Seconds in-flight HTTP requests get once the drain has closed the sockets.
 REQUEST_GRACE = 2.0
 
@@ -70,16 +73,24 @@ async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> in
     accounts = Accounts(Database(engine), s.session_hours * 3600)
     try:
         if args.action == "add":
+            insurer = args.insurer or None
+            if insurer is not None:
+                # Only a configured company (--insurers): the code scopes everything it sees.
+                from .insurers.model import load_insurers
+
+                insurer = load_insurers(s.insurers).require(insurer).code
             o = await accounts.add_officer(
-                args.username, _password(args.password), args.name or "", args.role
+                args.username, _password(args.password), args.name or "", args.role, insurer
             )
-            print(f"added {o.role} {o.username} ({o.display_name})")
+            of = f" of insurer {o.insurer}" if o.insurer else ""
+            print(f"added {o.role} {o.username} ({o.display_name}){of}")
         elif args.action == "passwd":
             await accounts.set_password(args.username, _password(args.password))
             print(f"password changed for {args.username}")
         else:
             for o in await accounts.list_officers():
-                print(f"{o.username}\t{o.role}\t{o.display_name}")
+                of = f"\t{o.insurer}" if o.insurer else ""
+                print(f"{o.username}\t{o.role}\t{o.display_name}{of}")
     except KuaichuError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -146,6 +157,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
         off.add_argument("--name", help="display name, e.g. 张警官")
         off.add_argument("--role", default=Role.OFFICER.value, choices=[r.value for r in Role])
         off.add_argument("--password", help="default: KUAICHU_OFFICER_PASSWORD, stdin or prompt")
+        off.add_argument(
+            "--insurer", help="with --role insurer: the insurer's code (see --insurers)"
+        )
         cert = sub.add_parser("selfsigned", help="write a self-signed TLS certificate")
         cert.add_argument("--out", type=Path, default=Path("data/tls"))
         ev = sub.add_parser(
@@ -160,6 +174,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
         from .verification.commands import add_parser as add_registry_parser
 
         add_registry_parser(sub)
+        from .api.commands import add_parsers as add_api_parsers
+
+        add_api_parsers(sub)
         for command_parser in _command_parsers(sub):
             settings_mod.add_arguments(command_parser, in_subcommand=True)
     return parser, parser.parse_args(argv)
@@ -189,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         s.data_dir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(run_registry(args, s.database))
+    if command in ("apikey", "webhook"):
+        from .api.commands import run as run_api
+
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(run_api(args, s.database, s.insurers))
     _configure_logging(s.log_level)
     # Files made before the umask (an older install, another tool) are tightened too.
     restrict_tree(s.data_dir, s.recordings_path)

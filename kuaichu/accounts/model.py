@@ -11,6 +11,9 @@ class Role(StrEnum):
 
     OFFICER = "officer"
     SUPERVISOR = "supervisor"
+    # An insurer's staff (issue 13): their own console only (kuaichu.insurers), never the
+    # police pages, APIs or sockets.
+    INSURER = "insurer"
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,14 @@ class Officer:
     username: str
     display_name: str
     role: Role
+    insurer: str | None = None  # the insurer's code (kuaichu.insurers), for Role.INSURER
 
     @property
     def is_supervisor(self) -> bool:
         """Supervisors see every case, the wallboard and the review queue."""
         return self.role == Role.SUPERVISOR
+
+    @property
+    def is_insurer(self) -> bool:
+        """An insurer's staff: their own console only."""
+        return self.role == Role.INSURER

@@ -36,7 +36,9 @@ def _validate_username(username: str) -> str:
 
 
 def _officer(row: RowMapping) -> Officer:
-    return Officer(row["id"], row["username"], row["display_name"], Role(row["role"]))
+    return Officer(
+        row["id"], row["username"], row["display_name"], Role(row["role"]), row["insurer"]
+    )
 
 
 class Accounts:
@@ -65,12 +67,21 @@ class Accounts:
         self.passwords.close()
 
     async def add_officer(
-        self, username: str, password: str, display_name: str = "", role: str = Role.OFFICER
+        self,
+        username: str,
+        password: str,
+        display_name: str = "",
+        role: str = Role.OFFICER,
+        insurer: str | None = None,
     ) -> Officer:
-        """Create an account; refuses a bad username, a short password or a taken name."""
+        """Create an account; refuses a bad username, a short password or a taken name. An
+        insurer's account (role ``insurer``) names its insurer's code, which the caller has
+        checked against the configured insurers; no other role has one."""
         username = _validate_username(username)
         if role not in ROLES:
             raise InvalidMessage(f"role must be one of {', '.join(ROLES)}")
+        if (role == Role.INSURER) != bool(insurer):
+            raise InvalidMessage("an insurer account, and only one, needs --insurer CODE")
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
         display = (display_name or username).strip()[:64]
@@ -85,12 +96,13 @@ class Accounts:
                         role=Role(role).value,
                         created_at=time.time(),
                         disabled=0,
+                        insurer=insurer or None,
                     )
                 )
                 officer_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:
             raise Conflict(f"officer {username!r} already exists") from None
-        return Officer(officer_id, username, display, Role(role))
+        return Officer(officer_id, username, display, Role(role), insurer or None)
 
     async def set_password(self, username: str, password: str) -> None:
         """Change a password; this ends every session of that officer."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -17,12 +18,19 @@ class Wallboard:
     """A read model over the live sessions, the dispatcher and the day's queue events."""
 
     def __init__(
-        self, sessions: CallRegistry, dispatcher: Dispatcher, db: Database, zone: tzinfo
+        self,
+        sessions: CallRegistry,
+        dispatcher: Dispatcher,
+        db: Database,
+        zone: tzinfo,
+        complaints: Callable[[], Awaitable[dict[str, int]]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.db = db
         self.zone = zone
+        # The claim-complaint line's callbacks due (issue 13): {"open": n, "overdue": m}.
+        self.complaints = complaints
 
     async def snapshot(self) -> dict[str, Any]:
         """What the ``wallboard`` event carries (docs/protocol.md)."""
@@ -69,9 +77,11 @@ class Wallboard:
         waits = [
             float(json.loads(e.get("detail") or "{}").get("waited_s", 0)) for e in answered_events
         ]
+        complaints = await self.complaints() if self.complaints else {"open": 0, "overdue": 0}
         return {
             "calls": calls,
             "officers": officers,
+            "complaints": complaints,
             "today": {
                 "answered": len(answered_events),
                 "abandoned": sum(1 for e in events if e["kind"] == "call_abandoned"),

@@ -20,6 +20,8 @@ class AuditAction(enum.StrEnum):
     CALL_ENDED = "call_ended"
     # The driver reported again after a restart cut the call off: a new call in this case.
     REJOINED = "rejoined"
+    # The officer sent a dropped driver a link back into the call (issue 12).
+    REJOIN_SENT = "rejoin_sent"
     # Evidence (kuaichu.evidence.captures)
     EVIDENCE_CAPTURED = "evidence_captured"
     EVIDENCE_ANNOTATED = "evidence_annotated"

@@ -9,8 +9,9 @@ from ..accounts.model import Officer
 from ..cases.actors import SYSTEM, officer_actor, party_actor
 from ..cases.errors import IllegalTransition
 from ..cases.liability import check_liabilities
-from ..cases.states import AuditEntry, CaseEvent
+from ..cases.states import AuditEntry, CaseEvent, CaseState, transition
 from ..notify import Template
+from .agreement_document import AgreementDocuments
 from .context import CaseContext
 from .ports import LiabilityListener
 
@@ -18,9 +19,16 @@ from .ports import LiabilityListener
 class AgreementStep:
     """Propose, confirm, withdraw and approve an agreement."""
 
-    def __init__(self, ctx: CaseContext, liability: LiabilityListener | None = None) -> None:
+    def __init__(
+        self,
+        ctx: CaseContext,
+        liability: LiabilityListener | None = None,
+        documents: AgreementDocuments | None = None,
+    ) -> None:
         self.ctx = ctx
         self.liability = liability
+        # The approved agreement's own document (协议书, issue 13).
+        self.documents = documents
 
     async def propose_agreement(self, officer: Officer, case_id: str) -> AuditEntry:
         """Offer the form's liabilities to the parties for confirmation (SMS with a link)."""
@@ -65,13 +73,21 @@ class AgreementStep:
     async def approve_agreement(self, officer: Officer, case_id: str, approve: bool) -> AuditEntry:
         """The officer approves the confirmed agreement (which closes the case) or rejects it."""
         ctx = self.ctx
-        await ctx.authorize(officer, case_id)
+        row = await ctx.authorize(officer, case_id)
         who = officer_actor(officer.id)
         if not approve:
             return await ctx.event(case_id, CaseEvent.REJECT_AGREEMENT, who, {})
         stored = await ctx.store.form(case_id)
+        documents = self.documents
+        doc = None
+        if documents is not None:
+            # Refused before a PDF is rendered for nothing.
+            transition(CaseState(row["status"]), CaseEvent.APPROVE_AGREEMENT)
+            doc = await documents.prepare(officer, case_id, stored.form)
 
         async def sms(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            if documents is not None and doc is not None:
+                await documents.write(conn, doc)
             for party in stored.form.parties:
                 await ctx.notify(conn, case_id, party, Template.AGREEMENT_APPROVED, "1")
             if self.liability is not None:  # the insurers' "case ready" (issue 13)
@@ -79,5 +95,12 @@ class AgreementStep:
                     conn, case_id, stored.form, "agreement_approved", {}
                 )
 
-        await ctx.event(case_id, CaseEvent.APPROVE_AGREEMENT, who, {}, extra=sms)
+        try:
+            await ctx.event(case_id, CaseEvent.APPROVE_AGREEMENT, who, {}, extra=sms)
+        except BaseException:
+            if documents is not None and doc is not None:
+                documents.discard(doc)
+            raise
+        if documents is not None and doc is not None:
+            await documents.listed(doc)
         return await ctx.event(case_id, CaseEvent.CLOSE, SYSTEM, {"after": "agreement"})

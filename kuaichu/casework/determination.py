@@ -96,7 +96,7 @@ class DeterminationStep:
         issued = ctx.now()
         code = new_code()
         evidence = [dict(e) for e in await self.ledger.evidence_list(case_id)]
-        content = self._content(
+        content = self.content(
             case_id, form, number, version, code, issued, officer, evidence, previous
         )
         if correction_reason:
@@ -176,7 +176,7 @@ class DeterminationStep:
         # in the form printed documents use.
         return f"{self.ctx.config.document_prefix}[{year}]第{case_id}号"
 
-    def _content(
+    def content(
         self,
         case_id: str,
         form: CaseForm,
@@ -188,6 +188,8 @@ class DeterminationStep:
         evidence: list[dict[str, Any]],
         previous: list[Determination],
     ) -> dict[str, Any]:
+        """The frozen document content the renderers take (kuaichu.documents); the approved
+        agreement's document (kuaichu.casework.agreement_document) is built from it too."""
         config = self.ctx.config
         parties = []
         for p in form.parties:

@@ -21,6 +21,7 @@ from ..storage.links import LinkStore
 from ..storage.rows import CaseRow, RecordingRow
 from ..verification import Registry
 from .agreement import AgreementStep
+from .agreement_document import AgreementDocuments
 from .closing import ClosingStep
 from .context import Access, CaseContext, PartyLink
 from .determination import DeterminationStep
@@ -73,7 +74,11 @@ class CaseWork:
         self._scene = SceneStep(self._ctx)
         self._determination = DeterminationStep(self._ctx, renderer, ledger, liability)
         self._review = ReviewStep(self._ctx)
-        self._agreement = AgreementStep(self._ctx, liability)
+        self._agreement = AgreementStep(
+            self._ctx,
+            liability,
+            AgreementDocuments(self._ctx, renderer, ledger, self._determination),
+        )
         self._closing = ClosingStep(self._ctx)
         self._views = CaseViews(self._ctx, renderer, outbox, self._verification)
 

@@ -155,7 +155,7 @@ def _parties(pdf: FPDF, view: DeterminationView) -> None:
 
 
 def _determination(pdf: FPDF, view: DeterminationView) -> None:
-    heading(pdf, "责任认定")
+    heading(pdf, view.kind.liability_heading)
     if not view.parties:
         paragraph(pdf, DASH)
     for i, party in enumerate(view.parties, start=1):
@@ -217,7 +217,8 @@ def _signature(pdf: FPDF, view: DeterminationView) -> None:
     officer = view.officer_name or DASH
     if view.officer_badge:
         officer += f"（警号 {view.officer_badge}）"
-    pdf.cell(pdf.epw / 2, 6, f"办案民警：{officer}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    signed = f"{view.kind.officer_label}：{officer}"
+    pdf.cell(pdf.epw / 2, 6, signed, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*MUTED)
     pdf.set_font(CJK, size=9)
     pdf.cell(pdf.epw / 2, 6, f"签发时间：{view.issued_at or DASH}")
@@ -235,7 +236,7 @@ def _signature(pdf: FPDF, view: DeterminationView) -> None:
 def _review_notice(pdf: FPDF, view: DeterminationView) -> None:
     if not view.review_notice:
         return
-    heading(pdf, "复核告知")
+    heading(pdf, view.kind.notice_heading)
     pdf.set_fill_color(*BAND)
     pdf.set_font(CJK, size=9.5)
     pdf.multi_cell(
@@ -279,8 +280,8 @@ def _verification(pdf: FPDF, view: DeterminationView) -> None:
         5,
         wrapped(
             pdf,
-            "使用手机扫描左侧二维码，或访问下方地址，可核对本认定书的编号、版本、签发机关和"
-            "是否为现行版本。电子认定书无需当事人签名。",
+            f"使用手机扫描左侧二维码，或访问下方地址，可核对本{view.kind.noun}的编号、版本、"
+            f"签发机关和是否为现行版本。电子{view.kind.noun}无需当事人签名。",
             pdf.w - MARGIN - text_x,
         ),
         align=Align.L,

@@ -81,6 +81,8 @@ def render_verify_page(result: Mapping[str, Any] | None = None) -> str:
             superseded=found
             and (result.get("status") == "superseded" or superseded_by is not None),
             superseded_by_version=superseded_by,
+            # An agreement document (协议书) is checked on the same page (issue 13).
+            noun="协议书" if found and result.get("kind") == "agreement" else "认定书",
             # Asked and not found: the number stays in the form so a typo can be corrected.
             form_number=number if asked and not found and isinstance(number, str) else "",
             **ctx,

@@ -18,6 +18,35 @@ from kuaichu.evidence.kinds import ledger_text
 
 TITLE: Final = "道路交通事故认定书（简易程序）"
 SUBTITLE: Final = "电子版"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    """The words that differ between the determination and the parties' approved
+    self-negotiated agreement (自行协商协议书, issue 13): the content's ``kind`` picks one."""
+
+    title: str
+    heading: str
+    heading_note: str
+    noun: str
+    liability_heading: str
+    officer_label: str
+    notice_heading: str
+
+
+DETERMINATION: Final = DocumentKind(
+    TITLE, "道路交通事故认定书", "（简易程序）", "认定书", "责任认定", "办案民警", "复核告知"
+)
+AGREEMENT: Final = DocumentKind(
+    "道路交通事故自行协商协议书",
+    "道路交通事故自行协商协议书",
+    "",
+    "协议书",
+    "协商结果",
+    "审核民警",
+    "协议告知",
+)
+KINDS: Final[Mapping[str, DocumentKind]] = {"determination": DETERMINATION, "agreement": AGREEMENT}
 DASH: Final = "—"
 
 
@@ -114,6 +143,7 @@ class EvidenceView:
 
 @dataclass(frozen=True, slots=True)
 class DeterminationView:
+    kind: DocumentKind
     title: str
     subtitle: str
     number: str
@@ -147,8 +177,10 @@ class DeterminationView:
         officer = _mapping(content.get("officer"))
         version = _int_or_none(content.get("version"))
         verify_url = _text(content.get("verify_url"))
+        kind = KINDS.get(_text(content.get("kind")), DETERMINATION)
         return cls(
-            title=TITLE,
+            kind=kind,
+            title=kind.title,
             subtitle=SUBTITLE,
             number=_text(content.get("number")),
             version=version,

@@ -14,11 +14,13 @@ SMS outbox's worker is woken.
 
 Kinds (``InsurerEvent.kind``):
 
-* ``case_ready`` — the case entered the insurer's work queue (the party's 定损理赔 button or
-  an officer's hand-off). ``detail``: ``{"parties": ["B"], "by": "party:B" | "officer:3"}``.
+* ``claim_opened`` — the case entered the insurer's work queue (the party's 定损理赔 button
+  or an officer's hand-off). ``detail``: ``{"claim_id": 7, "parties": ["B"], "by":
+  "party:B" | "officer:3"}``. (The case becoming visible at all — liability set — is the
+  case work's ``LiabilityListener``, not this hub.)
 * ``status_changed`` — the insurer recorded a claim status. ``detail``: ``{"status":
-  "assessed", "previous": "assessor_assigned", "amount_fen": 123400 | None, "reason": str |
-  None, "party": "B"}``.
+  "assessed", "previous": "assessor_assigned", "claim_id": 7, "amount_fen": 123400 (only
+  with an amount), "reason": "…" (refused only), "assessor": "…" (when given)}``.
 
 ``event_id`` is unique per event (idempotency key for receivers); ``insurer`` is the
 :class:`~kuaichu.insurers.model.Insurer` code the event belongs to.
@@ -43,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 
 class EventKind(enum.StrEnum):
-    CASE_READY = "case_ready"
+    CLAIM_OPENED = "claim_opened"
     STATUS_CHANGED = "status_changed"
 
 

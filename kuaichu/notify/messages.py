@@ -30,6 +30,13 @@ class Template(enum.StrEnum):
     LINK_REPLACED = "link_replaced"
     LINK_CODE = "link_code"
     CALL_INTERRUPTED = "call_interrupted"
+    # issue 12: the officer brings a dropped driver back into the call (kuaichu.calls.rejoin).
+    REJOIN = "rejoin"
+    # Insurers (issue 13, kuaichu.insurers): the claim handed to the insurers, each status
+    # the insurer records (claim: ClaimStatus.zh, at most 5 characters), a complaint filed.
+    CLAIM_OPENED = "claim_opened"
+    CLAIM_STATUS = "claim_status"
+    COMPLAINT_RECEIVED = "complaint_received"
 
 
 # Legal notices: a failure to deliver one is never dropped silently; it waits on the
@@ -72,6 +79,11 @@ _TEXTS: Final[Mapping[Template, str]] = {
         "您的事故快处报警{case_id}因系统重启中断。如需处理，请重新发起视频报警或拨打122。"
         "进度：{link}"
     ),
+    Template.REJOIN: "民警请您回到视频通话，点此继续：{link}",
+    # The insurers' texts fit one 70-character SMS with a 55-character link.
+    Template.CLAIM_OPENED: "已交保险公司定损理赔{link}",
+    Template.CLAIM_STATUS: "保险理赔{claim}{link}",
+    Template.COMPLAINT_RECEIVED: "理赔投诉已受理{link}",
 }
 
 _OUTCOMES: Final[Mapping[str, str]] = {

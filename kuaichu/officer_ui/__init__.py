@@ -17,9 +17,10 @@ import jinja2
 from aiohttp import web
 
 from kuaichu import __version__ as _kuaichu_version
-from kuaichu.accounts.guards import require_officer_page
+from kuaichu.accounts.guards import require_insurer_page, require_officer_page
 from kuaichu.accounts.model import Officer
 from kuaichu.accounts.web import safe_next
+from kuaichu.appkeys import insurer_desk_key
 from kuaichu.cases.eligibility import AccidentCause
 from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
 from kuaichu.cases.ids import CASE_ID_PATTERN, CASE_ID_RE
@@ -47,6 +48,8 @@ PAGE_SCRIPTS: Final[dict[str, str]] = {
     "case.html": "case.js",
     "reviews.html": "reviews.js",
     "progress.html": "progress.js",
+    "insurer.html": "insurer.js",
+    "complaints.html": "complaints.js",
 }
 
 
@@ -171,6 +174,21 @@ async def reviews_page(request: web.Request, officer: Officer) -> web.Response:
     return _render(request, "reviews.html", {"officer": officer})
 
 
+@require_insurer_page
+async def insurer_page(request: web.Request, account: Officer) -> web.Response:
+    """An insurer's console (issue 13): its policyholders' cases once liability is set."""
+    insurer = request.app[insurer_desk_key].insurer_of(account)
+    return _render(request, "insurer.html", {"officer": account, "insurer": insurer})
+
+
+@require_officer_page
+async def complaints_page(request: web.Request, officer: Officer) -> web.Response:
+    """The supervisors' claim-complaint queue (issue 13), next to the reviews."""
+    if not officer.is_supervisor:
+        return _render(request, "forbidden.html", {"officer": officer}, status=403)
+    return _render(request, "complaints.html", {"officer": officer})
+
+
 def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(
         app,
@@ -187,3 +205,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/cases", cases_page, name="cases")
     app.router.add_get("/cases/{case_id}", case_page, name="case")
     app.router.add_get("/reviews", reviews_page, name="reviews")
+    app.router.add_get("/insurer", insurer_page, name="insurer")
+    app.router.add_get("/complaints", complaints_page, name="complaints")

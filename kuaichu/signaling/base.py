@@ -163,6 +163,12 @@ class AuthenticatedNamespace(BaseNamespace):
         if officer is None:
             err = NotAuthenticated("log in first").as_dict()
             raise socketio.exceptions.ConnectionRefusedError(err["message"], err)
+        if officer.role == Role.INSURER and self.role != Role.INSURER:
+            # An insurer's staff never join a police namespace (issue 13).
+            message = "for police accounts only"
+            raise socketio.exceptions.ConnectionRefusedError(
+                message, {"code": "forbidden", "message": message}
+            )
         if self.role and officer.role != self.role:
             message = f"requires the {self.role} role"
             raise socketio.exceptions.ConnectionRefusedError(

@@ -6,6 +6,7 @@
 - ``calls_api``: a call's record and the ICE configuration
 - ``progress``: the parties' progress page (/p/{token}…)
 - ``notices_api``: failed notices and their resending (/api/notices/*)
+- ``insurer_api``: the insurers' console API, the officers' hand-off, the complaint queue
 - ``public``: /verify, /api/service, /healthz
 - ``metrics_api``: /api/metrics (supervisors: the event loop's lag)
 - ``common``: the JSON body reader and the id validators every handler uses; the
@@ -22,7 +23,16 @@ from aiohttp import web
 from .. import officer_ui
 from ..accounts import web as accounts_web
 from ..appkeys import settings_key
-from . import calls_api, cases_api, evidence_api, metrics_api, notices_api, progress, public
+from . import (
+    calls_api,
+    cases_api,
+    evidence_api,
+    insurer_api,
+    metrics_api,
+    notices_api,
+    progress,
+    public,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -38,4 +48,5 @@ def setup_routes(app: web.Application) -> None:
     cases_api.setup_routes(app)
     progress.setup_routes(app)
     notices_api.setup_routes(app)
+    insurer_api.setup_routes(app)
     officer_ui.setup(app)

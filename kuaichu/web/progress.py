@@ -16,7 +16,13 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from ..appkeys import casework_key, center_key, secure_cookies_key, settings_key
+from ..appkeys import (
+    casework_key,
+    center_key,
+    insurer_desk_key,
+    secure_cookies_key,
+    settings_key,
+)
 from ..casework import PartyLink
 from ..casework.links import LinkAccess
 from ..errors import Forbidden, InvalidMessage, KuaichuError, NotFound
@@ -215,6 +221,40 @@ async def progress_agreement(request: web.Request) -> web.Response:
     return json_response({"status": entry.to_state.value})
 
 
+# -- the claim (定损理赔) and the complaint line (issue 13, kuaichu.insurers) ------------------
+
+
+async def progress_claims(request: web.Request) -> web.Response:
+    """The case's claims as this party sees them, and what it may do about them."""
+    link = await _party_link(request)
+    return json_response(await request.app[insurer_desk_key].party_claims(link))
+
+
+async def progress_claim(request: web.Request) -> web.Response:
+    """The party's 定损理赔 button: the case goes to its parties' insurers."""
+    link = await _party_link(request)
+    await json_body(request)
+    desk = request.app[insurer_desk_key]
+    await desk.hand_off_by_party(link)
+    return json_response(await desk.party_claims(link))
+
+
+async def progress_complaint(request: web.Request) -> web.Response:
+    """The party complains that the other party's insurer has not acted on the claim."""
+    link = await _party_link(request)
+    data = await json_body(request, "claim_id", "text")
+    desk = request.app[insurer_desk_key]
+    return json_response(await desk.file_complaint(link, data.get("claim_id"), data.get("text")))
+
+
+async def progress_agreement_document(request: web.Request) -> web.StreamResponse:
+    """The approved agreement's document (协议书), as HTML or PDF."""
+    link = await _party_link(request)
+    doc = await request.app[insurer_desk_key].party_agreement_document(link)
+    kind = "pdf" if request.path.endswith(".pdf") else "html"
+    return document_response(request.app[casework_key], doc, kind)
+
+
 def setup_routes(app: web.Application) -> None:
     """Add the progress page's routes."""
     r = app.router
@@ -227,3 +267,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/p/{token}/code", progress_send_code)
     r.add_post("/p/{token}/verify", progress_verify_code)
     r.add_post("/p/{token}/device", progress_claim_device)
+    r.add_get("/p/{token}/claims", progress_claims)
+    r.add_post("/p/{token}/claim", progress_claim)
+    r.add_post("/p/{token}/complaint", progress_complaint)
+    r.add_get("/p/{token}/agreement-document", progress_agreement_document)
+    r.add_get("/p/{token}/agreement-document.pdf", progress_agreement_document)

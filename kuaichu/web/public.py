@@ -7,7 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ..appkeys import casework_key, rules_key, zone_key
+from ..appkeys import casework_key, insurer_desk_key, rules_key, zone_key
 from ..cases.eligibility import WEEKDAYS
 from ..documents import render_verify_page
 from .common import json_response
@@ -20,7 +20,11 @@ async def verify_page(request: web.Request) -> web.Response:
     if not number and not code:
         html = render_verify_page({})
     else:
-        html = render_verify_page(await request.app[casework_key].authenticity(number, code))
+        result = await request.app[casework_key].authenticity(number, code)
+        if not result.get("found"):
+            # An approved agreement's document (协议书, issue 13) is checked here too.
+            result = await request.app[insurer_desk_key].authenticity(number, code) or result
+        html = render_verify_page(result)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

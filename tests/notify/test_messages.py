@@ -19,6 +19,7 @@ PARAMS = {
     "deadline": "5月4日24时",
     "outcome": "upheld",
     "code": "123456",
+    "claim": "已派查勘员",  # the longest claim status (kuaichu.insurers.claims)
 }
 
 

@@ -4,6 +4,7 @@
 import {
   $, Banner, apiErrorText, apiFetch, caseTime, deadlineTime, el, fmt, loadStrings, offsetOf,
 } from "./common.js";
+import { ClaimCard } from "./progress/claim.js";
 
 const POLL_MS = 10000;
 const t = loadStrings();
@@ -14,6 +15,7 @@ const TERMINAL = ["closed", "abandoned", "cancelled"];
 let view = null;
 let shownVersion = null;
 let sending = false;
+const claims = new ClaimCard(t, base);
 
 function render(v) {
   view = v;
@@ -81,6 +83,7 @@ function renderAgreement(v) {
       done ? t.pg_agreement_confirmed : t.pg_agreement_pending));
     list.append(li);
   }
+  $("pg-agree-doc").hidden = !a.approved; // the approved agreement's document (协议书)
   $("pg-agree-state").hidden = !a.approved;
   $("pg-agree-state").textContent = a.approved ? t.pg_agreement_approved : "";
   const pending = ["agreement_pending", "agreement_confirmed"].includes(v.status);
@@ -105,6 +108,7 @@ async function load() {
   try {
     render(await apiFetch("GET", `${base}/status`));
     banner.hide();
+    await claims.load();
   } catch (err) {
     banner.show(apiErrorText(t, err));
   }

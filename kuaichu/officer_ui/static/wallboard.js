@@ -21,6 +21,11 @@ function render() {
   $("wb-answered").textContent = String(today.answered ?? 0);
   $("wb-abandoned").textContent = String(today.abandoned ?? 0);
   $("wb-avg").textContent = today.avg_wait_s == null ? "–" : humanDuration(t, today.avg_wait_s);
+  // The claim-complaint line (issue 13): callbacks awaited, and those past their 24 hours.
+  const complaints = snapshot.complaints || {};
+  $("wb-complaints").textContent = String(complaints.open ?? 0);
+  $("wb-complaints-overdue").textContent = String(complaints.overdue ?? 0);
+  $("wb-complaints-tile").classList.toggle("late", (complaints.overdue ?? 0) > 0);
 
   const calls = $("wb-calls");
   calls.textContent = "";
