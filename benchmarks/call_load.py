@@ -134,6 +134,28 @@ async def loop_lag(server: Any, window: float) -> dict[str, Any]:
     return dict(body["loop_lag"])
 
 
+async def media_totals(server: Any) -> dict[str, Any]:
+    """The server's media counters since start-up (GET /api/metrics): per leg packets lost,
+    NACKs and PLIs, and the keyframes forwarded to officers."""
+    supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+    status, body = await supervisor.api("GET", "/api/metrics?window=1")
+    if status != 200:
+        raise RuntimeError(f"/api/metrics answered {status}: {body}")
+    return dict(body["media"]["totals"])
+
+
+def media_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What the counters rose by over the window, flattened (``driver_packets_lost``...)."""
+    out: dict[str, Any] = {}
+    for key, value in after.items():
+        if isinstance(value, dict):
+            for name, n in value.items():
+                out[f"{key}_{name}"] = n - before[key][name]
+        else:
+            out[key] = value - before[key]
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -167,6 +189,7 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         )
         await asyncio.sleep(2)
         f0 = [o.video_frames for o in officers]
+        m0 = await media_totals(server)
         c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
         k0 = time.process_time()
         u0 = udp_errors()
@@ -176,6 +199,8 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         u1 = udp_errors()
         lag = await loop_lag(server, seconds)
         fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
+        # issue 9 (bandwidth): where packets were lost and what was asked for again.
+        media = media_delta(m0, await media_totals(server))
         first = [
             o.first_video_at - o.accepted_at for o in officers if o.first_video_at and o.accepted_at
         ]
@@ -194,6 +219,7 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             "udp_rcvbuf_errors": u1["RcvbufErrors"] - u0["RcvbufErrors"],
             "udp_in_errors": u1["InErrors"] - u0["InErrors"],
             "loop_lag": lag,
+            "media": media,
         }
     finally:
         for c in [*drivers, *officers]:
@@ -266,6 +292,11 @@ def main() -> None:
                 f"(all UDP receive errors {result['udp_in_errors']}), "
                 f"server loop lag p50 {lag['p50_ms']:.1f} ms "
                 f"p99 {lag['p99_ms']:.1f} ms max {lag['max_ms']:.1f} ms",
+                flush=True,
+            )
+            # Packets lost per leg, NACKs/PLIs sent and received, keyframes forwarded.
+            print(
+                "      media: " + ", ".join(f"{k} {v}" for k, v in result["media"].items()),
                 flush=True,
             )
 

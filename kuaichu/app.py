@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ from .appkeys import (
     center_key,
     db_key,
     loop_lag_key,
+    media_metrics_key,
     rules_key,
     server_key_key,
     settings_key,
@@ -49,8 +51,11 @@ from .evidence.ledger import Ledger
 from .evidence.signing import ServerKey
 from .looplag import LoopLag
 from .media import aioice_tap
+from .media.bandwidth import configured_limits
+from .media.call_media import CallMedia
 from .media.leg_health import HealthPolicy
 from .media.plate_reader import PlateReader
+from .media.uplink import MediaMetrics
 from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
@@ -391,6 +396,14 @@ class _Root:
             self.doorbell,
             recordings_dir=settings.recordings_path,
             driver_grace=settings.driver_grace_seconds,
+            media_factory=functools.partial(
+                CallMedia,
+                # issue 9 (bandwidth): the REMB bounds of the driver's uplink, media counters.
+                bandwidth=configured_limits(
+                    settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps
+                ),
+                metrics=app[media_metrics_key],
+            ),
             # issue 9 (health): failed legs are noticed, re-offered, and re-queued at last.
             health=HealthPolicy(
                 settings.leg_connect_timeout, settings.leg_media_timeout, settings.media_reoffers
@@ -448,6 +461,9 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app[rules_key] = rules
     app[zone_key] = zone
+    # issue 9 (bandwidth): bad video bitrates stop the start-up here; the calls' media counters.
+    configured_limits(settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps)
+    app[media_metrics_key] = MediaMetrics()
     # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
     sio = SignalingServer(
         async_mode="aiohttp", max_http_buffer_size=1024 * 1024, ping_interval=10, ping_timeout=10

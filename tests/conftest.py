@@ -51,6 +51,10 @@ REAL_TIME_MEDIA = (
     "tests/media/test_leg_health.py",
     "tests/media/test_aioice_tap.py",
     "tests/e2e/test_leg_failure.py",
+    # issue 9 (bandwidth)
+    "tests/media/test_uplink.py",
+    "tests/e2e/test_video_evidence_size.py",
+    "tests/browser/test_video_quality.py",
 )
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol, TypedDict
 
 from ..accounts.model import Officer
 from ..calls.fanout import CallFanout
@@ -34,6 +34,21 @@ logger = logging.getLogger(__name__)
 STILL_REQUEST_SECONDS: Final = 120.0
 # Requests open at once on one call (an officer asking again and again keeps the newest).
 MAX_OPEN_REQUESTS: Final = 6
+# issue 9: a plate or a licence read from video below 720p is too small to be evidence (every
+# wrong plate reading came from a 320x180-480x270 frame): the phone is asked for a photo.
+SHARP_KINDS: Final = ("plate", "licence")
+MIN_EVIDENCE_LINES: Final = 720
+
+
+class StillAsked(TypedDict):
+    """A capture answered with a photo request: the video arrives too small for this kind."""
+
+    still_requested: Literal[True]
+    call_id: str
+    kind: str
+    reason: Literal["low_resolution"]
+    width: int  # of the video the server receives
+    height: int
 
 
 @dataclass(frozen=True)
@@ -100,13 +115,31 @@ class CallCapture:
             recording_started_at=started,
         )
 
-    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView:
+    async def capture(self, officer: Officer, call_id: str, kind: str) -> CaptureView | StillAsked:
         """One click in the console: the sharpest frame of the driver's video from a fresh
-        keyframe, stored, hashed, listed, and for a plate the reading proposed."""
+        keyframe, stored, hashed, listed, and for a plate the reading proposed. A plate or
+        licence while the video arrives below 720p asks the driver's phone for a photo
+        instead (answered with :class:`StillAsked`; the photo comes as ``capture_stored``)."""
         _check_kind(kind)
         call = self.sessions.officer_call(officer, call_id)  # NotFound unless theirs
         if call.media is None or call.state is not CallState.IN_CALL:
             raise Conflict("the driver's video is not up")
+        size = call.media.received_video_size
+        # min(): a phone held upright sends 720x1280, which is 720p too.
+        if kind in SHARP_KINDS and size is not None and min(size) < MIN_EVIDENCE_LINES:
+            self.request_still(officer, call_id, kind)
+            logger.info(
+                "call %s: %s capture at %dx%d: asked the phone for a photo",
+                call_id, kind, size[0], size[1],
+            )
+            return StillAsked(
+                still_requested=True,
+                call_id=call_id,
+                kind=kind,
+                reason="low_resolution",
+                width=size[0],
+                height=size[1],
+            )
         frame = await call.media.capture(kind)
         view = await self.captures.stored_frame(self._facts(call), frame)
         return await self._done(call, view)

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from kuaichu.errors import KuaichuError
+
 # WebRTC's send-side loss thresholds (the loss-based part of GCC).
 LOSS_HIGH: Final = 0.10
 LOSS_LOW: Final = 0.02
@@ -57,6 +59,23 @@ class BandwidthLimits:
     @classmethod
     def from_kbps(cls, floor: int, ceiling: int, start: int) -> BandwidthLimits:
         return cls(floor * 1000, ceiling * 1000, start * 1000)
+
+
+class InvalidBandwidthConfig(KuaichuError):
+    """Video bitrate settings that cannot work; the server does not start."""
+
+    code = "invalid_bandwidth_config"
+
+
+def configured_limits(min_kbps: int, max_kbps: int, start_kbps: int) -> BandwidthLimits:
+    """The limits from --video-min-kbps, --video-max-kbps and --video-start-kbps."""
+    try:
+        return BandwidthLimits.from_kbps(min_kbps, max_kbps, start_kbps)
+    except ValueError:
+        raise InvalidBandwidthConfig(
+            "--video-min-kbps, --video-start-kbps and --video-max-kbps must satisfy "
+            f"0 < min <= start <= max (got {min_kbps}, {start_kbps}, {max_kbps})"
+        ) from None
 
 
 class UplinkPolicy:

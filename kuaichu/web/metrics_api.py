@@ -1,4 +1,6 @@
-"""Server health for supervisors and the benchmarks: how late the event loop runs."""
+"""Server health for supervisors and the benchmarks: how late the event loop runs, and what
+happened to the calls' media (packets lost per leg, NACKs and PLIs, keyframes forwarded,
+the REMB each driver is given)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from aiohttp import web
 
 from ..accounts.guards import require_supervisor
 from ..accounts.model import Officer
-from ..appkeys import loop_lag_key
+from ..appkeys import loop_lag_key, media_metrics_key
 from ..errors import InvalidMessage
 from ..looplag import KEEP_SECONDS
 from .common import json_response
@@ -14,7 +16,8 @@ from .common import json_response
 
 @require_supervisor
 async def metrics(request: web.Request, _officer: Officer) -> web.Response:
-    """``?window=S`` (1–300 s, default 60): the event loop's lag p50/p99/max over it."""
+    """``?window=S`` (1–300 s, default 60): the event loop's lag p50/p99/max over it; the
+    media counters since start-up (totals, and each live call's)."""
     raw = request.query.get("window", "60")
     try:
         window = float(raw)
@@ -23,7 +26,9 @@ async def metrics(request: web.Request, _officer: Officer) -> web.Response:
     if not 1 <= window <= KEEP_SECONDS:
         raise InvalidMessage("window must be a number of seconds from 1 to 300", field="window")
     stats = request.app[loop_lag_key].stats(window)
-    return json_response({"loop_lag": stats.as_dict()})
+    return json_response(
+        {"loop_lag": stats.as_dict(), "media": request.app[media_metrics_key].snapshot()}
+    )
 
 
 def setup_routes(app: web.Application) -> None:

@@ -7,12 +7,24 @@ marker per capture."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser.conftest import make_y4m
+
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 720p camera: a plate captured from video below 720p asks the phone for a photo
+    instead (issue 9; tests/e2e/test_video_evidence_size.py), and this test stores a frame."""
+    return make_y4m(
+        tmp_path_factory.mktemp("camera720") / "scene.y4m", 1280, 720, fps=15, seconds=2
+    )
 
 DESKTOP = {"width": 1600, "height": 1000}
 

@@ -17,7 +17,14 @@ async function captureFrame(kind) {
   try {
     // The server waits for a sharp frame (about 0.7 s), so allow it some time.
     const ack = await emitAck(socket, "capture", { call_id: state.callId, kind }, 20000);
-    casePanel.evidence.add(ack.capture);
+    if (ack.capture.still_requested) {
+      // The video arrives below 720p: the server asked the phone for a photo instead.
+      const size = ack.capture.width + "×" + ack.capture.height;
+      const label = t["evi_kind_" + kind] || kind;
+      banner.show(fmt(t.evi_still_low_res, { kind: label, size }), "info", 8000);
+    } else {
+      casePanel.evidence.add(ack.capture);
+    }
   } catch (err) {
     banner.show(errorMessage(t, err));
   } finally {

@@ -3,6 +3,7 @@
 import { $, fmt } from "../common.js";
 import { answerServerOffer, emitAck, fetchIceServers, openPeer } from "../rtc.js";
 import { banner, socket, state, t } from "./page.js";
+import { stopQuality, watchQuality } from "./quality.js";
 
 export async function ensureMic() {
   if (state.mic && state.mic.getAudioTracks().some((tr) => tr.readyState === "live")) {
@@ -27,6 +28,7 @@ async function onSdpOffer(offer) {
     if (failed === state.pc) askForNewLeg();
   });
   state.pc = pc;
+  watchQuality(pc);
   if ($("chk-camera").checked) await startCamera();
   const { senders, answer } = await answerServerOffer(pc, offer, {
     audio: (mic && mic.getAudioTracks()[0]) || null,
@@ -103,6 +105,7 @@ $("chk-camera").addEventListener("change", async (ev) => {
 });
 
 export function closePeer() {
+  stopQuality();
   if (state.pc) state.pc.close();
   state.pc = null;
   state.videoSender = null;
