@@ -6,11 +6,13 @@ Only the steps before the officer's decision are seeded straight into the tables
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from PIL import Image
 from sqlalchemy import insert
 
 from kuaichu.accounts.model import Officer, Role
@@ -139,7 +141,9 @@ async def seed(server: InProcessServer) -> World:
     folder = settings.recordings_path / ids["det"]
     folder.mkdir(parents=True, exist_ok=True)
     still = folder / "still-damage-1.jpg"
-    jpeg = b"\xff\xd8\xff\xe0 a JPEG of the damage \xff\xd9"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
     still.write_bytes(jpeg)
     entry = Ledger(settings.recordings_path, app[server_key_key]).append(
         ids["det"],

@@ -1,0 +1,81 @@
+"""The insurer seat in headless Chromium: a party presses 定损理赔 on the progress page, the
+insurer's staff member logs in at the officers' login page, lands in the insurer console,
+sees the case (and not the others), opens an evidence file, records "assessed" with an amount
+and then "paid"; the party's progress page shows the payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.browser.conftest import NewPage
+from tests.conftest import ServerFactory
+from tests.insurers.seed import insurer_account, seed
+
+PASSWORD = "picc-claims-2026"
+
+
+async def test_insurer_console_from_claim_button_to_paid(
+    server_factory: ServerFactory, new_page: NewPage
+) -> None:
+    world = await seed(await server_factory(progress_link_code=False))
+    server = world.server
+    await insurer_account(server, "picc", "picc.chen", PASSWORD)
+    case = world.determined
+
+    # Party B (the other driver) hands the case to the insurers from the progress page.
+    phone = await new_page(phone=True)
+    await phone.goto(f"{server.url}/p/{world.tokens[case]['B']}")
+    await expect(phone.locator("#pg-claim-button")).to_be_visible()
+    await phone.click("#pg-claim-button")
+    await expect(phone.locator("#pg-claims li[data-insurer=picc]")).to_contain_text("已移交")
+    await expect(phone.locator("#pg-claim-button")).to_be_hidden()
+
+    # The insurer's staff member logs in where the officers do and lands in their console.
+    page = await new_page()
+    await page.goto(f"{server.url}/insurer")
+    await expect(page).to_have_url(f"{server.url}/login?next=/insurer")
+    await page.fill("#username", "picc.chen")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page).to_have_url(f"{server.url}/insurer")
+    await expect(page.locator("#ins-company")).to_have_text("中国人民财产保险")
+    rows = page.locator("#ins-cases tr")
+    await expect(rows.first).to_have_attribute("data-case", case)  # the work queue first
+    listed = set(await rows.evaluate_all("rows => rows.map(r => r.dataset.case)"))
+    assert listed == {case, world.agreed}  # not the case before liability, not another's
+    await page.click(f"#ins-cases tr[data-case='{case}'] a")
+    await expect(page.locator("#ins-case")).to_have_attribute("data-case", case)
+    await expect(page.locator("#ins-parties tr[data-party=A] .ins-liability")).to_have_text(
+        "全部责任"
+    )
+    await expect(page.locator("#ins-claim-state")).to_have_text("已移交")
+
+    # An evidence file opens in a tab of its own: the JPEG itself.
+    async with page.expect_popup() as popup_info:
+        await page.click("#ins-evidence .ins-evidence-file")
+    popup = await popup_info.value
+    await popup.wait_for_load_state()
+    size: Any = await popup.evaluate(
+        "() => { const i = document.querySelector('img');"
+        " return i && [i.naturalWidth, i.naturalHeight]; }"
+    )
+    assert size == [64, 48]
+    await popup.close()
+
+    # received, then assessed with the amount, then paid.
+    for status, amount in (("received", None), ("assessed", "1234.50"), ("paid", None)):
+        await page.select_option("#ins-status", status)
+        if amount:
+            await page.fill("#ins-amount", amount)
+        await page.click("#ins-claim-submit")
+        await expect(page.locator("#ins-claim-state")).to_have_attribute("data-status", status)
+    await expect(page.locator("#ins-claim-state")).to_have_text("已赔付 1234.50 元")
+    await expect(page.locator("#ins-claim-form")).to_be_hidden()  # paid is final
+
+    # The party sees it on the progress page.
+    await phone.reload()
+    await expect(phone.locator("#pg-claims li[data-insurer=picc]")).to_contain_text(
+        "已赔付 1234.50 元"
+    )
