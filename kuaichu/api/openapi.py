@@ -17,6 +17,16 @@ from ..insurers.claims import MAX_ASSESSOR, MAX_REASON, RECORDABLE, ClaimStatus
 from ..insurers.scope import VISIBLE_STATES
 
 VERSION: Final = "1.0.0"
+# What an evidence file is served as (kuaichu.api.service's types by file name).
+EVIDENCE_TYPES: Final = (
+    "image/jpeg",
+    "image/png",
+    "video/mp4",
+    "video/x-matroska",
+    "application/pdf",
+    "application/json",
+    "application/octet-stream",
+)
 _SHA256: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _TIME: Final = {"type": "string", "format": "date-time"}
 _TEXT: Final = {"type": "string"}
@@ -28,6 +38,7 @@ _ERROR_CODES: Final = [
     "forbidden",
     "not_found",
     "conflict",
+    "illegal_transition",
 ]
 
 
@@ -69,7 +80,7 @@ _CASE_ERRORS: Final = {
 }
 
 
-def _file_response(description: str, media: str) -> dict[str, Any]:
+def _file_response(description: str, *media: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {
@@ -82,7 +93,7 @@ def _file_response(description: str, media: str) -> dict[str, Any]:
                 "schema": _TEXT,
             },
         },
-        "content": {media: {"schema": {"type": "string", "format": "binary"}}},
+        "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media},
     }
 
 
@@ -403,7 +414,7 @@ def _operations() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": _file_response("The file.", "application/octet-stream"),
+                    "200": _file_response("The file, typed by its kind.", *EVIDENCE_TYPES),
                     **_CASE_ERRORS,
                 },
             }
@@ -429,9 +440,12 @@ def _operations() -> dict[str, Any]:
             "post": {
                 "operationId": "updateClaim",
                 "summary": "Record your claim's status",
-                "description": "received → assessor_assigned → assessed (amount_fen) → paid "
-                "(amount_fen), or refused (reason) from any open status. The parties see it "
-                "on their progress page and by SMS.",
+                "description": "Once the case is in your work queue (handed_off: a party's "
+                "claim button or an officer's hand-off): received → assessor_assigned → "
+                "assessed (amount) → paid, or refused (reason) from any open status; received "
+                "may go straight to assessed. The parties see it on their progress page and by "
+                "SMS; your webhook gets status_changed. 404 (reason no_claim) before the "
+                "hand-off.",
                 "parameters": case_file,
                 "requestBody": {
                     "required": True,
@@ -443,8 +457,10 @@ def _operations() -> dict[str, Any]:
                         "content": {"application/json": {"schema": _ref("Claim")}},
                     },
                     **_CASE_ERRORS,
-                    "409": _error("The claim cannot move to that status from where it is "
-                                  "(conflict)."),
+                    "409": _error(
+                        "The claim cannot move to that status from where it is "
+                        "(illegal_transition)."
+                    ),
                     "413": _error("The body exceeds 64 KiB (message_too_large)."),
                 },
             }

@@ -41,6 +41,13 @@ def require_key(handler: KeyHandler[_R]) -> Callable[[web.Request], Awaitable[_R
     return guarded
 
 
+def only_params(request: web.Request, *names: str) -> None:
+    """Refuse a query parameter the operation does not take (a typo must not pass silently)."""
+    unknown = sorted({k[:40] for k in request.query} - set(names))
+    if unknown:
+        raise InvalidMessage(f"unknown query parameter(s): {', '.join(unknown[:5])}")
+
+
 def int_param(
     request: web.Request, name: str, default: int | None, low: int, high: int
 ) -> int | None:
@@ -87,6 +94,7 @@ def _file(found: FileToSend) -> web.FileResponse:
 
 @require_key
 async def list_changes(request: web.Request, key: ApiKey) -> web.Response:
+    only_params(request, "limit", "cursor")
     limit = int_param(request, "limit", 50, 1, 200)
     assert limit is not None
     cursor = str_param(request, "cursor", 200)
@@ -95,11 +103,13 @@ async def list_changes(request: web.Request, key: ApiKey) -> web.Response:
 
 @require_key
 async def get_case(request: web.Request, key: ApiKey) -> web.Response:
+    only_params(request)
     return json_response(await request.app[open_api_key].case(key, case_id_of(request)))
 
 
 @require_key
 async def get_determination(request: web.Request, key: ApiKey) -> web.FileResponse:
+    only_params(request, "version")
     version = int_param(request, "version", None, 1, 1000)
     api = request.app[open_api_key]
     return _file(await api.determination_pdf(key, case_id_of(request), version))
@@ -107,6 +117,7 @@ async def get_determination(request: web.Request, key: ApiKey) -> web.FileRespon
 
 @require_key
 async def get_agreement(request: web.Request, key: ApiKey) -> web.FileResponse:
+    only_params(request, "version")
     version = int_param(request, "version", None, 1, 1000)
     api = request.app[open_api_key]
     return _file(await api.agreement_pdf(key, case_id_of(request), version))
@@ -114,18 +125,21 @@ async def get_agreement(request: web.Request, key: ApiKey) -> web.FileResponse:
 
 @require_key
 async def list_evidence(request: web.Request, key: ApiKey) -> web.Response:
+    only_params(request)
     items = await request.app[open_api_key].evidence(key, case_id_of(request))
     return json_response({"evidence": items})
 
 
 @require_key
 async def get_evidence(request: web.Request, key: ApiKey) -> web.FileResponse:
+    only_params(request)
     seq = _int_path(request, "seq", 1_000_000)
     return _file(await request.app[open_api_key].evidence_file(key, case_id_of(request), seq))
 
 
 @require_key
 async def get_manifest(request: web.Request, key: ApiKey) -> web.FileResponse:
+    only_params(request)
     path = await request.app[open_api_key].manifest(key, case_id_of(request))
     return web.FileResponse(
         path, headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"}
@@ -134,6 +148,7 @@ async def get_manifest(request: web.Request, key: ApiKey) -> web.FileResponse:
 
 @require_key
 async def post_claim(request: web.Request, key: ApiKey) -> web.Response:
+    only_params(request)
     case_id = case_id_of(request)
     body = await json_body(request, "status", "amount", "reason", "assessor")
     return json_response(await request.app[open_api_key].update_claim(key, case_id, body))
