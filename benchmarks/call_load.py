@@ -117,12 +117,75 @@ class CountingOfficer(SimOfficer):
 
 
 def udp_errors() -> dict[str, int]:
-    """The kernel's UDP counters (whole machine: server and harness): datagrams dropped
-    because a socket's receive buffer was full, and all receive errors."""
+    """The kernel's UDP counters (whole machine: server and harness), IPv4 and IPv6 (the
+    calls may run over either): datagrams dropped because a socket's receive buffer was
+    full, and all receive errors."""
     snmp = Path("/proc/net/snmp").read_text().splitlines()
     lines = [ln.split() for ln in snmp if ln.startswith("Udp:")]
     values = dict(zip(lines[0][1:], (int(v) for v in lines[1][1:]), strict=True))
-    return {"RcvbufErrors": values["RcvbufErrors"], "InErrors": values["InErrors"]}
+    v6 = dict(ln.split() for ln in Path("/proc/net/snmp6").read_text().splitlines() if ln)
+    return {
+        "RcvbufErrors": values["RcvbufErrors"] + int(v6.get("Udp6RcvbufErrors", 0)),
+        "InErrors": values["InErrors"] + int(v6.get("Udp6InErrors", 0)),
+    }
+
+
+def udp_socket_drops() -> dict[int, int]:
+    """Datagrams each UDP socket dropped since it was opened (the "drops" column of
+    /proc/net/udp and udp6), by socket inode."""
+    drops: dict[int, int] = {}
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            drops[int(fields[9])] = int(fields[-1])
+    return drops
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets process ``pid`` holds open."""
+    inodes: set[int] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+class UdpDrops:
+    """Where the kernel dropped datagrams for a full receive buffer: per process (server or
+    harness), from the per-socket counters, over a window. A socket opened inside the window
+    counts from zero; one closed inside it is not seen (calls are steady in the window)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = self._snapshot()
+
+    def _snapshot(self) -> dict[str, dict[int, int]]:
+        table = udp_socket_drops()
+        return {
+            side: {i: table[i] for i in socket_inodes(pid) if i in table}
+            for side, pid in self.pids.items()
+        }
+
+    def since(self) -> dict[str, int]:
+        end = self._snapshot()
+        return {
+            side: sum(n - self.start[side].get(i, 0) for i, n in end[side].items())
+            for side in self.pids
+        }
+
+
+def receive_buffer_cap() -> int:
+    """net.core.rmem_max: the most a socket may ask for with SO_RCVBUF."""
+    return int(Path("/proc/sys/net/core/rmem_max").read_text())
 
 
 async def loop_lag(server: Any, window: float) -> dict[str, Any]:
@@ -193,10 +256,12 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
         k0 = time.process_time()
         u0 = udp_errors()
+        drops = UdpDrops({"server": server.proc.pid, "harness": os.getpid()})
         await asyncio.sleep(seconds)
         c1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
         k1 = time.process_time()
         u1 = udp_errors()
+        side_drops = drops.since()
         lag = await loop_lag(server, seconds)
         fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
         # issue 9 (bandwidth): where packets were lost and what was asked for again.
@@ -218,6 +283,8 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             "first_frame_s_max": max(first),
             "udp_rcvbuf_errors": u1["RcvbufErrors"] - u0["RcvbufErrors"],
             "udp_in_errors": u1["InErrors"] - u0["InErrors"],
+            "udp_drops_server": side_drops["server"],
+            "udp_drops_harness": side_drops["harness"],
             "loop_lag": lag,
             "media": media,
         }
@@ -240,6 +307,7 @@ def main() -> None:
     make_clip(CLIP)
     make_voice(VOICE)
     os.sched_setaffinity(0, {1})
+    print(f"net.core.rmem_max {receive_buffer_cap()} bytes", flush=True)
     results = []
     for n in args.calls:
         with tempfile.TemporaryDirectory() as tmp:
@@ -289,7 +357,9 @@ def main() -> None:
                 f"accept->first frame median {result['first_frame_s_median'] * 1000:.0f} ms "
                 f"max {result['first_frame_s_max'] * 1000:.0f} ms, "
                 f"UDP receive-buffer drops {result['udp_rcvbuf_errors']} "
-                f"(all UDP receive errors {result['udp_in_errors']}), "
+                f"(server's sockets {result['udp_drops_server']}, "
+                f"harness's {result['udp_drops_harness']}; "
+                f"all UDP receive errors {result['udp_in_errors']}), "
                 f"server loop lag p50 {lag['p50_ms']:.1f} ms "
                 f"p99 {lag['p99_ms']:.1f} ms max {lag['max_ms']:.1f} ms",
                 flush=True,

@@ -14,6 +14,11 @@ so that a new aioice fails loudly instead of quietly bringing the old behaviour 
 * **Receive buffers.** aioice asks for 256 KiB per socket; a 720p keyframe burst of several
   calls overflows that while the loop is busy. :func:`install` raises the size asked for
   (the kernel caps it at ``net.core.rmem_max``, see :func:`effective_receive_buffer`).
+* **Datagrams read in batches.** asyncio's datagram transport reads one datagram per
+  readiness event, so a socket is drained at most once per loop iteration: at 10 calls an
+  iteration takes several ms and a 720p driver leg (~250 datagrams/s) outgrows its reader
+  whatever the buffer size, and the kernel drops the rest. Each aioice socket here reads up
+  to ``READ_BATCH`` datagrams per event.
 * **No mDNS lookups.** A ``.local`` remote candidate (Chromium without camera permission)
   makes aioice send an mDNS query and wait up to 1 s inside ``setRemoteDescription``, under
   the call's media lock. The server is never on the phone's link, so the name cannot
@@ -28,6 +33,7 @@ import inspect
 import logging
 import random
 import socket
+from asyncio import selector_events
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +52,7 @@ CONSENT_EXPIRY = 30.0  # RFC 7675 section 5.1: consent lost 30 s after the last 
 # up at 3.5 s), so that one lost datagram or a late read is not a miss.
 CONSENT_RETRANSMISSIONS = 2
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.rmem_max
+READ_BATCH = 64  # datagrams read from one socket per readiness event, at most
 
 
 class AioiceInternalsChanged(RuntimeError):
@@ -62,6 +69,7 @@ class ConsentPolicy:
 _policy = ConsentPolicy()
 _installed = False
 _original_add_remote_candidate: Callable[..., Coroutine[Any, Any, None]] | None = None
+_original_connection_made: Callable[..., None] | None = None
 
 
 def check_aioice_internals() -> None:
@@ -97,6 +105,9 @@ def check_aioice_internals() -> None:
         problems.append("Connection.add_remote_candidate no longer resolves mDNS names")
     if not callable(getattr(mdns, "is_mdns_hostname", None)):
         problems.append("aioice.mdns.is_mdns_hostname is gone")
+    if "connection_made" not in vars(ice.StunProtocol):
+        problems.append("StunProtocol.connection_made is gone")
+    problems += _read_internals_problems()
     if problems:
         raise AioiceInternalsChanged(
             "kuaichu.media cannot run its ICE with this aioice: " + "; ".join(problems)
@@ -112,7 +123,7 @@ def install(
 ) -> None:
     """Apply the three changes above to every aioice connection made from now on. Called
     once at start-up (and by tests); a second call only updates the numbers."""
-    global _policy, _installed, _original_add_remote_candidate
+    global _policy, _installed, _original_add_remote_candidate, _original_connection_made
     if consent_interval <= 0 or consent_expiry <= consent_interval or consent_retransmissions < 0:
         raise ValueError("consent: need 0 < interval < expiry and retransmissions >= 0")
     if receive_buffer < 65536:
@@ -125,6 +136,8 @@ def install(
     _original_add_remote_candidate = ice.Connection.add_remote_candidate
     ice.Connection.query_consent = _query_consent  # type: ignore[method-assign]
     ice.Connection.add_remote_candidate = _add_remote_candidate  # type: ignore[method-assign]
+    _original_connection_made = ice.StunProtocol.connection_made
+    ice.StunProtocol.connection_made = _connection_made  # type: ignore[method-assign]
     _installed = True
     logger.info(
         "ICE: consent checks every %.0f s, expiry %.0f s; UDP receive buffer %d bytes "
@@ -207,6 +220,60 @@ async def _add_remote_candidate(self: ice.Connection, remote_candidate: Candidat
         return
     assert _original_add_remote_candidate is not None
     await _original_add_remote_candidate(self, remote_candidate)
+
+
+def _read_internals_problems() -> list[str]:
+    """What the batched reads rely on in asyncio's selector datagram transport."""
+    problems: list[str] = []
+    transport = getattr(selector_events, "_SelectorDatagramTransport", None)
+    if transport is None:
+        return ["asyncio.selector_events._SelectorDatagramTransport is gone"]
+    read = inspect.getsource(transport._read_ready)
+    if "self._sock.recvfrom(self.max_size)" not in read:
+        problems.append("the datagram transport no longer reads with recvfrom(max_size)")
+    if "self._add_reader" not in inspect.getsource(transport.__init__):
+        problems.append("the datagram transport no longer registers its reader in __init__")
+    if not callable(getattr(selector_events.BaseSelectorEventLoop, "_add_reader", None)):
+        problems.append("BaseSelectorEventLoop._add_reader is gone")
+    return problems
+
+
+def _connection_made(self: ice.StunProtocol, transport: asyncio.BaseTransport) -> None:
+    assert _original_connection_made is not None
+    _original_connection_made(self, transport)
+    datagram_transport: Any = getattr(selector_events, "_SelectorDatagramTransport")  # noqa: B009
+    if isinstance(transport, datagram_transport):
+        # The transport registers its own one-datagram reader right after this call
+        # (call_soon, in its __init__); ours replaces it one step later.
+        asyncio.get_running_loop().call_soon(_read_in_batches, transport)
+
+
+def _read_in_batches(transport: Any) -> None:
+    """Replace the transport's reader with one that drains up to READ_BATCH datagrams."""
+    if transport.is_closing():
+        return
+    sock, protocol, size = transport._sock, transport._protocol, transport.max_size
+
+    def read_ready() -> None:
+        # asyncio's own _read_ready, looped until the socket is empty (or the batch is done).
+        for _ in range(READ_BATCH):
+            if transport._conn_lost:
+                return
+            try:
+                data, addr = sock.recvfrom(size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            protocol.datagram_received(data, addr)
+
+    transport._loop._add_reader(transport._sock_fd, read_ready)
 
 
 # --- the server's own candidates: a fixed port range and an announced address (issue 9) -----

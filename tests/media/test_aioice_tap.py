@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 
 import aioice
 import pytest
@@ -133,3 +135,28 @@ def test_bad_consent_numbers_are_refused() -> None:
         aioice_tap.install(consent_interval=5, consent_expiry=4)
     with pytest.raises(ValueError):
         aioice_tap.install(receive_buffer=1000)
+
+
+async def test_a_busy_loop_drains_a_socket_in_batches() -> None:
+    # asyncio alone reads one datagram per loop turn: a driver leg's ~250 datagrams/s then
+    # outgrow a loop whose turns take several ms, and the kernel drops them.
+    aioice_tap.install()
+    conn = Connection(ice_controlling=True, use_ipv6=False)
+    await conn.gather_candidates()
+    await asyncio.sleep(0)
+    protocol = conn._protocols[0]
+    got: list[bytes] = []
+    protocol.datagram_received = lambda data, addr: got.append(data)  # type: ignore[method-assign]
+    address = (protocol.local_candidate.host, protocol.local_candidate.port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(200):
+            sender.sendto(b"rtp %d" % i, address)
+    time.sleep(0.05)  # noqa: ASYNC251 - they are all waiting in the socket, the loop busy
+    try:
+        await asyncio.sleep(0)  # this task's turn comes before the reader's in that pass
+        await asyncio.sleep(0)
+        assert len(got) >= aioice_tap.READ_BATCH  # one turn read a batch, not one datagram
+        await eventually(lambda: len(got) == 200, 5, "datagrams lost")
+        assert got[:3] == [b"rtp 0", b"rtp 1", b"rtp 2"]  # in order
+    finally:
+        await conn.close()
