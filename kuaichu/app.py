@@ -7,8 +7,10 @@ import functools
 import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -18,30 +20,47 @@ from .accounts.model import Role
 from .accounts.passwords import PasswordPool
 from .accounts.service import Accounts
 from .accounts.throttle import LoginPolicy, LoginThrottle
+from .api import web as api_web
+from .api.keys import ApiKeys
+from .api.service import OpenApi
+from .api.webhooks import WebhookHook, WebhookSender, WebhookStore
 from .appkeys import (
     accounts_key,
+    api_keys_key,
     call_capture_key,
     captures_key,
     casework_key,
     center_key,
     db_key,
+    fraud_key,
+    ice_handouts_key,
+    ice_key,
+    insurer_desk_key,
+    insurer_events_key,
+    insurers_key,
     loop_lag_key,
     media_metrics_key,
+    open_api_key,
+    photo_reports_key,
     rules_key,
     server_key_key,
     settings_key,
     sio_key,
+    webhooks_key,
     zone_key,
 )
 from .calls.center import CallCenter
 from .calls.fanout import CallFanout
 from .calls.recordings import Recordings
 from .calls.recovery import Recovery
+from .calls.rejoin import RejoinLinks
 from .calls.resume import ResumeTokens
 from .calls.sessions import CallRegistry
 from .calls.wallboard import Wallboard
 from .cases.eligibility import ServiceRules
+from .cases.errors import InvalidServiceConfig
 from .casework import CaseWork, CaseWorkConfig
+from .casework.context import CaseContext
 from .clock import SystemClock
 from .documents import Renderer
 from .errors import KuaichuError
@@ -49,14 +68,23 @@ from .evidence.call_capture import CallCapture
 from .evidence.captures import CaptureDesk
 from .evidence.ledger import Ledger
 from .evidence.signing import ServerKey
+from .fraud import web as fraud_web
+from .fraud.rules import Policy as FraudPolicy
+from .fraud.service import FraudSignals
+from .insurers import InsurerEvents, InsurerScope, load_insurers
+from .insurers.service import InsurerConfig, InsurerDesk
 from .looplag import LoopLag
 from .media import aioice_tap
 from .media.bandwidth import configured_limits
 from .media.call_media import CallMedia
+from .media.ice import HandoutLimit, IceConfig, aiortc_ice_servers, ice_config
 from .media.leg_health import HealthPolicy
 from .media.plate_reader import PlateReader
 from .media.uplink import MediaMetrics
 from .notify import Doorbell, Notifier, Outbox, make_adapter
+from .photoreports import web as photo_web
+from .photoreports.callbacks import VideoCallbacks
+from .photoreports.service import PhotoConfig, PhotoReports
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
@@ -71,7 +99,9 @@ from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
 from .storage.diskspace import MIB, DiskWatch
 from .tasks import TaskOwner
+from .threadpriority import BackgroundThreads
 from .verification import LocalRegistry, Registry, RemoteRegistry
+from .web import rejoin as rejoin_web
 from .web import setup_routes
 from .web.headers import setup_security_headers
 
@@ -192,6 +222,13 @@ class _Root:
     center: CallCenter
     wallboard: Wallboard
     reader: PlateReader
+    case_config: CaseWorkConfig
+    photo_ctx: CaseContext
+    callbacks: VideoCallbacks
+    dispatcher: Dispatcher
+    captures: CaptureDesk
+    insurer_desk: InsurerDesk
+    webhook_hook: WebhookHook
     disk: DiskWatch
 
     def __init__(
@@ -216,9 +253,12 @@ class _Root:
             self.emitter_ctx,
             self.verification,
             self.case_work,
+            self.insurers,
+            self.open_api,
             self.recovery,
             self.disk_space,
             self.calls,
+            self.photo_channel,
             self.loops,
         ]
 
@@ -279,23 +319,32 @@ class _Root:
         """The case work and the SMS notifier, with the doorbell between them."""
         settings = self.settings
         doorbell = self.doorbell = Doorbell()
+        # issue 13: the insurers' webhooks hear of liability set inside the step's transaction.
+        self.webhook_hook = WebhookHook(app[insurers_key], Doorbell())
+        self.case_config = CaseWorkConfig(
+            base_url=settings.base_url,
+            authority=settings.authority,
+            document_prefix=settings.document_prefix,
+            sms_signature=settings.sms_signature,
+            recordings_dir=settings.recordings_path,
+            zone=self.zone,
+        )
+        # issue 13, the photo channel: its case steps share the case work's collaborators.
+        self.photo_ctx = CaseContext(
+            self.db, CaseStore(self.engine), self.case_config, live=self.fanout, doorbell=doorbell
+        )
+        self.callbacks = VideoCallbacks(self.photo_ctx)
         self.casework = app[casework_key] = CaseWork(
             self.db,
             CaseStore(self.engine),
             self.registry,
             self.renderer,
-            CaseWorkConfig(
-                base_url=settings.base_url,
-                authority=settings.authority,
-                document_prefix=settings.document_prefix,
-                sms_signature=settings.sms_signature,
-                recordings_dir=settings.recordings_path,
-                zone=self.zone,
-            ),
+            self.case_config,
             live=self.fanout,
             doorbell=doorbell,
             outbox=Outbox(self.engine),
             ledger=self.ledger,
+            liability=self.webhook_hook,
         )
         notifier = Notifier(
             self.engine,
@@ -308,6 +357,73 @@ class _Root:
             yield
         finally:
             await notifier.close()
+
+    async def insurers(self, app: web.Application) -> AsyncIterator[None]:
+        """The insurer desk (issue 13, kuaichu.insurers): the insurers' console, claims and
+        complaints; no task of its own (its SMS go through the case work's notifier)."""
+        self.insurer_desk = app[insurer_desk_key] = InsurerDesk(
+            CaseContext(
+                self.db,
+                CaseStore(self.engine),
+                self.case_config,
+                live=self.fanout,
+                doorbell=self.doorbell,
+            ),
+            self.casework,
+            app[insurers_key],
+            app[insurer_events_key],
+            self.ledger,
+            InsurerConfig(
+                complaint_after=timedelta(hours=self.settings.complaint_after_hours)
+            ),
+        )
+        yield
+
+    async def open_api(self, app: web.Application) -> AsyncIterator[None]:
+        """The insurers' open API and its webhooks' sender, and the fraud signals (issue 13,
+        kuaichu.api, kuaichu.fraud). The sender is the webhooks' outbox worker: woken by the
+        hook's doorbell after a step that queued an event, and polling for due retries."""
+        settings = self.settings
+        insurers = app[insurers_key]
+        hook = self.webhook_hook
+        app[insurer_events_key].subscribe(hook.on_insurer_event, hook.ring)
+        fraud = app[fraud_key] = FraudSignals(
+            self.engine,
+            FraudPolicy(
+                window_days=settings.fraud_window_days,
+                pair_min=settings.fraud_pair_min,
+                gps_km=settings.fraud_gps_km,
+                photo_minutes=settings.fraud_photo_minutes,
+            ),
+        )
+        app[api_keys_key] = ApiKeys(self.engine, insurers)
+        app[webhooks_key] = WebhookStore(self.engine, insurers)
+        app[open_api_key] = OpenApi(
+            self.engine,
+            self.db,
+            CaseStore(self.engine),
+            InsurerScope(self.engine),
+            insurers,
+            self.ledger,
+            fraud,
+            self.insurer_desk,
+            recordings_dir=settings.recordings_path,
+            zone=self.zone,
+        )
+        sender = WebhookSender(
+            self.engine,
+            doorbell=hook.doorbell,
+            timeout=settings.webhook_timeout,
+            poll_interval=settings.webhook_poll_seconds,
+            base_backoff=settings.webhook_retry_seconds,
+            max_backoff=settings.webhook_retry_max_seconds,
+            max_attempts=settings.webhook_attempts,
+        )
+        sender.start()
+        try:
+            yield
+        finally:
+            await sender.close()
 
     async def recovery(self, _app: web.Application) -> AsyncIterator[None]:
         """Start-up recovery (kuaichu.calls.recovery), before the call centre accepts calls:
@@ -374,8 +490,9 @@ class _Root:
             decline_cooldown=settings.decline_cooldown,
             default_handle_seconds=settings.default_handle_seconds,
         )
+        self.dispatcher = dispatcher
         self.reader = PlateReader()
-        captures = app[captures_key] = CaptureDesk(
+        self.captures = captures = app[captures_key] = CaptureDesk(
             self.engine, self.db, self.ledger, settings.recordings_path, self.reader, zone=self.zone
         )
         evidence = app[call_capture_key] = CallCapture(
@@ -396,24 +513,42 @@ class _Root:
             self.doorbell,
             recordings_dir=settings.recordings_path,
             driver_grace=settings.driver_grace_seconds,
+            officer_grace=settings.officer_grace_seconds,
+            # issue 13: an officer's video callback of a photo report opens a call in its case.
+            callbacks=self.callbacks,
+            # issue 12: the officer can send a dropped driver an SMS link back into the call.
+            rejoin=RejoinLinks(
+                self.db.engine,
+                self.doorbell,
+                base_url=settings.base_url,
+                signature=settings.sms_signature,
+            ),
+            # issue 9 (health): failed legs are noticed, re-offered, and re-queued at last.
+            health=HealthPolicy(
+                settings.leg_connect_timeout, settings.leg_media_timeout, settings.media_reoffers
+            ),
+            # issue 9: the server's peer connections use the configured STUN/TURN servers,
+            # with TURN credentials made fresh for each one.
             media_factory=functools.partial(
                 CallMedia,
+                ice_servers=_server_ice(app[ice_key]),
                 # issue 9 (bandwidth): the REMB bounds of the driver's uplink, media counters.
                 bandwidth=configured_limits(
                     settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps
                 ),
                 metrics=app[media_metrics_key],
             ),
-            # issue 9 (health): failed legs are noticed, re-offered, and re-queued at last.
-            health=HealthPolicy(
-                settings.leg_connect_timeout, settings.leg_media_timeout, settings.media_reoffers
-            ),
-            officer_grace=settings.officer_grace_seconds,
             rules=self.rules,
             zone=self.zone,
             tokens=ResumeTokens.load_or_create(settings.data_dir),
         )
-        self.wallboard = Wallboard(self.sessions, dispatcher, self.db, self.zone)
+        self.wallboard = Wallboard(
+            self.sessions,
+            dispatcher,
+            self.db,
+            self.zone,
+            complaints=self.insurer_desk.complaint_counts,
+        )
         limit = settings.max_message_bytes
         self.sio.register_namespace(DriverNamespace(self.center, limit, admit=self.disk.admit))
         self.sio.register_namespace(
@@ -428,12 +563,35 @@ class _Root:
             finally:
                 dispatcher.close()
 
+    async def photo_channel(self, app: web.Application) -> AsyncIterator[None]:
+        """The photo reports (issue 13, kuaichu.photoreports): no task of its own."""
+        settings = self.settings
+        app[photo_reports_key] = PhotoReports(
+            self.engine,
+            self.db,
+            self.photo_ctx,
+            self.captures,
+            self.dispatcher,
+            self.rules,
+            PhotoConfig(
+                enabled=settings.photo_channel,
+                queue_cap=settings.photo_queue_cap,
+                max_wait_seconds=settings.photo_max_wait_seconds,
+            ),
+            self.callbacks,
+            zone=self.zone,
+        )
+        yield
+
     async def loops(self, app: web.Application) -> AsyncIterator[None]:
         """The wallboard pushes, the hourly housekeeping, the loop-lag sampler and the OCR
         warm-up."""
         tasks = TaskOwner("app")
         loop_lag = app[loop_lag_key] = LoopLag()
         tasks.spawn(loop_lag.run(), "loop-lag")
+        # issue 9: worker threads run below the loop's CPU priority (kuaichu/threadpriority.py).
+        background = BackgroundThreads(self.settings.background_nice)
+        tasks.spawn(background.run(), "thread-priority")
         tasks.spawn(_wallboard_loop(self.sio, self.wallboard), "wallboard")
         tasks.spawn(_housekeeping(self.casework), "housekeeping")
         # Load the OCR models now (a second or two in a thread), not on the first click.
@@ -447,20 +605,37 @@ class _Root:
             await tasks.close()
 
 
+def _server_ice(config: IceConfig) -> Callable[[], list[Any]]:
+    """The ICE servers of one new server-side peer connection (fresh TURN credentials)."""
+    return lambda: aiortc_ice_servers(config, time.time())
+
+
 def create_app(settings: Settings) -> web.Application:
     # Read once at start-up; a bad file or value raises InvalidServiceConfig here, before
     # anything listens (the CLI turns it into a one-line message and exit status 1).
     rules = service_rules(settings)
     zone = parse_timezone(settings.timezone)
+    ice = ice_config(settings)  # InvalidIceConfig names the flag (a TURN URL without secret)
+    # Process-wide (aioice has no per-connection option): the server's candidate ports and
+    # announced address.
+    aioice_tap.set_candidate_policy(ice.port_range, ice.announce_address)
     # issue 9 (health): RFC 7675 consent, bigger UDP receive buffers, no mDNS lookups.
     aioice_tap.install(
         consent_expiry=settings.ice_consent_expiry, receive_buffer=settings.udp_receive_buffer
     )
     renderer = Renderer(settings.pdf_font)  # CjkFontNotFound names the package to install
+    try:
+        insurers = load_insurers(settings.insurers)
+    except KuaichuError as exc:
+        raise InvalidServiceConfig(f"--insurers: {exc.message}") from None
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
     app[rules_key] = rules
     app[zone_key] = zone
+    app[insurers_key] = insurers
+    app[insurer_events_key] = InsurerEvents()
+    app[ice_key] = ice
+    app[ice_handouts_key] = HandoutLimit()
     # issue 9 (bandwidth): bad video bitrates stop the start-up here; the calls' media counters.
     configured_limits(settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps)
     app[media_metrics_key] = MediaMetrics()
@@ -475,5 +650,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(root.contexts())
     app.on_shutdown.append(root.drain)
     setup_routes(app)
+    rejoin_web.setup_routes(app)  # issue 12: rejoin links for dropped drivers
+    photo_web.setup_routes(app)  # issue 13: the photo channel
+    api_web.setup_routes(app)  # issue 13: the insurers' open API (/api/v1)
+    fraud_web.setup_routes(app)  # issue 13: the fraud signals (case page, supervisors' list)
     setup_security_headers(app)
     return app

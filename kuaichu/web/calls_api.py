@@ -2,22 +2,76 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from pathlib import PurePath
 
 from aiohttp import web
 
 from ..accounts.guards import require_officer
 from ..accounts.model import Officer
-from ..appkeys import casework_key, db_key, settings_key
-from ..errors import NotFound
+from ..accounts.throttle import address_key
+from ..accounts.web import current_officer
+from ..appkeys import (
+    accounts_key,
+    casework_key,
+    center_key,
+    db_key,
+    ice_handouts_key,
+    ice_key,
+)
+from ..errors import Forbidden, NotFound
+from ..media.ice import browser_ice_servers
 from .common import json_response
+
+_MAX_HEADER = 128
 
 
 async def config(request: web.Request) -> web.Response:
-    """The ICE servers for the pages' peer connections (public: the driver page needs them)."""
-    s = request.app[settings_key]
-    urls = [u.strip() for u in s.ice_servers.split(",") if u.strip()]
-    return json_response({"ice_servers": [{"urls": u} for u in urls]})
+    """The ICE servers for the pages' peer connections, with fresh TURN credentials and
+    their expiry (``expires_at``, unix seconds) when TURN is configured.
+
+    STUN URLs are public. TURN credentials go to a logged-in officer, to a driver naming a
+    live call with its resume token (``X-Call-Id`` / ``X-Call-Token``, as a still upload
+    does), and otherwise (the driver page as it stands, which asks before it holds a token
+    it could send) to at most a few per client address and ten minutes (HandoutLimit): a
+    driver is anonymous by nature, so the limit and the credentials' short life are what
+    keep strangers from using the TURN server as a free relay."""
+    ice = request.app[ice_key]
+    now = time.time()
+    if not ice.turn_urls:
+        return json_response(browser_ice_servers(ice, now, "", with_turn=False))
+    tag = await _caller_tag(request)
+    if tag is None:
+        address = request.app[accounts_key].throttle.client_address(
+            request.remote, request.headers.get("X-Forwarded-For")
+        )
+        request.app[ice_handouts_key].take(address_key(address), time.monotonic())
+        tag = "page"
+    return json_response(browser_ice_servers(ice, now, tag))
+
+
+async def _caller_tag(request: web.Request) -> str | None:
+    """Who asks: "officer<id>", "driver" (a live call's token), or None (nobody known).
+    A call id or token that does not match is refused, not treated as anonymous."""
+    call_id = request.headers.get("X-Call-Id")
+    token = request.headers.get("X-Call-Token")
+    if call_id is not None or token is not None:
+        call = request.app[center_key].sessions.get(call_id or "")
+        if (
+            call is None
+            or call.ended
+            or token is None
+            or len(token) > _MAX_HEADER
+            or not token.isascii()
+            or not secrets.compare_digest(call.resume_token.encode(), token.encode())
+        ):
+            raise Forbidden("not a live call's token")
+        return "driver"
+    officer = await current_officer(request)
+    if officer is not None:
+        return f"officer{officer.id}"
+    return None
 
 
 @require_officer

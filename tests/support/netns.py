@@ -1,0 +1,295 @@
+"""Network namespaces for tests that need a real network between the peers: a driver that
+can reach the server only through a TURN relay (coturn), optionally with UDP blocked.
+
+Topology made by :func:`turn_network` (addresses are picked per instance from 10.64-127.x.x,
+so parallel tests and other people's runs do not collide; names carry the xdist worker and
+the process id)::
+
+    driver ns                 relay ns (coturn)                    host (the server under test)
+    [veth 10.a.b.2/30] <----> [10.a.b.1/30  ...  10.a.b.6/30] <---> [10.a.b.5/30]
+     no other route            no forwarding                        route to 10.a.b.1 via .6
+
+The driver namespace can reach only coturn's listening address ``turn_host`` (10.a.b.1): the
+relay namespace does not forward, so nothing else on the host is reachable from it, and the
+host cannot reach the driver's addresses. The host (where the server runs, in the test's own
+namespace) reaches ``turn_host`` too, so the server's own peer connections can use the same
+TURN URLs as the pages do (as with a TURN server on a public address). coturn relays from
+10.a.b.6, which can reach every host address, so a relayed candidate reaches the server's
+host candidates.
+
+HTTP and socket.io do not cross this network: :func:`serve_unix_bridge` (in the test
+process) and :func:`tcp_to_unix` (in the process inside the driver namespace) carry TCP
+connections to the server over a Unix socket, which network namespaces do not separate. A
+process inside the namespace is started with ``TurnNetwork.exec_args() + [argv...]``.
+
+Everything made is removed when the context exits, also on failure (and at interpreter exit
+as a last resort). Needs root (CAP_NET_ADMIN), ``ip`` (iproute2), ``nft`` (nftables) and
+``turnserver`` (coturn); without them the fixture fails, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import os
+import random
+import secrets
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.eventually import eventually
+
+TURN_PORT = 3478
+REALM = "kuaichu.test"
+_counter = itertools.count()
+_live: set[str] = set()  # namespaces to delete at exit if a teardown never ran
+
+
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {result.stderr.strip() or result.returncode}")
+    return result
+
+
+def require_netns() -> None:
+    """Fail the test (never skip) when namespaces cannot be made here, saying why."""
+    missing = [tool for tool in ("ip", "nft", "turnserver") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(
+            f"network-namespace tests need {', '.join(missing)} "
+            "(Debian: iproute2 nftables coturn; scripts/test installs them)"
+        )
+    if os.geteuid() != 0:
+        pytest.fail("network-namespace tests need root (CAP_NET_ADMIN to create namespaces)")
+
+
+def _delete_namespaces(names: Iterable[str]) -> None:
+    for name in list(names):
+        # Deleting a namespace deletes the veth ends in it, and so their peers.
+        _run("ip", "netns", "del", name, check=False)
+        _live.discard(name)
+
+
+atexit.register(lambda: _delete_namespaces(_live))
+
+
+def _used_subnets() -> set[tuple[int, int]]:
+    out = _run("ip", "-4", "-o", "addr", "show").stdout + _run("ip", "-4", "route").stdout
+    used = set()
+    for word in out.split():
+        parts = word.split("/")[0].split(".")
+        if len(parts) == 4 and parts[0] == "10" and all(p.isdigit() for p in parts):
+            used.add((int(parts[1]), int(parts[2])))
+    return used
+
+
+@dataclass
+class TurnNetwork:
+    driver_ns: str
+    relay_ns: str
+    turn_host: str  # coturn's listening address, reachable from the driver ns and the host
+    relay_address: str  # coturn's relayed (host-facing) address
+    host_address: str  # the host's end of the relay link
+    driver_address: str
+    secret: str = field(repr=False)
+    workdir: Path
+    turn_port: int = TURN_PORT
+    coturn: asyncio.subprocess.Process | None = None
+
+    def turn_urls(self, *transports: str) -> str:
+        """``--ice-servers`` for this coturn: one turn: URL per transport (udp, tcp)."""
+        return ",".join(
+            f"turn:{self.turn_host}:{self.turn_port}?transport={t}" for t in transports
+        )
+
+    def exec_args(self, ns: str | None = None) -> list[str]:
+        """The prefix that runs a command inside the driver namespace (or ``ns``)."""
+        return ["ip", "netns", "exec", ns or self.driver_ns]
+
+    def block_udp(self) -> None:
+        """Drop every UDP datagram the driver namespace sends (TCP still works)."""
+        ns = self.exec_args()
+        _run(*ns, "nft", "add", "table", "inet", "kcblock")
+        _run(
+            *ns, "nft", "add", "chain", "inet", "kcblock", "out",
+            "{ type filter hook output priority 0; policy accept; }",
+        )  # fmt: skip
+        _run(*ns, "nft", "add", "rule", "inet", "kcblock", "out", "meta", "l4proto", "udp", "drop")
+
+    def unblock_udp(self) -> None:
+        _run(*self.exec_args(), "nft", "delete", "table", "inet", "kcblock", check=False)
+
+    def coturn_log(self) -> str:
+        path = self.workdir / "turnserver.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _names() -> tuple[str, str, str]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw").removeprefix("gw") or "m"
+    tag = f"{worker}{os.getpid() % 100000}{next(_counter) % 100}"
+    # Interface names are at most 15 characters; namespace names have more room.
+    return f"kc{tag}d", f"kc{tag}r", tag[-9:]
+
+
+async def _start_coturn(net: TurnNetwork) -> None:
+    log = net.workdir / "turnserver.log"
+    argv = [
+        *net.exec_args(net.relay_ns),
+        "turnserver",
+        "-n",  # no configuration file: everything is on this line
+        "--listening-ip", net.turn_host,
+        "--listening-port", str(net.turn_port),
+        "--relay-ip", net.relay_address,
+        "--min-port", "49152",
+        "--max-port", "49999",
+        "--use-auth-secret",
+        "--static-auth-secret", net.secret,
+        "--realm", REALM,
+        "--fingerprint",
+        "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780",
+        "--no-stun-backward-compatibility",
+        "--pidfile", str(net.workdir / "turnserver.pid"),
+        "--log-file", str(log), "--simple-log", "--verbose",
+    ]  # fmt: skip
+    net.coturn = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+    async def listening() -> bool:
+        assert net.coturn is not None
+        if net.coturn.returncode is not None:
+            code = net.coturn.returncode
+            raise AssertionError(f"turnserver exited ({code}):\n{net.coturn_log()}")
+        probe = await asyncio.create_subprocess_exec(
+            *net.exec_args(net.relay_ns), "ss", "-ltnH", f"sport = :{net.turn_port}",
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await probe.communicate()
+        return net.turn_host in out.decode()
+
+    await eventually(
+        listening, timeout=10, message=lambda: "coturn not listening:\n" + net.coturn_log()
+    )
+
+
+async def _stop_coturn(net: TurnNetwork) -> None:
+    proc = net.coturn
+    if proc is None or proc.returncode is not None:
+        return
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 5)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def turn_network(workdir: Path) -> AsyncIterator[TurnNetwork]:
+    """The topology in the module docstring with coturn running in the relay namespace."""
+    require_netns()
+    driver_ns, relay_ns, tag = _names()
+    used = _used_subnets()
+    free = [(a, b) for a in range(64, 128) for b in range(256) if (a, b) not in used]
+    a, b = random.choice(free)
+    prefix = f"10.{a}.{b}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    net = TurnNetwork(
+        driver_ns=driver_ns,
+        relay_ns=relay_ns,
+        turn_host=f"{prefix}.1",
+        relay_address=f"{prefix}.6",
+        host_address=f"{prefix}.5",
+        driver_address=f"{prefix}.2",
+        secret=secrets.token_urlsafe(24),
+        workdir=workdir,
+    )
+    d_if, r_if, h_if = f"kd{tag}", f"kr{tag}", f"kh{tag}"
+    try:
+        for ns in (driver_ns, relay_ns):
+            _run("ip", "netns", "add", ns)
+            _live.add(ns)
+            _run("ip", "-n", ns, "link", "set", "lo", "up")
+        # driver <-> relay
+        _run("ip", "link", "add", d_if + "a", "netns", driver_ns, "type", "veth",
+             "peer", "name", r_if + "a", "netns", relay_ns)  # fmt: skip
+        _run("ip", "-n", driver_ns, "addr", "add", f"{prefix}.2/30", "dev", d_if + "a")
+        _run("ip", "-n", relay_ns, "addr", "add", f"{prefix}.1/30", "dev", r_if + "a")
+        # relay <-> host
+        _run("ip", "link", "add", h_if, "type", "veth", "peer", "name", r_if + "b",
+             "netns", relay_ns)  # fmt: skip
+        _run("ip", "-n", relay_ns, "addr", "add", f"{prefix}.6/30", "dev", r_if + "b")
+        _run("ip", "addr", "add", f"{prefix}.5/30", "dev", h_if)
+        for ns, dev in ((driver_ns, d_if + "a"), (relay_ns, r_if + "a"), (relay_ns, r_if + "b")):
+            _run("ip", "-n", ns, "link", "set", dev, "up")
+        _run("ip", "link", "set", h_if, "up")
+        _run("ip", "netns", "exec", relay_ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+        _run("ip", "-n", relay_ns, "route", "add", "default", "via", f"{prefix}.5")
+        _run("ip", "route", "add", f"{prefix}.1/32", "via", f"{prefix}.6", "dev", h_if)
+        await _start_coturn(net)
+        yield net
+    finally:
+        await _stop_coturn(net)
+        _delete_namespaces([driver_ns, relay_ns])
+        # Its peer went with the relay namespace, but the kernel frees that lazily.
+        _run("ip", "link", "del", h_if, check=False)
+
+
+# --- HTTP/socket.io across the namespace boundary, over a Unix socket -------------------------
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def _splice(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    unix: str | None = None,
+    tcp: tuple[str, int] | None = None,
+) -> None:
+    try:
+        if unix is not None:
+            up_reader, up_writer = await asyncio.open_unix_connection(unix)
+        else:
+            assert tcp is not None
+            up_reader, up_writer = await asyncio.open_connection(*tcp)
+    except OSError:
+        writer.close()
+        return
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+@contextlib.asynccontextmanager
+async def serve_unix_bridge(path: Path, target: tuple[str, int]) -> AsyncIterator[Path]:
+    """In the test process: connections to the Unix socket ``path`` go to TCP ``target``."""
+    server = await asyncio.start_unix_server(lambda r, w: _splice(r, w, tcp=target), str(path))
+    try:
+        yield path
+    finally:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+        path.unlink(missing_ok=True)
+
+
+async def tcp_to_unix(listen: tuple[str, int], path: str) -> asyncio.Server:
+    """Inside the namespace: TCP connections to ``listen`` go to the Unix socket ``path``."""
+    return await asyncio.start_server(lambda r, w: _splice(r, w, unix=path), *listen)
