@@ -47,12 +47,18 @@ async def _seed(data_dir: Path) -> tuple[InProcessServer, str]:
     await determined_case(
         app,
         OURS,
-        [party("A", "甲", "京A·11111", "人保财险", **a), party("B", "乙", "京A·22222", "平安产险", **b)],
+        [
+            party("A", "甲", "京A·11111", "人保财险", **a),
+            party("B", "乙", "京A·22222", "平安产险", **b),
+        ],
     )
     await determined_case(
         app,
         THEIRS,
-        [party("A", "丙", "京B·33333", "平安产险", **a), party("B", "丁", "京B·44444", "大地保险", **b)],
+        [
+            party("A", "丙", "京B·33333", "平安产险", **a),
+            party("B", "丁", "京B·44444", "大地保险", **b),
+        ],
     )
     _, token = await app[api_keys_key].create("picc")
     return server, token
@@ -94,6 +100,29 @@ EXAMPLES = 10
 REFUSED_ON_MEANING = {"listChangedCases", "updateClaim"}
 
 
+def _examples(
+    strategy: Any,
+    label: str,
+    excluded: list[Any],
+    auth: dict[str, str],
+    tried: dict[str, set[int]],
+) -> Any:
+    """A hypothesis test of one operation's strategy: each case sent and checked."""
+
+    @given(case=strategy)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        response = case.call_and_validate(headers=auth, timeout=30, excluded_checks=excluded)
+        tried.setdefault(label, set()).add(response.status_code)
+
+    return run
+
+
 def test_the_api_answers_as_its_document_says(api_schema: Any, threaded: Threaded) -> None:
     """Every operation, three ways: generated requests that fit the document, the same on the
     seeded case of the key's insurer (so the 200 answers are checked, not only the 404s), and
@@ -105,6 +134,12 @@ def test_the_api_answers_as_its_document_says(api_schema: Any, threaded: Threade
     tried: dict[str, set[int]] = {}
 
     for operation in operations:
+        label = operation.label
+        excluded = (
+            [positive_data_acceptance]
+            if operation.definition.raw.get("operationId") in REFUSED_ON_MEANING
+            else []
+        )
         has_case = any(p.name == "case_id" for p in operation.path_parameters)
         variants = [operation.as_strategy(GenerationMode.POSITIVE)]
         if has_case:
@@ -113,26 +148,7 @@ def test_the_api_answers_as_its_document_says(api_schema: Any, threaded: Threade
             )
         variants.append(operation.as_strategy(GenerationMode.NEGATIVE))
         for strategy in variants:
-
-            @given(case=strategy)
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            def run(case: Any) -> None:
-                excluded = (
-                    [positive_data_acceptance]
-                    if operation.definition.raw.get("operationId") in REFUSED_ON_MEANING
-                    else []
-                )
-                response = case.call_and_validate(
-                    headers=auth, timeout=30, excluded_checks=excluded
-                )
-                tried.setdefault(operation.label, set()).add(response.status_code)
-
-            run()
+            _examples(strategy, label, excluded, auth, tried)()
 
     # The seeded case was read (200) through every read operation (it has a determination,
     # no agreement), and nothing was a 5xx.

@@ -243,7 +243,9 @@ async def test_nothing_is_lost_while_the_receiver_is_down_and_the_server_restart
             10,
             "the sent events were not marked sent",
         )
-        failures = rows(second, "select count(*) as n from webhook_attempts where error is not null")
+        failures = rows(
+            second, "select count(*) as n from webhook_attempts where error is not null"
+        )
         assert failures[0]["n"] >= 6  # three events, at least two refused tries each
     finally:
         await receiver.stop()
