@@ -219,6 +219,13 @@ def media_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def loop_thread_schedstat(pid: int) -> tuple[float, float]:
+    """The server's main (event loop) thread: seconds on a CPU, and seconds it was ready to
+    run but waited for one (another thread or process had the core)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -254,11 +261,13 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         f0 = [o.video_frames for o in officers]
         m0 = await media_totals(server)
         c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        run0, wait0 = loop_thread_schedstat(server.proc.pid)
         k0 = time.process_time()
         u0 = udp_errors()
         drops = UdpDrops({"server": server.proc.pid, "harness": os.getpid()})
         await asyncio.sleep(seconds)
         c1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
+        run1, wait1 = loop_thread_schedstat(server.proc.pid)
         k1 = time.process_time()
         u1 = udp_errors()
         side_drops = drops.since()
@@ -274,6 +283,10 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         return {
             "calls": n,
             "server_cores": (c1 - c0) / (t1 - t0),
+            # The loop thread's own CPU, the rest (workers: OCR, decoding, recording), and
+            # how long per second the loop was ready but waited for the core.
+            "loop_cores": (run1 - run0) / (t1 - t0),
+            "loop_wait_ms_per_s": (wait1 - wait0) / (t1 - t0) * 1000,
             "cpu_per_call": (c1 - c0) / (t1 - t0) / n,
             # The simulated peers share one core: near 1.0 they, not the server, limit fps.
             "client_cores": (k1 - k0) / (t1 - t0),
@@ -352,6 +365,8 @@ def main() -> None:
             print(
                 f"{n:>3} calls: server {result['server_cores']:.2f} cores "
                 f"({result['cpu_per_call'] * 100:.1f}% of a core per call), "
+                f"loop thread {result['loop_cores']:.2f} cores, waited for the CPU "
+                f"{result['loop_wait_ms_per_s']:.0f} ms/s, "
                 f"clients {result['client_cores']:.2f} cores, "
                 f"officer fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}, "
                 f"accept->first frame median {result['first_frame_s_median'] * 1000:.0f} ms "

@@ -276,6 +276,13 @@ class Settings:
             "net.core.rmem_max)"
         },
     )
+    background_nice: int = field(
+        default=10,
+        metadata={
+            "help": "nice value added to every thread but the event loop's (plate reading, "
+            "decoding, recording), so they cannot crowd the loop off a busy core; 0: off"
+        },
+    )
     pdf_font: Path | None = field(
         default=None,
         metadata={"help": "TrueType/TTC font with Chinese glyphs for PDFs; default: searched"},

@@ -1,0 +1,78 @@
+"""The event loop's thread comes first: every other thread of the process runs at a lower CPU
+priority (a higher nice value).
+
+Media, consent checks, RTCP and signaling all run on the one loop thread; the heavy work runs
+in threads (plate reading with onnxruntime's own thread pool, evidence decoding, recording,
+password hashing). Those threads release the GIL, so they do not block the loop through it,
+but they compete with it for the CPU: on a machine whose cores are all busy (or a server
+pinned to one core), the scheduler shares a core evenly between the loop and a burst of OCR,
+and the loop runs late by tens to hundreds of ms. At nice +10 a worker gets about a tenth of
+the loop's share when both want the same core (Linux CFS weights 1024 vs 110), and all of it
+when the loop is idle: nothing is slower on an idle machine.
+
+Linux only (a thread's nice value is its own there); elsewhere this does nothing. Lowering a
+priority needs no privilege.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Final
+
+logger = logging.getLogger(__name__)
+
+BACKGROUND_NICE: Final = 10
+SCAN_EVERY: Final = 1.0  # a new thread runs at the loop's priority at most this long
+_TASKS = Path("/proc/self/task")
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and _TASKS.is_dir()
+
+
+def lower_priority(tid: int, by: int) -> bool:
+    """Raise thread ``tid``'s nice value by ``by`` (capped at 19). False if it is gone."""
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + by))
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class BackgroundThreads:
+    """Keeps every thread but the loop's ``nice`` steps below it; run :meth:`run` as an owned
+    task on the loop whose thread is to come first."""
+
+    def __init__(self, nice: int = BACKGROUND_NICE, every: float = SCAN_EVERY) -> None:
+        self.nice = nice
+        self.every = every
+        self.lowered: set[int] = set()
+
+    def scan(self, loop_tid: int) -> int:
+        """Lower the threads not seen before; returns how many were lowered now."""
+        count = 0
+        try:
+            tids = {int(p.name) for p in _TASKS.iterdir()}
+        except OSError:
+            return 0
+        self.lowered &= tids  # forget threads that ended (their ids may come back)
+        for tid in tids - self.lowered - {loop_tid}:
+            if lower_priority(tid, self.nice):
+                count += 1
+            self.lowered.add(tid)
+        return count
+
+    async def run(self) -> None:
+        if self.nice <= 0 or not supported():
+            return
+        loop_tid = threading.get_native_id()
+        logger.info("threads other than the event loop's run at nice +%d", self.nice)
+        while True:
+            self.scan(loop_tid)
+            await asyncio.sleep(self.every)

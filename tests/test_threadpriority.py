@@ -1,0 +1,46 @@
+"""kuaichu.threadpriority: worker threads drop below the loop's priority, the loop's does not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import pytest
+
+from kuaichu.tasks import TaskOwner
+from kuaichu.threadpriority import BackgroundThreads, supported
+from tests.support.eventually import eventually
+
+pytestmark = pytest.mark.skipif(not supported(), reason="per-thread nice values are Linux's")
+
+
+async def test_workers_run_below_the_loop() -> None:
+    loop_tid = threading.get_native_id()
+    base = os.getpriority(os.PRIO_PROCESS, loop_tid)
+    stop = threading.Event()
+    tids: list[int] = []
+
+    def work() -> None:
+        tids.append(threading.get_native_id())
+        stop.wait(10)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    async with TaskOwner("test") as tasks:
+        keeper = BackgroundThreads(nice=5, every=0.05)
+        tasks.spawn(keeper.run(), "thread-priority")
+        try:
+            await eventually(lambda: tids, 5)
+            await eventually(
+                lambda: os.getpriority(os.PRIO_PROCESS, tids[0]) == min(19, base + 5),
+                5,
+                "the worker thread kept the loop's priority",
+            )
+            # A thread started later (the executor of to_thread) is caught too.
+            later = await asyncio.to_thread(threading.get_native_id)
+            await eventually(lambda: later in keeper.lowered, 5)
+            assert os.getpriority(os.PRIO_PROCESS, loop_tid) == base  # the loop keeps its own
+        finally:
+            stop.set()
+            worker.join()
