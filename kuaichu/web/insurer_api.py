@@ -98,7 +98,13 @@ async def case_claims(request: web.Request, officer: Officer) -> web.Response:
     case_id = case_id_of(request)
     await request.app[casework_key].authorize(officer, case_id, action=Access.VIEW)
     desk = request.app[insurer_desk_key]
-    return json_response({"claims": await desk.case_claims(case_id)})
+    docs = await desk.store.agreement_documents(case_id)
+    return json_response(
+        {
+            "claims": await desk.case_claims(case_id),
+            "agreement_documents": [{"number": d.number, "version": d.version} for d in docs],
+        }
+    )
 
 
 @require_officer

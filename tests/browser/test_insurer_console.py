@@ -79,3 +79,20 @@ async def test_insurer_console_from_claim_button_to_paid(
     await expect(phone.locator("#pg-claims li[data-insurer=picc]")).to_contain_text(
         "已赔付 1234.50 元"
     )
+
+    # An officer hands the agreed case off from its case page, where the agreement's own
+    # document is listed too.
+    officer = await new_page()
+    target = f"/cases/{world.agreed}"
+    await officer.goto(server.url + target)
+    await officer.fill("#username", server.supervisor_username)
+    await officer.fill("#password", server.supervisor_password)
+    await officer.click("#login-submit")
+    await expect(officer).to_have_url(server.url + target)
+    await expect(officer.locator("#cc-agreement-docs a.cc-doc-pdf")).to_have_attribute(
+        "href", f"/api/cases/{world.agreed}/agreement-documents/1.pdf"
+    )
+    await expect(officer.locator("#cc-empty")).to_be_visible()
+    await officer.click("#cc-handoff")
+    await expect(officer.locator("#cc-list li[data-insurer=cpic]")).to_contain_text("已移交")
+    await expect(officer.locator("#cc-list li[data-insurer=picc]")).to_contain_text("已移交")
