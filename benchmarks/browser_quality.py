@@ -127,7 +127,7 @@ async def run(n: int, seconds: float, server: LiveServer, headed_args: list[str]
                 accepted.append(time.monotonic())
             samples: list[list[dict[str, Any]]] = [[] for _ in range(n)]
             start = time.monotonic()
-            prev_bytes = [0] * n
+            prev = [(0, 0.0)] * n
             while time.monotonic() - start < seconds:
                 tick = time.monotonic()
                 body = await metrics(server, 2)
@@ -137,9 +137,10 @@ async def run(n: int, seconds: float, server: LiveServer, headed_args: list[str]
                     s = await sample_call(consoles[i], drivers[i])
                     s["t"] = round(time.monotonic() - accepted[i], 2)
                     inbound = s["inbound"] or {}
-                    got = inbound.get("bytes", 0)
-                    s["screen"]["kbps"] = (got - prev_bytes[i]) * 8 / 1000
-                    prev_bytes[i] = got
+                    got, at = inbound.get("bytes", 0), s["screen"]["at"]
+                    dt = (at - prev[i][1]) / 1000
+                    s["screen"]["kbps"] = (got - prev[i][0]) * 8 / 1000 / dt if dt > 0 else 0
+                    prev[i] = (got, at)
                     # Calls are listed in the order they were answered.
                     if i < len(calls):
                         s["remb_bps"] = calls[i]["driver"]["remb_bps"]

@@ -9,6 +9,14 @@ function cameraConstraints(facing) {
   return { facingMode: { ideal: facing }, width: { ideal: 1280 }, height: { ideal: 720 } };
 }
 
+// The officer reads plates and licences off this video: under a tight uplink the browser
+// should drop frames, not resolution ("detail" makes Chromium keep the resolution; without
+// it a 720p camera starts at 640x360 and climbs back over ~20 s). Issue 9.
+function forEvidence(track) {
+  if (track && "contentHint" in track) track.contentHint = "detail";
+  return track;
+}
+
 function mediaErrorText(err) {
   const name = err && err.name;
   if (name === "NotAllowedError" || name === "SecurityError") return t.perm_camera_denied;
@@ -32,6 +40,7 @@ $("btn-permissions").addEventListener("click", async () => {
       audio: { echoCancellation: true, noiseSuppression: true },
       video: cameraConstraints("environment"),
     });
+    state.stream.getVideoTracks().forEach(forEvidence);
   } catch (err) {
     const msg = mediaErrorText(err);
     status.textContent = msg;
@@ -85,7 +94,7 @@ $("btn-switch-camera").addEventListener("click", async () => {
   btn.disabled = true;
   const next = state.facing === "environment" ? "user" : "environment";
   try {
-    const track = await openCamera(next);
+    const track = forEvidence(await openCamera(next));
     const old = state.stream.getVideoTracks()[0];
     if (state.videoSender) await state.videoSender.replaceTrack(track);
     if (old) {
