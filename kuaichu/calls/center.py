@@ -51,6 +51,7 @@ from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
 from .ports import Bell, CallEvidence, CaseIntake
 from .recordings import Recordings
+from .rejoin import RejoinLinks
 from .restart import REJOIN_WINDOW, Interrupted, Interruptions
 from .resume import ResumeTokens
 from .sessions import CallRegistry
@@ -109,6 +110,7 @@ class CallCenter:
         tokens: ResumeTokens | None = None,
         rejoin_window: float = REJOIN_WINDOW,
         officer_grace: float = 0.0,
+        rejoin: RejoinLinks | None = None,
         health: HealthPolicy | None = None,
     ) -> None:
         """``officer_grace``: how long a call waits for its officer's console to come back
@@ -125,6 +127,7 @@ class CallCenter:
         self.zone = zone
         self.driver_grace = driver_grace
         self.officer_grace = officer_grace
+        self.rejoin = rejoin
         # Calls whose officer's console is away (socket or media leg gone) within the grace:
         # call id -> the hold (whose officer). The dispatcher keeps the officer busy meanwhile.
         self.officer_holds: dict[str, OfficerHold] = {}
@@ -266,13 +269,58 @@ class CallCenter:
         logger.info(
             "call %s: driver connection lost, holding %.0f s", call.call_id, self.driver_grace
         )
-        call.grace = call.spawn(self._grace_expired(call), "grace")
+        call.grace = call.spawn(self._grace_expired(call, self.driver_grace), "grace")
+        if call.officer_id is not None:
+            # The officer may call back or send a rejoin link: the number comes with the news.
+            info = await self.db.get_call(call.call_id)
+            case = info["case"] if info else None
+            phone = case["reporter_phone"] if case else None
+            self.fanout.to_officer(
+                call,
+                "driver_link",
+                {"call_id": call.call_id, "state": "lost", "phone": phone},
+            )
 
-    async def _grace_expired(self, call: Call) -> None:
-        await asyncio.sleep(self.driver_grace)
+    async def _grace_expired(self, call: Call, seconds: float) -> None:
+        await asyncio.sleep(seconds)
         if call.driver_sid is None:
             call.grace = None
             await self._drop(call, "driver_lost")
+
+    async def send_rejoin(self, officer: Officer, call_id: str) -> dict[str, Any]:
+        """The officer sends the dropped driver a rejoin link by SMS; the call waits for the
+        driver as long as the link works."""
+        call = self.sessions.officer_call(officer, call_id)
+        if self.rejoin is None:
+            raise Conflict("rejoin links are not available", reason="no_rejoin")
+        if call.driver_sid is not None:
+            raise Conflict("the driver is still connected", reason="driver_connected")
+        info = await self.db.get_call(call_id)
+        case = info["case"] if info else None
+        phone = case["reporter_phone"] if case else None
+        if not phone:
+            raise Conflict("the driver gave no mobile number", reason="no_phone")
+        sent_to = await self.rejoin.send(call_id, call.case_id, phone)
+        # The call now waits the link's life for its driver, not the short grace.
+        if call.grace is not None:
+            call.grace.cancel()
+        call.grace = call.spawn(self._grace_expired(call, self.rejoin.ttl), "grace")
+        call.driver_hold_until = time.monotonic() + self.rejoin.ttl
+        await self.trail.action(
+            call,
+            AuditAction.REJOIN_SENT,
+            officer_actor(officer.id),
+            {"call_id": call_id, "to": sent_to},
+        )
+        return {"sent_to": sent_to, "expires_in": self.rejoin.ttl}
+
+    def redeem_rejoin(self, token: str) -> Call:
+        """An opened rejoin link: the live call it leads to (NotFound once used or expired)."""
+        call_id = self.rejoin.redeem(token) if self.rejoin is not None else None
+        call = self.sessions.get(call_id) if call_id else None
+        if call is None:
+            raise NotFound("this link has expired or was used already", reason="rejoin_expired")
+        return call
 
     async def resume(self, sid: str, call_id: str, token: str) -> Call:
         """The driver page's new connection takes its call back (within the grace period).
@@ -296,7 +344,9 @@ class CallCenter:
             call.grace.cancel()
             call.grace = None
         self.sessions.attach_driver(call, sid)
+        call.driver_hold_until = 0.0
         logger.info("call %s: driver resumed", call_id)
+        self.fanout.to_officer(call, "driver_link", {"call_id": call_id, "state": "back"})
         self.fanout.driver_state(call)
         self._send_queue(call)
         if call.pending_offer is not None:
@@ -542,6 +592,8 @@ class CallCenter:
         call.cancel_tasks()  # the grace timer too, unless it is what ends the call
         self.fanout.driver_state(call, reason)
         held = self.officer_holds.pop(call.call_id, None)
+        if self.rejoin is not None:
+            self.rejoin.forget(call.call_id)
         if call.officer_id is not None:
             self.fanout.to_officer_id(
                 call.officer_id, "call_ended", {"call_id": call.call_id, "reason": reason}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -207,12 +208,18 @@ class MediaSession:
         self.fanout.to_officer(
             call, "driver_media", {"call_id": call.call_id, "state": "reconnecting"}
         )
-        try:
-            await asyncio.wait_for(call.driver_ready.wait(), self.driver_grace)
-        except TimeoutError:
-            logger.info("call %s: driver did not rejoin the media", call.call_id)
-            await self.end(call, "driver_lost")
-            return
+        # A rejoin link sent meanwhile (kuaichu.calls.rejoin) holds the call longer.
+        deadline = time.monotonic() + self.driver_grace
+        while not call.driver_ready.is_set():
+            left = max(deadline, call.driver_hold_until) - time.monotonic()
+            if left <= 0:
+                logger.info("call %s: driver did not rejoin the media", call.call_id)
+                await self.end(call, "driver_lost")
+                return
+            try:
+                await asyncio.wait_for(call.driver_ready.wait(), left)
+            except TimeoutError:
+                continue
         # "connected" goes to the officer once the new leg receives (leg_up); a leg that
         # does not is re-offered again by its watchdog, up to media_reoffers times.
         logger.info("call %s: driver answered the new media offer", call.call_id)

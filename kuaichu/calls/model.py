@@ -58,6 +58,9 @@ class Call:
     plates_seen: set[str] = field(default_factory=set)
     # The driver's grace timer (also owned by ``tasks``); kept to cancel it on resume.
     grace: asyncio.Task[None] | None = None
+    # While a rejoin link is out (kuaichu.calls.rejoin): until when (monotonic) the call
+    # waits for its driver, also for a fresh media leg; 0 otherwise.
+    driver_hold_until: float = 0.0
     # Re-offers of the driver's media leg since it last received (issue 9: after
     # the health policy's re-offers the call goes back to the head of the queue).
     driver_reoffers: int = 0

@@ -55,6 +55,14 @@ VEHICLE_TYPES: Final[Mapping[str, str]] = {
 # A mainland mobile number: the SMS notices go there.
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _POLICY = re.compile(r"^[A-Za-z0-9-]{4,40}$")
+
+
+def mainland_mobile(text: str) -> str | None:
+    """The 11 digits of a mainland mobile number (1[3-9] and nine more; spaces, dashes and a
+    +86 prefix allowed), or None when ``text`` is not one."""
+    match = _MOBILE.match(text.strip().replace(" ", "").replace("-", ""))
+    return match.group(1) if match else None
+
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK: Final = "10X98765432"
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from ..calls.ids import CALL_ID_RE
 from ..cases.eligibility import EligibilityAnswers
+from ..cases.form import mainland_mobile
 from ..errors import InvalidMessage, MessageTooLarge
 
 MAX_SDP_BYTES = 32 * 1024
-_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,18}$")
 # What Call mints (token_urlsafe): the token is compared with secrets.compare_digest, which
 # raises TypeError on a non-ASCII str, so anything else is refused here.
 _RESUME_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -149,9 +149,16 @@ def parse_report(data: Any) -> Report:
     location = parse_location(d["location"]) if d.get("location") is not None else None
     phone = d.get("phone")
     if phone is not None:
-        if not isinstance(phone, str) or not _PHONE.match(phone.strip()):
-            raise InvalidMessage("phone must be a phone number")
-        phone = phone.strip()
+        # The SMS progress link and a callback go to this number (issue 12): a mainland
+        # mobile number, stored as its 11 digits.
+        mobile = mainland_mobile(phone) if isinstance(phone, str) and len(phone) <= 20 else None
+        if mobile is None:
+            raise InvalidMessage(
+                "phone must be a mainland mobile number (11 digits, 1[3-9]…)",
+                field="phone",
+                reason="phone_format",
+            )
+        phone = mobile
     if "eligibility" not in d:
         raise InvalidMessage(
             "report needs the eligibility answers (see docs/protocol.md)", field="eligibility"

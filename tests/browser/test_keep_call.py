@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Dialog, Page, expect
 
-from sim.client import SimDriver
+from sim.client import SimDriver, SimOfficer
 from tests.browser.test_console import DESKTOP, log_in
+from tests.browser.test_driver_page import answer_eligibly
 
 pytestmark = pytest.mark.browser
 
@@ -108,3 +109,49 @@ async def test_console_keeps_its_call_through_reload_language_lists_and_sign_out
         assert ended["reason"] == "officer_hangup"
     finally:
         await driver.close()
+
+
+async def test_driver_page_keeps_its_call_through_reload_and_language_switch(
+    server_factory: Any, new_page: Any
+) -> None:
+    server = await server_factory(**GRACE)
+    # An officer on shift first (with nobody on shift the page offers the photo report).
+    officer = SimOfficer(server.url, server.officer_username, server.officer_password)
+    await officer.connect()
+    try:
+        await officer.set_available()
+        page: Page = await new_page(phone=True)
+        await page.goto(server.url + "/driver")
+        await page.click("#btn-safety-next")
+        await answer_eligibly(page)
+        await page.click("#btn-permissions")
+        await page.click("#btn-report")
+        await expect(page.locator("#screen-waiting")).to_be_visible()
+        call_id = await page.evaluate("window.kcDriver.callId")
+        await officer.accept((await officer.wait_offer())["call_id"])
+        await expect(page.locator("#screen-in-call")).to_be_visible(timeout=15000)
+        await officer.wait_for(lambda: officer.frames("video") > 10)
+
+        for step in ("reload", "english"):
+            seen = officer.frames("video")
+            if step == "reload":
+                await page.reload()
+            else:
+                await page.click("a.lang-switch")
+                await expect(page.locator("html")).to_have_attribute("lang", "en")
+            # The same call, its officer still on it: the camera reaches the officer again,
+            # and the officer's voice reaches the page.
+            await expect(page.locator("#screen-in-call")).to_be_visible(timeout=15000)
+            assert await page.evaluate("window.kcDriver.callId") == call_id
+            await officer.wait_for(lambda n=seen + 30: officer.frames("video") > n, timeout=20)
+            await page.wait_for_function(
+                "() => document.getElementById('remote-audio').srcObject !== null"
+            )
+            ended = [e for e, d in officer.events if e == "call_ended"]
+            assert not ended
+        await expect(page.locator("#btn-hangup")).to_have_text("Hang up")
+        await page.click("#btn-hangup")
+        await expect(page.locator("#screen-ended")).to_be_visible()
+        assert await page.evaluate("sessionStorage.getItem('kc_live_call')") is None
+    finally:
+        await officer.close()

@@ -1,6 +1,6 @@
 // The call beside the video: started (with its case), the driver's location, the call timer,
 // the driver's media dropping and coming back, hang-up, and the end that opens wrap-up.
-import { $, clock, errorMessage } from "../common.js";
+import { $, apiErrorText, apiFetch, clock, errorMessage, fmt } from "../common.js";
 import { emitAck } from "../rtc.js";
 import { caseOfCall, showCase } from "./casehost.js";
 import { forgetCall, keepCall } from "./keep.js";
@@ -46,6 +46,39 @@ document.addEventListener("kc-call-resumed", (ev) => {
   caseOfCall(ev.detail.call_id);
 });
 
+// The driver's page dropped (kuaichu.calls.center driver_link): call back on the number they
+// gave, or send them a link back into this call by SMS.
+socket.on("driver_link", (msg) => {
+  if (msg.call_id !== state.callId) return;
+  const lost = msg.state === "lost";
+  $("driver-lost").hidden = !lost;
+  $("rejoin-sms-status").textContent = "";
+  if (lost) {
+    const callback = $("driver-callback");
+    callback.hidden = !msg.phone;
+    if (msg.phone) {
+      callback.href = `tel:${msg.phone}`;
+      callback.textContent = fmt(t.driver_callback, { phone: msg.phone });
+    }
+  } else {
+    banner.show(t.driver_link_back, "info", 4000);
+  }
+});
+
+$("btn-rejoin-sms").addEventListener("click", async () => {
+  if (!state.callId) return;
+  const btn = $("btn-rejoin-sms");
+  btn.disabled = true;
+  try {
+    const sent = await apiFetch("POST", `/api/calls/${encodeURIComponent(state.callId)}/rejoin`, {});
+    $("rejoin-sms-status").textContent = fmt(t.rejoin_sms_sent, { phone: sent.sent_to });
+  } catch (err) {
+    $("rejoin-sms-status").textContent = apiErrorText(t, err);
+  } finally {
+    btn.disabled = false;
+  }
+});
+
 function startCallTimer(answeredAt) {
   clearInterval(state.callTimer);
   const skew = answeredAt ? Math.max(0, Date.now() - answeredAt * 1000) : 0;
@@ -76,6 +109,7 @@ function onCallEnded(msg) {
   closePeer();
   stopCamera();
   forgetCall();
+  $("driver-lost").hidden = true;
   $("chk-camera").checked = false;
   state.callId = null;
   const reason = t["reason_" + msg.reason] || msg.reason || "";

@@ -4,9 +4,9 @@
 import { $, clock, errorMessage, fmt, humanDuration } from "../common.js";
 import { answerServerOffer, emitAck, fetchIceServers, openPeer } from "../rtc.js";
 import { showIneligible } from "./eligibility.js";
-import { renderLocation, stopLocation } from "./location.js";
+import { renderLocation, startLocation, stopLocation } from "./location.js";
 import { askNotificationPermission, showLeaveNotice, unlockAudio } from "./notices.js";
-import { banner, show, state, t } from "./page.js";
+import { app, banner, show, state, t } from "./page.js";
 import { setProgressUrl, showCaseStatus } from "./progress.js";
 import { hideStill, onStillRequested } from "./still.js";
 
@@ -38,6 +38,75 @@ function interruptedCall() {
   return null;
 }
 
+// The live call of this tab: a reload (or the language switch, which reloads) takes it back
+// with its resume token within the server's grace, instead of starting over at the safety
+// screen while the call waits for a driver who never comes back.
+const LIVE_KEY = "kc_live_call";
+const LIVE_MAX_AGE_MS = 4 * 60 * 60 * 1000;
+
+export function keepLiveCall() {
+  if (!state.callId || !state.resumeToken) return;
+  const live = { call_id: state.callId, resume_token: state.resumeToken, case_id: state.caseId };
+  try {
+    sessionStorage.setItem(LIVE_KEY, JSON.stringify({ ...live, at: Date.now() }));
+  } catch (_err) { /* storage disabled: a reload starts over */ }
+}
+
+function forgetLiveCall() {
+  try {
+    sessionStorage.removeItem(LIVE_KEY);
+  } catch (_err) { /* nothing kept */ }
+}
+
+function keptLiveCall() {
+  try {
+    const live = JSON.parse(sessionStorage.getItem(LIVE_KEY) || "null");
+    if (live && live.call_id && live.resume_token && Date.now() - live.at < LIVE_MAX_AGE_MS) {
+      return live;
+    }
+  } catch (_err) { /* nothing usable */ }
+  forgetLiveCall();
+  return null;
+}
+
+// Called once the page has loaded: true when this tab had a live call, which it now takes
+// back (camera and microphone again, the socket, then "resume"; the server re-offers media).
+export async function resumeLiveCall() {
+  const live = keptLiveCall();
+  if (!live) return false;
+  state.callId = live.call_id;
+  state.resumeToken = live.resume_token;
+  state.caseId = live.case_id || null;
+  state.callActive = true;
+  state.resuming = true;
+  show("connecting");
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+  } catch (_err) {
+    // Without the camera the officer still hears the driver: the call goes on.
+    state.stream = new MediaStream();
+  }
+  state.locationAfterResume = true; // positions are sent for a call the socket holds
+  connectSocket();
+  return true;
+}
+
+function onResumed(ack) {
+  state.resuming = false;
+  if (state.locationAfterResume) {
+    state.locationAfterResume = false;
+    startLocation();
+  }
+  if (ack.case_id) state.caseId = ack.case_id;
+  keepLiveCall();
+  if (ack.state === "waiting") show("waiting");
+  else if (ack.state === "reconnecting") show("reconnecting");
+  else if (state.screen !== "in_call") show("connecting");
+}
+
 // ---------------------------------------------------------------- signaling
 
 export function connectSocket() {
@@ -48,12 +117,13 @@ export function connectSocket() {
 
   socket.on("connect", () => {
     banner.hide();
-    if (everConnected && state.callActive && state.resumeToken) {
+    if ((everConnected || state.resuming) && state.callActive && state.resumeToken) {
       // The network dropped (a phone changing cells on the road): take the call back with
       // its token. The media connection does not ride on this socket and may still be up.
       // After a server restart the call is gone but the case is not: the server says
       // call_interrupted, and the ended screen offers to report again (rejoining it).
       emitAck(socket, "resume", { call_id: state.callId, resume_token: state.resumeToken })
+        .then(onResumed)
         .catch((err) => endCall(err && err.code === "call_interrupted" ? "interrupted" : "driver_lost"));
     }
     everConnected = true;
@@ -130,6 +200,13 @@ $("btn-report").addEventListener("click", async () => {
   btn.textContent = t.report_sending;
   const payload = { eligibility: { ...state.answers } };
   if (state.position) payload.location = { ...state.position };
+  const phone = reportPhone();
+  if (phone === false) {
+    btn.disabled = false;
+    btn.textContent = t.report_button;
+    return;
+  }
+  if (phone) payload.phone = phone;
   const previous = interruptedCall();
   if (previous) payload.previous = previous;
   // This tap is the gesture browsers want before sound and notifications: prepare both now
@@ -142,13 +219,16 @@ $("btn-report").addEventListener("click", async () => {
     state.caseId = ack.case_id || null;
     state.resumeToken = ack.resume_token;
     if (previous) sessionStorage.removeItem(PREVIOUS_KEY);
+    keepLiveCall();
     if (ack.progress_url) setProgressUrl(ack.progress_url);
     state.callActive = true;
     state.lastLocationSent = Date.now();
     show("waiting");
     renderLocation();
   } catch (err) {
-    if (err && err.code === "not_eligible") {
+    if (err && err.detail && err.detail.field === "phone") {
+      showPhoneError(true);
+    } else if (err && err.code === "not_eligible") {
       // Outside the service hours or area (or a rule the page did not catch).
       showIneligible(err.reason, err.params || {}, err.action);
     } else {
@@ -159,6 +239,25 @@ $("btn-report").addEventListener("click", async () => {
     btn.textContent = t.report_button;
   }
 });
+
+// The mobile number (optional, but asked): 11 digits starting 1[3-9], spaces, dashes and
+// +86 allowed. false when something was typed that is not one (the field says so).
+const MOBILE = /^(?:\+?86)?(1[3-9]\d{9})$/;
+
+function reportPhone() {
+  const raw = $("report-phone").value.replace(/[\s-]/g, "");
+  if (!raw) return null;
+  const match = MOBILE.exec(raw);
+  showPhoneError(!match);
+  return match ? match[1] : false;
+}
+
+function showPhoneError(bad) {
+  const input = $("report-phone");
+  $("report-phone-error").hidden = !bad;
+  input.setAttribute("aria-invalid", String(bad));
+  if (bad) input.focus();
+}
 
 // ---------------------------------------------------------------- media
 
@@ -249,6 +348,8 @@ for (const id of ["btn-hangup", "btn-hangup-connecting", "btn-cancel", "btn-canc
 function endCall(reason) {
   if (state.screen === "ended") return;
   if (RESTART_ENDS.includes(reason)) rememberInterrupted();
+  forgetLiveCall();
+  state.resuming = false;
   state.callActive = false;
   stopTimer();
   closePeer();
@@ -258,3 +359,40 @@ function endCall(reason) {
   $("ended-reason").textContent = t["reason_" + reason] || "";
   show("ended");
 }
+
+// A rejoin link (the officer's SMS): the tap spends the link and takes the call back.
+async function rejoin() {
+  const btn = $("btn-rejoin");
+  btn.disabled = true;
+  try {
+    const res = await fetch(window.location.pathname, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
+    const body = await res.json();
+    if (!res.ok) throw body.error || { code: "not_found" };
+    state.callId = body.call_id;
+    state.resumeToken = body.resume_token;
+    state.caseId = body.case_id;
+    keepLiveCall();
+    // A reload from here on is an ordinary reload of the call's page.
+    window.history.replaceState(null, "", "/driver");
+    await resumeLiveCall();
+  } catch (err) {
+    $("ended-reason").textContent = t.reason_rejoin_expired;
+    show("ended");
+  } finally {
+    btn.disabled = false;
+  }
+}
+$("btn-rejoin").addEventListener("click", rejoin);
+
+// After the page's other modules have run (driver.js shows the safety screen first).
+setTimeout(() => {
+  if (app.dataset.rejoin) {
+    show("rejoin");
+    return;
+  }
+  resumeLiveCall().catch((err) => banner.show(errorMessage(t, err)));
+}, 0);
