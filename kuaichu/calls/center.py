@@ -49,7 +49,7 @@ from .fanout import CallFanout
 from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
-from .ports import Bell, CallEvidence, CaseIntake
+from .ports import Bell, CallbackAnswers, CallEvidence, CaseIntake
 from .recordings import Recordings
 from .rejoin import RejoinLinks
 from .restart import REJOIN_WINDOW, Interrupted, Interruptions
@@ -112,6 +112,7 @@ class CallCenter:
         officer_grace: float = 0.0,
         rejoin: RejoinLinks | None = None,
         health: HealthPolicy | None = None,
+        callbacks: CallbackAnswers | None = None,
     ) -> None:
         """``officer_grace``: how long a call waits for its officer's console to come back
         (a reload, a language switch) before it goes back to the queue; 0 re-queues at once."""
@@ -128,6 +129,7 @@ class CallCenter:
         self.driver_grace = driver_grace
         self.officer_grace = officer_grace
         self.rejoin = rejoin
+        self.callbacks = callbacks  # issue 13: officers' video callbacks of photo reports
         # Calls whose officer's console is away (socket or media leg gone) within the grace:
         # call id -> the hold (whose officer). The dispatcher keeps the officer busy meanwhile.
         self.officer_holds: dict[str, OfficerHold] = {}
@@ -221,6 +223,34 @@ class CallCenter:
         await self.trail.event(call, CaseEvent.QUEUE, SYSTEM, {"call_id": call_id})
         logger.info("call %s: reported, case %s", call_id, case_id)
         self._join_queue(call)
+        return call
+
+    async def callback(self, sid: str, token: str, location: Location | None) -> Call:
+        """A driver page opened an officer's video callback link (issue 13,
+        kuaichu.photoreports.callbacks): a new call in the link's case, at the head of the
+        queue. No eligibility check: the case was reported, and an officer asked for it."""
+        if self.draining:
+            raise ServerRestarting("the server is restarting; open the link again in a minute")
+        if self.sessions.has_driver(sid):
+            raise Conflict("this connection already has a call")
+        if self.callbacks is None:
+            raise NotFound("this callback link is not valid (used or expired)")
+        self.sessions.ended_pages.pop(sid, None)
+        now = self.trail.now().timestamp()
+        call_id = new_call_id()
+        loc = location.as_dict() if location else None
+        case_id, state = await self.callbacks.answer(token, call_id, now, loc)
+        call = Call(
+            call_id,
+            case_id,
+            sid,
+            QueuedCall(call_id, case_id, now, loc),
+            location,
+            case_state=state,
+            resume_token=self.tokens.mint(call_id),
+        )
+        logger.info("call %s: video callback answered in case %s", call_id, case_id)
+        self._join_queue(call, at_head=True)
         return call
 
     def _new_call(

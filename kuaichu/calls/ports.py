@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..cases.eligibility import AccidentCause
+from ..cases.states import CaseState
 from .model import Call
 
 
@@ -26,6 +27,18 @@ class CaseIntake(Protocol):
         at: datetime,
         location: Mapping[str, float] | None,
     ) -> str | None: ...
+
+
+class CallbackAnswers(Protocol):
+    """The video callbacks (issue 13, kuaichu.photoreports.callbacks): a driver page opened an
+    officer's callback link."""
+
+    async def answer(
+        self, token: str, call_id: str, now: float, location: Mapping[str, float] | None
+    ) -> tuple[str, CaseState]:
+        """Spend the link and write the new call's row: the case and its state (NotFound for
+        a wrong, used or expired link)."""
+        ...
 
 
 class Bell(Protocol):

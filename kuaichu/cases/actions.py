@@ -20,6 +20,10 @@ class AuditAction(enum.StrEnum):
     CALL_ENDED = "call_ended"
     # The driver reported again after a restart cut the call off: a new call in this case.
     REJOINED = "rejoined"
+    # The officer working a photo report sent its driver a video callback link (issue 13).
+    VIDEO_CALLBACK_SENT = "video_callback_sent"
+    # Its driver opened the link: a new call in the case (issue 13).
+    VIDEO_CALLBACK_JOINED = "video_callback_joined"
     # The officer sent a dropped driver a link back into the call (issue 12).
     REJOIN_SENT = "rejoin_sent"
     # Evidence (kuaichu.evidence.captures)

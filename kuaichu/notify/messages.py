@@ -37,6 +37,9 @@ class Template(enum.StrEnum):
     CLAIM_OPENED = "claim_opened"
     CLAIM_STATUS = "claim_status"
     COMPLAINT_RECEIVED = "complaint_received"
+    # issue 13: an officer calls a photo report's driver back by video
+    # (kuaichu.photoreports.callbacks).
+    VIDEO_CALLBACK = "video_callback"
 
 
 # Legal notices: a failure to deliver one is never dropped silently; it waits on the
@@ -84,6 +87,7 @@ _TEXTS: Final[Mapping[Template, str]] = {
     Template.CLAIM_OPENED: "已交保险公司定损理赔{link}",
     Template.CLAIM_STATUS: "保险理赔{claim}{link}",
     Template.COMPLAINT_RECEIVED: "理赔投诉已受理{link}",
+    Template.VIDEO_CALLBACK: "民警将视频核实事故{case_id}，请点此接通视频：{link}",
 }
 
 _OUTCOMES: Final[Mapping[str, str]] = {

@@ -42,6 +42,7 @@ from ..queue import Dispatcher, OfficerStatus
 from ..signaling.schemas import Location
 from ..storage.db import Database
 from ..storage.tables import calls, captures, cases, photo_reports
+from .callbacks import VideoCallbacks
 from .upload import check_photo
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class PhotoReports:
         dispatcher: Dispatcher,
         rules: ServiceRules,
         config: PhotoConfig,
+        callbacks: VideoCallbacks,
         zone: tzinfo = CHINA_TIME,
     ) -> None:
         self.engine = engine
@@ -168,6 +170,7 @@ class PhotoReports:
         self.dispatcher = dispatcher
         self.rules = rules
         self.config = config
+        self.callbacks = callbacks
         self.zone = zone
 
     # -- is video possible? ---------------------------------------------------------------
@@ -471,3 +474,7 @@ class PhotoReports:
         )
         logger.info("photo report of case %s taken by officer %s", case_id, officer.id)
         return {"case_id": case_id, "url": f"/cases/{case_id}"}
+
+    async def callback(self, officer: Officer, case_id: str) -> dict[str, Any]:
+        """The officer working the report calls its driver back by video (an SMS link)."""
+        return await self.callbacks.send(officer, case_id)

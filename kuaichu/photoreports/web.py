@@ -12,8 +12,10 @@ The driver page (no session; the report's token in ``X-Report-Token`` is its cre
 
 ``{call_id}`` is the report's id (its one ``calls`` row).
 
-The officers: ``GET /api/photo-reports`` (the queue) and
-``POST /api/cases/{case_id}/photo-report/take``.
+The officers: ``GET /api/photo-reports`` (the queue),
+``POST /api/cases/{case_id}/photo-report/take`` and
+``POST /api/cases/{case_id}/photo-report/callback`` (an SMS link that opens the driver page
+straight into a video call of the case: kuaichu.photoreports.callbacks).
 """
 
 from __future__ import annotations
@@ -126,6 +128,13 @@ async def photo_queue(request: web.Request, officer: Officer) -> web.Response:
 
 
 @require_officer
+async def callback(request: web.Request, officer: Officer) -> web.Response:
+    case_id = case_id_of(request)
+    await json_body(request)
+    return json_response(await request.app[photo_reports_key].callback(officer, case_id))
+
+
+@require_officer
 async def take(request: web.Request, officer: Officer) -> web.Response:
     case_id = case_id_of(request)
     await json_body(request)
@@ -141,3 +150,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_put("/api/photo-reports/{call_id}/photo", put_photo)
     r.add_post("/api/photo-reports/{call_id}/submit", submit)
     r.add_post("/api/cases/{case_id}/photo-report/take", take)
+    r.add_post("/api/cases/{case_id}/photo-report/callback", callback)

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from ..calls.center import CallCenter
 from ..cases.errors import NotEligible
-from ..errors import KuaichuError
+from ..errors import InvalidMessage, KuaichuError
 from . import schemas
 from .base import BaseNamespace
 from .rooms import DRIVER_NS
 
 logger = logging.getLogger(__name__)
+
+
+_CALLBACK_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def parse_callback(data: Any) -> tuple[str, schemas.Location | None]:
+    """``{"token", "location"?}``: a driver page answering an officer's video callback link
+    (issue 13, kuaichu.photoreports.callbacks); the token has the link's shape."""
+    if not isinstance(data, dict):
+        raise InvalidMessage("payload must be a JSON object")
+    extra = set(data) - {"token", "location"}
+    if extra:
+        raise InvalidMessage(f"unexpected field(s): {', '.join(sorted(extra))}")
+    token = data.get("token")
+    if not isinstance(token, str) or not _CALLBACK_TOKEN.fullmatch(token):
+        raise InvalidMessage("token is missing or malformed", field="token")
+    raw = data.get("location")
+    return token, schemas.parse_location(raw) if raw is not None else None
 
 
 class DriverNamespace(BaseNamespace):
@@ -38,6 +57,7 @@ class DriverNamespace(BaseNamespace):
             "sdp_answer": self._sdp_answer,
             "resume": self._resume,
             "media_restart": self._media_restart,
+            "callback": self._callback,  # issue 13: an officer's video callback link
         }
 
     def error_payload(self, exc: KuaichuError) -> dict[str, Any]:
@@ -66,6 +86,19 @@ class DriverNamespace(BaseNamespace):
             "case_id": call.case_id,
             "resume_token": call.resume_token,
             "progress_url": f"/p/{call.progress_token}" if call.progress_token else None,
+        }
+
+    async def _callback(self, sid: str, payload: Any) -> dict[str, Any]:
+        """The page opened an officer's video callback link: a call in that case."""
+        token, location = parse_callback(payload)
+        if self.admit is not None:
+            self.admit()
+        call = await self.center.callback(sid, token, location)
+        return {
+            "call_id": call.call_id,
+            "case_id": call.case_id,
+            "resume_token": call.resume_token,
+            "progress_url": None,
         }
 
     async def _resume(self, sid: str, payload: Any) -> dict[str, Any]:

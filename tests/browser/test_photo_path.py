@@ -10,6 +10,7 @@ the panel, are taken here through the JSON API with the officer's session."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,32 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
         case_page.locator("#ev-strip .ev-item[data-source=photo_report]").first
     ).to_contain_text("拍照快处")
     await expect(item).to_have_attribute("data-status", "taken")
+
+    # The officer calls the driver back by video: an SMS link opens the driver page straight
+    # into a call of this case, which the console answers.
+    await console.click("#btn-available")
+    await expect(console.locator("#status-pill")).to_have_attribute("data-status", "available")
+    await item.locator("button[data-action=callback]").click()
+    sent = "已向 138****8000 发送视频回拨链接"
+    await expect(console.locator("#error-text")).to_contain_text(sent)
+    [sms] = server.rows(
+        "select body from outbox where case_id = ? and template = 'video_callback'", case_id
+    )
+    link = re.search(r"(/driver\?callback=[A-Za-z0-9_-]+)$", sms["body"])
+    assert link, sms["body"]
+    phone: Page = await new_page(phone=True)
+    await phone.goto(server.url + link.group(1))
+    await expect(phone.locator("#screen-photo-callback")).to_be_visible()
+    await phone.click("#btn-photo-callback")
+    await phone.click("#btn-permissions")
+    await phone.click("#btn-report")
+    await expect(console.locator("#panel-incoming")).to_be_visible()
+    await expect(console.locator("#incoming-case")).to_have_text(case_id)
+    await console.click("#btn-accept")
+    await expect(phone.locator("#screen-in-call")).to_be_visible()
+    await expect(console.locator("#cp-case-id")).to_have_text(case_id)
+    await console.click("#btn-hangup")
+    await expect(phone.locator("#screen-ended")).to_be_visible()
 
     # The form and the checks (the panel's own test drives them), then the determination in
     # the case page.

@@ -58,6 +58,7 @@ class Kind(Enum):
     SOCKETIO = "socket.io's transport; its namespaces authorize on connect (tests/signaling)"
     INSURER = "an insurer's account only (police accounts 403; the insurer side: tests/insurers)"
     INSURER_PAGE = "the insurer's console: /login without a session, a police account to /console"
+    API_KEY = "the open API (/api/v1): an insurer's API key only; no session or link grants it"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/photo-reports"): Rule(Kind.OFFICER),
     # Any officer may take a waiting photo report (here: no such report, 404).
     ("POST", "/api/cases/{case_id}/photo-report/take"): Rule(Kind.OFFICER, {}),
+    # The officer holding the case calls its driver back (here: not a photo report, 404).
+    ("POST", "/api/cases/{case_id}/photo-report/callback"): Rule(Kind.CASE, {}),
     ("GET", "/api/calls/{call_id}/recording"): Rule(Kind.CASE),
     ("GET", "/api/cases/{case_id}/evidence/verify"): Rule(Kind.CASE),
     ("GET", "/api/keys/evidence.pem"): Rule(Kind.PUBLIC),
@@ -158,6 +161,22 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/p/{token}/agreement-document.pdf"): Rule(Kind.PARTY),
     ("GET", "/insurer"): Rule(Kind.INSURER_PAGE),
     ("GET", "/complaints"): Rule(Kind.SUPERVISOR_PAGE),
+    # issue 13, the open API (kuaichu.api; its keys' own scope: tests/api/test_access.py).
+    ("GET", "/api/v1/openapi.json"): Rule(Kind.PUBLIC),
+    ("GET", "/api/v1/docs"): Rule(Kind.PUBLIC),
+    ("GET", "/api/v1/docs.css"): Rule(Kind.PUBLIC),
+    ("GET", "/api/v1/cases"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}/determination.pdf"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}/agreement.pdf"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}/evidence"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}/evidence/{seq}"): Rule(Kind.API_KEY),
+    ("GET", "/api/v1/cases/{case_id}/manifest"): Rule(Kind.API_KEY),
+    ("POST", "/api/v1/cases/{case_id}/claim"): Rule(Kind.API_KEY, {"status": "received"}),
+    # issue 13, fraud signals (kuaichu.fraud).
+    ("GET", "/api/cases/{case_id}/fraud"): Rule(Kind.CASE),
+    ("GET", "/api/fraud/flagged"): Rule(Kind.SUPERVISOR),
+    ("GET", "/fraud"): Rule(Kind.SUPERVISOR_PAGE),
 }
 
 ROLES = ("anonymous", "owner", "other_officer", "supervisor", "party_own", "party_other")
@@ -185,6 +204,8 @@ def expected(kind: Kind, role: str, own: bool) -> Outcome:
         return 403  # nobody here holds the live report's resume token
     if kind is Kind.INSURER:
         return 403 if officer else 401
+    if kind is Kind.API_KEY:
+        return 401  # a session cookie or a progress link is no API key
     if kind is Kind.INSURER_PAGE:
         return 302 if officer else "login"
     if kind is Kind.PARTY:

@@ -1,7 +1,8 @@
 // The photo reports waiting for an officer (拍照快处, issue 13): a list with each report's age
 // and why video was not possible; "take" makes the case the officer's and opens its case page
-// in the lists' window (leaving the console would leave a call). Polled: the queue changes
-// slowly and a missed second costs nothing.
+// in the lists' window (leaving the console would leave a call); a report the officer took
+// offers "video callback" (an SMS link that opens the driver's page into a call of the case).
+// Polled: the queue changes slowly and a missed second costs nothing.
 import { $, apiErrorText, apiFetch, el, fmt, humanDuration } from "../common.js";
 import { banner, t } from "./page.js";
 
@@ -19,10 +20,19 @@ function item(report) {
     fmt(t.pq_photos, { n: report.photos }),
   ];
   li.append(el("span", "pq-meta", `${meta.join(" · ")} · ${why}`));
-  const btn = el("button", "btn btn-go", report.status === "waiting" ? t.pq_take : t.pq_open);
+  const waiting = report.status === "waiting";
+  const btn = el("button", "btn btn-go", waiting ? t.pq_take : t.pq_open);
   btn.type = "button";
-  btn.dataset.action = report.status === "waiting" ? "take" : "open";
+  btn.dataset.action = waiting ? "take" : "open";
   li.append(btn);
+  if (!waiting) {
+    // The driver's phone gets an SMS link straight into a video call of this case; the call
+    // comes to this console like any other (be available).
+    const call = el("button", "btn btn-secondary", t.pq_callback);
+    call.type = "button";
+    call.dataset.action = "callback";
+    li.append(call);
+  }
   return li;
 }
 
@@ -49,6 +59,20 @@ list.addEventListener("click", async (ev) => {
   const caseId = btn.closest(".pq-item").dataset.case;
   if (btn.dataset.action === "open") {
     openCase(caseId);
+    return;
+  }
+  if (btn.dataset.action === "callback") {
+    btn.disabled = true;
+    try {
+      const sent = await apiFetch(
+        "POST", `/api/cases/${encodeURIComponent(caseId)}/photo-report/callback`, {},
+      );
+      banner.show(fmt(t.pq_callback_sent, { phone: sent.phone }), "info", 8000);
+    } catch (err) {
+      banner.show(apiErrorText(t, err));
+    } finally {
+      btn.disabled = false;
+    }
     return;
   }
   btn.disabled = true;

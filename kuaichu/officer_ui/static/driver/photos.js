@@ -8,9 +8,11 @@
 // Hooked in by watching the page's screen: reaching the permissions step (the video path) with
 // video impossible shows the offer instead; a wait past the maximum adds a button to the
 // waiting screen.
-import { $, fmt } from "../common.js";
+import { $, errorMessage, fmt } from "../common.js";
+import { emitAck } from "../rtc.js";
 import { showIneligible } from "./eligibility.js";
-import { showLeaveNotice, unlockAudio } from "./notices.js";
+import { renderLocation } from "./location.js";
+import { askNotificationPermission, showLeaveNotice, unlockAudio } from "./notices.js";
 import { app, banner, show, state, t } from "./page.js";
 import { setProgressUrl } from "./progress.js";
 
@@ -28,6 +30,7 @@ const photo = {
   done: {}, // shot -> the server's answer
   waitingSince: null,
   sent: false,
+  callback: null, // the token of an officer's video callback link
 };
 // For debugging in the field and for the browser tests; nothing reads it back.
 window.kcPhoto = photo;
@@ -65,7 +68,7 @@ function offer(reasons, videoPossible) {
 }
 
 async function maybeOffer() {
-  if (photo.declined) return;
+  if (photo.declined || photo.callback) return;
   const info = await loadAvailability();
   if (!info || !info.photo_channel || state.screen !== "permissions") return;
   if (!info.video) {
@@ -340,8 +343,55 @@ function finished() {
   show("photo_done");
 }
 
+// ---------------------------------------------------------------- the officer's video callback
+
+// /driver?callback=<token>: the officer working this report asks for a video call. The page
+// goes straight to the camera step; its report button then answers the callback (a call in
+// the report's case, at the head of the queue) instead of reporting a new accident.
+const CALLBACK_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+function callbackFromUrl() {
+  const token = new URLSearchParams(window.location.search).get("callback");
+  if (!token || !CALLBACK_TOKEN.test(token)) return false;
+  photo.callback = token;
+  app.dataset.callback = "true";
+  show("photo_callback");
+  return true;
+}
+
+$("btn-photo-callback").addEventListener("click", () => show("permissions"));
+
+// Before call.js's own listener (capture phase): the tap answers the callback.
+$("btn-report").addEventListener("click", async (ev) => {
+  if (!photo.callback) return;
+  ev.stopImmediatePropagation();
+  const btn = $("btn-report");
+  btn.disabled = true;
+  unlockAudio();
+  askNotificationPermission();
+  const payload = { token: photo.callback };
+  if (state.position) payload.location = { ...state.position };
+  try {
+    const ack = await emitAck(state.socket, "callback", payload);
+    photo.callback = null; // spent: the call is this page's now
+    history.replaceState(null, "", "/driver");
+    state.callId = ack.call_id;
+    state.caseId = ack.case_id;
+    state.resumeToken = ack.resume_token;
+    state.callActive = true;
+    state.lastLocationSent = Date.now();
+    show("waiting");
+    renderLocation();
+  } catch (err) {
+    banner.show(err && err.code === "not_found" ? t.photo_err_callback : errorMessage(t, err));
+  } finally {
+    btn.disabled = false;
+  }
+}, { capture: true });
+
 // A reload keeps the report: back to the shot it was at, or to the end.
 export function restorePhotoReport() {
+  if (callbackFromUrl()) return true;
   let kept = null;
   try {
     kept = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
