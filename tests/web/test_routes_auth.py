@@ -31,6 +31,10 @@ PUBLIC = {
     # issue 13: the photo channel's driver side (a new report, and whether video works now).
     ("GET", "/api/photo-reports/availability"),
     ("POST", "/api/photo-reports"),
+    # issue 13: the open API's document and docs page (its data routes want an API key: 401).
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/docs"),
+    ("GET", "/api/v1/docs.css"),
 }
 # A well-formed value for every path placeholder, so a guard is what answers, not a validator.
 SAMPLES = {
