@@ -70,6 +70,9 @@ _policy = ConsentPolicy()
 _installed = False
 _original_add_remote_candidate: Callable[..., Coroutine[Any, Any, None]] | None = None
 _original_connection_made: Callable[..., None] | None = None
+# aioice's own methods as imported, before install() replaces them: what the checks look at.
+_AIOICE_QUERY_CONSENT = ice.Connection.query_consent
+_AIOICE_ADD_REMOTE_CANDIDATE = ice.Connection.add_remote_candidate
 
 
 def check_aioice_internals() -> None:
@@ -81,7 +84,7 @@ def check_aioice_internals() -> None:
             f"for {EXPECTED_AIOICE_VERSION}"
         )
     conn = ice.Connection
-    consent = inspect.getsource(conn.query_consent) if hasattr(conn, "query_consent") else ""
+    consent = inspect.getsource(_AIOICE_QUERY_CONSENT)
     if "retransmissions=0" not in consent or "CONSENT_FAILURES" not in consent:
         problems.append("Connection.query_consent is not the one-shot check it replaces")
     connect = inspect.getsource(conn.connect)
@@ -100,7 +103,7 @@ def check_aioice_internals() -> None:
         problems.append("host sockets' SO_RCVBUF is no longer turn.UDP_SOCKET_BUFFER_SIZE")
     if "SO_RCVBUF, UDP_SOCKET_BUFFER_SIZE" not in inspect.getsource(turn):
         problems.append("TURN sockets' SO_RCVBUF is no longer UDP_SOCKET_BUFFER_SIZE")
-    add = inspect.getsource(conn.add_remote_candidate)
+    add = inspect.getsource(_AIOICE_ADD_REMOTE_CANDIDATE)
     if "mdns.is_mdns_hostname(remote_candidate.host)" not in add:
         problems.append("Connection.add_remote_candidate no longer resolves mDNS names")
     if not callable(getattr(mdns, "is_mdns_hostname", None)):
