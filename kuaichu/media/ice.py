@@ -43,8 +43,8 @@ MAX_URLS: Final = 8
 MIN_TTL: Final = 60  # a shorter credential can expire between fetching it and the answer
 MAX_TTL: Final = 7 * 24 * 3600
 MIN_SECRET: Final = 16
-# A page re-fetches its credentials this long before they expire (static/rtc.js does the same
-# arithmetic on ``expires_at``), so an offer never meets a credential that just ran out.
+# A page re-fetches its credentials this long (at most a quarter of their life) before they
+# expire (static/rtc.js), so an offer never meets a credential that just ran out.
 REFRESH_MARGIN: Final = 300
 
 
@@ -199,7 +199,9 @@ def browser_ice_servers(
             {"urls": config.turn_urls, "username": cred.username, "credential": cred.credential}
         )
         body["expires_at"] = cred.expires_at
-        body["refresh_margin"] = REFRESH_MARGIN
+        # The page counts from its own clock (a phone's may be minutes off the server's).
+        body["ttl"] = config.turn_ttl
+        body["refresh_margin"] = min(REFRESH_MARGIN, config.turn_ttl // 4)
     return body
 
 

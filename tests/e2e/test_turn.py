@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -126,6 +128,8 @@ async def _call_through_turn(server_factory: ServerFactory, tmp_path: Path, udp:
                 if not udp:
                     # The driver's allocation came over TCP from its namespace.
                     assert f"tcp or tls connected to: {net.driver_address}:" in log, log[-2000:]
+                # The shared secret is in no log line of the server.
+                assert net.secret not in server.log()
         finally:
             await officer.close()
             # While coturn still runs: the server's TURN allocations are released, not
@@ -152,3 +156,31 @@ def test_turn_network_cannot_be_faked_without_root(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
     with pytest.raises(pytest.fail.Exception, match="need root"):
         netns.require_netns()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--ice-servers", "turn:turn.example.cn:3478"],
+            "--ice-servers names a TURN server but --turn-secret / KUAICHU_TURN_SECRET is not set",
+        ),
+        (["--ice-servers", "https://turn.example.cn"], "must be stun:, stuns:, turn: or turns:"),
+        (["--ice-port-range", "50000-40000"], "--ice-port-range"),
+    ],
+)
+def test_a_server_that_cannot_hand_out_working_ice_servers_refuses_to_start(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "server.py", "--data-dir", str(tmp_path), "--port", "0", *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KUAICHU_")},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "kuaichu: invalid configuration:" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -63,6 +63,7 @@ def test_browser_list_carries_credentials_for_turn_only_and_the_expiry() -> None
     assert turn["username"] == "1700000600:driver"
     assert turn["credential"] == turn_credential(SECRET, "driver", 1_700_000_000, 600).credential
     assert body["expires_at"] == 1_700_000_600
+    assert body["ttl"] == 600 and body["refresh_margin"] == 150  # a quarter of a short life
     without = browser_ice_servers(config, now=1_700_000_000, tag="x", with_turn=False)
     assert without == {"ice_servers": [{"urls": ["stun:stun.example.cn:3478"]}]}
 

@@ -37,6 +37,7 @@ import os
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class TurnNetwork:
     secret: str = field(repr=False)
     workdir: Path
     turn_port: int = TURN_PORT
-    coturn: asyncio.subprocess.Process | None = None
+    coturn: Coturn | None = None
 
     def turn_urls(self, *transports: str) -> str:
         """``--ice-servers`` for this coturn: one turn: URL per transport (udp, tcp)."""
@@ -128,8 +129,7 @@ class TurnNetwork:
         _run(*self.exec_args(), "nft", "delete", "table", "inet", "kcblock", check=False)
 
     def coturn_log(self) -> str:
-        path = self.workdir / "turnserver.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.coturn.log() if self.coturn is not None else ""
 
 
 def _names() -> tuple[str, str, str]:
@@ -139,69 +139,140 @@ def _names() -> tuple[str, str, str]:
     return f"kc{tag}d", f"kc{tag}r", tag[-9:]
 
 
-async def _start_coturn(net: TurnNetwork) -> None:
-    log = net.workdir / "turnserver.log"
-    argv = [
-        *net.exec_args(net.relay_ns),
-        "turnserver",
-        "-n",  # no configuration file: everything is on this line
-        "--listening-ip", net.turn_host,
-        "--listening-port", str(net.turn_port),
-        "--relay-ip", net.relay_address,
-        "--min-port", "49152",
-        "--max-port", "49999",
-        "--use-auth-secret",
-        "--static-auth-secret", net.secret,
-        "--realm", REALM,
-        "--fingerprint",
-        "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780",
-        "--no-stun-backward-compatibility",
-        "--pidfile", str(net.workdir / "turnserver.pid"),
-        "--log-file", str(log), "--simple-log", "--verbose",
-    ]  # fmt: skip
-    net.coturn = await asyncio.create_subprocess_exec(
-        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+@dataclass
+class Coturn:
+    """A ``turnserver`` run in the foreground (never the Debian service) with the TURN REST
+    secret, on ``listen``:``port`` (UDP and TCP), relaying from ``relay``."""
 
-    async def listening() -> bool:
-        assert net.coturn is not None
-        if net.coturn.returncode is not None:
-            code = net.coturn.returncode
-            raise AssertionError(f"turnserver exited ({code}):\n{net.coturn_log()}")
-        probe = await asyncio.create_subprocess_exec(
-            *net.exec_args(net.relay_ns), "ss", "-ltnH", f"sport = :{net.turn_port}",
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        out, _ = await probe.communicate()
-        return net.turn_host in out.decode()
+    listen: str
+    relay: str
+    secret: str = field(repr=False)
+    workdir: Path
+    port: int = TURN_PORT
+    ns: str | None = None  # the namespace it runs in; None: this one
+    proc: asyncio.subprocess.Process | None = None
 
-    await eventually(
-        listening, timeout=10, message=lambda: "coturn not listening:\n" + net.coturn_log()
-    )
+    def log(self) -> str:
+        path = self.workdir / "turnserver.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
+    def url(self, transport: str) -> str:
+        return f"turn:{self.listen}:{self.port}?transport={transport}"
 
-async def _stop_coturn(net: TurnNetwork) -> None:
-    proc = net.coturn
-    if proc is None or proc.returncode is not None:
-        return
-    proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 5)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+    async def start(self, *extra: str) -> None:
+        prefix = ["ip", "netns", "exec", self.ns] if self.ns else []
+        argv = [
+            *prefix,
+            "turnserver",
+            "-n",  # no configuration file: everything is on this line
+            "--listening-ip", self.listen,
+            "--listening-port", str(self.port),
+            "--relay-ip", self.relay,
+            "--min-port", "49152",
+            "--max-port", "49999",
+            "--use-auth-secret",
+            "--static-auth-secret", self.secret,
+            "--realm", REALM,
+            "--fingerprint",
+            "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780",
+            "--no-stun-backward-compatibility",
+            "--pidfile", str(self.workdir / "turnserver.pid"),
+            "--log-file", str(self.workdir / "turnserver.log"), "--simple-log", "--verbose",
+            *extra,
+        ]  # fmt: skip
+        self.proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+        async def listening() -> bool:
+            assert self.proc is not None
+            if self.proc.returncode is not None:
+                code = self.proc.returncode
+                raise AssertionError(f"turnserver exited ({code}):\n{self.log()}")
+            probe = await asyncio.create_subprocess_exec(
+                *prefix, "ss", "-ltnH", f"sport = :{self.port}",
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            out, _ = await probe.communicate()
+            return f"{self.listen}:{self.port}" in out.decode()
+
+        await eventually(
+            listening, timeout=10, message=lambda: "coturn not listening:\n" + self.log()
+        )
+
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 @contextlib.asynccontextmanager
-async def turn_network(workdir: Path) -> AsyncIterator[TurnNetwork]:
-    """The topology in the module docstring with coturn running in the relay namespace."""
-    require_netns()
+async def coturn(
+    workdir: Path, listen: str = "127.0.0.1", port: int | None = None
+) -> AsyncIterator[Coturn]:
+    """coturn in this namespace on ``listen`` (a free port unless given), relaying from the
+    same address, loopback peers allowed: for a page that only needs working credentials."""
+    if shutil.which("turnserver") is None:
+        pytest.fail("this test needs turnserver (Debian: coturn; scripts/test installs it)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    if port is None:
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind((listen, 0))
+            port = int(tcp.getsockname()[1])
+            udp.bind((listen, port))  # free for UDP too (else bind raises and the test says so)
+    server = Coturn(listen, listen, secrets.token_urlsafe(24), workdir, port)
+    try:
+        await server.start("--allow-loopback-peers")
+        yield server
+    finally:
+        await server.stop()
+
+
+def _build(net: TurnNetwork, tag: str) -> None:
+    """Make the namespaces, links, addresses and routes of ``net`` (RuntimeError naming the
+    ``ip`` command that failed)."""
+    prefix = net.turn_host.rsplit(".", 1)[0]
+    d_if, r_if, h_if = f"kd{tag}", f"kr{tag}", f"kh{tag}"
+    for ns in (net.driver_ns, net.relay_ns):
+        _run("ip", "netns", "add", ns)
+        _live.add(ns)
+        _run("ip", "-n", ns, "link", "set", "lo", "up")
+    # driver <-> relay
+    _run("ip", "link", "add", d_if, "netns", net.driver_ns, "type", "veth",
+         "peer", "name", r_if + "a", "netns", net.relay_ns)  # fmt: skip
+    _run("ip", "-n", net.driver_ns, "addr", "add", f"{prefix}.2/30", "dev", d_if)
+    _run("ip", "-n", net.relay_ns, "addr", "add", f"{prefix}.1/30", "dev", r_if + "a")
+    # relay <-> host
+    _run("ip", "link", "add", h_if, "type", "veth", "peer", "name", r_if + "b",
+         "netns", net.relay_ns)  # fmt: skip
+    _run("ip", "-n", net.relay_ns, "addr", "add", f"{prefix}.6/30", "dev", r_if + "b")
+    _run("ip", "addr", "add", f"{prefix}.5/30", "dev", h_if)
+    for ns, dev in ((net.driver_ns, d_if), (net.relay_ns, r_if + "a"), (net.relay_ns, r_if + "b")):
+        _run("ip", "-n", ns, "link", "set", dev, "up")
+    _run("ip", "link", "set", h_if, "up")
+    _run("ip", "netns", "exec", net.relay_ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+    _run("ip", "-n", net.relay_ns, "route", "add", "default", "via", f"{prefix}.5")
+    _run("ip", "route", "add", f"{prefix}.1/32", "via", f"{prefix}.6", "dev", h_if)
+
+
+def _tear_down(net: TurnNetwork, tag: str) -> None:
+    _delete_namespaces([net.driver_ns, net.relay_ns])
+    # Its peer went with the relay namespace, but the kernel frees that lazily.
+    _run("ip", "link", "del", f"kh{tag}", check=False)
+
+
+def _new_network(workdir: Path) -> tuple[TurnNetwork, str]:
     driver_ns, relay_ns, tag = _names()
     used = _used_subnets()
     free = [(a, b) for a in range(64, 128) for b in range(256) if (a, b) not in used]
     a, b = random.choice(free)
     prefix = f"10.{a}.{b}"
-    workdir.mkdir(parents=True, exist_ok=True)
     net = TurnNetwork(
         driver_ns=driver_ns,
         relay_ns=relay_ns,
@@ -212,35 +283,37 @@ async def turn_network(workdir: Path) -> AsyncIterator[TurnNetwork]:
         secret=secrets.token_urlsafe(24),
         workdir=workdir,
     )
-    d_if, r_if, h_if = f"kd{tag}", f"kr{tag}", f"kh{tag}"
+    return net, tag
+
+
+@contextlib.asynccontextmanager
+async def turn_network(workdir: Path) -> AsyncIterator[TurnNetwork]:
+    """The topology in the module docstring with coturn running in the relay namespace."""
+    require_netns()
+    workdir.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    for _attempt in range(3):
+        # Another process making namespaces at the same moment can make an ``ip`` command
+        # fail (a name or subnet taken meanwhile): start over with fresh ones, a few times.
+        net, tag = _new_network(workdir)
+        try:
+            _build(net, tag)
+            break
+        except RuntimeError as exc:
+            errors.append(str(exc))
+            _tear_down(net, tag)
+    else:
+        raise RuntimeError("cannot make the test network: " + "; ".join(errors))
     try:
-        for ns in (driver_ns, relay_ns):
-            _run("ip", "netns", "add", ns)
-            _live.add(ns)
-            _run("ip", "-n", ns, "link", "set", "lo", "up")
-        # driver <-> relay
-        _run("ip", "link", "add", d_if + "a", "netns", driver_ns, "type", "veth",
-             "peer", "name", r_if + "a", "netns", relay_ns)  # fmt: skip
-        _run("ip", "-n", driver_ns, "addr", "add", f"{prefix}.2/30", "dev", d_if + "a")
-        _run("ip", "-n", relay_ns, "addr", "add", f"{prefix}.1/30", "dev", r_if + "a")
-        # relay <-> host
-        _run("ip", "link", "add", h_if, "type", "veth", "peer", "name", r_if + "b",
-             "netns", relay_ns)  # fmt: skip
-        _run("ip", "-n", relay_ns, "addr", "add", f"{prefix}.6/30", "dev", r_if + "b")
-        _run("ip", "addr", "add", f"{prefix}.5/30", "dev", h_if)
-        for ns, dev in ((driver_ns, d_if + "a"), (relay_ns, r_if + "a"), (relay_ns, r_if + "b")):
-            _run("ip", "-n", ns, "link", "set", dev, "up")
-        _run("ip", "link", "set", h_if, "up")
-        _run("ip", "netns", "exec", relay_ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-        _run("ip", "-n", relay_ns, "route", "add", "default", "via", f"{prefix}.5")
-        _run("ip", "route", "add", f"{prefix}.1/32", "via", f"{prefix}.6", "dev", h_if)
-        await _start_coturn(net)
+        net.coturn = Coturn(
+            net.turn_host, net.relay_address, net.secret, workdir, TURN_PORT, ns=net.relay_ns
+        )
+        await net.coturn.start()
         yield net
     finally:
-        await _stop_coturn(net)
-        _delete_namespaces([driver_ns, relay_ns])
-        # Its peer went with the relay namespace, but the kernel frees that lazily.
-        _run("ip", "link", "del", h_if, check=False)
+        if net.coturn is not None:
+            await net.coturn.stop()
+        _tear_down(net, tag)
 
 
 # --- HTTP/socket.io across the namespace boundary, over a Unix socket -------------------------

@@ -2,14 +2,28 @@
 // The server always makes the offer and does not trickle ICE, so clients answer with a
 // complete SDP: every candidate is gathered before the answer is sent.
 
+// TURN credentials from /api/config last `ttl` seconds: they are reused for later offers
+// and fetched again once within `refresh_margin` of their end, timed by this page's own
+// clock (a phone's may be off the server's). Without TURN every offer asks afresh.
+let iceCache = null; // {servers, refreshAt, expiresAt} in Date.now() milliseconds
+
 export async function fetchIceServers() {
+  const now = Date.now();
+  if (iceCache && now < iceCache.refreshAt) return iceCache.servers;
+  const stillValid = () => (iceCache && now < iceCache.expiresAt ? iceCache.servers : []);
   try {
     const res = await fetch("/api/config", { cache: "no-store" });
-    if (!res.ok) return [];
+    if (!res.ok) return stillValid();
     const body = await res.json();
-    return Array.isArray(body.ice_servers) ? body.ice_servers : [];
+    const servers = Array.isArray(body.ice_servers) ? body.ice_servers : [];
+    const ttl = Number(body.ttl) || 0;
+    iceCache = ttl > 0
+      ? { servers, refreshAt: now + (ttl - (Number(body.refresh_margin) || 0)) * 1000,
+          expiresAt: now + ttl * 1000 }
+      : null;
+    return servers;
   } catch (_) {
-    return [];
+    return stillValid();
   }
 }
 
