@@ -10,6 +10,10 @@ and the loop runs late by tens to hundreds of ms. At nice +10 a worker gets abou
 the loop's share when both want the same core (Linux CFS weights 1024 vs 110), and all of it
 when the loop is idle: nothing is slower on an idle machine.
 
+The database's thread (aiosqlite runs each connection in a thread of its own) keeps the loop's
+priority: the loop awaits every query, so a query starved on a busy core would hold up the
+accept or the hang-up that waits for it.
+
 Linux only (a thread's nice value is its own there); elsewhere this does nothing. Lowering a
 priority needs no privilege.
 """
@@ -29,6 +33,16 @@ logger = logging.getLogger(__name__)
 BACKGROUND_NICE: Final = 10
 SCAN_EVERY: Final = 1.0  # a new thread runs at the loop's priority at most this long
 _TASKS = Path("/proc/self/task")
+
+
+# Threads whose work the loop awaits on its critical path, by the module of their target.
+_KEEP_MODULES: Final = ("aiosqlite",)
+
+
+def _kept(thread: threading.Thread) -> bool:
+    target = getattr(thread, "_target", None)  # set until the thread's run() returns
+    module = getattr(target, "__module__", None) or ""
+    return module.startswith(_KEEP_MODULES)
 
 
 def supported() -> bool:
@@ -62,7 +76,8 @@ class BackgroundThreads:
         except OSError:
             return 0
         self.lowered &= tids  # forget threads that ended (their ids may come back)
-        for tid in tids - self.lowered - {loop_tid}:
+        keep = {loop_tid} | {t.native_id for t in threading.enumerate() if _kept(t)}
+        for tid in tids - self.lowered - keep:
             if lower_priority(tid, self.nice):
                 count += 1
             self.lowered.add(tid)

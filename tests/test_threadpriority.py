@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 
+import aiosqlite
 import pytest
 
 from kuaichu.tasks import TaskOwner
@@ -41,6 +42,14 @@ async def test_workers_run_below_the_loop() -> None:
             later = await asyncio.to_thread(threading.get_native_id)
             await eventually(lambda: later in keeper.lowered, 5)
             assert os.getpriority(os.PRIO_PROCESS, loop_tid) == base  # the loop keeps its own
+            # So does the database's thread: the loop awaits every query.
+            async with aiosqlite.connect(":memory:") as db:
+                await db.execute("select 1")
+                db_tid = db._thread.native_id
+                assert db_tid is not None
+                keeper.scan(loop_tid)
+                assert db_tid not in keeper.lowered
+                assert os.getpriority(os.PRIO_PROCESS, db_tid) == base
         finally:
             stop.set()
             worker.join()
