@@ -186,22 +186,27 @@ def flag_case(case: CaseFacts, index: _Index, policy: Policy) -> list[Flag]:
     flags: list[Flag] = []
     window_s = policy.window_days * 86400
     for party, keys in zip(case.parties, _party_keys(case), strict=True):
-        for key in sorted(keys):
-            others = _within(index.by_key.get(key, ()), case, window_s)
-            if not others:
+        # One flag per party and kind: the vehicle, and the person (by ID number and by
+        # phone, whichever matched; both name the same person).
+        for vehicle in (True, False):
+            matched = sorted(k for k in keys if k.startswith("plate:") == vehicle)
+            others_by_key = {k: _within(index.by_key.get(k, ()), case, window_s) for k in matched}
+            hits = [k for k in matched if others_by_key[k]]
+            if not hits:
                 continue
-            vehicle = key.startswith("plate:")
+            others = sorted({c for k in hits for c in others_by_key[k]})
+            shown = ", ".join(_mask(k) for k in hits)
             flags.append(
                 Flag(
                     "repeat_plate" if vehicle else "repeat_person",
                     WARNING,
                     (
-                        f"vehicle {_mask(key)} of party {party.key} is in "
+                        f"vehicle {shown} of party {party.key} is in "
                         if vehicle
-                        else f"party {party.key} ({_mask(key)}) is a party in "
+                        else f"party {party.key} ({shown}) is a party in "
                     )
                     + f"{len(others)} other case(s) within {policy.window_days:g} days",
-                    {"party": party.key, "identity": _mask(key), "cases": others[:20]},
+                    {"party": party.key, "identity": shown, "cases": others[:20]},
                 )
             )
     seen_pairs: set[tuple[str, ...]] = set()

@@ -190,7 +190,9 @@ async def test_the_change_feed_pages_with_an_opaque_cursor(world: dict[str, Any]
         second = json.loads(body)
         assert len(second["cases"]) == 1 and second["has_more"] is False
         assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
-        # Nothing changed since: an empty page that keeps the cursor.
+        # Reading a case is not changing it: nothing changed since, an empty page that keeps
+        # the cursor.
+        assert (await get(http, server, f"/api/v1/cases/{OURS}", token))[0] == 200
         status, _, body = await get(
             http, server, f"/api/v1/cases?cursor={second['next_cursor']}", token
         )

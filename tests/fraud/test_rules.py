@@ -39,6 +39,11 @@ def test_the_same_plate_and_person_within_the_window_are_flagged_and_older_ones_
     person = next(f for f in found[second.case_id] if f.code == "repeat_person")
     assert "1234" in person.detail["identity"] and "19900101" not in person.detail["identity"]
     assert codes(found, first.case_id) == ["repeat_person", "repeat_plate"]
+    # Matched by ID number and by phone: one flag for the person, naming both.
+    third = case(4, T0 + 11 * DAY, p1)
+    found = flag_cases([third], [first, third], POLICY)
+    (person,) = [f for f in found[third.case_id] if f.code == "repeat_person"]
+    assert person.detail["identity"].count(":") == 2 and person.detail["cases"] == [first.case_id]
 
 
 def test_two_parties_together_again_are_a_pair_and_strangers_are_not() -> None:
