@@ -12,9 +12,15 @@ from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import DRIVER, officer_actor
 from ..cases.eligibility import AccidentCause
-from ..cases.form import CaseForm, changed_fields, initial_form, missing_for_information
+from ..cases.form import (
+    CaseForm,
+    changed_fields,
+    initial_form,
+    missing_for_information,
+    parse_edit,
+)
 from ..cases.states import AuditEntry
-from ..errors import Conflict
+from ..errors import Conflict, InvalidMessage
 from ..notify import Template
 from ..storage.casefiles import StoredForm
 from .context import CaseContext
@@ -66,15 +72,36 @@ class FormStep:
         """Save the officer's edit of the form based on ``revision`` (409 if stale)."""
         ctx = self.ctx
         await ctx.authorize(officer, case_id)
-        form = CaseForm.parse(raw)
         state = await ctx.state(case_id)
         if state.terminal:
-            raise Conflict(f"the case is {state.value}; the form can no longer change")
+            raise Conflict(
+                f"the case is {state.value}; the form can no longer change", reason="case_closed"
+            )
         # After a determination the form may still change: the issued document is frozen in
         # its own row, and a correction is issued as a new version from the edited form.
         stored = await ctx.store.form(case_id)
         if stored.revision != revision:
             raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
+        # Every valid field is saved; the invalid ones keep their stored value and are all
+        # reported at once, after the save (issue 12).
+        edit = parse_edit(raw, stored.form)
+        saved = await self._save(officer, case_id, revision, stored, edit.form)
+        if edit.errors:
+            first = edit.errors[0]
+            raise InvalidMessage(
+                f"{len(edit.errors)} field(s) not saved: {first.message}",
+                field=first.field,
+                reason=first.code,
+                errors=[e.to_dict() for e in edit.errors],
+                revision=saved.revision,
+                missing=missing_for_information(saved.form),
+            )
+        return saved
+
+    async def _save(
+        self, officer: Officer, case_id: str, revision: int, stored: StoredForm, form: CaseForm
+    ) -> StoredForm:
+        ctx = self.ctx
         changed = changed_fields(stored.form, form)
         if not changed:
             return stored

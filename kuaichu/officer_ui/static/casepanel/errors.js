@@ -37,6 +37,24 @@ export class ErrorsPart {
     if (first && document.activeElement !== first) first.scrollIntoView({ block: "nearest" });
   }
 
+  // A save that took the valid fields and refused the others (kuaichu.cases.form.parse_edit):
+  // every refused field at once, by the server's path and code, no sentence read back.
+  fieldErrorList(list) {
+    const t = this.t;
+    for (const e of list) {
+      const name = e.path.split(".").pop();
+      let text;
+      if (e.code === "too_long") text = fmt(t.fe_too_long, { limit: e.limit });
+      else if (e.code === "invalid_plate") text = t.fe_plate;
+      else if (e.code === "duplicate_plate") text = t.fe_parties;
+      else text = t["fe_" + name] || e.message;
+      this.errors[e.path] = text;
+    }
+    this.renderErrors();
+    const first = this.root.querySelector(".cp-invalid input, .cp-invalid select, .cp-invalid textarea");
+    if (first && document.activeElement !== first) first.scrollIntoView({ block: "nearest" });
+  }
+
   clearError(path) {
     const keys = Object.keys(this.errors).filter((p) => p === path || p === "parties" || path.startsWith(p + "."));
     if (!keys.length) return;

@@ -96,11 +96,29 @@ export class SavingPart {
 
   saveFailed(err) {
     const t = this.t;
+    if (err.status === 409 && err.detail.reason === "case_closed") {
+      // Closed meanwhile (cancelled, archived): the form is read-only from now on.
+      this.setSaveState("failed", t.er_case_closed);
+      this.refresh();
+      return;
+    }
     if (err.status === 409 && err.detail.reason === "stale_form") {
       // Keep every typed character; the officer decides between theirs and the other save.
       this.stale = true;
       $("cp-stale").hidden = false;
       this.setSaveState("stale", t.er_stale_form);
+      return;
+    }
+    const errors = err.detail && err.detail.errors;
+    if (errors) {
+      // The valid fields were saved: the new revision is ours; what was refused stays as
+      // typed for the officer to correct, every mistake shown at once.
+      this.revision = err.detail.revision;
+      this.dirty = false;
+      this.errors = {};
+      this.fieldErrorList(errors);
+      this.setSaveState("failed", fmt(t.cp_save_partial, { n: errors.length }));
+      if (this.view) this.renderMissing(err.detail.missing, this.view.blockers);
       return;
     }
     const field = err.detail && err.detail.field;

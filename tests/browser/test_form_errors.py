@@ -1,0 +1,66 @@
+"""The case form's errors in real Chromium: two wrong fields are both shown at once, by the
+server's machine-readable codes, and the autosave still keeps every valid field (a reload
+shows them). A closed case's form cannot be edited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from sim.client import SimDriver, SimOfficer
+from tests.browser.test_console import DESKTOP, log_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def expected_console_errors() -> list[str]:
+    return [
+        r"status of 400 .*/form'",  # the save that refuses the two wrong fields
+        r"status of 404 .*/recording'",  # the live call has no recording yet
+    ]
+
+
+async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
+    live_server: Any, new_page: Any
+) -> None:
+    server = live_server
+    officer = SimOfficer(server.url, server.officer_username, server.officer_password)
+    await officer.connect()
+    driver = await SimDriver(server.url).connect()
+    try:
+        await officer.set_available()
+        ack = await driver.report(lat=45.7567, lng=126.6424)
+        await officer.accept((await officer.wait_offer())["call_id"])
+        case_id = ack["case_id"]
+
+        page: Page = await new_page(viewport=DESKTOP, geolocation=False)
+        await log_in(page, server, server.officer_username, server.officer_password, "/cases")
+        await page.goto(f"{server.url}/cases/{case_id}")
+        await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+        await page.fill("#cp-A-name", "张三")
+        await page.fill("#cp-A-phone", "12345")  # not a mobile number
+        await page.fill("#cp-A-licence_no", "230103199001011234")  # wrong check character
+        await page.fill("#cp-address", "红军街15号")
+        await page.locator("#cp-address").blur()
+
+        phone = page.locator("label:has(#cp-A-phone) .cp-field-error")
+        licence = page.locator("label:has(#cp-A-licence_no) .cp-field-error")
+        await expect(phone).to_have_text("请输入 11 位手机号。")
+        await expect(licence).to_have_text("应为 18 位身份证号，且校验位正确。")
+        await expect(page.locator("#cp-save-state")).to_have_text("已保存其余内容，2 项有误未保存")
+        await expect(page.locator("[aria-invalid=true]")).to_have_count(2)
+
+        # The valid fields were saved meanwhile: a reload shows them, the wrong ones empty.
+        await page.reload()
+        await expect(page.locator("#cp-A-name")).to_have_value("张三")
+        await expect(page.locator("#cp-address")).to_have_value("红军街15号")
+        await expect(page.locator("#cp-A-phone")).to_have_value("")
+        await expect(page.locator("#cp-A-licence_no")).to_have_value("")
+        status, view = await officer.api("GET", f"/api/cases/{case_id}")
+        assert status == 200 and view["form"]["parties"][0]["name"] == "张三"
+    finally:
+        await driver.close()
+        await officer.close()
