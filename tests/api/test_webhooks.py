@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kuaichu.appkeys import api_keys_key, insurer_desk_key, webhooks_key
-from tests.api.cases import determined_case, id_number, party, supervisor
-from tests.casework.seed import case_id
+from kuaichu.appkeys import api_keys_key, casework_key, insurer_desk_key, webhooks_key
+from kuaichu.casework import PartyLink
+from tests.api.cases import cleared_case, determined_case, id_number, party, supervisor
+from tests.casework.seed import CST, case_id
 from tests.conftest import ServerFactory
 from tests.support.eventually import eventually
 from tests.support.servers import InProcessServer, free_port, start_in_process
@@ -279,3 +281,40 @@ async def test_nothing_is_lost_while_the_receiver_is_down_and_the_server_restart
         await receiver.stop()
         await second.close()
     assert second.problems() == []
+
+
+async def test_an_approved_agreement_is_case_ready_and_its_document_is_served(
+    server_factory: ServerFactory, receiver: Receiver
+) -> None:
+    server = await server_factory(**FAST)
+    app = server.app
+    assert app is not None
+    await app[webhooks_key].configure("picc", receiver.url, SECRET)
+    case = case_id(9103)
+    await cleared_case(app, case, parties(3), at=datetime.now(CST) - timedelta(minutes=20))
+    boss = await supervisor(app)
+    work = app[casework_key]
+    await work.propose_agreement(boss, case)
+    await work.confirm_agreement(PartyLink(case, "A"))
+    await work.confirm_agreement(PartyLink(case, "B"))
+    await work.approve_agreement(boss, case, True)
+
+    await eventually(lambda: len(receiver.processed) == 1, 20, lambda: str(receiver.requests))
+    (event,) = receiver.processed.values()
+    assert (event["type"], event["case_id"]) == ("case_ready", case)
+    assert event["data"] == {"reason": "agreement_approved", "policyholders": ["B"]}
+
+    _, token = await app[api_keys_key].create("picc")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        async with http.get(f"{server.url}/api/v1/cases/{case}") as resp:
+            view = await resp.json()
+            assert resp.status == 200, view
+        assert view["status"] == "closed" and view["determination"] is None
+        assert view["agreement"]["version"] == 1
+        async with http.get(f"{server.url}/api/v1/cases/{case}/agreement.pdf") as resp:
+            pdf = await resp.read()
+            assert resp.status == 200 and pdf.startswith(b"%PDF")
+            assert resp.headers["X-Content-SHA256"] == hashlib.sha256(pdf).hexdigest()
+        assert view["agreement"]["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
+        async with http.get(f"{server.url}/api/v1/cases/{case}/determination.pdf") as resp:
+            assert resp.status == 404
