@@ -54,41 +54,36 @@ _TEXTS: Final[Mapping[Template, str]] = {
     Template.QUEUED: (
         "您的事故快处报警已受理，编号{case_id}，正在排队等待民警视频接听，请勿挂断。"
     ),
-    Template.LEAVE_SCENE: (
-        "事故{case_id}证据已固定，请立即撤离现场，将车辆移至不妨碍交通处。进度：{link}"
-    ),
-    Template.DETERMINATION_ISSUED: (
-        "您的事故认定书{number}已出具，如有异议可于{deadline}前申请复核。查看：{link}"
-    ),
-    Template.REVIEW_RECEIVED: (
-        "您对事故认定书{number}的复核申请已收到，结果将短信告知。进度：{link}"
-    ),
-    Template.REVIEW_OUTCOME: (
-        "您申请复核的事故认定书{number}经复核{outcome}。查看：{link}"
-    ),
-    Template.AGREEMENT_CONFIRM: (
-        "事故{case_id}的自行协商协议待您确认，请核对后确认：{link}"
-    ),
-    Template.AGREEMENT_APPROVED: (
-        "事故{case_id}的自行协商协议已审核通过，可凭此办理保险理赔：{link}"
-    ),
-    Template.LINK_REPLACED: (
-        "事故{case_id}的联系电话已更新为本号码，此前发送的链接已失效。进度：{link}"
-    ),
+    # Every text with a link fits one SMS (70 characters with the signature) for links up
+    # to LINK_BUDGET characters (issue 12): the case number and the document number are on
+    # the page the link opens; the link goes last.
+    Template.LEAVE_SCENE: "证据已固定，请立即撤离现场：{link}",
+    Template.DETERMINATION_ISSUED: "已出认定书{deadline}前可复核{link}",
+    Template.REVIEW_RECEIVED: "复核申请已收到，结果将短信告知：{link}",
+    Template.REVIEW_OUTCOME: "认定书经复核{outcome}：{link}",
+    Template.AGREEMENT_CONFIRM: "自行协商协议待您确认：{link}",
+    Template.AGREEMENT_APPROVED: "协商协议已审核通过，可办理理赔：{link}",
+    Template.LINK_REPLACED: "联系电话已改为本号码，旧链接已失效：{link}",
     Template.LINK_CODE: (
         "验证码{code}，用于查看事故{case_id}的办理进度，10分钟内有效，请勿告诉他人。"
     ),
-    Template.CALL_INTERRUPTED: (
-        "您的事故快处报警{case_id}因系统重启中断。如需处理，请重新发起视频报警或拨打122。"
-        "进度：{link}"
-    ),
-    Template.REJOIN: "民警请您回到视频通话，点此继续：{link}",
+    Template.CALL_INTERRUPTED: "系统重启报警中断，请重报或拨122：{link}",
+    Template.REJOIN: "民警请您回到视频通话：{link}",
     # The insurers' texts fit one 70-character SMS with a 55-character link.
-    Template.CLAIM_OPENED: "已交保险公司定损理赔{link}",
+    Template.CLAIM_OPENED: "已交保险公司理赔{link}",
     Template.CLAIM_STATUS: "保险理赔{claim}{link}",
     Template.COMPLAINT_RECEIVED: "理赔投诉已受理{link}",
-    Template.VIDEO_CALLBACK: "民警将视频核实事故{case_id}，请点此接通视频：{link}",
+    Template.VIDEO_CALLBACK: "民警将视频核实事故，点此接通：{link}",
 }
+
+# Parameters a caller hands over that the short text leaves out (kept with the outbox row).
+_NOT_SHOWN: Final[Mapping[Template, frozenset[str]]] = {
+    Template.VIDEO_CALLBACK: frozenset({"case_id"}),
+}
+
+# The longest link (base URL, /p/ and the 24-character token) with which every text is one
+# SMS: ``https://jj.hrb.gov.cn/p/`` and a token is 48 (tests/notify/test_sms_length.py).
+LINK_BUDGET: Final = 48
 
 _OUTCOMES: Final[Mapping[str, str]] = {
     "upheld": "维持原认定",
@@ -106,7 +101,8 @@ MULTI_SEGMENT: Final = 67
 
 def required_params(template: Template) -> frozenset[str]:
     """The parameter names ``template`` takes, no more, no fewer."""
-    return frozenset(_FIELD.findall(_TEXTS[Template(template)]))
+    template = Template(template)
+    return frozenset(_FIELD.findall(_TEXTS[template])) | _NOT_SHOWN.get(template, frozenset())
 
 
 def render_text(template: Template, params: Mapping[str, Any], signature: str) -> str:
