@@ -7,6 +7,7 @@ Pure page driving: no assertion here, the callers decide what counts.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import av
 from playwright.async_api import BrowserContext, Page, expect
 
 from sim.plates import scene_frames
+from tests.support.udprelay import rewrite_candidate
 
 ELIGIBLE_TAPS = (
     "#q-injuries-no",
@@ -89,17 +91,21 @@ SCREEN = """() => {
 }"""
 
 
-def make_plate_y4m(path: Path, seconds: int = 4, fps: int = 30) -> Path:
+def make_plate_y4m(path: Path, frames: int = 120, fps: int = 30, pingpong: bool = False) -> Path:
     """A 1280x720 y4m of a car's plate filmed hand-held (drift, shake, changing blur), for
-    Chromium's fake camera, which loops it. Made once per path."""
+    Chromium's fake camera, which loops it. ``pingpong``: the frames forward then backward
+    (half the drawing for the same length, and no jump where the loop restarts). Made once
+    per path."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
+    drawn = list(scene_frames("黑AD23456", "green", seed=9, n=frames))
+    sequence = drawn + drawn[-2:0:-1] if pingpong else drawn
     with av.open(str(tmp), "w", format="yuv4mpegpipe") as container:
         stream = container.add_stream("rawvideo", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
-        for i, rgb in enumerate(scene_frames("黑AD23456", "green", seed=9, n=seconds * fps)):
+        for i, rgb in enumerate(sequence):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
@@ -111,10 +117,63 @@ def make_plate_y4m(path: Path, seconds: int = 4, fps: int = 30) -> Path:
     return path
 
 
-async def open_console(context: BrowserContext, url: str, username: str, password: str) -> Page:
-    """Log in to the console and go available."""
+# The driver page's only way to the server is through a relay (tests/support/udprelay.py):
+# each server offer it receives has its UDP candidates pointed at relays that Python starts
+# (window.kcRelayOffer, exposed by the test), and its answer carries no candidate of its own,
+# so the server learns the relay's address from the browser's checks (peer-reflexive).
+THROUGH_RELAY = """(() => {
+  const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
+  RTCPeerConnection.prototype.setRemoteDescription = async function (desc) {
+    if (desc && desc.type === "offer") {
+      desc = { type: "offer", sdp: await window.kcRelayOffer(desc.sdp) };
+    }
+    return setRemote.call(this, desc);
+  };
+  const local = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, "localDescription");
+  Object.defineProperty(RTCPeerConnection.prototype, "localDescription", {
+    configurable: true,
+    get() {
+      const d = local.get.call(this);
+      if (!d || d.type !== "answer") return d;
+      const keep = (line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates";
+      return { type: d.type, sdp: d.sdp.split("\\r\\n").filter(keep).join("\\r\\n") };
+    },
+  });
+})();"""
+
+_UDP_CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ host", re.I)
+
+
+def server_udp_candidates(sdp: str) -> list[tuple[str, int]]:
+    """The IPv4 UDP host candidates of an SDP (the server's own addresses)."""
+    found: list[tuple[str, int]] = []
+    for line in sdp.splitlines():
+        m = _UDP_CANDIDATE.match(line)
+        if m and ":" not in m.group(1):
+            found.append((m.group(1), int(m.group(2))))
+    return found
+
+
+def only_through(sdp: str, relays: dict[tuple[str, int], tuple[str, int]]) -> str:
+    """``sdp`` whose candidates are the given relays' addresses only (other candidates gone)."""
+    out = sdp
+    for original, relay in relays.items():
+        out = rewrite_candidate(out, original, relay)
+    keep = {f"{host} {port} " for host, port in relays.values()}
+    lines = [
+        line
+        for line in out.split("\r\n")
+        if not line.startswith("a=candidate:") or any(k in line for k in keep)
+    ]
+    return "\r\n".join(lines)
+
+
+async def open_console(
+    context: BrowserContext, url: str, username: str, password: str, page: Page | None = None
+) -> Page:
+    """Log in to the console and go available (in ``page`` when given)."""
     await context.add_init_script(RECORD_PEERS)
-    page = await context.new_page()
+    page = page or await context.new_page()
     await page.goto(url + "/console")
     await page.fill("#username", username)
     await page.fill("#password", password)
@@ -125,10 +184,11 @@ async def open_console(context: BrowserContext, url: str, username: str, passwor
     return page
 
 
-async def report_as_driver(context: BrowserContext, url: str) -> Page:
-    """The driver page from the safety screen to 'waiting in the queue'."""
+async def report_as_driver(context: BrowserContext, url: str, page: Page | None = None) -> Page:
+    """The driver page from the safety screen to 'waiting in the queue' (in ``page`` when
+    given, else a new page of ``context``)."""
     await context.add_init_script(RECORD_PEERS)
-    page = await context.new_page()
+    page = page or await context.new_page()
     await page.goto(url + "/driver")
     await page.click("#btn-safety-next")
     for selector in ELIGIBLE_TAPS:
