@@ -35,8 +35,9 @@ async def config(request: web.Request) -> web.Response:
     live call with its resume token (``X-Call-Id`` / ``X-Call-Token``, as a still upload
     does), and otherwise (the driver page as it stands, which asks before it holds a token
     it could send) to at most a few per client address and ten minutes (HandoutLimit): a
-    driver is anonymous by nature, so the limit and the credentials' short life are what
-    keep strangers from using the TURN server as a free relay."""
+    driver is anonymous by nature, so the limit, the credentials' short life and coturn
+    relaying only to this server (docs/deployment.md) are what keep strangers from using the
+    TURN server as a free relay."""
     ice = request.app[ice_key]
     now = time.time()
     if not ice.turn_urls:
