@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -223,7 +224,10 @@ class MediaMetrics:
     ended ones as they were when they ended."""
 
     def __init__(self) -> None:
-        self._live: dict[int, CallBandwidth] = {}
+        # Weak: a call's media that was never closed (a bug elsewhere) must not live on here.
+        self._live: weakref.WeakValueDictionary[int, CallBandwidth] = (
+            weakref.WeakValueDictionary()
+        )
         self._ended: dict[str, dict[str, int]] = {"driver": {}, "officer": {}}
         self._ended_keyframes = 0
         self._ended_calls = 0
@@ -243,7 +247,7 @@ class MediaMetrics:
 
     def snapshot(self) -> dict[str, Any]:
         """Totals since start-up and each live call's counters."""
-        calls = [call.counts() for call in self._live.values()]
+        calls = [call.counts() for call in list(self._live.values())]
         totals: dict[str, Any] = {}
         for leg, fields in _SUMMED.items():
             totals[leg] = {
