@@ -78,6 +78,14 @@ _TEXTS: Final[Mapping[Template, str]] = {
 
 # Parameters a caller hands over that the short text leaves out (kept with the outbox row).
 _NOT_SHOWN: Final[Mapping[Template, frozenset[str]]] = {
+    Template.LEAVE_SCENE: frozenset({"case_id"}),
+    Template.DETERMINATION_ISSUED: frozenset({"number"}),
+    Template.REVIEW_RECEIVED: frozenset({"number"}),
+    Template.REVIEW_OUTCOME: frozenset({"number"}),
+    Template.AGREEMENT_CONFIRM: frozenset({"case_id"}),
+    Template.AGREEMENT_APPROVED: frozenset({"case_id"}),
+    Template.LINK_REPLACED: frozenset({"case_id"}),
+    Template.CALL_INTERRUPTED: frozenset({"case_id"}),
     Template.VIDEO_CALLBACK: frozenset({"case_id"}),
 }
 

@@ -92,7 +92,7 @@ async def test_duplicate_dedupe_key_is_one_message(engine: AsyncEngine) -> None:
         ("leave:A", PHONE, "pending"),
         ("leave:B", "13900001111", "pending"),
     ]
-    assert stored[0]["body"].startswith("【快处】事故KC20240501ABC234证据已固定")
+    assert stored[0]["body"].startswith("【快处】证据已固定，请立即撤离现场")
     assert stored[0]["created_at"] == T0
 
 
