@@ -222,13 +222,6 @@ def aiortc_ice_servers(config: IceConfig, now: float, tag: str = "server") -> li
     return servers
 
 
-def redact(text: str, config: IceConfig) -> str:
-    """``text`` with the TURN secret masked (for a log line that may quote settings)."""
-    if config.turn_secret:
-        text = text.replace(config.turn_secret, "<turn-secret>")
-    return text
-
-
 class TurnRateLimited(KuaichuError):
     """Too many TURN credentials asked for from one address without a call or a login."""
 

@@ -17,7 +17,6 @@ from kuaichu.media.ice import (
     browser_ice_servers,
     ice_config,
     parse_url,
-    redact,
     turn_credential,
 )
 from kuaichu.settings import Settings
@@ -145,7 +144,6 @@ def test_good_settings_parse_and_the_secret_stays_out_of_reprs() -> None:
     assert config.announce_address == "203.0.113.7"
     assert SECRET not in repr(config)
     assert SECRET not in repr(Settings(turn_secret=SECRET))
-    assert redact(f"secret={SECRET}", config) == "secret=<turn-secret>"
 
 
 def test_handout_limit_counts_per_key_in_a_sliding_window() -> None:
