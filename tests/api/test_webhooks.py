@@ -155,13 +155,21 @@ async def test_case_ready_arrives_signed_after_two_failures_and_a_replay_is_igno
     assert [r["event_id"] for r in receiver.requests] == [event_id] * 3
     assert all(r["signed"] for r in receiver.requests)
     assert len({r["body"] for r in receiver.requests}) == 1  # the same body every time
-    log = rows(
-        server,
-        "select a.attempt, a.http_status from webhook_attempts a join webhook_events e "
-        "on e.id = a.event where e.event_id = ? order by a.id",
-        event_id,
-    )
-    assert [(r["attempt"], r["http_status"]) for r in log] == [(1, 500), (2, 500), (3, 204)]
+
+    def log() -> list[tuple[int, int]]:
+        return [
+            (r["attempt"], r["http_status"])
+            for r in rows(
+                server,
+                "select a.attempt, a.http_status from webhook_attempts a join webhook_events e "
+                "on e.id = a.event where e.event_id = ? order by a.id",
+                event_id,
+            )
+        ]
+
+    # The log row of a try is written once its answer is in: after the receiver stored it.
+    await eventually(lambda: len(log()) == 3, 10, lambda: str(log()))
+    assert log() == [(1, 500), (2, 500), (3, 204)]
     # Only PICC has a webhook: Ping An (A's insurer) gets no event row.
     assert [r["insurer"] for r in rows(server, "select insurer from webhook_events")] == ["picc"]
 
