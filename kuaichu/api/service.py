@@ -283,10 +283,12 @@ class OpenApi:
     # -- the claim ------------------------------------------------------------------------------
 
     async def update_claim(self, key: ApiKey, case_id: str, raw: dict[str, Any]) -> dict[str, Any]:
-        """Record the insurer's claim status through the insurers' own claim service, as the
-        key's insurer (the trail's actor is ``insurer:<code>:<key id>``, detail ``via: api``)."""
+        """Record the insurer's claim status through the insurers' own claim service (the one
+        writer of a claim status: audit entry, SMS, webhook), as the key's insurer. The desk
+        takes an insurer's account; the key stands in as one with the key's id negated, so the
+        trail's actor ``insurer:<code>:-<key id>`` cannot be mistaken for a staff account's."""
         account = Officer(
-            id=key.id,
+            id=-key.id,
             username=f"api-key-{key.id}",
             display_name=f"API key {key.id}",
             role=Role.INSURER,

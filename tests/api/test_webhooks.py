@@ -23,7 +23,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kuaichu.appkeys import api_keys_key, casework_key, insurer_desk_key, webhooks_key
+from kuaichu.appkeys import (
+    api_keys_key,
+    casework_key,
+    db_key,
+    insurer_desk_key,
+    webhooks_key,
+)
 from kuaichu.casework import PartyLink
 from tests.api.cases import cleared_case, determined_case, id_number, party, supervisor
 from tests.casework.seed import CST, case_id
@@ -206,7 +212,7 @@ async def test_a_claim_status_from_the_api_reaches_the_webhook(
     case = case_id(9102)
     await determined_case(app, case, parties(2))
     await app[insurer_desk_key].hand_off_by_officer(await supervisor(app), case, "picc")
-    _, token = await app[api_keys_key].create("picc")
+    key, token = await app[api_keys_key].create("picc")
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{server.url}/api/v1/cases/{case}/claim",
@@ -230,6 +236,11 @@ async def test_a_claim_status_from_the_api_reaches_the_webhook(
             (e["type"], e["data"].get("status") or e["data"].get("reason"))
             for e in receiver.processed.values()
         )
+
+    # Recorded by the insurer desk, in the case's trail, as the key (never a staff account).
+    trail = await app[db_key].case_trail(case)
+    (recorded,) = [e for e in trail if e.what == "claim_status"]
+    assert recorded.who == f"insurer:picc:-{key.id}" and recorded.detail["status"] == "received"
 
     want = [
         ("case_ready", "determination_issued"),
