@@ -29,9 +29,12 @@ from tests.browser.test_case_pages import (
     party,
     seed_registry,
 )
+from tests.insurers.seed import insurer_account
 from tests.photoreports.images import bomb_png, jpeg, not_an_image, plate_jpeg
 
 pytestmark = pytest.mark.browser
+
+INSURER_PASSWORD = "picc-claims-2026"
 
 SHOTS = [
     ("vehicles", "双方车辆全景", lambda: jpeg(1600, 1200)),
@@ -174,13 +177,14 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
     await phone.click("#btn-photo-callback")
     await phone.click("#btn-permissions")
     await phone.click("#btn-report")
-    await expect(console.locator("#panel-incoming")).to_be_visible()
+    # Waits on the media set-up are long: the shared machine may be busy.
+    await expect(console.locator("#panel-incoming")).to_be_visible(timeout=30000)
     await expect(console.locator("#incoming-case")).to_have_text(case_id)
     await console.click("#btn-accept")
-    await expect(phone.locator("#screen-in-call")).to_be_visible()
+    await expect(phone.locator("#screen-in-call")).to_be_visible(timeout=30000)
     await expect(console.locator("#cp-case-id")).to_have_text(case_id)
     await console.click("#btn-hangup")
-    await expect(phone.locator("#screen-ended")).to_be_visible()
+    await expect(phone.locator("#screen-ended")).to_be_visible(timeout=30000)
 
     # The form and the checks (the panel's own test drives them), then the determination in
     # the case page.
@@ -191,7 +195,16 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
         address="哈尔滨市南岗区红军街15号附近",
         description="A车在红军街由南向北行驶时追尾前方等红灯的B车（拍照快处）。",
         parties=[
-            party(PARTY_A, "A", liability="full", fault="未与前车保持安全距离"),
+            party(
+                PARTY_A,
+                "A",
+                liability="full",
+                fault="未与前车保持安全距离",
+                # The configured company's name: the insurers' matching takes no branch name
+                # (PARTY_A's policy names the Harbin branch).
+                insurer="中国人民财产保险股份有限公司",
+                policy_no=PARTY_A["policy_no"],
+            ),
             party(PARTY_B, "B", liability="none"),
         ],
     )
@@ -204,10 +217,37 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
     await case_page.click("#cp-btn-determine")
     await expect(case_page.locator("#cp-dialog-title")).to_have_text("出具事故认定书？")
     await case_page.click("#cp-dialog-yes")
-    await expect(case_page.locator("#cp-result")).to_contain_text("（第 1 版）")
+    await expect(case_page.locator("#cp-result")).to_contain_text("（第 1 版）", timeout=30000)
     await expect(case_page.locator("#cp-docs .cp-doc")).to_have_count(1)
 
-    # The party sees the document on the progress page the photo report's link opens.
+    # The party sees the document on the progress page the photo report's link opens, and
+    # hands the case to the insurers there (定损理赔).
     await page.goto(server.url + progress_url)
     await expect(page.locator("#pg-case")).to_have_text(case_id)
     await expect(page.locator("#pg-doc")).to_be_visible()
+    await expect(page.locator("#pg-claim-button")).to_be_visible()
+    await page.click("#pg-claim-button")
+    await expect(page.locator("#pg-claims li[data-insurer=picc]")).to_contain_text("已移交")
+
+    # -- the insurer (party A's, PICC): the case with its photos, then "paid".
+    await insurer_account(server, "picc", "picc.chen", INSURER_PASSWORD)
+    insurer: Page = await new_page(viewport=DESKTOP, geolocation=False)
+    await log_in(insurer, server, "picc.chen", INSURER_PASSWORD, "/insurer")
+    await insurer.click(f"#ins-cases tr[data-case='{case_id}'] a")
+    await expect(insurer.locator("#ins-case")).to_have_attribute("data-case", case_id)
+    photos = insurer.locator("#ins-evidence .ins-evidence-file")
+    await expect(photos.first).to_be_visible()
+    assert await photos.count() >= len(SHOTS)
+    for status, amount in (("received", None), ("assessed", "1234.50"), ("paid", None)):
+        await insurer.select_option("#ins-status", status)
+        if amount:
+            await insurer.fill("#ins-amount", amount)
+        await insurer.click("#ins-claim-submit")
+        await expect(insurer.locator("#ins-claim-state")).to_have_attribute("data-status", status)
+    await expect(insurer.locator("#ins-claim-state")).to_have_text("已赔付 1234.50 元")
+
+    # The party sees the payment on the progress page.
+    await page.reload()
+    await expect(page.locator("#pg-claims li[data-insurer=picc]")).to_contain_text(
+        "已赔付 1234.50 元"
+    )
