@@ -9,6 +9,7 @@ of a case; fetching the case is.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ from ..accounts.model import Officer, Role
 from ..cases.actions import AuditAction
 from ..cases.form import VEHICLE_TYPES, CaseForm
 from ..cases.states import CaseState
-from ..errors import NotFound
+from ..errors import InvalidMessage, NotFound
 from ..evidence.ledger import Ledger
 from ..evidence.manifest import MANIFEST_NAME
 from ..insurers.model import Insurer, InsurerDirectory
@@ -146,22 +147,29 @@ class OpenApi:
         return {"cases": items, "next_cursor": next_cursor, "has_more": len(feed) > limit}
 
     async def _candidates(self, insurer: Insurer) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The visible cases with the insurer's policyholders. The forms are JSON: parsed and
+        matched in a worker thread, not on the event loop (a centre has thousands)."""
         query = (
             select(cases.c.id, cases.c.status, case_files.c.data)
             .join(case_files, case_files.c.case_id == cases.c.id)
             .where(cases.c.status.in_([s.value for s in VISIBLE_STATES]))
         )
-        out = []
         async with self.engine.connect() as conn:
-            for row in (await conn.execute(query)).mappings():
+            rows = [tuple(r) for r in (await conn.execute(query)).all()]
+
+        def match() -> list[tuple[str, str, tuple[str, ...]]]:
+            out = []
+            for case_id, status, data in rows:
                 try:
-                    form = CaseForm.parse(json.loads(row["data"]))
-                except ValueError:
+                    form = CaseForm.parse(json.loads(data))
+                except (ValueError, InvalidMessage):
                     continue  # the scope hides a form that does not parse; so does the feed
                 parties = policyholders(form, insurer)
                 if parties:
-                    out.append((row["id"], row["status"], parties))
-        return out
+                    out.append((case_id, status, parties))
+            return out
+
+        return await asyncio.to_thread(match)
 
     async def _last_changes(self, case_ids: Sequence[str]) -> dict[str, float]:
         """Each case's last change: the time of its last trail entry that is not a read."""
