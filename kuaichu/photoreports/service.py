@@ -144,6 +144,30 @@ def normalise_mobile(raw: object) -> str:
     return match.group(1)
 
 
+def no_video_reasons(
+    at: datetime,
+    rules: ServiceRules,
+    config: PhotoConfig,
+    *,
+    on_shift: int,
+    waiting: int,
+    longest_wait_s: float,
+) -> list[NoVideo]:
+    """Why no officer can take a video call now, from the queue's figures (pure): outside
+    the service hours; nobody on shift (every officer offline or on a break); the waiting
+    calls at the cap; the oldest waiting call past the maximum wait. Empty: video works."""
+    reasons: list[NoVideo] = []
+    if rules.hours is not None and not rules.hours.is_open(at):
+        reasons.append(NoVideo.OUTSIDE_HOURS)
+    if on_shift == 0:
+        reasons.append(NoVideo.NO_OFFICER)
+    if config.queue_cap > 0 and waiting >= config.queue_cap:
+        reasons.append(NoVideo.QUEUE_FULL)
+    if waiting and longest_wait_s >= config.max_wait_seconds:
+        reasons.append(NoVideo.WAIT_TOO_LONG)
+    return reasons
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -177,22 +201,20 @@ class PhotoReports:
 
     def no_video(self, at: datetime) -> list[NoVideo]:
         """The server's reasons why a video call cannot be taken now (none: video works)."""
-        reasons: list[NoVideo] = []
-        if self.rules.hours is not None and not self.rules.hours.is_open(at):
-            reasons.append(NoVideo.OUTSIDE_HOURS)
-        on_shift = [
-            p
+        summary = self.dispatcher.summary()
+        on_shift = sum(
+            1
             for p in self.dispatcher.officers().values()
             if p.status not in (OfficerStatus.OFFLINE, OfficerStatus.BREAK)
-        ]
-        if not on_shift:
-            reasons.append(NoVideo.NO_OFFICER)
-        summary = self.dispatcher.summary()
-        if self.config.queue_cap > 0 and summary["waiting"] >= self.config.queue_cap:
-            reasons.append(NoVideo.QUEUE_FULL)
-        if summary["waiting"] and summary["longest_wait_s"] >= self.config.max_wait_seconds:
-            reasons.append(NoVideo.WAIT_TOO_LONG)
-        return reasons
+        )
+        return no_video_reasons(
+            at,
+            self.rules,
+            self.config,
+            on_shift=on_shift,
+            waiting=int(summary["waiting"]),
+            longest_wait_s=float(summary["longest_wait_s"]),
+        )
 
     def availability(self) -> dict[str, Any]:
         """What the driver page asks before offering the photo path."""
