@@ -39,6 +39,7 @@ from .keys import ApiKey
 logger = logging.getLogger(__name__)
 
 MAX_PAGE: Final = 200
+_CHUNK: Final = 400
 # Trail entries that are reads, not changes: they do not move a case up the change feed (a
 # read would otherwise make the case "changed" for the reader itself, for ever).
 READ_ACTIONS: Final = frozenset({AuditAction.API_READ.value, "insurer_viewed"})
@@ -149,13 +150,23 @@ class OpenApi:
     async def _candidates(self, insurer: Insurer) -> list[tuple[str, str, tuple[str, ...]]]:
         """The visible cases with the insurer's policyholders. The forms are JSON: parsed and
         matched in a worker thread, not on the event loop (a centre has thousands)."""
-        query = (
-            select(cases.c.id, cases.c.status, case_files.c.data)
-            .join(case_files, case_files.c.case_id == cases.c.id)
-            .where(cases.c.status.in_([s.value for s in VISIBLE_STATES]))
-        )
-        async with self.engine.connect() as conn:
-            rows = [tuple(r) for r in (await conn.execute(query)).all()]
+        # Read a few hundred at a time: SQLAlchemy builds the rows on the loop's thread.
+        rows: list[tuple[str, str, str]] = []
+        last = ""
+        while True:
+            query = (
+                select(cases.c.id, cases.c.status, case_files.c.data)
+                .join(case_files, case_files.c.case_id == cases.c.id)
+                .where(cases.c.status.in_([s.value for s in VISIBLE_STATES]), cases.c.id > last)
+                .order_by(cases.c.id)
+                .limit(_CHUNK)
+            )
+            async with self.engine.connect() as conn:
+                chunk = [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
+            rows.extend(chunk)
+            if len(chunk) < _CHUNK:
+                break
+            last = chunk[-1][0]
 
         def match() -> list[tuple[str, str, tuple[str, ...]]]:
             out = []

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +25,22 @@ from .rules import CaseFacts, PartyFacts, PhotoFacts, PlateReading, Policy, flag
 logger = logging.getLogger(__name__)
 
 MAX_LISTED: Final = 500
+_CHUNK: Final = 400
+
+
+def _needles(case: CaseFacts) -> list[str]:
+    """The texts of the case's identities as a stored form spells them (``"plate": "…"``):
+    a form holding one of them may name the same vehicle or person."""
+    out = []
+    for party in case.parties:
+        for name, value in (
+            ("plate", party.plate),
+            ("licence_no", party.licence_no),
+            ("phone", party.phone),
+        ):
+            if value:
+                out.append(f"{json.dumps(name)}: {json.dumps(value, ensure_ascii=False)}")
+    return out
 
 
 def _facts(row: RowMapping, shots: Sequence[RowMapping]) -> CaseFacts:
@@ -73,45 +89,68 @@ class FraudSignals:
         self.policy = policy
 
     async def _rows(
-        self, since: float, until: float
+        self, since: float, until: float, contains: Sequence[str] | None = None
     ) -> tuple[list[RowMapping], dict[str, list[RowMapping]]]:
-        query = (
-            select(
-                cases.c.id, cases.c.created_at, cases.c.status, cases.c.lat, cases.c.lng,
-                case_files.c.data,
+        """The cases reported in [since, until] (only those whose stored form contains one of
+        ``contains``, when given) and their stills. Fetched in chunks: SQLAlchemy builds the
+        rows on the event loop's thread, so a window of thousands of forms is read a few
+        hundred at a time, with the loop free in between."""
+        where = [cases.c.created_at >= since, cases.c.created_at <= until]
+        if contains is not None:
+            if not contains:
+                return [], {}
+            where.append(
+                or_(*(case_files.c.data.contains(text, autoescape=True) for text in contains))
             )
-            .outerjoin(case_files, case_files.c.case_id == cases.c.id)
-            .where(cases.c.created_at >= since, cases.c.created_at <= until)
-            .order_by(cases.c.created_at.desc())
-        )
-        shots_query = (
-            select(
+        rows: list[RowMapping] = []
+        last = ""
+        while True:
+            query = (
+                select(
+                    cases.c.id, cases.c.created_at, cases.c.status, cases.c.lat, cases.c.lng,
+                    case_files.c.data,
+                )
+                .outerjoin(case_files, case_files.c.case_id == cases.c.id)
+                .where(*where, cases.c.id > last)
+                .order_by(cases.c.id)
+                .limit(_CHUNK)
+            )
+            async with self.engine.connect() as conn:
+                chunk = list((await conn.execute(query)).mappings().all())
+            rows.extend(chunk)
+            if len(chunk) < _CHUNK:
+                break
+            last = chunk[-1]["id"]
+        rows.sort(key=lambda r: r["created_at"], reverse=True)
+        shots: dict[str, list[RowMapping]] = defaultdict(list)
+        ids = [r["id"] for r in rows]
+        for start in range(0, len(ids), _CHUNK):
+            shots_query = select(
                 captures.c.id, captures.c.case_id, captures.c.source, captures.c.plate,
                 captures.c.exif_taken_at, captures.c.exif_lat, captures.c.exif_lng,
-            )
-            .join(cases, cases.c.id == captures.c.case_id)
-            .where(cases.c.created_at >= since, cases.c.created_at <= until)
-        )
-        async with self.engine.connect() as conn:
-            rows = list((await conn.execute(query)).mappings().all())
-            shots: dict[str, list[RowMapping]] = defaultdict(list)
-            for shot in (await conn.execute(shots_query)).mappings():
-                shots[shot["case_id"]].append(shot)
+            ).where(captures.c.case_id.in_(ids[start : start + _CHUNK]))
+            async with self.engine.connect() as conn:
+                for shot in (await conn.execute(shots_query)).mappings():
+                    shots[shot["case_id"]].append(shot)
         return rows, shots
 
     async def flags(self, case_id: str) -> list[dict[str, Any]]:
-        """The case's flags against every case within the window around it."""
+        """The case's flags against the cases within the window around it that share one of
+        its plates, ID numbers or phones (found by their stored forms' text, so only those
+        are loaded and parsed)."""
         async with self.engine.connect() as conn:
             created = await conn.scalar(select(cases.c.created_at).where(cases.c.id == case_id))
         if created is None:
             raise NotFound(f"no case {case_id}")
+        own, own_shots = await self._rows(created, created, None)
+        own = [r for r in own if r["id"] == case_id]
+        target = await asyncio.to_thread(_facts, own[0], own_shots.get(case_id, ()))
         window = self.policy.window_days * 86400
-        rows, shots = await self._rows(created - window, created + window)
+        rows, shots = await self._rows(created - window, created + window, _needles(target))
 
         def compute() -> list[dict[str, Any]]:
-            population = [_facts(r, shots.get(r["id"], ())) for r in rows]
-            target = [f for f in population if f.case_id == case_id]
-            found = flag_cases(target, population, self.policy)
+            population = [_facts(r, shots.get(r["id"], ())) for r in rows if r["id"] != case_id]
+            found = flag_cases([target], [target, *population], self.policy)
             return [flag.to_dict() for flag in found.get(case_id, [])]
 
         return await asyncio.to_thread(compute)
