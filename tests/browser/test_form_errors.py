@@ -11,6 +11,7 @@ from playwright.async_api import Page, expect
 
 from sim.client import SimDriver, SimOfficer
 from tests.browser.test_console import DESKTOP, log_in
+from tests.support.axe import check_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +53,7 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await expect(licence).to_have_text("应为 18 位身份证号，且校验位正确。")
         await expect(page.locator("#cp-save-state")).to_have_text("已保存其余内容，2 项有误未保存")
         await expect(page.locator("[aria-invalid=true]")).to_have_count(2)
+        await check_accessible(page, "the case page with two field errors")
 
         # The valid fields were saved meanwhile: a reload shows them, the wrong ones empty.
         await page.reload()

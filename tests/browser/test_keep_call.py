@@ -13,6 +13,7 @@ from playwright.async_api import Dialog, Page, expect
 from sim.client import SimDriver, SimOfficer
 from tests.browser.test_console import DESKTOP, log_in
 from tests.browser.test_driver_page import answer_eligibly
+from tests.support.axe import check_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +63,7 @@ async def test_console_keeps_its_call_through_reload_language_lists_and_sign_out
         await frames_decoded(page, "driver-video", 15)
         await driver.wait_state("in_call")
         await expect(page.locator("#cp-case-id")).to_have_text(ack["case_id"])
+        await check_accessible(page, "the console in a call")
 
         queued = [e for e, d in driver.events if e == "queue"]
         # 1. A reload: the browser asks first (the guard); then the same call comes back with
@@ -92,6 +94,7 @@ async def test_console_keeps_its_call_through_reload_language_lists_and_sign_out
             await page.click("#link-my-cases")
         cases = await popup_info.value
         await expect(cases.locator(f"tr[data-case='{ack['case_id']}']")).to_be_visible()
+        await check_accessible(cases, "my cases")
         before = int(await page.evaluate(DECODED.format(id="driver-video")))
         await frames_decoded(page, "driver-video", before + 15)
         await expect(pill).to_have_attribute("data-status", "busy")
@@ -100,6 +103,7 @@ async def test_console_keeps_its_call_through_reload_language_lists_and_sign_out
         # 4. Signing out is asked in the page; "stay" keeps the call.
         await page.click("#btn-logout")
         await expect(page.locator("#leave-dialog")).to_be_visible()
+        await check_accessible(page, "the sign-out question")
         await page.click("#leave-dialog-no")
         await expect(page.locator("#leave-dialog")).to_be_hidden()
         assert page.url.startswith(server.url + "/console")
@@ -131,6 +135,7 @@ async def test_driver_page_keeps_its_call_through_reload_and_language_switch(
         await officer.accept((await officer.wait_offer())["call_id"])
         await expect(page.locator("#screen-in-call")).to_be_visible(timeout=15000)
         await officer.wait_for(lambda: officer.frames("video") > 10)
+        await check_accessible(page, "the driver page in a call")
 
         for step in ("reload", "english"):
             seen = officer.frames("video")

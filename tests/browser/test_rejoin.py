@@ -16,6 +16,7 @@ from kuaichu.notify import sms_segments
 from tests.browser.test_console import DESKTOP, log_in
 from tests.browser.test_driver_page import answer_eligibly
 from tests.browser.test_keep_call import frames_decoded
+from tests.support.axe import check_accessible
 from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.browser
@@ -48,6 +49,7 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await phone.click("#btn-report")
     await expect(phone.locator("#report-phone-error")).to_be_visible()
     await expect(phone.locator("#screen-ready")).to_be_visible()
+    await check_accessible(phone, "the ready screen with its phone field")
     await phone.fill("#report-phone", "138 0013 8000")
     await phone.click("#btn-report")
     await expect(phone.locator("#screen-waiting")).to_be_visible()
@@ -71,6 +73,7 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await expect(console.locator("#rejoin-sms-status")).to_have_text(
         "已发送至 138****8000，链接10分钟内有效。"
     )
+    await check_accessible(console, "the console with the driver dropped")
     sms = await eventually(
         lambda: server.rows(
             "select phone, body from outbox where case_id = ? and template = 'rejoin'", case_id
@@ -88,6 +91,7 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     again: Page = await new_page(phone=True)
     await again.goto(link.group(0))
     await expect(again.locator("#screen-rejoin")).to_be_visible()
+    await check_accessible(again, "the rejoin link's page")
     before = int(await console.evaluate(
         "document.getElementById('driver-video').getVideoPlaybackQuality().totalVideoFrames"
     ))
