@@ -108,8 +108,14 @@ def _schemas() -> dict[str, Any]:
                 "description": "Whether this party is insured by you.",
             },
             "name": _TEXT,
-            "phone": _TEXT,
-            "licence_no": {"type": "string", "description": "Driving licence (ID) number."},
+            "phone": {
+                "type": "string",
+                "description": "In full for your policyholder, masked (138****5678) otherwise.",
+            },
+            "licence_no": {
+                "type": "string",
+                "description": "Driving licence (ID) number, masked as on the determination.",
+            },
             "insurer": _TEXT,
             "policy_no": _TEXT,
             "vehicle": {

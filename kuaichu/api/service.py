@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..accounts.model import Officer, Role
 from ..cases.actions import AuditAction
-from ..cases.form import VEHICLE_TYPES, CaseForm
+from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
 from ..cases.states import CaseState
 from ..errors import InvalidMessage, NotFound
 from ..evidence.ledger import Ledger
 from ..evidence.manifest import MANIFEST_NAME
 from ..insurers.model import Insurer, InsurerDirectory
 from ..insurers.scope import VISIBLE_STATES, InsurerScope, VisibleCase, policyholders
+from ..notify import mask_phone
 from ..storage.casefiles import CaseStore
 from ..storage.db import Database
 from ..storage.tables import agreement_documents, case_audit, case_files, cases, claims
@@ -219,8 +220,11 @@ class OpenApi:
                 "key": p.key,
                 "policyholder": p.key in ours,
                 "name": p.name,
-                "phone": p.phone,
-                "licence_no": p.licence_no,
+                # As the insurer's console shows them (kuaichu.insurers.service): its own
+                # policyholder's number in full (the assessor calls back), the others' masked;
+                # ID numbers masked, as on the determination.
+                "phone": p.phone if p.key in ours else mask_phone(p.phone),
+                "licence_no": mask_id_number(p.licence_no) if p.licence_no else "",
                 "insurer": p.insurer,
                 "policy_no": p.policy_no,
                 "vehicle": {

@@ -90,6 +90,9 @@ async def test_an_insurer_reads_its_policyholders_case_and_every_read_is_in_the_
         by_key = {p["key"]: p for p in case["parties"]}
         assert by_key["B"]["policyholder"] is True and by_key["A"]["policyholder"] is False
         assert by_key["A"]["liability"] == "full" and by_key["B"]["vehicle"]["plate"] == "黑A·67890"
+        # The policyholder's number in full, the other party's masked; ID numbers masked.
+        assert by_key["B"]["phone"] == B["phone"] and by_key["A"]["phone"] == "138****0001"
+        assert A["licence"] not in body.decode() and B["licence"] not in body.decode()
         assert case["determination"]["version"] == 1
 
         status, headers, pdf = await get(
