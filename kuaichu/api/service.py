@@ -253,7 +253,7 @@ class OpenApi:
             "determination": _determination(dets[-1]) if dets else None,
             "agreement": await self._agreement(case_id, found.status),
             "claim": await self._claim(case_id, key.insurer),
-            "fraud_flags": await self.fraud.flags(case_id),
+            "fraud_flags": [_for_insurer(f) for f in await self.fraud.flags(case_id)],
         }
 
     async def _agreement(self, case_id: str, status: CaseState) -> dict[str, Any] | None:
@@ -396,6 +396,16 @@ class OpenApi:
         if not path.exists():
             raise NotFound("this case has no evidence manifest")
         return path
+
+
+def _for_insurer(flag: dict[str, Any]) -> dict[str, Any]:
+    """A flag as an insurer gets it: how many other cases, not which (they may be another
+    insurer's, or no insurer's business); the officers see the ids."""
+    detail = dict(flag.get("detail") or {})
+    others = detail.pop("cases", None)
+    if others is not None:
+        detail["other_cases"] = len(others)
+    return {**flag, "detail": detail}
 
 
 def _determination(det: Any) -> dict[str, Any]:
