@@ -346,6 +346,9 @@ class CaptureDesk:
             "colour": best.colour,
             "confidence": round(float(best.confidence), 3),
             "box": list(best.box),
+            # Issue 11: an unsure reading is offered as such, with what else it may be.
+            "sure": bool(getattr(best, "sure", True)),
+            "alternatives": list(getattr(best, "alternatives", ()))[:3],
         }
 
     async def _record(

@@ -66,13 +66,21 @@ export class EvidenceStrip {
   plateCheck(c) {
     if (c.plate_check) return c.plate_check;
     if (!c.plate) return { status: "none" };
+    // kuaichu/evidence/plate_check.py: either party's plate, or the party without one; an
+    // unsure reading is shown with its alternatives, never as a mismatch.
     const parties = this.parties() || [];
     const seen = parties.find((p) => p.plate && p.plate === c.plate.plate);
     if (seen) return { status: "matches", party: seen.key };
-    const declared = parties.filter((p) => p.plate).map((p) => p.plate);
-    if (declared.length) return { status: "mismatch", declared };
     const empty = parties.find((p) => !p.plate);
-    return { status: "propose", party: empty ? empty.key : null };
+    const declared = parties.filter((p) => p.plate).map((p) => p.plate);
+    if (c.plate.sure === false) {
+      const alts = (c.plate.alternatives || []).filter((a) => a !== c.plate.plate);
+      const alt = parties.find((p) => p.plate && alts.includes(p.plate));
+      if (alt) return { status: "matches", party: alt.key, plate: alt.plate };
+      return { status: "unsure", party: empty ? empty.key : null, plates: [c.plate.plate, ...alts] };
+    }
+    if (empty || !declared.length) return { status: "propose", party: empty ? empty.key : null };
+    return { status: "mismatch", declared };
   }
 
   render() {
@@ -118,12 +126,31 @@ export class EvidenceStrip {
     if (!c.plate) return null;
     const t = this.t;
     const box = el("div", "ev-plate");
-    box.append(el("span", "ev-plate-read", fmt(t.evi_plate_read, {
-      plate: c.plate.plate,
-      pct: Math.round((Number(c.plate.confidence) || 0) * 100),
-    })));
     const check = this.plateCheck(c);
-    if (check.status === "propose" && check.party && this.usePlate) {
+    if (check.status === "unsure") {
+      box.append(el("span", "ev-plate-read ev-plate-unsure", fmt(t.evi_plate_unsure, {
+        plates: (check.plates || [c.plate.plate]).join(" / "),
+      })));
+    } else {
+      box.append(el("span", "ev-plate-read", fmt(t.evi_plate_read, {
+        plate: check.plate || c.plate.plate,
+        pct: Math.round((Number(c.plate.confidence) || 0) * 100),
+      })));
+    }
+    if (check.status === "unsure" && check.party && this.usePlate) {
+      // One button per alternative: the officer picks what the picture shows.
+      for (const plate of check.plates || []) {
+        const btn = el("button", "btn btn-small btn-secondary ev-use-plate",
+          fmt(t.evi_use_plate_for, { plate, key: check.party }));
+        btn.type = "button";
+        btn.addEventListener("click", () => {
+          this.usePlate(check.party, plate);
+          c.plate_check = { status: "matches", party: check.party, plate };
+          this.render();
+        });
+        box.append(btn);
+      }
+    } else if (check.status === "propose" && check.party && this.usePlate) {
       const btn = el("button", "btn btn-small btn-secondary ev-use-plate",
         fmt(t.evi_use_for, { key: check.party }));
       btn.type = "button";

@@ -79,10 +79,12 @@ socket.on("plate_seen", (seen) => {
   if (seen.call_id !== state.callId) return;
   const box = $("plate-seen");
   const check = seen.plate_check || {};
-  let text = fmt(t.evi_plate_seen, {
-    plate: seen.plate.plate,
-    conf: Math.round((seen.plate.confidence || 0) * 100),
-  });
+  let text = check.status === "unsure"
+    ? fmt(t.evi_plate_seen_unsure, { plates: (check.plates || [seen.plate.plate]).join(" / ") })
+    : fmt(t.evi_plate_seen, {
+      plate: check.plate || seen.plate.plate,
+      conf: Math.round((seen.plate.confidence || 0) * 100),
+    });
   if (check.status === "matches") text += " · " + fmt(t.evi_plate_seen_match, { key: check.party });
   if (check.status === "mismatch") {
     text += " · " + fmt(t.evi_plate_seen_mismatch, { plates: (check.declared || []).join("、") });
