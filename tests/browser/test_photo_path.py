@@ -251,3 +251,48 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
     await expect(page.locator("#pg-claims li[data-insurer=picc]")).to_contain_text(
         "已赔付 1234.50 元"
     )
+
+
+async def test_a_weak_network_and_a_long_wait_offer_the_photo_path(
+    server_factory: Callable[..., Any], new_page: Any
+) -> None:
+    """What only the page sees: a network too weak for video (it offers photos, video stays
+    possible), and its own wait past the maximum (a button on the waiting screen)."""
+    server = await server_factory(reservation_timeout=60, photo_max_wait_seconds=3)
+    officer = SimOfficer(server.url, server.officer_username, server.officer_password)
+    await officer.connect()
+    await officer.set_available()  # on duty, but it will not answer
+    try:
+        page: Page = await new_page(phone=True)
+        await page.add_init_script(
+            "Object.defineProperty(navigator, 'connection',"
+            " {value: {effectiveType: '2g', downlink: 0.1}, configurable: true})"
+        )
+        await page.goto(server.url + "/driver")
+        await page.click("#btn-safety-next")
+        for tap in ELIGIBLE_TAPS:
+            await page.click(tap)
+        await expect(page.locator("#screen-photo-offer")).to_be_visible()
+        await expect(page.locator("#photo-offer-why")).to_have_text(
+            "您的网络信号较弱，视频通话可能无法进行。"
+        )
+        # Video is possible: the driver may still try it.
+        await page.click("#btn-photo-video")
+        await expect(page.locator("#screen-permissions")).to_be_visible()
+        await page.click("#btn-permissions")
+        await page.click("#btn-report")
+        await expect(page.locator("#screen-waiting")).to_be_visible()
+        offer = await officer.wait_offer()  # offered, never accepted
+        # Past the maximum wait the waiting screen offers the photos instead.
+        await expect(page.locator("#btn-photo-instead")).to_be_visible(timeout=15000)
+        await page.click("#btn-photo-instead")
+        await expect(page.locator("#screen-photo-phone")).to_be_visible()
+        await page.fill("#photo-phone", "13800138000")
+        await page.click("#btn-photo-phone")
+        await expect(page.locator("#screen-photo-shot")).to_be_visible()
+        video, photo = server.rows("select id, status from cases order by created_at")
+        assert video["id"] == offer["case_id"] and video["status"] == "abandoned"
+        assert server.rows("select reason from photo_reports")[0]["reason"] == "wait_too_long"
+        assert photo["status"] == "reported"
+    finally:
+        await officer.close()

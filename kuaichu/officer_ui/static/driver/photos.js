@@ -24,7 +24,8 @@ const photo = {
   availability: null, // GET /api/photo-reports/availability
   pageReason: null, // what the page itself saw: poor_network | wait_too_long
   declined: false, // the driver chose video after all
-  switching: false, // leaving the video queue for photos
+  leftQueue: false, // left the video queue for photos: its "ended" must not cover them
+  lastScreen: null, // the photo screen the driver is on
   report: null, // {report_id, token, case_id, progress_url}
   index: 0,
   done: {}, // shot -> the server's answer
@@ -101,8 +102,9 @@ function waitingButton() {
   btn.hidden = true;
   btn.addEventListener("click", () => {
     photo.pageReason = "wait_too_long";
-    photo.switching = true;
-    $("btn-cancel").click(); // leave the queue; the ended screen then turns to the photos
+    photo.leftQueue = true;
+    $("btn-cancel").click(); // leave the queue (its "ended" screen turns to the photos)
+    show("photo_phone");
   });
   $("btn-cancel").before(btn);
   return btn;
@@ -121,11 +123,11 @@ setInterval(() => {
 }, 2000);
 
 new MutationObserver(() => {
+  if (state.screen.startsWith("photo_")) photo.lastScreen = state.screen;
   if (state.screen === "permissions") maybeOffer();
-  if (state.screen === "ended" && photo.switching) {
-    photo.switching = false;
-    show("photo_phone");
-  }
+  // The hang-up's "ended" (from the tap's answer and again from the server) comes after the
+  // switch: back to the photo screen the driver is on.
+  if (state.screen === "ended" && photo.leftQueue) show(photo.lastScreen || "photo_phone");
 }).observe(app, { attributes: true, attributeFilter: ["data-screen"] });
 
 // ---------------------------------------------------------------- the number and the report
@@ -185,6 +187,10 @@ $("btn-photo-phone").addEventListener("click", async () => {
     photo.report = body;
     photo.index = 0;
     photo.done = {};
+    // A video call this page left is over: its ids must not claim the new report's link
+    // (the server trusted this browser for it already).
+    state.callId = null;
+    state.resumeToken = null;
     setProgressUrl(body.progress_url);
     save();
     showShot();
