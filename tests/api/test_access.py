@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from kuaichu.appkeys import api_keys_key, db_key
 from kuaichu.cases.states import CaseEvent
 from kuaichu.evidence.manifest.entry import parse_entry
 from tests.api.cases import cleared_case, determined_case, id_number, party
 from tests.casework.seed import CST, case_id
-from tests.conftest import ServerFactory
-from tests.support.servers import InProcessServer
+from tests.support.servers import InProcessServer, start_in_process
 
 OURS = case_id(7001)  # B is insured by PICC: PICC's case
 THEIRS = case_id(7002)  # nobody insured by PICC
@@ -41,9 +42,13 @@ def error_code(body: bytes) -> str:
     return str(json.loads(body)["error"]["code"])
 
 
-@pytest.fixture
-async def world(server_factory: ServerFactory) -> dict[str, Any]:
-    server = await server_factory()
+# One server for the module: its cases are only read (each test makes its own keys).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    server = await start_in_process(tmp_path_factory.mktemp("access") / "data")
     app = server.app
     assert app is not None
     sha = await determined_case(
@@ -71,17 +76,24 @@ async def world(server_factory: ServerFactory) -> dict[str, Any]:
         ],
         at=datetime.now(CST),
     )
-    keys = app[api_keys_key]
-    _, picc = await keys.create("picc", "claims system")
-    _, pingan = await keys.create("pingan")
-    return {"server": server, "sha": sha, "picc": picc, "pingan": pingan}
+    try:
+        yield {"server": server, "sha": sha}
+    finally:
+        await server.close()
+    assert server.problems() == []
+
+
+async def key(world: dict[str, Any], insurer: str) -> tuple[int, str]:
+    """A new key of ``insurer`` (its id and token)."""
+    made, token = await world["server"].app[api_keys_key].create(insurer)
+    return made.id, token
 
 
 async def test_an_insurer_reads_its_policyholders_case_and_every_read_is_in_the_trail(
     world: dict[str, Any],
 ) -> None:
     server: InProcessServer = world["server"]
-    picc = world["picc"]
+    key_id, picc = await key(world, "picc")
     async with aiohttp.ClientSession() as http:
         status, _, body = await get(http, server, f"/api/v1/cases/{OURS}", picc)
         assert status == 200, body
@@ -119,7 +131,7 @@ async def test_an_insurer_reads_its_policyholders_case_and_every_read_is_in_the_
         assert {e.sha256 for e in entries} >= {world["sha"], case["determination"]["pdf_sha256"]}
 
     trail = await server.app[db_key].case_trail(OURS)  # type: ignore[index]
-    reads = [e for e in trail if e.what == "api_read"]
+    reads = [e for e in trail if e.what == "api_read" and e.who == f"api:picc:{key_id}"]
     assert [e.detail["read"] for e in reads] == [
         "case",
         "determination",
@@ -127,7 +139,7 @@ async def test_an_insurer_reads_its_policyholders_case_and_every_read_is_in_the_
         "evidence",
         "manifest",
     ]
-    assert {e.who for e in reads} == {f"api:picc:{reads[0].detail['key']}"}
+    assert {e.detail["key"] for e in reads} == {key_id}
     # The reads come after the determination and its service.
     first_read = next(i for i, e in enumerate(trail) if e.what == "api_read")
     assert CaseEvent.DETERMINE in [e.what for e in trail[:first_read]]
@@ -137,7 +149,8 @@ async def test_another_insurers_case_a_case_before_liability_and_their_evidence_
     world: dict[str, Any],
 ) -> None:
     server: InProcessServer = world["server"]
-    picc = world["picc"]
+    _, picc = await key(world, "picc")
+    _, pingan = await key(world, "pingan")
     async with aiohttp.ClientSession() as http:
         for path in (
             f"/api/v1/cases/{THEIRS}",
@@ -157,7 +170,7 @@ async def test_another_insurers_case_a_case_before_liability_and_their_evidence_
         status, _, body = await get(http, server, "/api/v1/cases", picc)
         assert [c["case_id"] for c in json.loads(body)["cases"]] == [OURS]
         # Ping An insures A in both determined cases: it sees both, and not the early one.
-        status, _, body = await get(http, server, "/api/v1/cases", world["pingan"])
+        status, _, body = await get(http, server, "/api/v1/cases", pingan)
         assert sorted(c["case_id"] for c in json.loads(body)["cases"]) == sorted([OURS, THEIRS])
     trail = await server.app[db_key].case_trail(THEIRS)  # type: ignore[index]
     # Refused reads leave nothing in the other case's trail, but Ping An's listing is no read.
@@ -167,22 +180,23 @@ async def test_another_insurers_case_a_case_before_liability_and_their_evidence_
 async def test_no_key_a_bad_key_and_a_revoked_key_are_refused(world: dict[str, Any]) -> None:
     server: InProcessServer = world["server"]
     keys = server.app[api_keys_key]  # type: ignore[index]
+    key_id, picc = await key(world, "picc")
     async with aiohttp.ClientSession() as http:
         for token in (None, "kc_" + "x" * 43, "not a key"):
             status, _, body = await get(http, server, f"/api/v1/cases/{OURS}", token)
             assert status == 401 and error_code(body) == "not_authenticated"
-        assert (await get(http, server, f"/api/v1/cases/{OURS}", world["picc"]))[0] == 200
-        listed = await keys.list("picc")
-        await keys.revoke(listed[0].id)
-        status, _, body = await get(http, server, f"/api/v1/cases/{OURS}", world["picc"])
+        assert (await get(http, server, f"/api/v1/cases/{OURS}", picc))[0] == 200
+        await keys.revoke(key_id)
+        status, _, body = await get(http, server, f"/api/v1/cases/{OURS}", picc)
         assert status == 401 and json.loads(body)["error"]["detail"]["reason"] == "revoked"
-        status, _, body = await get(http, server, "/api/v1/cases", world["picc"])
+        status, _, body = await get(http, server, "/api/v1/cases", picc)
         assert status == 401
+    assert [k.revoked for k in await keys.list("picc") if k.id == key_id] == [True]
 
 
 async def test_the_change_feed_pages_with_an_opaque_cursor(world: dict[str, Any]) -> None:
     server: InProcessServer = world["server"]
-    token = world["pingan"]
+    _, token = await key(world, "pingan")
     async with aiohttp.ClientSession() as http:
         status, _, body = await get(http, server, "/api/v1/cases?limit=1", token)
         first = json.loads(body)
