@@ -138,7 +138,11 @@ def _schemas() -> dict[str, Any]:
             },
             "severity": {"type": "string", "enum": ["info", "warning"]},
             "message": _TEXT,
-            "detail": {"type": "object"},
+            "detail": {
+                "type": "object",
+                "description": "What triggered it: party, identity (masked), other_cases (how "
+                "many; not which), km, minutes, capture, read and declared plates.",
+            },
         },
     }
     return {
