@@ -15,6 +15,7 @@ rows (webhooks), so a refused change writes none of them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from .store import Claim, Complaint, InsurerStore
 logger = logging.getLogger(__name__)
 
 CALLBACK_HOURS: Final = 24  # the complaint line's promise (Shenzhen)
+# The console lists the reports of the last 90 days (benchmarks/insurer_scope.py).
+LIST_DAYS: Final = 90
 MAX_COMPLAINT: Final = 1000
 
 
@@ -104,9 +107,16 @@ class InsurerDesk:
         """The insurer's console list: its work queue (claims, open first) and every case it
         may see. Ids, states and dates only."""
         insurer = self.insurer_of(account)
-        visible_cases = await self.scope.cases(insurer)
+        # The last LIST_DAYS of reports, plus every case with a claim still open.
+        since = time.time() - LIST_DAYS * 86400
+        visible_cases = await self.scope.cases(insurer, since=since)
         claims = {c.case_id: c for c in await self.store.claims_of_insurer(insurer.code)}
         seen = {v.case_id for v in visible_cases}
+        for claim in claims.values():
+            if claim.case_id not in seen and not claim.status.final:
+                with contextlib.suppress(NotFound, Forbidden):
+                    visible_cases.append(await self.scope.require(insurer, claim.case_id))
+                    seen.add(claim.case_id)
         return {
             "insurer": insurer.to_dict(),
             "queue": [
