@@ -18,6 +18,9 @@ import { clone, SavingPart } from "./saving.js";
 import { StepsPart } from "./steps.js";
 import { renderAgreement, renderReview, renderTrail } from "./trail.js";
 import { loadFraud } from "./fraud.js";
+
+// The case states after which nothing changes (kuaichu.cases.transitions.TERMINAL_STATES).
+const CLOSED_STATES = ["closed", "abandoned", "cancelled"];
 import { VerificationPart } from "./verification.js";
 
 const REFRESH_MS = 5000;
@@ -196,6 +199,14 @@ export class CasePanel {
       this.form = clone(view.form);
       this.renderForm();
     }
+    // A closed case's form cannot change (the server refuses: case_closed): read-only here.
+    const closed = CLOSED_STATES.includes(view.case.status);
+    $("cp-readonly").hidden = !closed;
+    for (const control of $("cp-form").querySelectorAll("input, select, textarea, button")) {
+      control.disabled = closed;
+    }
+    $("cp-save").disabled = closed;
+    if (!closed && this.form) this.renderParties(); // the add-party button's own rule again
     this.renderSteps();
     this.renderMissing(view.missing, view.blockers);
     this.renderVerification();

@@ -9,7 +9,20 @@ import { closePeer, stopCamera } from "./media.js";
 import { banner, showPanel, socket, state, t } from "./page.js";
 import { startWrapupCountdown } from "./presence.js";
 
+// A warning about this call (the driver's media reconnecting, the recording stopped) ends
+// with it: it must not greet the next, healthy call.
+let callWarning = false;
+function warnAboutCall(text) {
+  banner.show(text, "warning");
+  callWarning = true;
+}
+function clearCallWarning() {
+  if (callWarning) banner.hide();
+  callWarning = false;
+}
+
 socket.on("call_started", (msg) => {
+  clearCallWarning();
   state.callId = msg.call_id;
   state.caseId = msg.case_id;
   keepCall(msg.call_id, msg.resume_token);
@@ -30,14 +43,18 @@ socket.on("driver_media", (msg) => {
   // The driver's phone lost its media path (network switch) and is being re-offered a
   // connection; the call itself goes on. Tell the officer why the picture froze.
   if (msg.call_id !== state.callId) return;
-  if (msg.state === "reconnecting") banner.show(t.driver_media_reconnecting, "warning");
-  else banner.show(t.driver_media_back, "info", 4000);
+  if (msg.state === "reconnecting") {
+    warnAboutCall(t.driver_media_reconnecting);
+  } else {
+    callWarning = false;
+    banner.show(t.driver_media_back, "info", 4000);
+  }
 });
 socket.on("recording_stopped", (msg) => {
   // A full disk stopped the recording; the call goes on, and the officer must know that
   // what follows is not on record.
   if (msg.call_id !== state.callId) return;
-  banner.show(t["recording_stopped_" + msg.reason] || t.recording_stopped_io_error, "warning");
+  warnAboutCall(t["recording_stopped_" + msg.reason] || t.recording_stopped_io_error);
 });
 
 // A reloaded console took its call back (keep.js): the timer and the case come back with it.
@@ -109,6 +126,7 @@ function onCallEnded(msg) {
   closePeer();
   stopCamera();
   forgetCall();
+  clearCallWarning();
   $("driver-lost").hidden = true;
   $("chk-camera").checked = false;
   state.callId = null;

@@ -27,11 +27,22 @@ socket.on("disk_space", (msg) => {
   if (msg.low) banner.show(t.disk_full_banner, "warning");
   else banner.show(t.disk_space_back, "info", 6000);
 });
+// The summary comes when the queue changes; the longest wait grows in between, so it is
+// counted on here from the last summary (a call waiting 40 s must not read "0 s").
+let longest = null; // {seconds, at} of the last summary, null with nobody waiting
 socket.on("queue_summary", (q) => {
   $("qs-waiting").textContent = String(q.waiting);
-  $("qs-longest").textContent = q.waiting ? humanDuration(t, q.longest_wait_s) : "–";
   $("qs-available").textContent = String(q.available);
+  longest = q.waiting ? { seconds: q.longest_wait_s, at: performance.now() } : null;
+  renderLongest();
 });
+
+function renderLongest() {
+  $("qs-longest").textContent = longest
+    ? humanDuration(t, longest.seconds + Math.floor((performance.now() - longest.at) / 1000))
+    : "–";
+}
+setInterval(renderLongest, 1000);
 
 function setStatus(msg) {
   state.status = msg.status;

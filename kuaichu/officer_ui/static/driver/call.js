@@ -152,15 +152,26 @@ export function connectSocket() {
   socket.on("still_requested", onStillRequested);
 }
 
+// The position comes when the queue changes; the estimate counts down in between (a figure
+// that never moves reads as a page that hangs).
+let estimate = null; // {seconds, at} of the last position
 function onQueue(q) {
   if (state.callId && q.call_id && q.call_id !== state.callId) return;
   $("queue-position").textContent = String(q.position);
   $("queue-next").hidden = q.position !== 1;
   $("queue-count").textContent = fmt(t.waiting_count, { n: q.waiting });
-  $("queue-estimate").textContent = fmt(t.waiting_estimate, {
-    time: humanDuration(t, q.estimated_wait_s || 0),
-  });
+  estimate = { seconds: q.estimated_wait_s || 0, at: performance.now() };
+  renderEstimate();
 }
+
+function renderEstimate() {
+  if (!estimate) return;
+  const left = estimate.seconds - Math.floor((performance.now() - estimate.at) / 1000);
+  $("queue-estimate").textContent = left > 0
+    ? fmt(t.waiting_estimate, { time: humanDuration(t, left) })
+    : t.waiting_soon;
+}
+setInterval(renderEstimate, 1000);
 
 function onCallState(msg) {
   if (state.callId && msg.call_id && msg.call_id !== state.callId) return;
@@ -357,6 +368,8 @@ function endCall(reason) {
   if (state.stream) for (const tr of state.stream.getTracks()) tr.stop();
   hideStill();
   $("ended-reason").textContent = t["reason_" + reason] || "";
+  // Cancelled before any officer answered: nobody told this driver to leave the scene.
+  $("ended-text").textContent = reason === "abandoned" ? t.ended_text_cancelled : t.ended_text;
   show("ended");
 }
 
