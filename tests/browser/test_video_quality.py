@@ -61,7 +61,7 @@ async def presented(console: Page, seconds: float) -> tuple[float, set[tuple[int
 
 
 async def test_console_receives_720p_at_full_rate_and_recovers_from_a_bad_path(
-    server_factory: Any, new_page: Any
+    server_factory: Any, new_page: Any, shoot: Any
 ) -> None:
     # No plate patrol: its decoding would compete with the two browsers for the two cores.
     live_server = await server_factory(**{**LIVE_SETTINGS, "auto_plate_seconds": 0})
@@ -107,6 +107,7 @@ async def test_console_receives_720p_at_full_rate_and_recovers_from_a_bad_path(
         quality = console.locator("#video-quality")
         await expect(quality).to_contain_text("1280×720")
         await expect(quality).not_to_have_class("video-quality-poor")
+        await shoot(console, "console-video-quality")
         before = await stats(driver)
         assert before is not None and before["outbound"]["targetBitrate"] > 1_000_000
 
