@@ -526,6 +526,10 @@ class CallCenter:
         """Available or on break, as the officer chose."""
         self.dispatcher.set_status(officer.id, OfficerStatus(status))
 
+    def hold_wrapup(self, officer: Officer, held: bool) -> None:
+        """issue 12: the wrap-up waits while the console has the case's work open."""
+        self.dispatcher.hold_wrapup(officer.id, held)
+
     async def accept(self, officer: Officer, call_id: str) -> Call:
         """The officer takes the call offered to them: the media is set up."""
         call = self.sessions.get(call_id)

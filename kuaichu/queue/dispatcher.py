@@ -93,6 +93,9 @@ class Dispatcher:
         # and if they are the only one free nothing else would run dispatch().
         self._cooldowns: dict[tuple[str, int], Timer] = {}
         self._handle_times: deque[float] = deque(maxlen=50)
+        # issue 12: officers whose wrap-up waits for open case work (the console says so):
+        # their wrap-up time ending does not make them available; saving the work or "ready" does.
+        self._wrapup_holds: set[int] = set()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -143,6 +146,8 @@ class Dispatcher:
             self.clock.now() + self.wrapup_seconds if status is OfficerStatus.WRAPUP else None
         )
         self._cancel_timer(p.officer_id)
+        if status is not OfficerStatus.WRAPUP:
+            self._wrapup_holds.discard(p.officer_id)
         if status is OfficerStatus.WRAPUP:
             self._timers[p.officer_id] = self.clock.call_later(
                 self.wrapup_seconds, partial(self._wrapup_over, p.officer_id)
@@ -193,9 +198,28 @@ class Dispatcher:
         self._set(p, status)
         self.dispatch()
 
+    def hold_wrapup(self, officer_id: int, held: bool) -> None:
+        """issue 12: the officer's console has case work open (``held``) or saved it. While
+        held, the end of the wrap-up time leaves them in wrap-up; released after that end,
+        they become available now. Ignored outside wrap-up."""
+        p = self.presence(officer_id)
+        if p.status is not OfficerStatus.WRAPUP:
+            return
+        if held:
+            self._wrapup_holds.add(officer_id)
+            self._events.record("wrapup_held", p.call_id, officer_id)
+            return
+        self._wrapup_holds.discard(officer_id)
+        if officer_id not in self._timers:  # the wrap-up time is over
+            self._set(p, OfficerStatus.AVAILABLE, reason="wrapup_work_saved")
+            self.dispatch()
+
     def _wrapup_over(self, officer_id: int) -> None:
         self._timers.pop(officer_id, None)
         p = self.presence(officer_id)
+        if p.status is OfficerStatus.WRAPUP and officer_id in self._wrapup_holds:
+            self._events.record("wrapup_waits_for_work", p.call_id, officer_id)
+            return
         if p.status is OfficerStatus.WRAPUP:
             self._set(p, OfficerStatus.AVAILABLE, reason="wrapup_over")
             self.dispatch()

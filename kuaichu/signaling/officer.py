@@ -42,6 +42,7 @@ class OfficerNamespace(AuthenticatedNamespace):
             "capture": self._capture,
             "request_still": self._request_still,
             "resume": self._resume,
+            "wrapup_hold": self._wrapup_hold,  # issue 12
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -61,6 +62,9 @@ class OfficerNamespace(AuthenticatedNamespace):
 
     async def _set_status(self, sid: str, payload: Any) -> None:
         self.center.set_status(await self.officer(sid), schemas.parse_status(payload))
+
+    async def _wrapup_hold(self, sid: str, payload: Any) -> None:
+        self.center.hold_wrapup(await self.officer(sid), schemas.parse_wrapup_hold(payload))
 
     async def _accept(self, sid: str, payload: Any) -> dict[str, Any]:
         call = await self.center.accept(await self.officer(sid), schemas.parse_call_id(payload))

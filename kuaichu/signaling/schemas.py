@@ -196,6 +196,16 @@ def parse_status(data: Any) -> str:
     return str(status)
 
 
+def parse_wrapup_hold(data: Any) -> bool:
+    """issue 12: ``{"hold": true|false}``: the console's case work is open, or saved."""
+    d = _obj(data)
+    _allowed(d, "hold")
+    hold = d.get("hold")
+    if not isinstance(hold, bool):
+        raise InvalidMessage("hold must be true or false")
+    return hold
+
+
 def parse_empty(data: Any) -> None:
     d = _obj(data)
     # Drivers' hang-up may carry the call id; it is implied by the socket.
