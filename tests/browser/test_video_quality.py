@@ -99,10 +99,11 @@ async def test_console_receives_720p_at_full_rate_and_recovers_from_a_bad_path(
             " && document.getElementById('driver-video').videoHeight === 720",
             timeout=10000,
         )
-        assert relays and sum(r.stats.up.forwarded for r in relays) > 100  # via the relay
         # ... and kept for a minute at no less than 25 frames a second.
         fps, sizes = await presented(console, 60)
         assert sizes == {(1280, 720)}, sizes
+        # All of it came through the relay: a minute of 720p is thousands of packets.
+        assert sum(r.stats.up.forwarded for r in relays) > 5000
         assert fps >= 25, f"the console presented {fps:.1f} frames/s over 60 s"
         quality = console.locator("#video-quality")
         await expect(quality).to_contain_text("1280×720")
