@@ -116,8 +116,11 @@ def _ink(ch: str, face: Path, index: int, w_mm: float) -> npt.NDArray[np.uint8]:
     return out
 
 
-def draw_plate(text: str, colour: str, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-    """The plate and its holder, RGBA at PX_PER_MM, the plate itself in the middle."""
+def draw_plate(
+    text: str, colour: str, rng: np.random.Generator, cjk_face: int | None = None
+) -> npt.NDArray[np.uint8]:
+    """The plate and its holder, RGBA at PX_PER_MM, the plate itself in the middle; ``cjk_face``
+    picks one of :func:`cjk_faces` for the province (else a random one)."""
     green = colour == "green"
     width_mm = 480 if green else 440
     frame_mm = 14 if rng.random() < 0.6 else 0
@@ -168,7 +171,8 @@ def draw_plate(text: str, colour: str, rng: np.random.Generator) -> npt.NDArray[
         cells = [(15.5, 45.0), (69.5, 43.0)] + [(161.5 + 52.0 * i, 43.0) for i in range(6)]
     else:
         cells = [(15.5, 45.0), (72.5, 45.0)] + [(151.5 + 57.0 * i, 45.0) for i in range(5)]
-    cjk = cjk_faces()[int(rng.integers(len(cjk_faces())))]
+    pick = int(rng.integers(len(cjk_faces())))
+    cjk = cjk_faces()[pick if cjk_face is None else cjk_face % len(cjk_faces())]
     latin = latin_faces()[int(rng.integers(len(latin_faces())))]
     for ch, (x, w) in zip(text, cells, strict=True):
         mask = _ink(ch, *cjk, w) if not ch.isascii() else _ink(ch, latin, 0, w)
@@ -216,12 +220,13 @@ def render_scene(
     *,
     difficulty: Difficulty = "easy",
     size: tuple[int, int] = (1280, 720),
+    cjk_face: int | None = None,
 ) -> RGB:
     """A 720p video frame (HxWx3 uint8 RGB) of the back of a car with the plate."""
     hard = difficulty == "hard"
     W, H = size
     frame = _car(rng, size)
-    plate = draw_plate(text, colour, rng)
+    plate = draw_plate(text, colour, rng, cjk_face)
     ph, pw = plate.shape[:2]
     width_px = rng.uniform(90, 150) if hard else rng.uniform(170, 320)
     # The plate's own width (without the holder) is width_px.

@@ -2,38 +2,42 @@
 
 The evidence still of a "plate" capture (``kuaichu.evidence.captures``) is handed to
 :meth:`PlateReader.read` in a worker thread and the console proposes what it saw. The same
-reader may run unasked at a low rate on other frames, so it is built to be cheap (one thread:
-~60 ms for a 720p frame with a plate, ~200 ms for one without):
+reader runs unasked at a low rate on other frames (the plate patrol), so its cost is bounded:
+stages run cheapest first, each only if the ones before read nothing sure, each with a capped
+number of candidates, and the dearest (the text detector) only while the frame is within its
+CPU budget (docs/benchmarks.md has the figures per set of pictures).
 
-1. **Colour candidates**: plate backgrounds are a saturated blue, yellow or green, in a
-   rectangle about 3.1-3.4 times as wide as high. Hue masks give outlines; those of plate size
-   and shape give four corners (a green new-energy plate fades to white at the top, so its
-   top is extrapolated from the bottom edge and the sides).
+1. **Candidates**: (a) colour: plate backgrounds are a saturated blue, yellow or green, in a
+   rectangle about 3.1-3.4 times as wide as high; hue masks give outlines and four corners (a
+   green new-energy plate fades to white at the top, so its top is extrapolated). (b) edges,
+   whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
+   of plate shape, the halves split at the "·" joined. (c) a candidate that read as the serial
+   alone is extended to the whole plate. (d) last, the PP-OCR text detector on the frame
+   scaled to 640 px.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
    layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
    nudged by a search that puts the character band and cells on the strokes (`_refine`).
-3. **Recognition** (~10 ms per candidate): the PP-OCR text recogniser shipped inside the
-   ``rapidocr`` wheel, run directly with onnxruntime on a flat strip cut through the grid. Its
-   per-frame character probabilities are aligned to the plate grammar (province, authority
-   letter, five serial characters with at most two letters; six for new energy), so an O in a
-   serial comes out as 0, a 之 as Z, and a blurred 8 where only a letter may stand as B.
-4. **Province by shape**: a general Chinese OCR misses the province character on a plate
-   100 px wide (a 10x20 px smudge); correlating the smudge with the 31 possible shapes at its
-   known place in the grid usually finds it. The recogniser's opinion and the shapes' are
-   combined.
-5. **Fallback** (~90 ms) when no colour candidate reads as a plate (a blue plate on a blue car,
-   dusk light that washes the hue out): the PP-OCR text detector on the frame scaled to 832 px;
-   the plate-shaped text lines go through 2-4.
-
-A reading is proposed only when the recogniser's own unconstrained reading agrees with the
-grammar-bound one (look-alikes aside, at most about one character apart), every character is
-reasonably certain, and a province the recogniser did not see looks like one: a road sign in
-Chinese, a "新手上路" sticker or a model badge is not a plate.
+3. **Recognition** (~10 ms per candidate, batched): the PP-OCR text recogniser shipped inside
+   the ``rapidocr`` wheel, run with onnxruntime on a flat strip cut through the grid. Its
+   per-frame character probabilities are aligned to the plate grammar (GA 36: province,
+   authority letter without I/O, five serial characters with at most two letters; new energy:
+   D/F then a letter or digit and four digits, or five digits then D/F) as a constraint of the
+   decoding, so an O in a serial comes out as 0, a 之 as Z, a blurred 8 where only a letter may
+   stand as B.
+4. **Province**: the recogniser's too (it has seen real Chinese text in many faces), from the
+   whole strip and from two cuts of the plate's left end; the three opinions multiply.
+5. **Confidence**: the product of the characters' confidences, the province's shrunk when no
+   view saw it clearly. At or above SURE_CONFIDENCE the reading is proposed as read; below, it
+   is offered as unsure with its alternatives (the next provinces, the runner-up of the least
+   certain character). What reads as no plate at all (a road sign in Chinese, a "新手上路"
+   sticker, a model badge: the free reading disagrees with the grammar, characters uncertain,
+   more than two serial letters) is not returned.
 
 The models load lazily (thread-safe) on the first :meth:`read` or in :meth:`warm_up`; nothing
-is downloaded: the ONNX files come from the installed ``rapidocr`` wheel, the province shapes
-from this package (``province_shapes.bin``). Loading them sets OpenCV to one thread for the
-whole process (:func:`_one_opencv_thread`).
+is downloaded: the ONNX files come from the installed ``rapidocr`` wheel. Loading them sets
+OpenCV to one thread for the whole process (:func:`_one_opencv_thread`). The work is numpy,
+OpenCV and onnxruntime calls on whole arrays, which release the GIL: the Python between them
+is small, so a read in a worker thread leaves the event loop free.
 """
 
 from __future__ import annotations
@@ -65,10 +69,18 @@ U8 = npt.NDArray[np.uint8]
 REC_MODEL: Final = "PP-OCRv6_rec_small.onnx"
 DET_MODEL: Final = "PP-OCRv6_det_small.onnx"
 REC_HEIGHT: Final = 48
-DET_MAX_SIDE: Final = 832
+DET_MAX_SIDE: Final = 640
 MAX_SIDE: Final = 1920  # larger pictures are scaled down first
-MAX_DET_CANDIDATES: Final = 8
+MAX_DET_CANDIDATES: Final = 5
 MAX_COLOUR_CANDIDATES: Final = 6
+MAX_EDGE_CANDIDATES: Final = 5
+MAX_EXTENDED: Final = 2
+EDGE_MAX_SIDE: Final = 960
+EDGE_MIN_LEVEL: Final = 60.0  # |Sobel x| below this is texture, not a character's stroke
+# CPU time of one frame, one thread: the detector (~230 ms at 640 px on the benchmark machine,
+# its candidates ~60 ms more) runs only if the stages before left room for it.
+CPU_BUDGET_S: Final = 0.8
+DET_COST_S: Final = 0.3
 
 _PROVINCE_CHARS: Final = "".join(sorted(PROVINCES))
 _AUTHORITY: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # GA 36 skips I and O
@@ -117,10 +129,17 @@ _MIN_PLATE_HEIGHT: Final = 11.0  # px in the frame: below that no character is l
 
 # Acceptance.
 MIN_CHAR_CONFIDENCE: Final = 0.25
-MIN_PROVINCE_CONFIDENCE: Final = 0.15
 MIN_CONFIDENCE: Final = 0.55
 MAX_DISAGREEMENT: Final = 1.5
-MIN_SHAPE_FIT: Final = 0.4
+# The strongest sighting of the province by any view below which nothing on the candidate is
+# a province: a model badge or a sticker read into the grammar.
+MIN_PROVINCE_SEEN: Final = 0.0  # off: an unseen province makes an unsure reading instead
+# Below this sighting the province's share in the confidence shrinks (square root): three
+# views agreeing on a character none of them saw clearly is a guess, not a reading.
+PROVINCE_SEEN_FULL: Final = 0.3
+# A reading at or above this confidence is proposed as sure; below it the console says "不确定"
+# and shows the alternatives. Chosen on the benchmark's sets (docs/benchmarks.md) for precision.
+SURE_CONFIDENCE: Final = 0.5
 _MAX_SERIAL_LETTERS: Final = 2
 
 
@@ -131,13 +150,20 @@ class PlateReading:
     colour: str  # "blue" | "yellow" | "green"
     confidence: float  # 0..1
     box: tuple[int, int, int, int]  # x, y, w, h in the frame
+    # What else it may be, likeliest first (canonical, "京A·12345"); most useful when unsure.
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def sure(self) -> bool:
+        """Proposed as read; otherwise offered as unsure, with the alternatives."""
+        return self.confidence >= SURE_CONFIDENCE
 
 
 @dataclass(frozen=True)
 class _Candidate:
     quad: npt.NDArray[np.float32]  # 4x2 corners, clockwise from top-left, frame coordinates
     hint: str | None  # the background colour that found it, if any
-    source: str  # "colour" | "det"
+    source: str  # "colour" | "edges" | "det" | "extended"
 
 
 @dataclass
@@ -176,7 +202,6 @@ class _Models:
         index = {ch: i for i, ch in enumerate(alphabet)}
         self.index = index
         self.fold = _Fold(alphabet, index)
-        self.shapes = _province_shapes()
 
 
 class _Fold:
@@ -255,12 +280,29 @@ class PlateReader:
             frame = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
         bgr = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), np.uint8)
         gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), np.uint8)
-        readings = self._read_candidates(models, bgr, gray, colour_candidates(bgr))
-        used_det = False
-        if not readings:
-            used_det = True
-            found = det_candidates(models.det, bgr)
-            readings = self._read_candidates(models, bgr, gray, found)
+        cpu_started = time.thread_time()
+        # Cheapest first; each stage only if the ones before read nothing sure. The number of
+        # candidates per stage is capped, and the text detector (the dearest stage) is skipped
+        # once the frame has used its budget: no frame costs much more than CPU_BUDGET_S.
+        partial: list[_Candidate] = []
+        readings = self._read_candidates(models, bgr, gray, colour_candidates(bgr), partial)
+        stages = ["colour"]
+        if not any(r.sure for r in readings):
+            tried = [r.box for r in readings]
+            found = [c for c in edge_candidates(gray) if not _covered(c, tried)]
+            readings += self._read_candidates(models, bgr, gray, found, partial)
+            stages.append("edges")
+        if partial and not any(r.sure for r in readings):
+            tried = [r.box for r in readings]
+            found = [c for c in partial[:MAX_EXTENDED] if not _covered(c, tried)]
+            readings += self._read_candidates(models, bgr, gray, found)
+            stages.append("extended")
+        if (
+            not any(r.sure for r in readings)
+            and time.thread_time() - cpu_started < CPU_BUDGET_S - DET_COST_S
+        ):
+            readings += self._read_candidates(models, bgr, gray, det_candidates(models.det, bgr))
+            stages.append("detector")
         readings = _dedupe(readings)
         if scale < 1.0:
             readings = [
@@ -268,11 +310,12 @@ class PlateReader:
                 for r in readings
             ]
         logger.debug(
-            "plate reader: %d reading(s) %s in %.0f ms%s",
+            "plate reader: %d reading(s) %s in %.0f ms (%.0f ms CPU; %s)",
             len(readings),
-            [r.display for r in readings],
+            [f"{r.display} {r.confidence:.2f}" for r in readings],
             (time.perf_counter() - started) * 1000,
-            " (text detector)" if used_det else "",
+            (time.thread_time() - cpu_started) * 1000,
+            ", ".join(stages),
         )
         return readings
 
@@ -301,46 +344,58 @@ class PlateReader:
             return self._models
 
     def _read_candidates(
-        self, models: _Models, bgr: U8, gray: U8, candidates: list[_Candidate]
+        self,
+        models: _Models,
+        bgr: U8,
+        gray: U8,
+        candidates: list[_Candidate],
+        extend: list[_Candidate] | None = None,
     ) -> list[PlateReading]:
+        """Readings of the candidates; into ``extend``, if given, the whole plate around each
+        candidate that read as the serial alone (the "·" gap split the plate's band)."""
         if not candidates:
             return []
         prepared = [_prepare(bgr, gray, c) for c in candidates]
         probs = _recognise(models, [p.strip for p in prepared])
-        out: list[PlateReading] = []
+        decoded: list[tuple[_Prepared, _Decoded]] = []
         for item, prob in zip(prepared, probs, strict=True):
             hinted = item.candidate.hint == item.colour
-            decoded = _decode(models, prob, item.colour, hinted)
-            if decoded is not None and _hopeless(decoded):
-                decoded = None  # not worth the shape comparison: it cannot pass _accept
-            if decoded is not None:
-                # Both grids: the refined one is usually better, but the refinement now and
-                # then locks on one gap too far; the better fit for each shape wins.
-                dark = item.colour != "blue"
-                correlations = np.maximum(
-                    _province_scores(gray, item.to_frame, dark, models.shapes),
-                    _province_scores(gray, item.unrefined, dark, models.shapes),
+            found = _decode(models, prob, item.colour, hinted)
+            if found is not None and not _hopeless(found):
+                decoded.append((item, found))
+            else:
+                if extend is not None and _serial_only(_greedy(models, prob)):
+                    extend.append(_extended(item))
+                logger.debug(
+                    "plate candidate (%s, %s, %.0f px high): free %r -> hopeless",
+                    item.candidate.source,
+                    item.colour,
+                    item.plate_height,
+                    found.free if found else None,
                 )
-                province, posterior, certainty = _combine_province(decoded, correlations)
-                decoded = replace(
-                    decoded,
-                    text=province + decoded.text[1:],
-                    char_conf=(posterior, *decoded.char_conf[1:]),
-                    province_certainty=certainty,
-                    shape_fit=float(correlations[_PROVINCE_CHARS.index(province)]),
-                )
-            reading = _accept(decoded, item.colour, item.candidate.quad)
+        # The province, read again on the plate's left end (one batched run for all).
+        heads = [_head_strips(bgr, item) for item, _ in decoded]
+        head_probs = _recognise(models, [s for strips in heads for s in strips])
+        out: list[PlateReading] = []
+        per = len(_HEAD_VIEWS)
+        for k, (item, found) in enumerate(decoded):
+            posterior, seen = _province_posterior(
+                models.fold, found.province, head_probs[k * per : (k + 1) * per]
+            )
+            reading = _accept(found, posterior, seen, item.colour, item.candidate.quad)
             logger.debug(
-                "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s shape %.2f"
-                " -> %s",
+                "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"
+                " province %s %.2f (seen %.2f) -> %s",
                 item.candidate.source,
                 item.colour,
                 item.plate_height,
-                decoded.free if decoded else None,
-                decoded.text if decoded else None,
-                [round(c, 2) for c in decoded.char_conf] if decoded else None,
-                decoded.shape_fit if decoded else 0.0,
-                reading.display if reading else "rejected",
+                found.free,
+                found.text,
+                [round(c, 2) for c in found.char_conf],
+                _PROVINCE_CHARS[int(posterior.argmax())],
+                float(posterior.max()),
+                seen,
+                f"{reading.display} {reading.confidence:.2f}" if reading else "rejected",
             )
             if reading is not None:
                 out.append(reading)
@@ -586,6 +641,82 @@ def _order(pts: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return ordered.astype(np.float32)
 
 
+def edge_candidates(gray: U8) -> list[_Candidate]:
+    """Plate-shaped bands dense in vertical edges, whatever their colour: a row of characters
+    of one height makes many short vertical strokes side by side, a road or a bumper few.
+    Found on the frame scaled to EDGE_MAX_SIDE; the most edge-dense first."""
+    height, width = gray.shape[:2]
+    scale = min(1.0, EDGE_MAX_SIDE / max(height, width))
+    small = gray
+    if scale < 1.0:
+        size = (round(width * scale), round(height * scale))
+        small = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.uint8)
+    gx = cv2.convertScaleAbs(cv2.Sobel(small, cv2.CV_16S, 1, 0, ksize=3))
+    level, _ = cv2.threshold(gx, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    mask = np.asarray(gx > max(level, EDGE_MIN_LEVEL), np.uint8) * 255
+    rect = cv2.MORPH_RECT
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(rect, (9, 3)))
+    opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(rect, (5, 5)))
+    contours, _ = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found: list[tuple[float, _Candidate]] = []
+    for contour in contours:
+        rect_box = cv2.minAreaRect(contour)
+        _, (rw, rh), angle = rect_box
+        long, short = max(rw, rh), min(rw, rh)
+        if short < _MIN_PLATE_HEIGHT * 0.6 * scale or long > small.shape[1] * 0.6:
+            continue
+        if not 2.0 <= long / max(short, 1.0) <= 7.0:
+            continue
+        along = angle if rw >= rh else angle + 90.0  # the long side's angle
+        if abs(((along + 90.0) % 180.0) - 90.0) > 30.0:
+            continue
+        area = cv2.contourArea(contour)
+        if area < 0.5 * rw * rh:
+            continue
+        x, y, w, h = cv2.boundingRect(contour)
+        density = float(np.count_nonzero(mask[y : y + h, x : x + w])) / max(1, w * h)
+        if density < 0.2:
+            continue
+        quad = _order(np.asarray(cv2.boxPoints(rect_box), np.float32) / scale)
+        found.append((density * math.sqrt(area), _Candidate(quad, None, "edges")))
+    found.sort(key=lambda item: -item[0])
+    best = [c.quad for _, c in found[: 2 * MAX_EDGE_CANDIDATES]]
+    # The "·" gap splits a plate's band in two (京A | 12345): joined ones first.
+    merged = [q for q in _merge_lines(best) if not any(q is b for b in best)]
+    quads = merged[:2] + best
+    return [_Candidate(q, None, "edges") for q in quads[:MAX_EDGE_CANDIDATES]]
+
+
+def _covered(candidate: _Candidate, boxes: list[tuple[int, int, int, int]]) -> bool:
+    """The candidate lies on a plate already read (its centre inside a reading's box)."""
+    cx, cy = candidate.quad.mean(axis=0)
+    return any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes)
+
+
+def _serial_only(free: str) -> bool:
+    """The free reading is what a plate has right of its "·": 4-6 letters and digits."""
+    folded = _fold_free(free)
+    return 4 <= len(folded) <= 6 and all(ch in _SERIAL for ch in folded)
+
+
+def _extended(item: _Prepared) -> _Candidate:
+    """The whole plate around a candidate that showed only the serial: its cells (x 151.5 to
+    424.5 mm of a 440 mm plate, y 25 to 115 mm) are where the candidate's grid put the first
+    and last characters, so the plate's corners follow by proportion; _refine corrects."""
+    width = _plate_width(item.colour)
+    cells = _CELLS[int(width)]
+    first, last = cells[2][0], cells[-1][0] + cells[-1][1]
+    mm = np.array([[0, 0], [width, 0], [width, _PLATE_HEIGHT_MM], [0, _PLATE_HEIGHT_MM]],
+                  np.float32)  # fmt: skip
+    # The candidate's grid spread the serial over the whole plate: the plate's true x maps to
+    # (x - first) * width / (last - first) on it.
+    squeeze = width / (last - first)
+    true_to_grid = np.array([[squeeze, 0, -first * squeeze], [0, 1, 0], [0, 0, 1]], np.float64)
+    to_frame = item.to_frame @ true_to_grid
+    quad = cv2.perspectiveTransform(mm[None], to_frame)[0].astype(np.float32)
+    return _Candidate(quad, item.candidate.hint, "extended")
+
+
 def det_candidates(det: Any, bgr: U8) -> list[_Candidate]:
     """Plate-shaped text lines found by the PP-OCR detector on a downscaled frame."""
     height, width = bgr.shape[:2]
@@ -684,6 +815,8 @@ _COLOUR_CORNERS: Final[dict[str, _Corners]] = {
     "green": ((0.0, 6.0), (-3.0, 6.0), (-2.0, 139.0), (-1.0, 139.0)),
 }
 _DET_CORNERS: Final[_Corners] = ((-21.0, -18.0), (23.0, -17.0), (23.0, 152.0), (-21.0, 151.0))
+# The edge band's box: the characters (x 15.5..424.5, y 25..115) grown by the closing.
+_EDGE_CORNERS: Final[_Corners] = ((10.0, 20.0), (-10.0, 20.0), (-10.0, 120.0), (10.0, 120.0))
 _PLATE_HEIGHT_MM: Final = 140.0
 # What the recogniser sees: the character band with a margin (y 25..115 holds the characters).
 _STRIP_Y: Final = (8.0, 132.0)
@@ -699,8 +832,12 @@ def _plate_width(colour: str) -> float:
 
 def _plate_to_frame(candidate: _Candidate, colour: str) -> npt.NDArray[np.float64]:
     width = _plate_width(colour)
-    if candidate.source == "colour" and candidate.hint is not None:
+    if candidate.source == "extended":
+        corners = ((0.0, 0.0), (0.0, 0.0), (0.0, _PLATE_HEIGHT_MM), (0.0, _PLATE_HEIGHT_MM))
+    elif candidate.source == "colour" and candidate.hint is not None:
         corners = _COLOUR_CORNERS[candidate.hint]
+    elif candidate.source == "edges":
+        corners = _EDGE_CORNERS
     else:
         corners = _DET_CORNERS
     mm = np.array(corners, np.float32)
@@ -856,8 +993,7 @@ class _Decoded:
     score: float  # log-likelihood of the alignment
     free: str  # the unconstrained greedy reading
     province: F32  # the recogniser's probability of each province at the first position
-    shape_fit: float = 0.0  # correlation of the chosen province's shape with the plate
-    province_certainty: float | None = None  # calibrated, for the reported confidence
+    runner_up: tuple[tuple[str, float], ...]  # per position: the second choice and its share
 
 
 def _decode(models: _Models, probs: F32, colour: str, hinted: bool = False) -> _Decoded | None:
@@ -870,14 +1006,14 @@ def _decode(models: _Models, probs: F32, colour: str, hinted: bool = False) -> _
         found = _align(models.fold, folded, template)
         if found is None:
             continue
-        text, conf, score, province = found
+        text, conf, score, province, runner_up = found
         # Colour prior: new-energy (8) plates are green, others are not; a wrong guess at the
         # colour (dusk) costs less than a missing or invented character. A plate found by its
         # green background is green.
         if (len(template) == 8) != (colour == "green"):
             score -= 8.0 if hinted and colour == "green" else 4.0
         if best is None or score > best.score:
-            best = _Decoded(text, conf, score, free, province)
+            best = _Decoded(text, conf, score, free, province, runner_up)
     return best
 
 
@@ -904,7 +1040,7 @@ _CONFUSABLE_WEIGHT: Final = 0.5
 
 def _align(
     fold: _Fold, folded: F32, template: tuple[str, ...]
-) -> tuple[str, tuple[float, ...], float, F32] | None:
+) -> tuple[str, tuple[float, ...], float, F32, tuple[tuple[str, float], ...]] | None:
     """Best CTC-style alignment of the template's positions to the frames.
 
     States alternate filler (blank, separator, anything else; may be empty) and one
@@ -974,7 +1110,17 @@ def _align(
         _at_most_two_letters(template, sums, choices)
     text = "".join(template[pos][choices[pos]] for pos in range(n_pos))
     conf = tuple(float(min(1.0, blocks[pos][:, choices[pos]].max())) for pos in range(n_pos))
-    return text, conf, total, sums[0].astype(np.float32)
+    runner_up: list[tuple[str, float]] = []
+    for pos in range(n_pos):
+        order = np.argsort(-sums[pos])
+        second = next((int(i) for i in order[:2] if int(i) != choices[pos]), None)
+        if second is None or pos == 0:
+            runner_up.append(("", 0.0))
+        else:
+            runner_up.append(
+                (template[pos][second], float(min(1.0, blocks[pos][:, second].max())))
+            )
+    return text, conf, total, sums[0].astype(np.float32), tuple(runner_up)
 
 
 def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: list[int]) -> None:
@@ -994,92 +1140,43 @@ def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: li
 
 # ---- the province character ------------------------------------------------------------------
 
-# The recogniser is a general Chinese OCR: it reads the province well on a near plate, but on a
-# plate 100 px wide the character is a 10x20 px smudge that it mostly skips. Compared whole
-# with the 31 possible shapes (normalised cross-correlation, a little shift and blur allowed),
-# the smudge is still usually the right one. The shapes are the provinces drawn condensed into
-# the plate's 45x90 mm cell in Noto Sans CJK SC (a Hei face like the plate font, SIL Open Font
-# License): package data, 31 x 28 x 16 uint8 (province, row, column; _PROVINCE_CHARS order), made
-# by tools/render_province_shapes.py.
-_PROVINCE_SHAPES_FILE: Final = resources.files("kuaichu.media").joinpath("province_shapes.bin")
-_CELL_REGION: Final = (8.0, 17.0, 68.0, 123.0)  # mm: the province cell and a little around it
-_CELL_SIZE: Final = (16, 28)  # px (w, h) of that region in the stored shapes
-_CELL_SLACK: Final = (12.0, 7.0)  # mm the candidate's geometry may be off, searched
-_CELL_BLURS: Final = (0.5, 1.2)
-_CELL_SCALES: Final = (0.92, 1.0, 1.08)
-_CELL_SHARPNESS: Final = 45.0  # softmax temperature of the correlations
-_CERTAINTY_SHARPNESS: Final = 20.0
-_REC_WEIGHT: Final = 0.45  # weight of the recogniser's opinion against the shapes'
+# The province is the recogniser's, as every other character: a general Chinese OCR trained on
+# real text reads 湘, 鄂 or 甘 whatever the face, where a template drawn from one font reads the
+# face. On a small plate it now and then skips the character in the whole strip, so it also
+# reads the plate's left end alone (the province and the authority letter), cut twice: from
+# the refined grid, and from the candidate's own corners with the characters widened (the
+# refinement sometimes locks one cell off). The three opinions multiply.
+_HEAD_VIEWS: Final = (  # (x1 mm, stretch, grid): the strip runs from x = -6 mm
+    (125.0, 1.0, "refined"),
+    (70.0, 1.6, "unrefined"),
+)
+_PROVINCE_FLOOR: Final = 1e-3  # a view that saw nothing does not veto the others
+MAX_ALTERNATIVES: Final = 3
 
 
-def _province_scores(
-    gray: U8,
-    to_frame: npt.NDArray[np.float64],
-    dark_text: bool,
-    shapes: F32,
-    scales: tuple[float, ...] | None = None,
-) -> F32:
-    """Best correlation of the province cell with each of the 31 shapes, over shifts within
-    _CELL_SLACK and the sizes in _CELL_SCALES (the plate's grid is a few per cent off)."""
-    x0, y0, x1, y1 = _CELL_REGION
-    sx, sy = _CELL_SLACK
-    px_per_mm = _CELL_SIZE[0] / (x1 - x0)
-    size = (round((x1 - x0 + 2 * sx) * px_per_mm), round((y1 - y0 + 2 * sy) * px_per_mm))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    hx, hy = (x1 - x0) / 2 + sx, (y1 - y0) / 2 + sy
-    best = np.full(shapes.shape[1], -1.0, np.float32)
-    for scale in scales or _CELL_SCALES:
-        # A larger region squeezed into the same pixels makes the character smaller.
-        region = (cx - hx * scale, cy - hy * scale, cx + hx * scale, cy + hy * scale)
-        cell = _cut(gray, to_frame, region, size).astype(np.float32)
-        if dark_text:
-            cell = 255.0 - cell
-        cell = _flatten(cell)
-        for blurred in shapes:
-            for i, shape in enumerate(blurred):
-                score = float(cv2.matchTemplate(cell, shape, cv2.TM_CCOEFF_NORMED).max())
-                best[i] = max(best[i], score)
-    return best
+def _head_strips(bgr: U8, item: _Prepared) -> list[U8]:
+    strips: list[U8] = []
+    for x1, stretch, grid in _HEAD_VIEWS:
+        region = (-_STRIP_X_MARGIN, _STRIP_Y[0], x1, _STRIP_Y[1])
+        aspect = (region[2] - region[0]) / (region[3] - region[1])
+        width = max(32, round(REC_HEIGHT * aspect * stretch))
+        to_frame = item.to_frame if grid == "refined" else item.unrefined
+        strips.append(_cut(bgr, to_frame, region, (width, REC_HEIGHT)))
+    return strips
 
 
-def _flatten(cell: F32) -> F32:
-    """Take out a top-to-bottom trend of the background (the green plate's white-to-green
-    gradient, a shadow line): it would otherwise outweigh the strokes in the correlation. A
-    straight line through the row means, so the strokes themselves stay."""
-    rows = cell.mean(axis=1)
-    y = np.arange(len(rows), dtype=np.float32)
-    slope, icept = np.polyfit(y, rows, 1)
-    out: F32 = cell - (slope * y + icept)[:, None].astype(np.float32)
-    return out
-
-
-def _combine_province(decoded: _Decoded, correlations: F32) -> tuple[str, float, float]:
-    """The province, its posterior (for acceptance) and how sure of it to say we are."""
-    rec = _REC_WEIGHT * np.log(decoded.province / max(float(decoded.province.sum()), 1e-6) + 1e-3)
-
-    def posterior(sharpness: float) -> F32:
-        logp = rec + sharpness * correlations
-        out: F32 = np.exp(logp - logp.max()).astype(np.float32)
-        out /= out.sum()
-        return out
-
-    sharp = posterior(_CELL_SHARPNESS)
-    best = int(sharp.argmax())
-    # The steep softmax chooses best, but it is over-sure: on the tuning scenes a gentler one
-    # gave the wrong provinces at most 0.35 and the right ones 0.7 or more nine times in ten.
-    return _PROVINCE_CHARS[best], float(sharp[best]), float(posterior(_CERTAINTY_SHARPNESS)[best])
-
-
-def _province_shapes() -> F32:
-    """The stored shapes, blurred at each of _CELL_BLURS: (blurs, 31, h, w) float32. Read once,
-    when the models load."""
-    w, h = _CELL_SIZE
-    raw = np.frombuffer(_PROVINCE_SHAPES_FILE.read_bytes(), np.uint8)
-    shapes = raw.reshape(len(_PROVINCE_CHARS), h, w).astype(np.float32)
-    shapes = np.stack([_flatten(s) for s in shapes])
-    return np.stack(
-        [np.stack([cv2.GaussianBlur(s, (0, 0), b) for s in shapes]) for b in _CELL_BLURS]
-    )
+def _province_posterior(fold: _Fold, whole: F32, heads: list[F32]) -> tuple[F32, float]:
+    """The 31 provinces' posterior from the whole strip's aligned frames and the head strips;
+    and the strongest single sighting of the winner (how much any view saw it at all)."""
+    cols = np.array([fold.column[c] for c in _PROVINCE_CHARS])
+    views = [np.minimum(whole, 1.0)]
+    for probs in heads:
+        views.append(fold(probs)[:, cols].max(axis=0))
+    logp = np.sum([np.log(v + _PROVINCE_FLOOR) for v in views], axis=0)
+    posterior: F32 = np.exp(logp - logp.max()).astype(np.float32)
+    posterior /= posterior.sum()
+    best = int(posterior.argmax())
+    return posterior, float(max(v[best] for v in views))
 
 
 # ---- acceptance ------------------------------------------------------------------------------
@@ -1094,45 +1191,46 @@ def _hopeless(decoded: _Decoded) -> bool:
     if min(decoded.char_conf[1:]) < MIN_CHAR_CONFIDENCE:
         return True
     free = _fold_free(decoded.free)
-    rest = decoded.text[1:]
-    # Dropping the first character changes an edit distance by one at most.
-    return min(_distance(free, rest), _distance(free[1:], rest)) > MAX_DISAGREEMENT + 1
+    # Whatever the province, the rest must be in the free reading.
+    return _distance(free, decoded.text[1:]) > MAX_DISAGREEMENT + 0.5
 
 
 def _accept(
-    decoded: _Decoded | None, colour: str, quad: npt.NDArray[np.float32]
+    decoded: _Decoded,
+    posterior: F32,
+    seen: float,
+    colour: str,
+    quad: npt.NDArray[np.float32],
 ) -> PlateReading | None:
-    if decoded is None:
-        return None
+    """The reading, sure or not, or None when what was read is not a plate at all."""
+    province = _PROVINCE_CHARS[int(posterior.argmax())]
+    text = province + decoded.text[1:]
     try:
-        plate = parse_plate(decoded.text)
+        plate = parse_plate(text)
     except InvalidPlate:
-        return None
-    if decoded.char_conf[0] < MIN_PROVINCE_CONFIDENCE:
         return None
     if min(decoded.char_conf[1:]) < MIN_CHAR_CONFIDENCE:
         return None
-    if _geometric_mean(decoded.char_conf) < MIN_CONFIDENCE:
+    # No view saw a province at all: text on a car (a model badge, a sticker) read into the
+    # grammar has only paintwork where the province goes.
+    if seen < MIN_PROVINCE_SEEN:
         return None
-    # The free reading may skip the province (see above) or misread one character, no more.
+    if _geometric_mean(decoded.char_conf[1:]) < MIN_CONFIDENCE:
+        return None
+    seen_share = min(1.0, seen / PROVINCE_SEEN_FULL) ** 0.5
+    conf = (float(posterior.max()) * seen_share, *decoded.char_conf[1:])
+    # The free reading may skip the province or misread one character, no more.
     free = _fold_free(decoded.free)
-    if _distance(free, decoded.text) > MAX_DISAGREEMENT:
-        return None
-    # A province the recogniser did not see itself must at least look like one: text on a
-    # car (a model badge) read into the grammar has only paintwork where the province goes.
-    if decoded.text[0] not in free and decoded.shape_fit < MIN_SHAPE_FIT:
+    if min(_distance(free, text), _distance(free, text[1:]) + 0.5) > MAX_DISAGREEMENT:
         return None
     # Civil serials carry at most two letters (GA 36); "LAVIDA" or "ACCORD" have more.
     letters = sum(ch.isalpha() and ch.isascii() for ch in plate.serial)
     if letters > _MAX_SERIAL_LETTERS:
         return None
-    reported = decoded.char_conf
-    if decoded.province_certainty is not None:
-        reported = (decoded.province_certainty, *reported[1:])
     # The whole plate is right only if every character is: the product, not an average that
     # a doubtful province would hide among six certain characters.
-    confidence = float(np.prod(reported))
-    if len(decoded.text) == 8:
+    confidence = float(np.prod(conf))
+    if len(text) == 8:
         colour = "green"  # a six-character serial is a new-energy plate whatever the light did
     elif colour == "green":
         colour = "yellow" if plate.serial[-1] in _SUFFIX else "blue"
@@ -1143,7 +1241,31 @@ def _accept(
         colour=colour,
         confidence=round(confidence, 3),
         box=(int(x), int(y), int(w), int(h)),
+        alternatives=_alternatives(text, posterior, decoded),
     )
+
+
+def _alternatives(text: str, posterior: F32, decoded: _Decoded) -> tuple[str, ...]:
+    """What else the plate may be, likeliest first: the next provinces, then the runner-up
+    of the least certain other character. Canonical plates (京A·12345)."""
+    scored: list[tuple[float, str]] = []
+    order = np.argsort(-posterior)
+    best = float(posterior[order[0]])
+    for i in order[1 : MAX_ALTERNATIVES + 1]:
+        share = float(posterior[i])
+        if share >= 0.1 * best and share >= 0.02:
+            scored.append((share / best, _PROVINCE_CHARS[int(i)] + text[1:]))
+    pos = min(range(1, len(text)), key=lambda k: decoded.char_conf[k])
+    runner, share = decoded.runner_up[pos]
+    if runner and share >= 0.1 * decoded.char_conf[pos]:
+        scored.append((share / decoded.char_conf[pos], text[:pos] + runner + text[pos + 1 :]))
+    out: list[str] = []
+    for _, alt in sorted(scored, key=lambda item: -item[0]):
+        try:
+            out.append(parse_plate(alt).canonical)
+        except InvalidPlate:
+            continue
+    return tuple(out[:MAX_ALTERNATIVES])
 
 
 def _fold_free(text: str) -> str:
@@ -1158,21 +1280,23 @@ def _fold_free(text: str) -> str:
     return "".join(out)
 
 
-def _distance(a: str, b: str) -> float:
-    """Levenshtein distance, a look-alike substitution (8/B, 0/D) costing a third."""
-    prev = [float(i) for i in range(len(b) + 1)]
-    for i, ca in enumerate(a, 1):
+def _distance(free: str, plate: str) -> float:
+    """Edit distance of ``plate`` to the closest part of the free reading (words around the
+    plate, a holder's "蓝色" or a dealer's name, cost nothing), a look-alike substitution
+    (8/B, 0/D) costing a third."""
+    prev = [0.0] * (len(free) + 1)  # the plate may start anywhere in the free reading
+    for i, cp in enumerate(plate, 1):
         cur = [float(i)]
-        for j, cb in enumerate(b, 1):
-            if ca == cb:
+        for j, cf in enumerate(free, 1):
+            if cp == cf:
                 swap = 0.0
-            elif _CONFUSABLE.get(ca) == cb:
+            elif _CONFUSABLE.get(cf) == cp:
                 swap = 1 / 3
             else:
                 swap = 1.0
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + swap))
         prev = cur
-    return prev[-1]
+    return min(prev)  # ... and end anywhere
 
 
 # ---- colour ----------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ import pytest
 
 from kuaichu.errors import MediaError
 from kuaichu.media.plate_reader import PlateReader, PlateReading
+from sim import plates_other
 from sim.plates import (
     random_plate,
     render_labelled,
     render_no_plate,
+    render_plate,
     render_scene,
     render_sign,
     scene_frames,
@@ -180,3 +182,55 @@ def test_hand_held_frames_move_and_stay_readable(reader: PlateReader) -> None:
     assert all(f.shape == (720, 1280, 3) for f in frames)
     assert not np.array_equal(frames[0], frames[1])
     assert [r.plate for r in reader.read(frames[0])][:1] == ["晋A9T516"]
+
+
+# ---- issue 11: generalising beyond the first generator, saying when unsure ----------------
+
+
+@pytest.mark.parametrize("face", range(6))
+def test_reads_plates_drawn_in_other_chinese_faces(reader: PlateReader, face: int) -> None:
+    """The second generator (sim/plates_other.py): the province in WenQuanYi Zen Hei, Noto
+    Serif CJK (bold, regular), AR PL UMing, AR PL UKai or Droid Sans Fallback, the letters in
+    a condensed Latin face, dirt, bolts, a holder; the reader was never tuned on any of them."""
+    faces = plates_other.cjk_faces()
+    if face >= len(faces):
+        pytest.skip("fewer CJK faces installed (scripts/test installs them)")
+    for seed in range(2):
+        rng = np.random.default_rng([77, face, seed])
+        text, colour = plates_other.random_plate(rng)
+        frame = plates_other.render_scene(text, colour, rng, difficulty="easy", cjk_face=face)
+        readings = reader.read(frame)
+        assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)], faces[face]
+
+
+def test_an_illegible_province_is_offered_as_unsure_with_alternatives(
+    reader: PlateReader,
+) -> None:
+    """A distant blue plate whose 鲁 is a blob of a few pixels: the serial is read, the
+    province is a guess and the reading says so, instead of proposing a wrong plate as read."""
+    rng = np.random.default_rng([1, 2])
+    text, colour = random_plate(rng)
+    assert (text, colour) == ("鲁L04128", "blue")
+    frame = render_scene(text, colour, rng, difficulty="hard")
+    [best] = reader.read(frame)[:1]
+    assert best.plate[1:] == text[1:]
+    assert not best.sure and best.confidence < 0.5
+    assert len(best.alternatives) >= 1
+    assert all(alt[1:] == "L·04128" for alt in best.alternatives), best.alternatives
+
+
+def test_a_blue_plate_on_a_car_of_the_same_blue_is_found_by_its_strokes(
+    reader: PlateReader,
+) -> None:
+    """The colour mask sees one blue blob the size of the car, not a plate: the edge stage
+    finds the row of characters."""
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[:] = (18, 64, 168)  # the plate's own blue, everywhere
+    plate = cv2.resize(render_plate("苏E2X790", "blue"), (330, 105), interpolation=cv2.INTER_AREA)
+    frame[380:485, 500:830] = plate
+    noisy = frame.astype(np.float32) + np.random.default_rng(1).normal(0, 2.0, frame.shape)
+    frame = np.clip(noisy, 0, 255).astype(np.uint8)
+    readings = reader.read(frame)
+    assert [(r.plate, r.sure) for r in readings][:1] == [("苏E2X790", True)]
+    x, y, w, h = readings[0].box
+    assert 450 < x + w / 2 < 880 and 330 < y + h / 2 < 535
