@@ -57,6 +57,7 @@ REAL_TIME_MEDIA = (
     "tests/media/test_uplink.py",
     "tests/e2e/test_video_evidence_size.py",
     "tests/browser/test_video_quality.py",
+    "tests/browser/test_console_quality.py",
 )
 
 
