@@ -37,6 +37,16 @@ async function onSdpOffer(offer) {
   });
   state.videoSender = senders.video || null;
   await emitAck(socket, "sdp_answer", { call_id: offer.call_id, ...answer });
+  if (state.legRestarting) {
+    // The fresh leg we asked for: say so once it is up.
+    state.legRestarting = false;
+    const back = () => {
+      if (pc.connectionState !== "connected") return;
+      pc.removeEventListener("connectionstatechange", back);
+      if (pc === state.pc) banner.show(t.media_back, "info", 4000);
+    };
+    pc.addEventListener("connectionstatechange", back);
+  }
 }
 
 // Our media leg died (our network, or the server heard nothing from it: officer_media):
@@ -51,6 +61,7 @@ function askForNewLeg() {
     kept = null;
   }
   if (!kept || kept.call_id !== state.callId) return;
+  state.legRestarting = true;
   emitAck(socket, "resume", kept).catch((err) => {
     banner.show(fmt(t.err_media, { msg: (err && err.message) || "ICE/DTLS" }));
   });
