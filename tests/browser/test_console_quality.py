@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 async def test_poor_picture_is_flagged_and_a_plate_is_asked_of_the_phone(
-    live_server: Any, new_page: Any
+    live_server: Any, new_page: Any, shoot: Any
 ) -> None:
     console: Page = await new_page(viewport={"width": 1440, "height": 900}, geolocation=False)
     await open_console(
@@ -37,6 +37,7 @@ async def test_poor_picture_is_flagged_and_a_plate_is_asked_of_the_phone(
         # Below 720p for 5 s on end: the line becomes the warning.
         await expect(quality).to_have_class("video-quality video-quality-poor", timeout=15000)
         await expect(quality).to_contain_text("画面不足以取证")
+        await shoot(console, "console-video-poor")
 
         # Key 1 (plate) stores no 640x360 frame: the phone is asked, the console says so.
         await console.locator("body").click(position={"x": 5, "y": 300})
