@@ -62,9 +62,16 @@ def _see_other(location: str) -> web.Response:
 
 
 def _login_page(
-    request: web.Request, error: str, nxt: str, status: int, retry_after: int | None = None
+    request: web.Request,
+    error: str,
+    nxt: str,
+    status: int,
+    retry_after: int | None = None,
+    username: str = "",
 ) -> web.Response:
-    response = aiohttp_jinja2.render_template("login.html", request, {"error": error, "next": nxt})
+    """The form again with the reason; ``username`` keeps the name typed (issue 12)."""
+    context = {"error": error, "next": nxt, "username": username}
+    response = aiohttp_jinja2.render_template("login.html", request, context)
     response.set_status(status)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -97,7 +104,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if officer is None:
         # Not the typed name: people type their password into the name field.
         logger.info("failed login from %s", address)
-        return _login_page(request, "bad_credentials", nxt, 401)
+        return _login_page(request, "bad_credentials", nxt, 401, username=username)
     token = await accounts.open_session(officer)
     logger.info("officer %s logged in", officer.username)
     response = _see_other(nxt)
