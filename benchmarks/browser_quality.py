@@ -45,8 +45,8 @@ from tests.support.servers import LiveServer, start_server  # noqa: E402
 CAMERA = ROOT / "benchmarks" / "out" / "plate-720p30.y4m"
 
 
-async def metrics(server: LiveServer, window: float) -> dict[str, Any]:
-    supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+async def metrics(supervisor: SimOfficer, window: float) -> dict[str, Any]:
+    """GET /api/metrics as the supervisor (logged in once: a login is an Argon2 hash)."""
     status, body = await supervisor.api("GET", f"/api/metrics?window={max(1, int(window))}")
     if status != 200:
         raise RuntimeError(f"/api/metrics answered {status}: {body}")
@@ -102,6 +102,8 @@ def summarize(i: int, samples: list[dict[str, Any]], accepted: float) -> dict[st
 
 async def run(n: int, seconds: float, server: LiveServer, headed_args: list[str]) -> dict[str, Any]:
     accounts = [(server.officer_username, server.officer_password), *server.extra_officers]
+    supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+    await supervisor.login()
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=headed_args
@@ -130,7 +132,7 @@ async def run(n: int, seconds: float, server: LiveServer, headed_args: list[str]
             prev = [(0, 0.0)] * n
             while time.monotonic() - start < seconds:
                 tick = time.monotonic()
-                body = await metrics(server, 2)
+                body = await metrics(supervisor, 2)
                 by_call = {c["call_id"]: c for c in body["media"]["calls"]}
                 calls = list(by_call.values())
                 for i in range(n):
@@ -147,7 +149,7 @@ async def run(n: int, seconds: float, server: LiveServer, headed_args: list[str]
                         s["officer_remb_bps"] = calls[i]["officer"]["remb_bps"]
                     samples[i].append(s)
                 await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
-            final = await metrics(server, seconds)
+            final = await metrics(supervisor, seconds)
             return {
                 "calls": n,
                 "loop_lag": final["loop_lag"],
