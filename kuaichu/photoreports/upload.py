@@ -94,14 +94,16 @@ def check_photo(data: bytes, zone: tzinfo) -> CheckedPhoto:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=_FORMATS) as image:
                 meta = read_meta(image.getexif(), zone)
-                image.load()  # a truncated or corrupt image raises here
-                upright = ImageOps.exif_transpose(image)
-                rgb_image = upright.convert("RGB")
+                # Decodes the whole image (a truncated or corrupt one raises here), a JPEG at
+                # a reduced scale when it is far larger than kept, then downscales in place:
+                # the full-size pixels are held once, never copied.
+                image.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS)
+                upright = ImageOps.exif_transpose(image)  # on the small image: cheap
+                rgb_image = upright if upright.mode == "RGB" else upright.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise InvalidMessage(
             "the photo is damaged or incomplete; take it again", reason="unreadable"
         ) from None
-    rgb_image.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS)
     rgb: npt.NDArray[np.uint8] = np.ascontiguousarray(np.asarray(rgb_image, dtype=np.uint8))
     # A new image from the bare pixels: nothing of the upload's info (EXIF, ICC, XMP,
     # comments) can ride along into the stored file.

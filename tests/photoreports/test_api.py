@@ -193,6 +193,9 @@ async def test_video_unavailable_report_photos_leave_scene_and_the_officers_queu
     assert body["reports"] == []
     status, body = await zhang.api("GET", f"/api/cases/{driver.case_id}/captures")
     assert status == 200 and len(body["captures"]) == len(SHOTS)
+    # The case folder still checks out against its signed manifest.
+    status, report = await zhang.api("GET", f"/api/cases/{driver.case_id}/evidence/verify")
+    assert status == 200 and report["ok"], report
 
 
 async def test_bad_uploads_are_refused_with_a_clear_message_and_leave_nothing(
