@@ -125,3 +125,18 @@ def test_a_png_with_alpha_is_stored_as_an_rgb_jpeg() -> None:
     checked = check_photo(out.getvalue(), CHINA)
     assert Image.open(io.BytesIO(checked.jpeg)).mode == "RGB"
     assert checked.rgb.shape == (200, 300, 3)
+
+
+def test_a_photo_is_stored_upright_by_its_exif_orientation() -> None:
+    # A phone held upright writes landscape pixels and "rotate 90° clockwise" (orientation 6).
+    image = Image.new("RGB", (300, 200), (200, 0, 0))
+    image.paste((0, 0, 200), (0, 0, 60, 200))  # blue on the left edge
+    tags = Image.Exif()
+    tags[0x0112] = 6
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=tags, quality=95)
+    checked = check_photo(out.getvalue(), CHINA)
+    assert checked.size == (200, 300)
+    top = checked.rgb[5, 100]  # the left edge is now on top
+    assert top[2] > 150 and top[0] < 80
+    assert dict(Image.open(io.BytesIO(checked.jpeg)).getexif()) == {}
