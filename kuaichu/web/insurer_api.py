@@ -19,7 +19,7 @@ from aiohttp import web
 
 from ..accounts.guards import require_insurer, require_officer, require_supervisor
 from ..accounts.model import Officer
-from ..appkeys import casework_key, insurer_desk_key
+from ..appkeys import casework_key, fraud_key, insurer_desk_key
 from ..casework.context import Access
 from ..errors import InvalidMessage, NotFound
 from ..storage.casefiles import Determination
@@ -51,7 +51,17 @@ async def insurer_cases(request: web.Request, account: Officer) -> web.Response:
 async def insurer_case(request: web.Request, account: Officer) -> web.Response:
     """One case as the insurer sees it (an audited read)."""
     desk = request.app[insurer_desk_key]
-    return json_response(await desk.case_view(account, case_id_of(request)))
+    case_id = case_id_of(request)
+    view = await desk.case_view(account, case_id)  # authorizes and audits
+    fraud = request.app.get(fraud_key)
+    # The fraud signals (kuaichu.fraud) the insurer sees too, without the other cases' ids:
+    # those may be other insurers' cases.
+    flags = await fraud.flags(case_id) if fraud is not None else []
+    view["fraud_flags"] = [
+        {**f, "detail": {k: v for k, v in (f.get("detail") or {}).items() if k != "cases"}}
+        for f in flags
+    ]
+    return json_response(view)
 
 
 @require_insurer

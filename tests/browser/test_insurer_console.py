@@ -51,6 +51,10 @@ async def test_insurer_console_from_claim_button_to_paid(
         "全部责任"
     )
     await expect(page.locator("#ins-claim-state")).to_have_text("已移交")
+    # The seeded cases share their plates: the insurer sees the fraud signal too.
+    await expect(page.locator("#ins-fraud li[data-code=repeat_plate]").first).to_contain_text(
+        "京A12345"
+    )
 
     # An evidence file opens in a tab of its own: the JPEG itself.
     async with page.expect_popup() as popup_info:

@@ -96,6 +96,11 @@ async def test_an_insurer_reads_its_policyholders_cases_after_liability_and_noth
     assert parties["B"]["phone"] != "13900000002"  # the other party's, masked
     assert case["determination"]["version"] == 1
     assert [e["seq"] for e in case["evidence"]] == [world.evidence_seq]
+    # The seeded cases share their plates: the fraud signals say so, without naming the
+    # other cases (other insurers' among them).
+    codes = {f["code"] for f in case["fraud_flags"]}
+    assert "repeat_plate" in codes, case["fraud_flags"]
+    assert all("cases" not in f["detail"] for f in case["fraud_flags"])
 
     status, data, resp = await picc.get(
         f"/api/insurer/cases/{world.determined}/evidence/{world.evidence_seq}"

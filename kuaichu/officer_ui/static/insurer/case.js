@@ -50,10 +50,29 @@ export class CaseView {
       [t.ins_cause, a.cause_text || "–"],
       [t.ins_case_status, t["cs_" + c.status] || c.status],
     ]) facts.append(el("dt", "", label), el("dd", "", value));
+    this.fraud(c.fraud_flags || []);
     this.parties(c.parties);
     this.documents(caseId, c);
     this.evidence(caseId, c.evidence);
     this.claim(c.claim);
+  }
+
+  fraud(flags) {
+    // The fraud signals (打击骗保): a reason to look closer, not a verdict.
+    const t = this.t;
+    const list = $("ins-fraud-list");
+    list.textContent = "";
+    for (const f of flags) {
+      const li = el("li", "fraud-flag");
+      li.dataset.code = f.code;
+      li.append(el("strong", "", t["fraud_" + f.code] || f.code));
+      const d = f.detail || {};
+      const what = [d.identity, d.km !== undefined ? `${d.km} km` : null,
+        d.minutes !== undefined ? `${d.minutes} min` : null].filter(Boolean);
+      if (what.length) li.append(" ", el("span", "fraud-what", what.join(" · ")));
+      list.append(li);
+    }
+    $("ins-fraud").hidden = !flags.length;
   }
 
   parties(parties) {
