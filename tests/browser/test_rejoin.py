@@ -29,7 +29,7 @@ def expected_console_errors() -> list[str]:
 
 
 async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
-    server_factory: Any, new_page: Any
+    server_factory: Any, new_page: Any, shoot: Any
 ) -> None:
     server = await server_factory(
         reservation_timeout=5, wrapup_seconds=2, driver_grace_seconds=2, officer_grace_seconds=15
@@ -44,6 +44,8 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await phone.click("#btn-safety-next")
     await answer_eligibly(phone)
     await phone.click("#btn-permissions")
+    await expect(phone.locator("#report-phone")).to_be_visible()
+    await shoot(phone, "driver-2-ready")  # the README's picture of the ready screen
     # A number that is not a mainland mobile is refused on the page, nothing reported.
     await phone.fill("#report-phone", "12345")
     await phone.click("#btn-report")
@@ -69,6 +71,7 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await expect(lost).to_be_visible()
     await expect(console.locator("#driver-callback")).to_have_text("回拨 13800138000")
     await expect(console.locator("#driver-callback")).to_have_attribute("href", "tel:13800138000")
+    await shoot(console, "console-driver-dropped")
     await console.click("#btn-rejoin-sms")
     await expect(console.locator("#rejoin-sms-status")).to_have_text(
         "已发送至 138****8000，链接10分钟内有效。"
