@@ -202,6 +202,14 @@ PARSERS: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy[Any]]] = {
         schemas.parse_status,
         st.fixed_dictionaries({"status": st.sampled_from(["available", "break"])}),
     ),
+    # issue 9: the driver page asks for a fresh media leg.
+    "media_restart": (
+        schemas.parse_media_restart,
+        st.fixed_dictionaries(
+            {"reason": st.sampled_from(schemas.MEDIA_RESTART_REASONS)},
+            optional={"call_id": CALL_IDS},
+        ),
+    ),
     "empty": (
         schemas.parse_empty,
         st.one_of(st.none(), st.fixed_dictionaries({}, optional={"call_id": CALL_IDS})),
