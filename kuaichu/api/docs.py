@@ -30,6 +30,15 @@ def _resolve(schema: Any, components: dict[str, Any]) -> str:
     return json.dumps(schema, ensure_ascii=False, indent=2)
 
 
+def _shown(schema: dict[str, Any]) -> tuple[str | None, str]:
+    """A schema as the page shows it: the name of a component it refers to (a link), or
+    its JSON."""
+    ref = schema.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return ref.rsplit("/", 1)[-1], ""
+    return None, json.dumps(schema, ensure_ascii=False)
+
+
 def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Each operation of the document, flattened for the template."""
     out = []
@@ -47,13 +56,13 @@ def operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                     "summary": op.get("summary", ""),
                     "description": op.get("description", ""),
                     "parameters": op.get("parameters", []),
-                    "body": json.dumps(body["schema"], ensure_ascii=False) if body else None,
+                    "body": _shown(body["schema"]) if body else None,
                     "responses": [
                         {
                             "status": status,
                             "description": response.get("description", ""),
                             "schemas": [
-                                (media, json.dumps(c.get("schema", {}), ensure_ascii=False))
+                                (media, *_shown(c.get("schema", {})))
                                 for media, c in response.get("content", {}).items()
                             ],
                         }
