@@ -142,11 +142,14 @@ async def test_an_insurer_account_gets_no_police_page_api_or_socket(
 ) -> None:
     _, picc_session = await insurer_account(world.server, "picc", "picc.wang")
     picc = Client(http, world.server.url, picc_session)
-    for path in ("/api/cases", f"/api/cases/{world.determined}", "/api/reviews", "/api/complaints"):
+    for path in ("/api/cases", f"/api/cases/{world.determined}", "/api/reviews", "/api/complaints",
+                 f"/api/cases/{world.determined}/claims", f"/api/cases/{world.determined}/fraud"):
         status, body, _ = await picc.get(path)
         assert status == 403, path
         assert body["error"]["code"] == "forbidden"
-    for page in ("/console", "/cases", f"/cases/{world.determined}", "/wallboard", "/reviews"):
+    pages = ("/console", "/cases", f"/cases/{world.determined}", "/wallboard", "/reviews",
+             "/complaints", "/fraud")
+    for page in pages:
         status, _, resp = await picc.get(page)
         assert (status, resp.headers.get("Location")) == (302, "/insurer"), page
     status, page_html, _ = await picc.get("/insurer")
