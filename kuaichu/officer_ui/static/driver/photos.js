@@ -214,6 +214,7 @@ function showShot() {
   $("photo-preview").hidden = !done;
   $("btn-photo-next").hidden = !done;
   $("btn-photo-take").textContent = done ? t.photo_retake : t.photo_take;
+  $("btn-photo-back").hidden = photo.index === 0;
   app.dataset.shot = shot;
   show("photo_shot");
 }
