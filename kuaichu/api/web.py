@@ -190,6 +190,29 @@ def routes() -> list[tuple[str, str, Callable[[web.Request], Awaitable[Any]]]]:
     ]
 
 
+_HTTP_CODES: Final = {404: "not_found", 405: "method_not_allowed"}
+
+
+@web.middleware
+async def api_http_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Under /api/v1 an unknown path or method is a JSON error too (aiohttp's own answers
+    are text): a client parses one error shape, whatever went wrong."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith(PREFIX + "/") or exc.status not in _HTTP_CODES:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return web.json_response(
+            {"error": {"code": _HTTP_CODES[exc.status], "message": exc.reason}},
+            status=exc.status,
+            headers=headers,
+        )
+
+
 def setup_routes(app: web.Application) -> None:
     for method, path, handler in routes():
         app.router.add_route(method, path, handler)
+    app.middlewares.append(api_http_errors)

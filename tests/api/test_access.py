@@ -218,7 +218,21 @@ async def test_the_change_feed_pages_with_an_opaque_cursor(world: dict[str, Any]
             "next_cursor": second["next_cursor"],
             "has_more": False,
         }
-        for bad in ("limit=0", "limit=201", "limit=x", "cursor=%21%21", "cursor=eyJ4IjoxfQ"):
+        # An unknown path or method under /api/v1 is a JSON error like every other.
+        async with http.delete(f"{server.url}/api/v1/cases") as resp:
+            assert resp.status == 405 and "GET" in resp.headers["Allow"]
+            assert (await resp.json())["error"]["code"] == "method_not_allowed"
+        status, _, body = await get(http, server, "/api/v1/nothing/here", token)
+        assert status == 404 and error_code(body) == "not_found"
+        for bad in (
+            "limit=0",
+            "limit=201",
+            "limit=x",
+            "limit=1&limit=2",
+            "cursor=%21%21",
+            "cursor=eyJ4IjoxfQ",
+            "since=yesterday",
+        ):
             status, _, body = await get(http, server, f"/api/v1/cases?{bad}", token)
             assert status == 400, (bad, body)
             assert error_code(body) in ("invalid_message", "invalid_cursor")
