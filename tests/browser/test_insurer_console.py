@@ -19,7 +19,10 @@ PASSWORD = "picc-claims-2026"
 async def test_insurer_console_from_claim_button_to_paid(
     server_factory: ServerFactory, new_page: NewPage
 ) -> None:
-    world = await seed(await server_factory(progress_link_code=False))
+    # An insurer may leave a claim 0.36 s without acting before the other party complains.
+    world = await seed(
+        await server_factory(progress_link_code=False, complaint_after_hours=0.0001)
+    )
     server = world.server
     await insurer_account(server, "picc", "picc.chen", PASSWORD)
     case = world.determined
@@ -100,3 +103,23 @@ async def test_insurer_console_from_claim_button_to_paid(
     await officer.click("#cc-handoff")
     await expect(officer.locator("#cc-list li[data-insurer=cpic]")).to_contain_text("已移交")
     await expect(officer.locator("#cc-list li[data-insurer=picc]")).to_contain_text("已移交")
+
+    # Party A complains that B's insurer (平安) has not acted on its claim ...
+    phone_a = await new_page(phone=True)
+    await phone_a.goto(f"{server.url}/p/{world.tokens[case]['A']}")
+    await expect(phone_a.locator("#pg-complaint-form")).to_be_visible()
+    await phone_a.fill("#pg-complaint-text", "平安保险一直没有联系我")
+    await phone_a.click("#pg-complaint-submit")
+    await expect(phone_a.locator("#pg-complaints li")).to_contain_text("投诉已受理")
+    await expect(phone_a.locator("#pg-complaint-form")).to_be_hidden()
+    # ... which the supervisor finds in the complaint queue and calls back.
+    await officer.click("#link-complaints")
+    await expect(officer).to_have_url(server.url + "/complaints")
+    item = officer.locator("#cpl-list li").first
+    await expect(item.locator(".cpl-text")).to_have_text("平安保险一直没有联系我")
+    await expect(item.locator(".cpl-insurer")).to_have_text("中国平安财产保险")
+    await item.locator("textarea").fill("已联系平安，今日派查勘员")
+    await item.locator("button[type=submit]").click()
+    await expect(officer.locator("#cpl-list li .cpl-called")).to_contain_text("已联系平安")
+    await phone_a.reload()
+    await expect(phone_a.locator("#pg-complaints li")).to_contain_text("已联系平安")

@@ -45,12 +45,12 @@ function item(c) {
     result.textContent = fmt(t.cpl_done_text, { case: c.case_id });
     result.dataset.kind = "ok";
     result.hidden = false;
-    await load();
+    await load(true);
   });
   return li;
 }
 
-async function load() {
+async function load(force = false) {
   let data;
   try {
     data = await apiFetch("GET", "/api/complaints");
@@ -59,7 +59,9 @@ async function load() {
     return;
   }
   banner.hide();
-  if (document.activeElement && list.contains(document.activeElement)) return;
+  // Do not pull the form from under a supervisor who is typing (a callback just written
+  // reloads the list anyway).
+  if (!force && document.activeElement && list.contains(document.activeElement)) return;
   list.textContent = "";
   for (const c of data.complaints) list.append(item(c));
   $("cpl-empty").hidden = data.complaints.length > 0;
