@@ -82,6 +82,7 @@ from .media.leg_health import HealthPolicy
 from .media.plate_reader import PlateReader
 from .media.uplink import MediaMetrics
 from .notify import Doorbell, Notifier, Outbox, make_adapter
+from .officer_ui.mapconfig import check_tiles
 from .photoreports import web as photo_web
 from .photoreports.callbacks import VideoCallbacks
 from .photoreports.service import PhotoConfig, PhotoReports
@@ -103,6 +104,7 @@ from .threadpriority import BackgroundThreads
 from .verification import LocalRegistry, Registry, RemoteRegistry
 from .web import rejoin as rejoin_web
 from .web import setup_routes
+from .web import todo_api as todo_web
 from .web.headers import setup_security_headers
 
 logger = logging.getLogger(__name__)
@@ -631,6 +633,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
     app[settings_key] = settings
     app[rules_key] = rules
+    check_tiles(settings.map_tiles)  # issue 12: a bad --map-tiles stops the start-up here
     app[zone_key] = zone
     app[insurers_key] = insurers
     app[insurer_events_key] = InsurerEvents()
@@ -651,6 +654,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(root.drain)
     setup_routes(app)
     rejoin_web.setup_routes(app)  # issue 12: rejoin links for dropped drivers
+    todo_web.setup_routes(app)  # issue 12: the officer's to-do list
     photo_web.setup_routes(app)  # issue 13: the photo channel
     api_web.setup_routes(app)  # issue 13: the insurers' open API (/api/v1)
     fraud_web.setup_routes(app)  # issue 13: the fraud signals (case page, supervisors' list)

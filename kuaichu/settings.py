@@ -364,6 +364,15 @@ class Settings:
             "feedback arrives (below ~500 a 720p camera starts at a lower resolution)"
         },
     )
+    # issue 12 (panel): maps on closed networks (kuaichu.officer_ui.mapconfig).
+    map_tiles: str = field(
+        default="",
+        metadata={
+            "help": "map tiles as a path template on this server, e.g. /tiles/{z}/{x}/{y}.png "
+            "(routed by the reverse proxy to the centre's tile server); default: a tile-free "
+            "sketch"
+        },
+    )
 
     @property
     def recordings_path(self) -> Path:

@@ -81,7 +81,7 @@ _CAUSE_ZH: Final[dict[AccidentCause, str]] = {
     AccidentCause.REAR_END: "追尾",
     AccidentCause.LANE_CHANGE: "变道",
     AccidentCause.FAILURE_TO_YIELD: "未让行",
-    AccidentCause.TRAFFIC_SIGNAL: "违反交通信号",
+    AccidentCause.TRAFFIC_SIGNAL: "违反交通标志标线或交警指挥",
     AccidentCause.WRONG_WAY: "逆行",
     AccidentCause.REVERSING: "倒车",
     AccidentCause.RED_LIGHT: "闯红灯",

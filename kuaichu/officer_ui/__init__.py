@@ -20,11 +20,12 @@ from kuaichu import __version__ as _kuaichu_version
 from kuaichu.accounts.guards import require_insurer_page, require_officer_page
 from kuaichu.accounts.model import Officer
 from kuaichu.accounts.web import safe_next
-from kuaichu.appkeys import insurer_desk_key
+from kuaichu.appkeys import insurer_desk_key, rules_key, settings_key
 from kuaichu.cases.eligibility import AccidentCause
 from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
 from kuaichu.cases.ids import CASE_ID_PATTERN, CASE_ID_RE
 from kuaichu.cases.liability import Liability, counterpart
+from kuaichu.cases.presets import presets_for_page
 from kuaichu.cases.states import (
     BEFORE_DETERMINATION,
     CORRECTION_STATES,
@@ -33,6 +34,7 @@ from kuaichu.cases.states import (
 )
 from kuaichu.evidence.kinds import capture_buttons
 from kuaichu.officer_ui.i18n import LANG_COOKIE, STRINGS, choose_lang, normalize, strings
+from kuaichu.officer_ui.mapconfig import map_config
 from kuaichu.officer_ui.page_strings import page_strings
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -114,6 +116,10 @@ async def login_page(request: web.Request) -> web.Response:
 async def console_page(request: web.Request, officer: Officer) -> web.Response:
     capture_kinds = capture_buttons(choose_lang(request))
     context = {"officer": officer, "capture_kinds": capture_kinds, **_case_form_context()}
+    # issue 12: the offline map (the sketch, or the centre's own tile server).
+    context["map_config"] = map_config(
+        request.app[settings_key].map_tiles, request.app[rules_key].area
+    )
     return _render(request, "console.html", context)
 
 
@@ -147,6 +153,8 @@ def _case_form_context() -> dict[str, Any]:
             "counterpart": {item.value: counterpart(item).value for item in Liability},
             "correction_states": sorted(CORRECTION_STATES),
             "active_states": sorted(BEFORE_DETERMINATION),
+            # issue 12: the text presets per cause (kuaichu.cases.presets).
+            "presets": presets_for_page(),
         },
     }
 

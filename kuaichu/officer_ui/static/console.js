@@ -10,6 +10,9 @@ import "./console/presence.js";
 import "./console/offer.js";
 import "./console/capture.js";
 import "./console/photoqueue.js"; // issue 13: the photo reports waiting
+import "./console/shortcuts.js"; // issue 12: keyboard shortcuts and their help (?)
+import "./console/todo.js"; // issue 12: the officer's to-do list
+import "./console/wrapup.js"; // issue 12: the wrap-up waits for the case work
 import { restoreCase } from "./console/casehost.js";
 import { ensureMic } from "./console/media.js";
 import { showPanel } from "./console/page.js";

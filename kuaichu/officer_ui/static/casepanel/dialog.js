@@ -1,4 +1,5 @@
-// The case panel's modal <dialog>: a confirmation and, with `reason`, a required written reason.
+// The case panel's modal <dialog>: a confirmation and, with `reason`, a required written reason;
+// with `body` (a DOM node) it shows that too, e.g. the preview of a determination.
 import { $ } from "../common.js";
 
 export class Dialog {
@@ -15,12 +16,18 @@ export class Dialog {
   }
 
   // Resolves to {ok, reason}; a second ask() answers the first one "no".
-  ask({ title, text = "", reason = null }) {
+  ask({ title, text = "", reason = null, body = null, yes = null }) {
     const dialog = $("cp-dialog");
     if (this.resolve) this.resolve({ ok: false });
     $("cp-dialog-title").textContent = title;
     $("cp-dialog-text").textContent = text;
     $("cp-dialog-text").hidden = !text;
+    const host = $("cp-dialog-body");
+    host.textContent = "";
+    if (body) host.append(body);
+    host.hidden = !body;
+    dialog.classList.toggle("cp-dialog-wide", Boolean(body));
+    $("cp-dialog-yes").textContent = yes || this.t.cp_ok;
     $("cp-dialog-reason-wrap").hidden = !reason;
     $("cp-dialog-reason-label").textContent = reason || "";
     $("cp-dialog-reason").value = "";

@@ -69,3 +69,39 @@ export function renderMessages(t, view, offset, onResend) {
     body.append(tr);
   }
 }
+
+// What 出具认定书 is about to issue (issue 12), from the saved form: the liability summary
+// first (who bears what, and why), then the document's facts as it will state them. The
+// officer reads it in the confirmation dialog before the legal document exists.
+export function determinationPreview(t, view, form) {
+  const box = el("div", "cp-preview");
+  box.id = "cp-preview";
+  const summary = el("table", "cp-preview-liability");
+  summary.id = "cp-preview-liability";
+  summary.append(el("caption", "", t.cp_preview_liability));
+  for (const p of form.parties || []) {
+    const tr = el("tr");
+    tr.dataset.party = p.key;
+    tr.append(el("th", "", fmt(t.cp_party, { key: p.key })));
+    tr.append(el("td", "", [p.name, p.plate].filter(Boolean).join(" · ") || "—"));
+    tr.append(el("td", "cp-preview-liab", p.liability ? t["liab_" + p.liability] || p.liability : t.liab_none_chosen));
+    tr.append(el("td", "cp-preview-fault", p.fault || "—"));
+    summary.append(tr);
+  }
+  box.append(summary);
+  const facts = el("dl", "cp-preview-facts");
+  const rows = [
+    [t.cp_cause, form.cause ? t["cause_" + form.cause] || form.cause : "—"],
+    [t.cp_time, form.occurred_at ? String(form.occurred_at).slice(0, 16).replace("T", " ") : "—"],
+    [t.cp_address, form.address || "—"],
+    [t.cp_description, form.description || "—"],
+    [t.cp_legal_basis, form.legal_basis || ($("cp-legal-basis") || {}).placeholder || "—"],
+  ];
+  for (const [label, value] of rows) {
+    facts.append(el("dt", "", label), el("dd", "", value));
+  }
+  box.append(facts);
+  const docs = (view && view.determinations) || [];
+  if (docs.length) box.append(el("p", "cp-preview-note", fmt(t.cp_preview_version, { version: docs.length + 1 })));
+  return box;
+}

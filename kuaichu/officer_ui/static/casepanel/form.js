@@ -1,6 +1,7 @@
 // The case panel's form: rendering the working copy, editing it, parties added and removed.
 // Saving is in saving.js; field errors and the missing list in errors.js.
 import { $, el, fmt } from "../common.js";
+import { mapButton } from "../mapsketch.js";
 import { COUNTERPART, PARTY_KEYS } from "./rules.js";
 
 export const SAVE_TYPING_MS = 1500; // after the last keystroke
@@ -30,11 +31,7 @@ export class FormPart {
     gps.textContent = "";
     if (f.lat !== null && f.lat !== undefined) {
       gps.append(`${Number(f.lat).toFixed(5)}, ${Number(f.lng).toFixed(5)} `);
-      const a = el("a", "", this.t.map_link);
-      a.href = `https://uri.amap.com/marker?position=${f.lng},${f.lat}&coordinate=wgs84`;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      gps.append(a);
+      gps.append(mapButton(this.t, { lat: f.lat, lng: f.lng })); // issue 12: offline map
     } else {
       gps.textContent = this.t.gps_none;
     }

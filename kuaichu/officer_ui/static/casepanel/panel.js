@@ -18,6 +18,7 @@ import { clone, SavingPart } from "./saving.js";
 import { StepsPart } from "./steps.js";
 import { renderAgreement, renderReview, renderTrail } from "./trail.js";
 import { loadFraud } from "./fraud.js";
+import { PresetsPart } from "./presets.js";
 
 // The case states after which nothing changes (kuaichu.cases.transitions.TERMINAL_STATES).
 const CLOSED_STATES = ["closed", "abandoned", "cancelled"];
@@ -64,6 +65,9 @@ export class CasePanel {
     form.addEventListener("click", (ev) => this.onFormClick(ev));
     form.addEventListener("submit", (ev) => ev.preventDefault());
     $("cp-add-party").addEventListener("click", () => this.addParty());
+    // The presets follow the cause and the number of parties.
+    form.addEventListener("change", () => this.form && this.renderPresets());
+    $("cp-add-party").addEventListener("click", () => this.form && this.renderPresets());
     $("cp-save").addEventListener("click", () => this.saveNow());
     $("cp-reload").addEventListener("click", () => this.reloadForm());
     $("cp-overwrite").addEventListener("click", () => this.overwrite());
@@ -210,6 +214,11 @@ export class CasePanel {
     this.renderSteps();
     this.renderMissing(view.missing, view.blockers);
     this.renderVerification();
+    this.renderPresets();
+    if (!closed) {
+      this.autoFill();
+      this.autoVerify();
+    }
     this.renderTimings();
     renderDocuments(this.t, view, this.offset);
     renderMessages(this.t, view, this.offset, (id) => this.resendNotice(id));
@@ -274,7 +283,7 @@ export class CasePanel {
 }
 
 for (const part of [
-  FormPart, SavingPart, ErrorsPart, VerificationPart, StepsPart,
+  FormPart, SavingPart, ErrorsPart, VerificationPart, StepsPart, PresetsPart,
 ]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name === "constructor") continue;

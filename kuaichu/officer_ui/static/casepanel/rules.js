@@ -14,3 +14,5 @@ export const COUNTERPART = rules.counterpart || {};
 export const CORRECTION_STATES = rules.correction_states || [];
 // The determination clock runs in these states.
 export const ACTIVE_STATES = rules.active_states || [];
+// issue 12: the text presets per cause (kuaichu.cases.presets): description, fault, legal basis.
+export const PRESETS = rules.presets || {};

@@ -1,6 +1,7 @@
 // The case panel's state-machine buttons (shown from the view's `allowed` list), linking a second
 // report, and the two advertised timings.
 import { $, apiErrorText, apiFetch, clock, fmt } from "../common.js";
+import { determinationPreview } from "./documents.js";
 import { ACTIVE_STATES, CASE_ID, CORRECTION_STATES } from "./rules.js";
 
 // Methods of CasePanel (panel.js mixes them in): they share the panel's state.
@@ -51,11 +52,20 @@ export class StepsPart {
       }
       case "determine": {
         const correction = CORRECTION_STATES.includes(status);
+        // The preview is of the saved form: pending typing is saved first.
+        if (!(await this.flush())) {
+          this.showResult(this.stale ? t.er_stale_form : t.cp_save_failed, "error");
+          return;
+        }
+        const body = determinationPreview(t, this.view, this.form);
         const ok = correction
           ? await this.ask({
             title: t.cp_correct_title, text: t.cp_correct_text, reason: t.cp_correct_reason,
+            body, yes: t.cp_issue_yes,
           })
-          : await this.ask({ title: t.cp_determine_title, text: t.cp_determine_text });
+          : await this.ask({
+            title: t.cp_determine_title, text: t.cp_determine_text, body, yes: t.cp_issue_yes,
+          });
         if (!ok.ok) return;
         run = async () => {
           const body = correction ? { correction_reason: ok.reason } : {};

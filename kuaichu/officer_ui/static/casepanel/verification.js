@@ -6,6 +6,55 @@ const ITEMS = ["licence", "vehicle", "insurance"];
 
 // Methods of CasePanel (panel.js mixes them in): they share the panel's state.
 export class VerificationPart {
+  // Registry auto-fill (issue 12), for every party: a party whose name, ID number and plate are
+  // saved is looked up without a click (once per those facts), and what the registry confirms
+  // (valid items only) fills the vehicle type, insurer and policy still empty. What it does not
+  // confirm stays an offer ("use") and a decision, as before.
+  autoVerify() {
+    const view = this.view;
+    if (!view || this.busy || this.stale || !(view.allowed || []).includes("cancel")) return;
+    this.autoTried = this.autoTried || {};
+    for (const p of view.form.parties || []) {
+      if (!p.name || !p.licence_no || !p.plate) continue;
+      const check = (view.verification || {})[p.key];
+      if (check && check.current) continue;
+      const sig = [this.caseId, p.name, p.licence_no, p.plate, p.vehicle_type].join("|");
+      if (this.autoTried[p.key] === sig) continue;
+      this.autoTried[p.key] = sig;
+      const card = $("cp-parties").querySelector(`.cp-party[data-key="${p.key}"]`);
+      const btn = card && card.querySelector("[data-action=verify]");
+      if (btn && !btn.disabled) this.verify(p.key, btn);
+    }
+  }
+
+  autoFill() {
+    const checks = (this.view && this.view.verification) || {};
+    if (!this.form) return;
+    this.autoFilled = this.autoFilled || {};
+    let changed = false;
+    for (const party of this.form.parties) {
+      const check = checks[party.key];
+      if (!check) continue;
+      const mark = `${this.caseId}|${party.key}|${check.checked_at}`;
+      if (this.autoFilled[party.key] === mark) continue;
+      this.autoFilled[party.key] = mark;
+      for (const r of check.result.items) {
+        if (r.status !== "valid") continue;
+        const d = r.detail || {};
+        const fields = r.item === "insurance" ? { insurer: d.insurer, policy_no: d.policy_no }
+          : r.item === "vehicle" ? { vehicle_type: d.vehicle_type_key } : {};
+        for (const [field, value] of Object.entries(fields)) {
+          if (!value || party[field]) continue;
+          party[field] = value;
+          this.setValue($(`cp-${party.key}-${field}`), value, true);
+          this.touch(`parties.${party.key}.${field}`);
+          changed = true;
+        }
+      }
+    }
+    if (changed) this.scheduleSave(150);
+  }
+
   renderVerification() {
     const checks = this.view.verification || {};
     for (const card of $("cp-parties").children) {

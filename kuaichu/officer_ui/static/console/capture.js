@@ -4,6 +4,7 @@
 import { $, errorMessage, fmt } from "../common.js";
 import { emitAck } from "../rtc.js";
 import { casePanel } from "./casehost.js";
+import { isTyping } from "./shortcuts.js";
 import { banner, socket, state, t } from "./page.js";
 
 const capturing = new Set(); // kinds whose capture is running
@@ -63,9 +64,9 @@ $("chk-ask-phone").addEventListener("change", (ev) => {
 document.addEventListener("keydown", (ev) => {
   if ($("panel-call").hidden || !state.callId || ev.repeat) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-  // Digits typed into the case form (a phone number, a plate) are not captures.
-  const typing = "input, textarea, select, dialog, [contenteditable]";
-  if (ev.target.closest && ev.target.closest(typing)) return;
+  // Digits typed into the case form (a phone number, a plate) are not captures; a ticked
+  // checkbox (请当事人拍照) holds the focus but takes no text (issue 12: shortcuts.js).
+  if (isTyping(ev.target)) return;
   const n = /^Digit([1-9])$/.exec(ev.code || "");
   if (!n || !CAPTURE_DIGITS.has(n[1])) return;
   ev.preventDefault();

@@ -1,6 +1,7 @@
 // The driver's position as the officer sees it: on the incoming-call card and, with a map
 // link, beside the call.
 import { $ } from "../common.js";
+import { mapButton } from "../mapsketch.js";
 import { t } from "./page.js";
 
 export function formatLatLng(loc) {
@@ -17,11 +18,9 @@ export function renderLocation(loc) {
   }
   const text = document.createElement("div");
   text.textContent = formatLatLng(loc);
-  const link = document.createElement("a");
-  // GPS gives WGS-84; Amap's URI API converts when told so.
-  link.href = `https://uri.amap.com/marker?position=${loc.lng},${loc.lat}&coordinate=wgs84`;
-  link.target = "_blank";
-  link.rel = "noopener noreferrer";
-  link.textContent = t.map_link;
-  dd.append(text, link);
+  // issue 12: a sketch (or the centre's tiles), never an internet map a closed network lacks.
+  const map = mapButton(t, loc);
+  map.id = "btn-map";
+  map.setAttribute("aria-keyshortcuts", "Alt+M");
+  dd.append(text, map);
 }
