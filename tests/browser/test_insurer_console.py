@@ -112,8 +112,11 @@ async def test_insurer_console_from_claim_button_to_paid(
     await phone_a.click("#pg-complaint-submit")
     await expect(phone_a.locator("#pg-complaints li")).to_contain_text("投诉已受理")
     await expect(phone_a.locator("#pg-complaint-form")).to_be_hidden()
-    # ... which the supervisor finds in the complaint queue and calls back.
-    await officer.click("#link-complaints")
+    # ... which the wallboard counts, and the supervisor finds in the queue and calls back.
+    await officer.goto(server.url + "/wallboard")
+    await expect(officer.locator("#wb-complaints")).to_have_text("1")
+    await expect(officer.locator("#wb-complaints-overdue")).to_have_text("0")
+    await officer.click("#wb-complaints-tile")
     await expect(officer).to_have_url(server.url + "/complaints")
     item = officer.locator("#cpl-list li").first
     await expect(item.locator(".cpl-text")).to_have_text("平安保险一直没有联系我")
