@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
@@ -143,14 +143,15 @@ class InsurerDesk:
         dets = await self.cases.determinations(case_id)
         agreements = await self.store.agreement_documents(case_id)
         claim = await self.store.claim(case_id, insurer.code)
+        zone = self.ctx.config.zone
         return {
             "case_id": case_id,
             "status": found.status.value,
             "policyholders": list(found.parties),
             "accident": _accident(form),
             "parties": [_party(p, p.key in found.parties) for p in form.parties],
-            "determination": _doc(dets[-1]) if dets else None,
-            "agreement": _doc(agreements[-1]) if agreements else None,
+            "determination": _doc(dets[-1], zone) if dets else None,
+            "agreement": _doc(agreements[-1], zone) if agreements else None,
             "evidence": [_evidence(e) for e in await self._evidence(case_id)],
             "claim": _claim_dict(claim) if claim else None,
             "statuses": [s.value for s in ClaimStatus],
@@ -596,11 +597,11 @@ def _party(p: Any, policyholder: bool) -> dict[str, Any]:
     }
 
 
-def _doc(d: Determination) -> dict[str, Any]:
+def _doc(d: Determination, zone: tzinfo) -> dict[str, Any]:
     return {
         "number": d.number,
         "version": d.version,
-        "issued_at": datetime.fromtimestamp(d.issued_at).isoformat(timespec="seconds"),
+        "issued_at": datetime.fromtimestamp(d.issued_at, zone).isoformat(timespec="seconds"),
         "sha256": d.pdf_sha256,
     }
 
