@@ -137,6 +137,12 @@ def _stamped(conn: Connection) -> int | None:
     return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 1)
 
 
+def _applied(conn: Connection) -> set[int]:
+    if "schema_version" not in set(inspect(conn).get_table_names()):
+        return set()
+    return {int(v) for v in conn.execute(select(schema_version.c.version)).scalars()}
+
+
 def _stamp(conn: Connection, version: int) -> None:
     conn.execute(insert(schema_version).values(version=version, applied_at=time.time()))
 
@@ -152,8 +158,13 @@ async def migrate(engine: AsyncEngine) -> int:
             return 0
         if found == 1:
             await conn.run_sync(lambda c: metadata.create_all(c, tables=[schema_version]))
+        applied = await conn.run_sync(_applied)
+    # Versions are assigned per piece of work and can land out of order (6 after 7 and 8):
+    # one numbered below the newest stamp still runs if this database was first stamped
+    # before it and never ran it. Every migration checks what exists, so none runs twice.
+    first = min(applied, default=found)
     for version, step in MIGRATIONS:
-        if version <= found:
+        if version <= found and (version in applied or version <= first):
             continue
         async with engine.begin() as conn:
             await conn.run_sync(step)
