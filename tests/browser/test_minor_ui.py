@@ -136,3 +136,23 @@ async def test_a_refused_login_keeps_the_username(
     await page.fill("#password", live_server.officer_password)
     await page.click("#login-submit")
     await expect(page).to_have_url(live_server.url + "/console")
+
+
+async def test_an_unanswered_offer_goes_back_to_the_queue(live_server: Any, new_page: Any) -> None:
+    # The only officer lets the offer run out (5 s in the test server): the call is not
+    # "with another officer" (there is none), it is back in the queue.
+    page: Page = await new_page(viewport=DESKTOP, geolocation=False)
+    await log_in(
+        page, live_server, live_server.officer_username, live_server.officer_password, "/console"
+    )
+    await page.click("#btn-available")
+    driver = await SimDriver(live_server.url).connect()
+    try:
+        await driver.report()
+        await expect(page.locator("#panel-incoming")).to_be_visible()
+        await expect(page.locator("#error-text")).to_have_text(
+            "来电超时未接，已退回队列，将转给下一位空闲坐席。", timeout=15000
+        )
+        await expect(page.locator("#qs-waiting")).to_have_text("1")
+    finally:
+        await driver.close()
