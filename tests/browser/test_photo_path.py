@@ -80,9 +80,9 @@ async def test_photo_report_from_the_driver_page_to_the_determination(
     await page.click("#btn-safety-next")
     for tap in ELIGIBLE_TAPS:
         await page.click(tap)
-    await expect(page.locator("#screen-photo-offer")).to_be_visible()
+    # The camera step carries the offer, with why.
+    await expect(page.locator("#screen-permissions #photo-offer")).to_be_visible()
     await expect(page.locator("#photo-offer-why")).to_have_text("现在没有民警在岗接听视频报警。")
-    await expect(page.locator("#btn-photo-video")).to_be_hidden()  # video is not possible
     await page.click("#btn-photo-start")
 
     # The mobile number for the SMS: checked on the page (and again on the server).
@@ -272,13 +272,11 @@ async def test_a_weak_network_and_a_long_wait_offer_the_photo_path(
         await page.click("#btn-safety-next")
         for tap in ELIGIBLE_TAPS:
             await page.click(tap)
-        await expect(page.locator("#screen-photo-offer")).to_be_visible()
+        await expect(page.locator("#screen-permissions #photo-offer")).to_be_visible()
         await expect(page.locator("#photo-offer-why")).to_have_text(
             "您的网络信号较弱，视频通话可能无法进行。"
         )
         # Video is possible: the driver may still try it.
-        await page.click("#btn-photo-video")
-        await expect(page.locator("#screen-permissions")).to_be_visible()
         await page.click("#btn-permissions")
         await page.click("#btn-report")
         await expect(page.locator("#screen-waiting")).to_be_visible()
@@ -296,3 +294,29 @@ async def test_a_weak_network_and_a_long_wait_offer_the_photo_path(
         assert photo["status"] == "reported"
     finally:
         await officer.close()
+
+
+async def test_outside_the_service_hours_the_refusal_offers_the_photos(
+    server_factory: Callable[..., Any], new_page: Any
+) -> None:
+    """Closed for video (no day has hours): the camera step says so beside the offer; a video
+    report tapped anyway is refused for the hours, and the refusal offers the photos too."""
+    server = await server_factory(service_hours="mon closed")
+    page: Page = await new_page(phone=True)
+    await page.goto(server.url + "/driver")
+    await page.click("#btn-safety-next")
+    for tap in ELIGIBLE_TAPS:
+        await page.click(tap)
+    offer = page.locator("#screen-permissions #photo-offer")
+    await expect(offer).to_be_visible()
+    await expect(page.locator("#photo-offer-why")).to_have_text(
+        "现在不在视频快处的服务时间内，民警无法视频接听。"
+    )
+    await page.click("#btn-permissions")
+    await page.click("#btn-report")
+    await expect(page.locator("#screen-ineligible")).to_be_visible()
+    await expect(page.locator("#driver-app")).to_have_attribute("data-reason", "outside_hours")
+    await expect(page.locator("#screen-ineligible #photo-offer")).to_be_visible()
+    await page.click("#btn-photo-start")
+    await expect(page.locator("#screen-photo-phone")).to_be_visible()
+    assert server.rows("select count(*) from cases")[0][0] == 0

@@ -60,34 +60,39 @@ function poorNetwork() {
 
 // ---------------------------------------------------------------- the offer
 
-function offer(reasons, videoPossible) {
-  const first = reasons[0];
-  $("photo-offer-why").textContent = t["photo_why_" + first] || "";
-  $("btn-photo-video").hidden = !videoPossible;
-  app.dataset.photoReason = first;
-  show("photo_offer");
+// The offer goes into the screen it applies to, before that screen's first button: the
+// driver reads why video will not (or may not) work, and chooses.
+function offer(screenId, reason) {
+  const box = $("photo-offer");
+  const screen = $(screenId);
+  $("photo-offer-why").textContent = t["photo_why_" + reason] || "";
+  screen.insertBefore(box, screen.querySelector(".btn") || null);
+  box.hidden = false;
+  app.dataset.photoReason = reason;
 }
 
 async function maybeOffer() {
-  if (photo.declined || photo.callback) return;
+  $("photo-offer").hidden = true;
+  if (photo.callback) return;
   const info = await loadAvailability();
-  if (!info || !info.photo_channel || state.screen !== "permissions") return;
-  if (!info.video) {
-    offer(info.reasons, false);
-  } else if (poorNetwork()) {
-    photo.pageReason = "poor_network";
-    offer(["poor_network"], true);
+  if (!info || !info.photo_channel) return;
+  if (state.screen === "permissions") {
+    photo.pageReason = null;
+    if (!info.video) {
+      offer("screen-permissions", info.reasons[0]);
+    } else if (poorNetwork()) {
+      photo.pageReason = "poor_network";
+      offer("screen-permissions", "poor_network");
+    }
+  } else if (state.screen === "ineligible" && app.dataset.reason === "outside_hours") {
+    // The server refused the video report for its hours: the photos do not depend on them.
+    offer("screen-ineligible", "outside_hours");
   }
 }
 
 $("btn-photo-start").addEventListener("click", () => {
   show("photo_phone");
   $("photo-phone").focus();
-});
-$("btn-photo-video").addEventListener("click", () => {
-  photo.declined = true;
-  photo.pageReason = null;
-  show("permissions");
 });
 
 // A wait past the maximum: the waiting screen offers photos instead of waiting on.
@@ -124,7 +129,7 @@ setInterval(() => {
 
 new MutationObserver(() => {
   if (state.screen.startsWith("photo_")) photo.lastScreen = state.screen;
-  if (state.screen === "permissions") maybeOffer();
+  if (state.screen === "permissions" || state.screen === "ineligible") maybeOffer();
   // The hang-up's "ended" (from the tap's answer and again from the server) comes after the
   // switch: back to the photo screen the driver is on.
   if (state.screen === "ended" && photo.leftQueue) show(photo.lastScreen || "photo_phone");
