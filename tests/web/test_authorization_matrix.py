@@ -173,6 +173,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/cases/{case_id}/evidence/{seq}"): Rule(Kind.API_KEY),
     ("GET", "/api/v1/cases/{case_id}/manifest"): Rule(Kind.API_KEY),
     ("POST", "/api/v1/cases/{case_id}/claim"): Rule(Kind.API_KEY, {"status": "received"}),
+    # issue 12, rejoin links (kuaichu.web.rejoin): only the live call's own officer sends one
+    # (any other officer gets 404 from the live-call registry; the seeded calls are not live:
+    # tests/browser/test_rejoin.py); the link itself is the driver's only key.
+    ("POST", "/api/calls/{call_id}/rejoin"): Rule(Kind.OFFICER, {}),
+    ("GET", "/j/{token}"): Rule(Kind.PUBLIC),
+    ("POST", "/j/{token}"): Rule(Kind.PUBLIC, {}),
     # issue 13, fraud signals (kuaichu.fraud).
     ("GET", "/api/cases/{case_id}/fraud"): Rule(Kind.CASE),
     ("GET", "/api/fraud/flagged"): Rule(Kind.SUPERVISOR),
