@@ -77,7 +77,7 @@ export function sketch(t, loc, area = []) {
   label.textContent = `${lat.toFixed(5)}, ${lng.toFixed(5)}`;
   root.append(label);
   // North arrow and a 200 m scale bar.
-  const north = svg("text", { x: HALF_W - 60, y: -HALF_H + 60, "font-size": 40, "font-weight": 800, fill: "#0b2e6b" });
+  const north = svg("text", { x: HALF_W - 110, y: -HALF_H + 60, "font-size": 40, "font-weight": 800, fill: "#0b2e6b" });
   north.textContent = "N ↑";
   root.append(north);
   const sx = -HALF_W + 40;

@@ -1,0 +1,174 @@
+"""The officer's to-do list and the offline map in the console (issue 12), in Chromium against
+the real server: a determination revised on review is listed for its officer with the parties'
+names and plates, and opens in the panel beside the console; the driver's position is shown on
+a tile-free sketch with the service area, and the page asks nothing of any host but ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, Route, expect
+
+from sim.client import SimDriver, SimOfficer
+from tests.browser.test_case_pages import (
+    PARTY_A,
+    answered_by_sim_officer,
+    api,
+    seed_registry,
+    to_evidence_collected,
+)
+from tests.browser.test_console import log_in
+from tests.support.axe import check_accessible
+from tests.support.eventually import eventually
+
+pytestmark = pytest.mark.browser
+
+FULL_HD = {"width": 1920, "height": 1080}
+# Nangang district, roughly: the accident (45.7567, 126.6424) lies inside.
+AREA = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"name": "南岗区"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [126.62, 45.74],
+                        [126.67, 45.74],
+                        [126.67, 45.77],
+                        [126.62, 45.77],
+                        [126.62, 45.74],
+                    ]
+                ],
+            },
+        }
+    ],
+}
+
+
+@pytest.fixture
+def expected_console_errors() -> list[str]:
+    return [r"status of 404 .*/recording'"]
+
+
+@pytest.fixture
+async def area_server(server_factory: Any, tmp_path: Path) -> Any:
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps(AREA), encoding="utf-8")
+    server = await server_factory(
+        reservation_timeout=5,
+        wrapup_seconds=2,
+        driver_grace_seconds=1,
+        authority="哈尔滨市公安局交通警察支队",
+        document_prefix="哈公交认字",
+        service_area=str(area),
+    )
+    await seed_registry(server.data_dir, tmp_path / "registry")
+    return server
+
+
+async def revised_on_review(server: Any, officer: SimOfficer) -> str:
+    """A case determined by ``officer``, reviewed on a party's request and revised."""
+    driver = await SimDriver(server.url).connect()
+    try:
+        ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
+        case_id = str(ack["case_id"])
+        offer = await officer.wait_offer()
+        assert (await officer.accept(offer["call_id"]))["ok"]
+        await driver.wait_state("in_call")
+        await to_evidence_collected(officer, case_id)
+        await api(officer, "POST", f"/api/cases/{case_id}/leave-scene", {})
+        await api(officer, "POST", f"/api/cases/{case_id}/determinations", {})
+        assert (await officer.hangup())["ok"]
+    finally:
+        await driver.close()
+    async def notified() -> bool:
+        view = await api(officer, "GET", f"/api/cases/{case_id}")
+        return bool(view["case"]["status"] == "notified")
+
+    await eventually(notified, timeout=30, message="the determination's SMS never went out")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            server.url + ack["progress_url"] + "/review",
+            json={"reason": "B车当时正在变道，我不应负全部责任。"},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+    supervisor = SimOfficer(server.url, server.supervisor_username, server.supervisor_password)
+    try:
+        await api(
+            supervisor,
+            "POST",
+            f"/api/cases/{case_id}/review-decision",
+            {"outcome": "revised", "text": "现场视频显示B车变道，责任划分需重新认定。"},
+        )
+    finally:
+        await supervisor.close()
+    return case_id
+
+
+async def test_revised_review_in_the_todo_list_and_the_map_offline(
+    area_server: Any, new_page: Any, shoot: Any
+) -> None:
+    server = area_server
+    page: Page = await new_page(viewport=FULL_HD, geolocation=False)
+    outside: list[str] = []
+
+    async def only_ours(route: Route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.context.route("**/*", only_ours)
+    await log_in(page, server, server.officer_username, server.officer_password, "/console")
+    await expect(page.locator("#todo-empty")).to_be_visible()
+    await expect(page.locator("#todo-count")).to_have_text("0")
+
+    officer = await answered_by_sim_officer(server)
+    try:
+        case_id = await revised_on_review(server, officer)
+    finally:
+        await officer.close()
+
+    # The console's list refreshes on the case's news (or every 30 s, or on coming back).
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    item = page.locator(f"#todo-list .todo-item[data-case={case_id}]")
+    await expect(item).to_be_visible()
+    await expect(item).to_have_attribute("data-kind", "new_version")
+    await expect(item).to_contain_text("复核改判，需出具新版本")
+    await expect(item).to_contain_text("李明")
+    await expect(item).to_contain_text("黑A·12345")
+    await expect(page.locator("#todo-count")).to_have_text("1")
+    await check_accessible(page, "the console with a to-do item")
+
+    # Opened beside the console (the console stays): the new version is one step away.
+    await item.locator("button").click()
+    await expect(page).to_have_url(server.url + "/console")
+    await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+    await expect(page.locator("#cp-status")).to_have_text("复核已决定")
+    await expect(page.locator("#cp-btn-determine")).to_have_text("出具认定书")
+
+    # The position on a sketch: the point, the service area, a scale; no internet map.
+    await page.locator("#cp-gps .map-open").click()
+    sketch = page.locator("#map-dialog svg.map-sketch")
+    await expect(sketch).to_be_visible()
+    await expect(sketch.locator(".map-point")).to_have_count(1)
+    await expect(sketch.locator("polygon.map-area title")).to_have_text("服务区域: 南岗区")
+    await expect(sketch.locator(".map-scale")).to_have_count(1)
+    await expect(sketch).to_have_attribute("aria-label", "事故位置 45.75670, 126.64240")
+    await check_accessible(page, "the console's map sketch")
+    if await page.locator("#error-banner").is_visible():
+        # The simulated officer shares this account: its call's offer reached this tab too.
+        await page.click("#error-close")
+    await shoot(page, "console-6-map")
+    await page.click("#map-close")
+    assert outside == [], outside
