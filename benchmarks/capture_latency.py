@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -33,7 +34,7 @@ async def run(captures: int, plates: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     per_call = max(1, captures // plates)
     times: list[float] = []
-    right = wrong = none = 0
+    right = wrong = unsure = none = 0
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp) / "data", reservation_timeout=10, wrapup_seconds=0.5)
         try:
@@ -60,6 +61,9 @@ async def run(captures: int, plates: int, seed: int) -> None:
                         none += 1
                     elif plate["plate"].replace("·", "") == text.replace("·", ""):
                         right += 1
+                    elif not plate.get("sure", True):  # offered as 不确定, with alternatives
+                        unsure += 1
+                        print(f"  unsure {plate['plate']} {plate.get('alternatives')} for {text}")
                     else:
                         wrong += 1
                         print(f"  read {plate['plate']} for {text}")
@@ -75,7 +79,8 @@ async def run(captures: int, plates: int, seed: int) -> None:
     print(
         f"{len(times)} plate captures on {plates} calls: click → JPEG + proposal "
         f"p50 {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-        f"max {times[-1] * 1000:.0f} ms; proposals right {right}, wrong {wrong}, none {none}"
+        f"max {times[-1] * 1000:.0f} ms; proposals right {right}, wrong and sure {wrong},"
+        f" unsure {unsure}, none {none}; load average {os.getloadavg()[0]:.1f} at the end"
     )
 
 

@@ -57,6 +57,7 @@ class Tally:
     in_alternatives: int = 0
     cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    scored: list[tuple[float, bool]] = field(default_factory=list)  # best's confidence, right
 
     def add(self, truth: str, readings: list[Any], cpu: float, label: str) -> None:
         self.n += 1
@@ -65,6 +66,8 @@ class Tally:
         right = best is not None and best.plate == truth
         sure = best is not None and bool(getattr(best, "sure", True))
         self.ok += right
+        if best is not None:
+            self.scored.append((float(best.confidence), right))
         self.proposed += sure
         self.proposed_ok += sure and right
         alternatives = getattr(best, "alternatives", ()) if best is not None else ()
@@ -183,6 +186,17 @@ def main() -> int:
     print(f"\nexact whole-plate reading per set (n={args.n} per synthetic set, seed={args.seed})")
     for group in sorted(tallies):
         print(tallies[group].line(group))
+    print("\nprecision / share of frames proposed as sure, if the threshold were ...")
+    thresholds = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    print(f"{'':18s} " + "  ".join(f"{t:>11.1f}" for t in thresholds))
+    for group in sorted(tallies):
+        tally = tallies[group]
+        cells = []
+        for t in thresholds:
+            above = [right for conf, right in tally.scored if conf >= t]
+            share = 100 * len(above) / max(1, tally.n)
+            cells.append(f"{100 * sum(above) / max(1, len(above)):5.1f}/{share:4.0f}%")
+        print(f"{group:18s} " + "  ".join(cells))
     if empty_cpu:
         ms = np.array(empty_cpu) * 1000
         sure = sum("sure)" in f and "unsure" not in f for f in false_props)

@@ -48,7 +48,7 @@ import math
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -80,6 +80,7 @@ EDGE_MIN_LEVEL: Final = 60.0  # |Sobel x| below this is texture, not a character
 # CPU time of one frame, one thread: the detector (~230 ms at 640 px on the benchmark machine,
 # its candidates ~60 ms more) runs only if the stages before left room for it.
 CPU_BUDGET_S: Final = 0.8
+FOUND_SERIAL_CONFIDENCE: Final = 0.9
 DET_COST_S: Final = 0.3
 
 _PROVINCE_CHARS: Final = "".join(sorted(PROVINCES))
@@ -152,6 +153,8 @@ class PlateReading:
     box: tuple[int, int, int, int]  # x, y, w, h in the frame
     # What else it may be, likeliest first (canonical, "京A·12345"); most useful when unsure.
     alternatives: tuple[str, ...] = ()
+    # The confidence of the characters after the province (the stages' stopping rule).
+    serial_confidence: float = field(default=1.0, compare=False, repr=False)
 
     @property
     def sure(self) -> bool:
@@ -272,7 +275,7 @@ class PlateReader:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise MediaError(f"plate reader wants HxWx3 uint8 RGB, got {frame.shape} {frame.dtype}")
         models = self._load()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         # A phone's photo (12 MP) is read at video size: a plate there is large anyway.
         scale = min(1.0, MAX_SIDE / max(frame.shape[0], frame.shape[1]))
         if scale < 1.0:
@@ -280,25 +283,24 @@ class PlateReader:
             frame = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.uint8)
         bgr = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), np.uint8)
         gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), np.uint8)
-        cpu_started = time.thread_time()
-        # Cheapest first; each stage only if the ones before read nothing sure. The number of
+        # Cheapest first; each stage only if the ones before found no plate. The number of
         # candidates per stage is capped, and the text detector (the dearest stage) is skipped
         # once the frame has used its budget: no frame costs much more than CPU_BUDGET_S.
         partial: list[_Candidate] = []
         readings = self._read_candidates(models, bgr, gray, colour_candidates(bgr), partial)
         stages = ["colour"]
-        if not any(r.sure for r in readings):
+        if not any(r.sure for r in readings):  # cheap: tried even after an unsure reading
             tried = [r.box for r in readings]
             found = [c for c in edge_candidates(gray) if not _covered(c, tried)]
             readings += self._read_candidates(models, bgr, gray, found, partial)
             stages.append("edges")
-        if partial and not any(r.sure for r in readings):
+        if partial and not _found(readings):
             tried = [r.box for r in readings]
             found = [c for c in partial[:MAX_EXTENDED] if not _covered(c, tried)]
             readings += self._read_candidates(models, bgr, gray, found)
             stages.append("extended")
         if (
-            not any(r.sure for r in readings)
+            not _found(readings)
             and time.thread_time() - cpu_started < CPU_BUDGET_S - DET_COST_S
         ):
             readings += self._read_candidates(models, bgr, gray, det_candidates(models.det, bgr))
@@ -383,6 +385,12 @@ class PlateReader:
                 models.fold, found.province, head_probs[k * per : (k + 1) * per]
             )
             reading = _accept(found, posterior, seen, item.colour, item.candidate.quad)
+            if reading is not None and _serial_only(found.free):
+                # Read as the serial alone: the candidate may be the right part of a longer
+                # plate (a new-energy one read as seven characters). Try the whole plate too.
+                reading = replace(reading, serial_confidence=0.0)
+                if extend is not None:
+                    extend.append(_extended(item))
             logger.debug(
                 "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"
                 " province %s %.2f (seen %.2f) -> %s",
@@ -400,6 +408,12 @@ class PlateReader:
             if reading is not None:
                 out.append(reading)
         return out
+
+
+def _found(readings: list[PlateReading]) -> bool:
+    """A plate has been found: read as sure, or everything but its province read clearly (a
+    further stage would find the same plate and not see the province any better)."""
+    return any(r.sure or r.serial_confidence >= FOUND_SERIAL_CONFIDENCE for r in readings)
 
 
 def _one_opencv_thread() -> None:
@@ -1242,6 +1256,7 @@ def _accept(
         confidence=round(confidence, 3),
         box=(int(x), int(y), int(w), int(h)),
         alternatives=_alternatives(text, posterior, decoded),
+        serial_confidence=float(np.prod(decoded.char_conf[1:])),
     )
 
 
