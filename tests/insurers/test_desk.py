@@ -137,7 +137,7 @@ async def test_an_insurer_reads_its_policyholders_cases_after_liability_and_noth
         assert not [r for r in await trail(world, refused) if r["what"] == "insurer_read"]
 
 
-async def test_an_insurer_account_gets_no_police_page_api_or_socket(
+async def test_insurer_and_police_accounts_keep_to_their_own_pages_and_the_hand_off(
     world: World, http: aiohttp.ClientSession
 ) -> None:
     _, picc_session = await insurer_account(world.server, "picc", "picc.wang")
@@ -171,6 +171,16 @@ async def test_an_insurer_account_gets_no_police_page_api_or_socket(
     assert status == 403 and body["error"]["detail"]["reason"] == "not_insurer"
     status, _, resp = await police.get("/insurer")
     assert (status, resp.headers.get("Location")) == (302, "/console")
+    # An officer hands the agreed case off to one insurer.
+    status, body = await police.post(f"/api/cases/{world.agreed}/handoff", {"insurer": "cpic"})
+    assert status == 200
+    assert [(c["insurer"], c["parties"]) for c in body["claims"]] == [("cpic", ["B"])]
+    status, body = await police.post(f"/api/cases/{world.agreed}/handoff", {"insurer": "nosuch"})
+    assert status == 400 and "unknown insurer" in body["error"]["message"]
+    status, body = await police.post(f"/api/cases/{world.early}/handoff", {})
+    assert status == 409
+    status, body, _ = await police.get(f"/api/cases/{world.agreed}/claims")
+    assert [c["insurer_name"] for c in body["claims"]] == ["中国太平洋财产保险"]
 
 
 async def test_the_claim_from_the_party_button_to_paid_with_bad_input_refused(
@@ -276,20 +286,3 @@ async def test_the_claim_from_the_party_button_to_paid_with_bad_input_refused(
     async with world.server.app[db_key].engine.connect() as conn:
         rows = (await conn.execute(select(claims.c.insurer).where(claims.c.case_id == case))).all()
     assert sorted(r[0] for r in rows) == ["picc", "pingan"]
-
-
-async def test_an_officer_hands_a_case_off_to_one_insurer(
-    world: World, http: aiohttp.ClientSession
-) -> None:
-    assert world.server.app is not None
-    session = await world.server.app[accounts_key].open_session(world.supervisor)
-    police = Client(http, world.server.url, session)
-    status, body = await police.post(f"/api/cases/{world.agreed}/handoff", {"insurer": "cpic"})
-    assert status == 200
-    assert [(c["insurer"], c["parties"]) for c in body["claims"]] == [("cpic", ["B"])]
-    status, body = await police.post(f"/api/cases/{world.agreed}/handoff", {"insurer": "nosuch"})
-    assert status == 400 and "unknown insurer" in body["error"]["message"]
-    status, body = await police.post(f"/api/cases/{world.early}/handoff", {})
-    assert status == 409
-    status, body, _ = await police.get(f"/api/cases/{world.agreed}/claims")
-    assert [c["insurer_name"] for c in body["claims"]] == ["中国太平洋财产保险"]
