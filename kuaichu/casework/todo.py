@@ -56,3 +56,34 @@ async def todo(store: CaseStore, officer: Officer) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+async def case_list(store: CaseStore, officer: Officer, *, every: bool) -> list[dict[str, Any]]:
+    """我的案件 (issue 12): the recent cases as the list shows them, newest first, each with
+    its parties' names and plates and what it waits for from this officer (``action``, a
+    :data:`KIND_OF` kind, or ``decide_review`` for a supervisor; None when nothing)."""
+    rows = await store.recent_cases(None if every else officer.id, limit=100)
+    reviews = (
+        {r.case_id for r in await store.review_requests()} if officer.is_supervisor else set()
+    )
+    mine = None if not every else {r["id"] for r in await store.recent_cases(officer.id, 100)}
+    out = []
+    for r in rows:
+        form = (await store.form(r["id"])).form
+        action = KIND_OF.get(r["status"]) if mine is None or r["id"] in mine else None
+        if r["id"] in reviews:
+            action = "decide_review"
+        out.append(
+            {
+                "id": r["id"],
+                "status": r["status"],
+                "created_at": r["created_at"],
+                "lat": r["lat"],
+                "lng": r["lng"],
+                "parties": [
+                    {"key": p.key, "name": p.name, "plate": p.plate} for p in form.parties
+                ],
+                "action": action,
+            }
+        )
+    return out

@@ -171,4 +171,23 @@ async def test_revised_review_in_the_todo_list_and_the_map_offline(
     await check_accessible(page, "the console's map sketch")
     await shoot(page, "console-6-map")
     await page.click("#map-close")
+
+    # 我的案件 (a window of its own: the console keeps its call): names, plates, the flag and
+    # a search that finds a plate however it is typed. The page scrolls (only the console
+    # is held to one screen).
+    cases = await page.context.new_page()
+    await cases.goto(server.url + "/cases")
+    row = cases.locator(f"#cases-body tr[data-case={case_id}]")
+    await expect(row.locator(".cases-names")).to_have_text("A 李明、B 王芳")
+    await expect(row.locator(".cases-plates")).to_have_text("黑A·12345、黑A·D12345")
+    await expect(row.locator(".cases-action")).to_have_text("需处理 复核改判，需出具新版本")
+    await check_accessible(cases, "我的案件")
+    await cases.fill("#cases-q", "黑a d12345")
+    await expect(cases.locator("#cases-body tr[data-case]")).to_have_count(1)
+    await cases.fill("#cases-q", "赵")
+    await expect(cases.locator("#cases-body tr.empty")).to_have_text("没有符合条件的案件。")
+    await cases.fill("#cases-q", "")
+    await cases.check("#cases-action")
+    await expect(cases.locator("#cases-body tr[data-case]")).to_have_count(1)
+    assert await cases.evaluate("getComputedStyle(document.body).overflow") != "hidden"
     assert outside == [], outside
