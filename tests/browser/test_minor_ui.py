@@ -4,12 +4,20 @@ not greet the next call, a closed case's form read-only."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from sim.client import SimDriver
+from tests.browser.test_case_pages import (
+    PARTY_A,
+    answered_by_sim_officer,
+    api,
+    case_server,  # noqa: F401 (a fixture)
+    to_evidence_collected,
+)
 from tests.browser.test_console import DESKTOP, log_in
 from tests.browser.test_driver_page import answer_eligibly
 from tests.support.axe import check_accessible
@@ -156,3 +164,47 @@ async def test_an_unanswered_offer_goes_back_to_the_queue(live_server: Any, new_
         await expect(page.locator("#qs-waiting")).to_have_text("1")
     finally:
         await driver.close()
+
+
+async def test_i_agree_shows_that_it_is_being_sent(
+    case_server: Any,  # noqa: F811 (the fixture imported above)
+    new_page: Any,
+) -> None:
+    server = case_server
+    officer = await answered_by_sim_officer(server)
+    driver = await SimDriver(server.url).connect()
+    try:
+        ack = await driver.report(lat=45.7567, lng=126.6424, phone=PARTY_A["phone"])
+        case_id = ack["case_id"]
+        assert (await officer.accept((await officer.wait_offer())["call_id"]))["ok"]
+        await driver.wait_state("in_call")
+        await to_evidence_collected(officer, case_id)
+        await api(officer, "POST", f"/api/cases/{case_id}/leave-scene", {})
+        assert (await officer.hangup())["ok"]
+        await api(officer, "POST", f"/api/cases/{case_id}/agreement", {})
+
+        phone: Page = await new_page(phone=True, geolocation=False)
+        gate = asyncio.Event()
+
+        async def slow(route: Route) -> None:
+            await gate.wait()  # a slow roadside network
+            await route.continue_()
+
+        await phone.route("**/agreement", slow)
+        await phone.goto(server.url + ack["progress_url"])
+        agree = phone.locator("#pg-agree-confirm")
+        await expect(agree).to_have_text("我同意")
+        await agree.click()
+        await expect(agree).to_be_disabled()
+        await expect(agree).to_have_attribute("aria-busy", "true")
+        await expect(agree).to_have_text("正在提交…")
+        await expect(phone.locator("#pg-agree-withdraw")).to_be_disabled()
+        await check_accessible(phone, "the progress page while 我同意 is sent")
+        gate.set()
+        await expect(phone.locator("#pg-agree-list li").nth(0)).to_have_attribute(
+            "data-confirmed", "true"
+        )
+        await expect(agree).to_be_hidden()
+    finally:
+        await driver.close()
+        await officer.close()

@@ -159,12 +159,23 @@ async function agreement(action) {
   if (sending) return;
   sending = true;
   $("pg-agree-error").textContent = "";
+  // The tap shows at once that it is being sent (issue 12): on a slow roadside network a
+  // button that does nothing gets tapped again, or the page gets closed.
+  const button = $(action === "confirm" ? "pg-agree-confirm" : "pg-agree-withdraw");
+  const label = button.textContent;
+  const buttons = [$("pg-agree-confirm"), $("pg-agree-withdraw")];
+  for (const b of buttons) b.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  button.textContent = t.pg_sending;
   try {
     await apiFetch("POST", `${base}/agreement`, { action });
   } catch (err) {
     $("pg-agree-error").textContent = apiErrorText(t, err);
   } finally {
     sending = false;
+    for (const b of buttons) b.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = label;
     await load();
   }
 }
