@@ -9,41 +9,42 @@ of a case; fetching the case is.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..accounts.model import Officer, Role
 from ..cases.actions import AuditAction
-from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
+from ..cases.form import VEHICLE_TYPES, mask_id_number
+from ..cases.identity import Kind
 from ..cases.states import CaseState
-from ..errors import InvalidMessage, NotFound
+from ..errors import NotFound
 from ..evidence.ledger import Ledger
 from ..evidence.manifest import MANIFEST_NAME
 from ..insurers.model import Insurer, InsurerDirectory
-from ..insurers.scope import VISIBLE_STATES, InsurerScope, VisibleCase, policyholders
+from ..insurers.scope import (
+    VISIBLE_STATES,
+    InsurerScope,
+    VisibleCase,
+    index_names,
+    indexed_policyholders,
+)
 from ..notify import mask_phone
 from ..storage.casefiles import CaseStore
 from ..storage.db import Database
-from ..storage.tables import agreement_documents, case_audit, case_files, cases, claims
+from ..storage.tables import agreement_documents, case_changes, case_index, cases, claims
 from .cursor import Cursor, decode, encode
 from .keys import ApiKey
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE: Final = 200
-_CHUNK: Final = 400
-# Trail entries that are reads, not changes: they do not move a case up the change feed (a
-# read would otherwise make the case "changed" for the reader itself, for ever).
-READ_ACTIONS: Final = frozenset({AuditAction.API_READ.value, "insurer_viewed"})
 
 
 class FraudFlags(Protocol):
@@ -123,87 +124,52 @@ class OpenApi:
     async def changes(self, key: ApiKey, cursor: str | None, limit: int) -> dict[str, Any]:
         """The insurer's cases by their last change (not counting reads), oldest first, after
         ``cursor``: at most ``limit``, with the cursor of the page's last case. An empty page
-        keeps the cursor it was asked with, so a client can poll with it."""
+        keeps the cursor it was asked with, so a client can poll with it.
+
+        One query on the identity index (the insurer's policyholders' cases) and
+        ``case_changes`` (each case's last change, indexed by (changed_at, case_id)): the
+        page is read from the cursor on, no form and no trail is read."""
         after = decode(cursor) if cursor else None
         insurer = self.insurer(key)
-        rows = await self._candidates(insurer)
-        changed = await self._last_changes([r[0] for r in rows])
-        feed = sorted(
-            (Cursor(changed[case_id], case_id), status, parties)
-            for case_id, status, parties in rows
-            if case_id in changed
+        names = index_names(insurer)
+        ours = select(case_index.c.case_id).where(
+            case_index.c.kind == Kind.INSURER.value, case_index.c.value.in_(names)
+        )
+        query = (
+            select(case_changes.c.case_id, case_changes.c.changed_at, cases.c.status)
+            .join(cases, cases.c.id == case_changes.c.case_id)
+            .where(
+                case_changes.c.case_id.in_(ours),
+                cases.c.status.in_([s.value for s in VISIBLE_STATES]),
+            )
+            .order_by(case_changes.c.changed_at, case_changes.c.case_id)
+            .limit(limit + 1)
         )
         if after is not None:
-            feed = [item for item in feed if item[0] > after]
-        page = feed[:limit]
+            query = query.where(
+                or_(
+                    case_changes.c.changed_at > after.changed,
+                    and_(
+                        case_changes.c.changed_at == after.changed,
+                        case_changes.c.case_id > after.case_id,
+                    ),
+                )
+            )
+        async with self.engine.connect() as conn:
+            rows = [(r[0], float(r[1]), r[2]) for r in (await conn.execute(query)).all()]
+            page = rows[:limit]
+            parties = await indexed_policyholders(conn, names, [r[0] for r in page])
         items = [
             {
-                "case_id": c.case_id,
+                "case_id": case_id,
                 "status": status,
-                "changed_at": datetime.fromtimestamp(c.changed, self.zone).isoformat(),
-                "policyholders": list(parties),
+                "changed_at": datetime.fromtimestamp(changed, self.zone).isoformat(),
+                "policyholders": list(parties.get(case_id, ())),
             }
-            for c, status, parties in page
+            for case_id, changed, status in page
         ]
-        next_cursor = encode(page[-1][0]) if page else cursor
-        return {"cases": items, "next_cursor": next_cursor, "has_more": len(feed) > limit}
-
-    async def _candidates(self, insurer: Insurer) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The visible cases with the insurer's policyholders. The forms are JSON: parsed and
-        matched in a worker thread, not on the event loop (a centre has thousands)."""
-        # Read a few hundred at a time: SQLAlchemy builds the rows on the loop's thread.
-        rows: list[tuple[str, str, str]] = []
-        last = ""
-        while True:
-            query = (
-                select(cases.c.id, cases.c.status, case_files.c.data)
-                .join(case_files, case_files.c.case_id == cases.c.id)
-                .where(cases.c.status.in_([s.value for s in VISIBLE_STATES]), cases.c.id > last)
-                .order_by(cases.c.id)
-                .limit(_CHUNK)
-            )
-            async with self.engine.connect() as conn:
-                chunk = [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
-            rows.extend(chunk)
-            if len(chunk) < _CHUNK:
-                break
-            last = chunk[-1][0]
-
-        def match() -> list[tuple[str, str, tuple[str, ...]]]:
-            out = []
-            for case_id, status, data in rows:
-                try:
-                    form = CaseForm.parse(json.loads(data))
-                except (ValueError, InvalidMessage):
-                    continue  # the scope hides a form that does not parse; so does the feed
-                parties = policyholders(form, insurer)
-                if parties:
-                    out.append((case_id, status, parties))
-            return out
-
-        return await asyncio.to_thread(match)
-
-    async def _last_changes(self, case_ids: Sequence[str]) -> dict[str, float]:
-        """Each case's last change: the time of its last trail entry that is not a read."""
-        out: dict[str, float] = {}
-        for start in range(0, len(case_ids), 500):
-            chunk = list(case_ids[start : start + 500])
-            last = (
-                select(case_audit.c.case_id, func.max(case_audit.c.seq).label("seq"))
-                .where(
-                    case_audit.c.case_id.in_(chunk), case_audit.c.what.not_in(READ_ACTIONS)
-                )
-                .group_by(case_audit.c.case_id)
-                .subquery()
-            )
-            query = select(case_audit.c.case_id, case_audit.c.when).join(
-                last,
-                and_(case_audit.c.case_id == last.c.case_id, case_audit.c.seq == last.c.seq),
-            )
-            async with self.engine.connect() as conn:
-                for case_id, when in await conn.execute(query):
-                    out[case_id] = datetime.fromisoformat(when).timestamp()
-        return out
+        next_cursor = encode(Cursor(page[-1][1], page[-1][0])) if page else cursor
+        return {"cases": items, "next_cursor": next_cursor, "has_more": len(rows) > limit}
 
     # -- one case ---------------------------------------------------------------------------------
 

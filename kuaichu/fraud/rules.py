@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Final
 
+from ..cases.identity import norm_id, norm_phone, norm_plate
+
 WARNING: Final = "warning"
 INFO: Final = "info"
 EARTH_KM: Final = 6371.0
@@ -106,18 +108,10 @@ def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _norm_plate(plate: str) -> str:
-    return "".join(ch for ch in plate.upper() if ch.isalnum())
-
-
-def _norm_phone(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return digits[-11:] if len(digits) >= 11 else ""
-
-
-def _norm_id(number: str) -> str:
-    value = "".join(ch for ch in number.upper() if ch.isalnum())
-    return value if len(value) >= 6 else ""
+# The index (kuaichu.storage.caseindex) stores the keys these spell: one normalisation.
+_norm_plate = norm_plate
+_norm_phone = norm_phone
+_norm_id = norm_id
 
 
 def identities(party: PartyFacts) -> tuple[set[str], set[str]]:

@@ -1,6 +1,9 @@
-"""The fraud signals of stored cases: the facts loaded by a few queries, the rules
-(:mod:`.rules`) run in a worker thread (the forms are JSON to parse, and the supervisor's list
-compares a whole window of cases), never on the event loop."""
+"""The fraud signals of stored cases: the facts loaded from the identity index
+(:mod:`kuaichu.storage.caseindex`: plates, ID numbers, phones, declared place and time), the
+cases' rows and their stills, then the rules (:mod:`.rules`) run in a worker thread. No form
+is parsed: the repeat rules only need the cases that share an identity with the ones looked
+at, and the index finds those by an indexed join.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +12,304 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import or_, select
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..cases.form import CaseForm
+from ..cases.identity import MATCH_KINDS, Kind, party_keys
+from ..cases.plates import normalise_plate
 from ..errors import InvalidMessage, NotFound
-from ..storage.tables import captures, case_files, cases
-from .rules import CaseFacts, PartyFacts, PhotoFacts, PlateReading, Policy, flag_cases
+from ..storage.tables import captures, case_index, cases
+from .rules import (
+    CaseFacts,
+    PartyFacts,
+    PhotoFacts,
+    PlateReading,
+    Policy,
+    distance_km,
+    flag_cases,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_LISTED: Final = 500
 _CHUNK: Final = 400
+_MATCH: Final = [k.value for k in MATCH_KINDS]
+
+Key = tuple[str, str]  # (kind, value) of the index
 
 
-def _needles(case: CaseFacts) -> list[str]:
-    """The texts of the case's identities as a stored form spells them (``"plate": "…"``):
-    a form holding one of them may name the same vehicle or person."""
-    out = []
-    for party in case.parties:
-        for name, value in (
-            ("plate", party.plate),
-            ("licence_no", party.licence_no),
-            ("phone", party.phone),
-        ):
-            if value:
-                out.append(f"{json.dumps(name)}: {json.dumps(value, ensure_ascii=False)}")
-    return out
+def _shown_plate(value: str) -> str:
+    # The index holds the plate without its separator; flags show it as the form does.
+    try:
+        return normalise_plate(value)
+    except InvalidMessage:
+        return value
 
 
-def _facts(row: RowMapping, shots: Sequence[RowMapping]) -> CaseFacts:
-    form: CaseForm | None = None
-    if row["data"] is not None:
-        try:
-            form = CaseForm.parse(json.loads(row["data"]))
-        except (ValueError, InvalidMessage):
-            form = None
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class FraudSignals:
+    """Flags per case, and the flagged cases of a period, from the database."""
+
+    def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
+        self.engine = engine
+        self.policy = policy
+
+    async def _facts(
+        self, conn: AsyncConnection, ids: Sequence[str]
+    ) -> tuple[dict[str, CaseFacts], dict[str, str]]:
+        """The rules' facts of these cases, and their statuses: a few queries per few hundred
+        cases (SQLAlchemy builds rows on the loop's thread; the chunks keep each step short)."""
+        rows: dict[str, Any] = {}
+        index: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        shots: dict[str, list[Any]] = defaultdict(list)
+        for part in _chunks(list(ids)):
+            query = select(
+                cases.c.id, cases.c.created_at, cases.c.status, cases.c.lat, cases.c.lng
+            ).where(cases.c.id.in_(part))
+            for row in (await conn.execute(query)).mappings():
+                rows[row["id"]] = row
+            query = select(
+                case_index.c.case_id, case_index.c.kind, case_index.c.value, case_index.c.party
+            ).where(
+                case_index.c.case_id.in_(part),
+                case_index.c.kind.in_([*_MATCH, Kind.PLACE.value, Kind.OCCURRED.value]),
+            )
+            for found in await conn.execute(query):
+                index[found[0]].append((found[1], found[2], found[3]))
+            query = select(
+                captures.c.id, captures.c.case_id, captures.c.source, captures.c.plate,
+                captures.c.exif_taken_at, captures.c.exif_lat, captures.c.exif_lng,
+            ).where(
+                captures.c.case_id.in_(part),
+                or_(
+                    captures.c.plate.is_not(None),
+                    captures.c.exif_taken_at.is_not(None),
+                    captures.c.exif_lat.is_not(None),
+                ),
+            )
+            for shot in (await conn.execute(query)).mappings():
+                shots[shot["case_id"]].append(shot)
+        facts = {
+            case_id: _case_facts(row, index.get(case_id, ()), shots.get(case_id, ()))
+            for case_id, row in rows.items()
+        }
+        return facts, {case_id: row["status"] for case_id, row in rows.items()}
+
+    async def _sharing(
+        self, conn: AsyncConnection, keys: Iterable[Key], since: float, until: float
+    ) -> set[str]:
+        """The cases reported in [since, until] that hold one of ``keys``."""
+        out: set[str] = set()
+        for part in _chunks(sorted(set(keys)), 200):
+            query = (
+                select(case_index.c.case_id)
+                .join(cases, cases.c.id == case_index.c.case_id)
+                .where(
+                    tuple_(case_index.c.kind, case_index.c.value).in_(list(part)),
+                    cases.c.created_at >= since,
+                    cases.c.created_at <= until,
+                )
+                .distinct()
+            )
+            out.update(r[0] for r in await conn.execute(query))
+        return out
+
+    async def _population(
+        self, conn: AsyncConnection, targets: dict[str, CaseFacts], since: float, until: float
+    ) -> dict[str, CaseFacts]:
+        """The targets and every case of [since, until] sharing a plate, an ID number or a
+        phone with one of them: all the repeat rules can match."""
+        keys = {
+            (kind, value)
+            for facts in targets.values()
+            for kind, value in _match_keys(facts)
+        }
+        others = sorted(await self._sharing(conn, keys, since, until) - set(targets))
+        population = dict(targets)
+        if others:
+            population.update((await self._facts(conn, others))[0])
+        return population
+
+    async def flags(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's flags against the cases within the window around it that share one of
+        its plates, ID numbers or phones (found in the identity index)."""
+        window = self.policy.window_days * 86400
+        async with self.engine.connect() as conn:
+            created = await conn.scalar(select(cases.c.created_at).where(cases.c.id == case_id))
+            if created is None:
+                raise NotFound(f"no case {case_id}")
+            own, _status = await self._facts(conn, [case_id])
+            population = await self._population(conn, own, created - window, created + window)
+
+        def compute() -> list[dict[str, Any]]:
+            found = flag_cases([own[case_id]], list(population.values()), self.policy)
+            return [flag.to_dict() for flag in found.get(case_id, [])]
+
+        return await asyncio.to_thread(compute)
+
+    async def flagged(self, days: float = 30.0, now: float | None = None) -> list[dict[str, Any]]:
+        """The cases of the last ``days`` that have at least one flag, newest first (at most
+        500), each with its flags: the supervisor's list.
+
+        Only cases that can have a flag are loaded: those sharing an identity with another
+        case within the window (a self-join of the index), those whose phone reported from
+        farther than the limit from the declared place, and those with stills that carry a
+        plate reading or EXIF data."""
+        now = time.time() if now is None else now
+        window = self.policy.window_days * 86400
+        since = now - days * 86400
+        until = now + 1
+        async with self.engine.connect() as conn:
+            candidates = await self._repeats(conn, since, until, window)
+            candidates |= await self._far(conn, since, until)
+            candidates |= await self._with_stills(conn, since, until)
+            targets, status = await self._facts(conn, sorted(candidates))
+            population = await self._population(conn, targets, since - window, until)
+
+        def compute() -> list[dict[str, Any]]:
+            found = flag_cases(list(targets.values()), list(population.values()), self.policy)
+            out = []
+            for facts in sorted(targets.values(), key=lambda f: f.created_at, reverse=True):
+                flags = found.get(facts.case_id) or []
+                if flags:
+                    out.append(
+                        {
+                            "case_id": facts.case_id,
+                            "status": status[facts.case_id],
+                            "created_at": facts.created_at,
+                            "reported": datetime.fromtimestamp(facts.created_at).isoformat(
+                                timespec="minutes"
+                            ),
+                            "flags": [flag.to_dict() for flag in flags],
+                        }
+                    )
+                    if len(out) >= MAX_LISTED:
+                        break
+            return out
+
+        return await asyncio.to_thread(compute)
+
+    async def _repeats(
+        self, conn: AsyncConnection, since: float, until: float, window: float
+    ) -> set[str]:
+        """Cases of [since, until] holding a plate, ID number or phone that another case
+        reported within the window also holds (the index's (kind, value) index)."""
+        a, b = case_index.alias("a"), case_index.alias("b")
+        ca, cb = cases.alias("ca"), cases.alias("cb")
+        query = (
+            select(a.c.case_id)
+            .join(ca, ca.c.id == a.c.case_id)
+            .join(
+                b,
+                and_(b.c.kind == a.c.kind, b.c.value == a.c.value, b.c.case_id != a.c.case_id),
+            )
+            .join(cb, cb.c.id == b.c.case_id)
+            .where(
+                a.c.kind.in_(_MATCH),
+                ca.c.created_at >= since,
+                ca.c.created_at <= until,
+                cb.c.created_at >= ca.c.created_at - window,
+                cb.c.created_at <= ca.c.created_at + window,
+                cb.c.created_at <= until,
+            )
+            .distinct()
+        )
+        return {r[0] for r in await conn.execute(query)}
+
+    async def _far(self, conn: AsyncConnection, since: float, until: float) -> set[str]:
+        """Cases of [since, until] whose phone reported farther than the limit from the
+        declared place. A page at a time, by case id."""
+        out: set[str] = set()
+        last = ""
+        while True:
+            query = (
+                select(cases.c.id, cases.c.lat, cases.c.lng, case_index.c.value)
+                .join(
+                    case_index,
+                    and_(
+                        case_index.c.case_id == cases.c.id,
+                        case_index.c.kind == Kind.PLACE.value,
+                    ),
+                )
+                .where(
+                    cases.c.created_at >= since,
+                    cases.c.created_at <= until,
+                    cases.c.lat.is_not(None),
+                    cases.c.lng.is_not(None),
+                    cases.c.id > last,
+                )
+                .order_by(cases.c.id)
+                .limit(2000)
+            )
+            page = (await conn.execute(query)).all()
+            for case_id, lat, lng, place in page:
+                declared = _place(place)
+                if declared and distance_km(lat, lng, *declared) > self.policy.gps_km:
+                    out.add(case_id)
+            if len(page) < 2000:
+                return out
+            last = page[-1][0]
+
+    async def _with_stills(self, conn: AsyncConnection, since: float, until: float) -> set[str]:
+        query = (
+            select(captures.c.case_id)
+            .join(cases, cases.c.id == captures.c.case_id)
+            .where(
+                cases.c.created_at >= since,
+                cases.c.created_at <= until,
+                or_(
+                    captures.c.plate.is_not(None),
+                    captures.c.exif_taken_at.is_not(None),
+                    captures.c.exif_lat.is_not(None),
+                ),
+            )
+            .distinct()
+        )
+        return {r[0] for r in await conn.execute(query)}
+
+
+def _place(value: str | None) -> tuple[float, float] | None:
+    if not value:
+        return None
+    try:
+        lat, lng = (float(x) for x in value.split(","))
+    except ValueError:
+        return None
+    return lat, lng
+
+
+def _match_keys(facts: CaseFacts) -> set[Key]:
+    return {
+        (kind.value, value)
+        for party in facts.parties
+        for kind, value in party_keys(party.plate, party.licence_no, party.phone)
+    }
+
+
+def _case_facts(
+    row: Any, index: Iterable[tuple[str, str, str]], shots: Sequence[Any]
+) -> CaseFacts:
+    parties: dict[str, dict[str, str]] = defaultdict(dict)
+    place: tuple[float, float] | None = None
+    occurred: float | None = None
+    for kind, value, party in index:
+        if kind == Kind.PLACE.value:
+            place = _place(value)
+        elif kind == Kind.OCCURRED.value:
+            try:
+                occurred = float(value)
+            except ValueError:
+                occurred = None
+        else:
+            parties[party][kind] = value
     photos = []
     readings = []
     for shot in shots:
@@ -69,122 +329,18 @@ def _facts(row: RowMapping, shots: Sequence[RowMapping]) -> CaseFacts:
         created_at=row["created_at"],
         report_lat=row["lat"],
         report_lng=row["lng"],
-        declared_lat=form.lat if form else None,
-        declared_lng=form.lng if form else None,
-        occurred_at=form.occurred_at.timestamp() if form and form.occurred_at else None,
+        declared_lat=place[0] if place else None,
+        declared_lng=place[1] if place else None,
+        occurred_at=occurred,
         parties=tuple(
-            PartyFacts(p.key, p.plate, p.licence_no, p.phone)
-            for p in (form.parties if form else ())
+            PartyFacts(
+                key,
+                _shown_plate(keys.get(Kind.PLATE.value, "")) if Kind.PLATE.value in keys else "",
+                keys.get(Kind.ID.value, ""),
+                keys.get(Kind.TEL.value, ""),
+            )
+            for key, keys in sorted(parties.items())
         ),
         photos=tuple(photos),
         readings=tuple(readings),
     )
-
-
-class FraudSignals:
-    """Flags per case, and the flagged cases of a period, from the database."""
-
-    def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
-        self.engine = engine
-        self.policy = policy
-
-    async def _rows(
-        self, since: float, until: float, contains: Sequence[str] | None = None
-    ) -> tuple[list[RowMapping], dict[str, list[RowMapping]]]:
-        """The cases reported in [since, until] (only those whose stored form contains one of
-        ``contains``, when given) and their stills. Fetched in chunks: SQLAlchemy builds the
-        rows on the event loop's thread, so a window of thousands of forms is read a few
-        hundred at a time, with the loop free in between."""
-        where = [cases.c.created_at >= since, cases.c.created_at <= until]
-        if contains is not None:
-            if not contains:
-                return [], {}
-            where.append(
-                or_(*(case_files.c.data.contains(text, autoescape=True) for text in contains))
-            )
-        rows: list[RowMapping] = []
-        last = ""
-        while True:
-            query = (
-                select(
-                    cases.c.id, cases.c.created_at, cases.c.status, cases.c.lat, cases.c.lng,
-                    case_files.c.data,
-                )
-                .outerjoin(case_files, case_files.c.case_id == cases.c.id)
-                .where(*where, cases.c.id > last)
-                .order_by(cases.c.id)
-                .limit(_CHUNK)
-            )
-            async with self.engine.connect() as conn:
-                chunk = list((await conn.execute(query)).mappings().all())
-            rows.extend(chunk)
-            if len(chunk) < _CHUNK:
-                break
-            last = chunk[-1]["id"]
-        rows.sort(key=lambda r: r["created_at"], reverse=True)
-        shots: dict[str, list[RowMapping]] = defaultdict(list)
-        ids = [r["id"] for r in rows]
-        for start in range(0, len(ids), _CHUNK):
-            shots_query = select(
-                captures.c.id, captures.c.case_id, captures.c.source, captures.c.plate,
-                captures.c.exif_taken_at, captures.c.exif_lat, captures.c.exif_lng,
-            ).where(captures.c.case_id.in_(ids[start : start + _CHUNK]))
-            async with self.engine.connect() as conn:
-                for shot in (await conn.execute(shots_query)).mappings():
-                    shots[shot["case_id"]].append(shot)
-        return rows, shots
-
-    async def flags(self, case_id: str) -> list[dict[str, Any]]:
-        """The case's flags against the cases within the window around it that share one of
-        its plates, ID numbers or phones (found by their stored forms' text, so only those
-        are loaded and parsed)."""
-        async with self.engine.connect() as conn:
-            created = await conn.scalar(select(cases.c.created_at).where(cases.c.id == case_id))
-        if created is None:
-            raise NotFound(f"no case {case_id}")
-        own, own_shots = await self._rows(created, created, None)
-        own = [r for r in own if r["id"] == case_id]
-        target = await asyncio.to_thread(_facts, own[0], own_shots.get(case_id, ()))
-        window = self.policy.window_days * 86400
-        rows, shots = await self._rows(created - window, created + window, _needles(target))
-
-        def compute() -> list[dict[str, Any]]:
-            population = [_facts(r, shots.get(r["id"], ())) for r in rows if r["id"] != case_id]
-            found = flag_cases([target], [target, *population], self.policy)
-            return [flag.to_dict() for flag in found.get(case_id, [])]
-
-        return await asyncio.to_thread(compute)
-
-    async def flagged(self, days: float = 30.0, now: float | None = None) -> list[dict[str, Any]]:
-        """The cases of the last ``days`` that have at least one flag, newest first (at most
-        500), each with its flags: the supervisor's list."""
-        now = time.time() if now is None else now
-        window = self.policy.window_days * 86400
-        since = now - days * 86400
-        rows, shots = await self._rows(since - window, now + 1)
-
-        def compute() -> list[dict[str, Any]]:
-            population = [_facts(r, shots.get(r["id"], ())) for r in rows]
-            targets = [f for f in population if f.created_at >= since]
-            found = flag_cases(targets, population, self.policy)
-            status = {r["id"]: r["status"] for r in rows}
-            out = []
-            for facts in targets:  # newest first, as loaded
-                flags = found.get(facts.case_id) or []
-                if flags:
-                    out.append(
-                        {
-                            "case_id": facts.case_id,
-                            "status": status[facts.case_id],
-                            "created_at": facts.created_at,
-                            "reported": datetime.fromtimestamp(facts.created_at).isoformat(
-                                timespec="minutes"
-                            ),
-                            "flags": [flag.to_dict() for flag in flags],
-                        }
-                    )
-                    if len(out) >= MAX_LISTED:
-                        break
-            return out
-
-        return await asyncio.to_thread(compute)

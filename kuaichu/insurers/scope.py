@@ -22,28 +22,31 @@ Use::
     await scope.may_see(insurer, case_id) # bool
 
 :func:`visible` and :func:`policyholders` are the pure halves, for code that already holds
-the state and the form. This module reads only; recording the read in the case's audit trail
-is the caller's (the console does it in :mod:`kuaichu.insurers.service`).
+the state and the form. Against the database, rule 1 is answered by the identity index
+(:mod:`kuaichu.storage.caseindex`), never by parsing forms. This module reads only;
+recording the read in the case's audit trail is the caller's (the console does it in
+:mod:`kuaichu.insurers.service`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.form import CaseForm
+from ..cases.identity import Kind
 from ..cases.states import CaseState
-from ..errors import Forbidden, InvalidMessage, NotFound
-from ..storage.tables import case_files, cases
+from ..errors import Forbidden, NotFound
+from ..storage.tables import case_index, cases
 from .model import Insurer
 
 logger = logging.getLogger(__name__)
+
+_CHUNK: Final = 500
 
 # Liability is set: a determination exists (and every state after it), or an agreement was
 # approved. CLOSED is reached only from NOTIFIED, REVIEW_DECIDED and AGREEMENT_APPROVED.
@@ -97,37 +100,43 @@ class InsurerScope:
         """Every case ``insurer`` may see, newest first, at most ``limit``, reported at or
         after ``since`` (epoch seconds) if given.
 
-        The form is JSON, so the policyholder test parses each case in a visible state (one
-        indexed scan of ``cases.status``), in a worker thread: ~benchmarks/insurer_scope.py
-        for the cost at a centre's volume."""
+        Rule 1 is looked up in the identity index (:mod:`kuaichu.storage.caseindex`: each
+        party's insurer, normalised as :meth:`Insurer.matches` compares it, kept in step with
+        the form in the form write's transaction): no form is read."""
+        names = index_names(insurer)
+        ours = select(case_index.c.case_id).where(
+            case_index.c.kind == Kind.INSURER.value, case_index.c.value.in_(names)
+        )
         query = (
-            select(cases.c.id, cases.c.status, cases.c.created_at, case_files.c.data)
-            .join(case_files, case_files.c.case_id == cases.c.id)
-            .where(cases.c.status.in_([s.value for s in VISIBLE_STATES]))
+            select(cases.c.id, cases.c.status, cases.c.created_at)
+            .where(
+                cases.c.id.in_(ours), cases.c.status.in_([s.value for s in VISIBLE_STATES])
+            )
             .order_by(cases.c.created_at.desc(), cases.c.id)
+            .limit(limit)
         )
         if since is not None:
             query = query.where(cases.c.created_at >= since)
         async with self.engine.connect() as conn:
             rows = [tuple(r) for r in (await conn.execute(query)).all()]
-        # Parsing thousands of forms is CPU work: off the event loop.
-        return await asyncio.to_thread(_match, rows, insurer, limit)
+            keys = await indexed_policyholders(conn, names, [r[0] for r in rows])
+        return [
+            VisibleCase(case_id, CaseState(status), created_at, keys[case_id])
+            for case_id, status, created_at in rows
+            if keys.get(case_id)
+        ]
 
     async def require(self, insurer: Insurer, case_id: str) -> VisibleCase:
         """The case if ``insurer`` may see it. NotFound when there is no such case;
         :class:`NotYourCase` (403) with ``reason`` ``not_policyholder`` (no party is this
         insurer's) or ``liability_not_set`` (its policyholder's case, but too early)."""
-        query = (
-            select(cases.c.id, cases.c.status, cases.c.created_at, case_files.c.data)
-            .outerjoin(case_files, case_files.c.case_id == cases.c.id)
-            .where(cases.c.id == case_id)
-        )
+        query = select(cases.c.status, cases.c.created_at).where(cases.c.id == case_id)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
-        if row is None:
-            raise NotFound(f"no case {case_id}")
-        form = _form(case_id, row["data"]) if row["data"] is not None else None
-        keys = policyholders(form, insurer) if form is not None else ()
+            if row is None:
+                raise NotFound(f"no case {case_id}")
+            found = await indexed_policyholders(conn, index_names(insurer), [case_id])
+        keys = found.get(case_id, ())
         if not keys:
             logger.info("insurer %s refused case %s: not a policyholder's", insurer.code, case_id)
             raise NotYourCase(
@@ -151,39 +160,22 @@ class InsurerScope:
         return True
 
 
-def _match(
-    rows: list[tuple[Any, ...]], insurer: Insurer, limit: int
-) -> list[VisibleCase]:
-    out: list[VisibleCase] = []
-    for case_id, status, created_at, data in rows:
-        # Only the parties' keys and insurers are needed; the form was validated when it was
-        # saved, so a full CaseForm.parse (plates, ID numbers) per case is not.
-        keys = tuple(key for key, text in _insurers_of(case_id, data) if insurer.matches(text))
-        if keys:
-            out.append(VisibleCase(case_id, CaseState(status), created_at, keys))
-            if len(out) >= limit:
-                break
-    return out
+def index_names(insurer: Insurer) -> list[str]:
+    # The normalised spellings Insurer.matches accepts: the index holds the same of a form.
+    return sorted(insurer._keys)
 
 
-def _insurers_of(case_id: str, data: str) -> list[tuple[str, str]]:
-    """(party key, insurer text) of a stored form, without validating the rest."""
-    try:
-        parties = json.loads(data).get("parties", [])
-        return [
-            (str(p["key"]), p.get("insurer") or "")
-            for p in parties
-            if isinstance(p, dict) and isinstance(p.get("insurer") or "", str)
-        ]
-    except (ValueError, AttributeError, KeyError, TypeError):
-        logger.warning("case %s: stored form does not parse; hidden from insurers", case_id)
-        return []
-
-
-def _form(case_id: str, data: str) -> CaseForm | None:
-    try:
-        return CaseForm.parse(json.loads(data))
-    except (ValueError, InvalidMessage):
-        # A stored form that no longer parses shows nothing to anyone outside.
-        logger.warning("case %s: stored form does not parse; hidden from insurers", case_id)
-        return None
+async def indexed_policyholders(
+    conn: AsyncConnection, names: list[str], case_ids: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """{case: the keys of its parties insured under one of ``names``}, in party-key order."""
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(case_ids), _CHUNK):
+        query = select(case_index.c.case_id, case_index.c.party).where(
+            case_index.c.kind == Kind.INSURER.value,
+            case_index.c.value.in_(names),
+            case_index.c.case_id.in_(case_ids[start : start + _CHUNK]),
+        )
+        for case_id, party in await conn.execute(query):
+            found.setdefault(case_id, []).append(party)
+    return {case_id: tuple(sorted(keys)) for case_id, keys in found.items()}

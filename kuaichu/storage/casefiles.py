@@ -23,6 +23,7 @@ from ..cases.form import CaseForm
 from ..cases.states import CaseEvent, CaseState
 from ..errors import Conflict, NotFound
 from ..notify.outbox import OutboxStatus
+from .caseindex import reindex
 from .rows import (
     AuditRow,
     CallRow,
@@ -283,6 +284,7 @@ class CaseStore:
                         case_id=case_id, revision=1, data=data, updated_at=now, updated_by=who
                     )
                 )
+                await reindex(conn, case_id, form)
                 return 1
             raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
         done = await conn.execute(
@@ -292,6 +294,9 @@ class CaseStore:
         )
         if done.rowcount != 1:
             raise Conflict("the case form was changed meanwhile; reload it", reason="stale_form")
+        # The identity index follows the form in the same transaction (the one place a form
+        # is written: a report's, a photo report's, a save, a link's merged form).
+        await reindex(conn, case_id, form)
         return base_revision + 1
 
     # -- progress links -----------------------------------------------------------------------

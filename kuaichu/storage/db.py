@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..cases.actions import AuditAction
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, apply, record_action, replay
 from ..errors import NotFound
+from .caseindex import touch
 from .migrations import migrate
 from .rows import CallInfo, CallRecording, CaseRow
 from .tables import calls, case_audit, cases, queue_events, recordings
@@ -210,6 +211,7 @@ class Database:
                 detail=json.dumps(row["detail"], ensure_ascii=False, sort_keys=True),
             )
         )
+        await touch(conn, case_id, entry)  # the change feed's order (kuaichu.storage.caseindex)
 
     async def insert_call(
         self,

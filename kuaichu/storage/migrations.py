@@ -23,11 +23,14 @@ from typing import Final
 from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .caseindex import backfill
 from .tables import (
     agreement_documents,
     api_keys,
     captures,
+    case_changes,
     case_files,
+    case_index,
     claims,
     complaints,
     determinations,
@@ -118,6 +121,14 @@ def _v7_open_api(conn: Connection) -> None:
     metadata.create_all(conn, tables=[api_keys, webhooks, webhook_events, webhook_attempts])
 
 
+def _v10_identity_index(conn: Connection) -> None:
+    # The identity index and the change feed's order (issue 13, kuaichu.storage.caseindex),
+    # filled from the stored forms and trails.
+    metadata.create_all(conn, tables=[case_index, case_changes])
+    count = backfill(conn)
+    logger.info("identity index: %d case forms indexed", count)
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
@@ -126,6 +137,7 @@ MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (6, _v6_insurers),
     (7, _v7_open_api),
     (8, _v8_photo_reports),
+    (10, _v10_identity_index),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

@@ -469,3 +469,31 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
 )
 Index("ix_webhook_attempts_event", webhook_attempts.c.event)
+
+
+# --- issue 13: the identity index (kuaichu.storage.caseindex) ----------------------------------
+
+# What the insurer scope, the API's feed and the fraud rules match cases on, one row per
+# (case, kind, value, party): each party's plate, ID number, phone and insurer (normalised,
+# kuaichu.cases.identity), and the case's declared place and time (party ""). Rewritten from
+# the form in the transaction of every form write (CaseStore.write_form), so nothing has to
+# parse the forms in bulk. ID numbers are as the forms hold them (same privacy level).
+case_index = Table(
+    "case_index",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(80), primary_key=True),
+    Column("party", String(2), primary_key=True),
+)
+Index("ix_case_index_value", case_index.c.kind, case_index.c.value, case_index.c.case_id)
+
+# Each case's last change (its last audit entry that is not a read): the API's change feed
+# pages by (changed_at, case_id) on this index. Written with every audit entry.
+case_changes = Table(
+    "case_changes",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.id"), primary_key=True),
+    Column("changed_at", Float, nullable=False),
+)
+Index("ix_case_changes_at", case_changes.c.changed_at, case_changes.c.case_id)

@@ -22,6 +22,7 @@ from kuaichu.cases.states import AuditEntry, CaseEvent, apply
 from kuaichu.casework import PartyLink
 from kuaichu.evidence.ledger import Ledger
 from kuaichu.storage.casefiles import CaseStore
+from kuaichu.storage.caseindex import backfill
 from kuaichu.storage.tables import case_files
 from tests.casework.seed import CST, case_id, insert_cases
 from tests.support.servers import InProcessServer
@@ -136,6 +137,8 @@ async def seed(server: InProcessServer) -> World:
             tokens[cid] = {
                 key: await store.new_link(conn, cid, key, phone) for key, phone in PHONES.items()
             }
+        # Forms written straight into the table: index them as CaseStore.write_form would.
+        await conn.run_sync(backfill, list(forms))
     # Evidence of the determined case: a file in its folder, listed in the signed manifest.
     settings = app[settings_key]
     folder = settings.recordings_path / ids["det"]

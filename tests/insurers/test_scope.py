@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kuaichu.cases.states import AuditEntry, CaseEvent, apply
 from kuaichu.errors import NotFound
 from kuaichu.insurers import InsurerScope, NotYourCase, load_insurers
+from kuaichu.storage.caseindex import backfill
 from kuaichu.storage.db import create_schema, make_engine
 from kuaichu.storage.tables import case_files
 from tests.casework.seed import CST, insert_cases, notified_trail
@@ -77,6 +78,8 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
                 )
             ],
         )
+        # Forms written straight into the table: index them as CaseStore.write_form would.
+        await conn.run_sync(backfill)
     yield engine
     await engine.dispose()
 
