@@ -703,6 +703,14 @@ async def test_progress_page_shows_steps_document_and_takes_a_review(
         )
         await shoot(sup, "reviews")
         await item.locator("button[type=submit]").click()
+        # issue 12: confirmed first, with what the decision does; cancelling sends nothing.
+        await expect(sup.locator("#rv-confirm")).to_be_visible()
+        await expect(sup.locator("#rv-confirm-text")).to_contain_text("案件将办结")
+        await sup.click("#rv-confirm-no")
+        await expect(sup.locator("#rv-confirm")).to_be_hidden()
+        await expect(sup.locator("#rv-result")).to_be_hidden()
+        await item.locator("button[type=submit]").click()
+        await sup.click("#rv-confirm-yes")
         await expect(sup.locator("#rv-result")).to_contain_text("已维持原认定")
         await expect(sup.locator("#rv-empty")).to_be_visible()
 

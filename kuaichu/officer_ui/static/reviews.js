@@ -38,6 +38,31 @@ function item(r) {
   return li;
 }
 
+function confirmDecision(caseId, outcome, text) {
+  const dialog = $("rv-confirm");
+  $("rv-confirm-title").textContent = fmt(t.rv_confirm_title, { case: caseId });
+  $("rv-confirm-text").textContent = fmt(
+    outcome === "upheld" ? t.rv_confirm_upheld : t.rv_confirm_revised, { text },
+  );
+  return new Promise((resolve) => {
+    const done = (yes) => {
+      $("rv-confirm-yes").onclick = null;
+      $("rv-confirm-no").onclick = null;
+      dialog.oncancel = null;
+      dialog.close();
+      resolve(yes);
+    };
+    $("rv-confirm-yes").onclick = () => done(true);
+    $("rv-confirm-no").onclick = () => done(false);
+    dialog.oncancel = (ev) => {
+      ev.preventDefault();
+      done(false);
+    };
+    dialog.showModal();
+    $("rv-confirm-yes").focus();
+  });
+}
+
 async function decide(caseId, form) {
   const checked = form.querySelector("input[type=radio]:checked");
   const text = form.elements.text.value.trim();
@@ -46,6 +71,8 @@ async function decide(caseId, form) {
     error.textContent = t.rv_need_outcome;
     return;
   }
+  // A decision closes the case or withdraws a legal document: said in full, then confirmed.
+  if (!(await confirmDecision(caseId, checked.value, text))) return;
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {
