@@ -91,8 +91,19 @@ async def test_standard_case_fits_one_full_hd_screen_and_previews_the_determinat
                 assert party_b["y"] + party_b["height"] <= FULL_HD["height"], party_b
             if step in ("filled", "preview"):
                 await check_accessible(page, f"the console at step {step}")
+            if step == "determined":
+                # The officer is still in the form when hanging up (Alt+H works from there).
+                await page.click("#cp-address")
 
         await standard_case(hands, check, driver_leave=lambda: driver.wait_event("leave_scene"))
+        # The wrap-up (2 s here) waits for the open work: the cursor is in the case form.
+        await expect(page.locator("#wrapup-held")).to_be_visible(timeout=15000)
+        await expect(page.locator("#status-pill")).to_have_attribute("data-status", "wrapup")
+        # Leaving the form, everything saved: the wrap-up ends and the next call may come.
+        await page.locator("#panel-wrapup h1").click()
+        await expect(page.locator("#status-pill")).to_have_attribute(
+            "data-status", "available", timeout=10000
+        )
     finally:
         await driver.close()
 
