@@ -502,7 +502,7 @@ class CallCenter:
             or not secrets.compare_digest(self.officer_token(call, officer.id), token)
         ):
             raise NotFound("no such call to resume")
-        if call.media is None or not call.driver_ready.is_set():
+        if call.media is None:
             # Still being set up: the first offer is on its way to every tab of the officer.
             return call
         self.officer_holds.pop(call_id, None)
@@ -514,6 +514,9 @@ class CallCenter:
 
     async def _offer_officer(self, call: Call, officer_id: int) -> None:
         assert call.media is not None
+        # The driver's leg may itself be coming back (both pages reloaded): the officer's
+        # leg carries the driver's media, so it waits for it (the call's end cancels this).
+        await call.driver_ready.wait()
         try:
             offer = await call.media.officer_offer()
         except KuaichuError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sim.client import SimOfficer
 from tests.conftest import LIVE_SETTINGS
 from tests.e2e.conftest import report_and_answer
@@ -61,4 +63,40 @@ async def test_a_console_that_does_not_come_back_sends_the_call_to_the_head(
         await other.wait_for(lambda: other.frames("video") > 10)
     finally:
         for c in (driver, other, officer):
+            await c.close()
+
+
+async def test_both_pages_reloading_at_once_keep_the_call(server_factory: Any) -> None:
+    # The console comes back while the driver's media is still gone: its leg is offered once
+    # the driver's is back, and the call is not re-queued when the officer's grace runs out.
+    server = await server_factory(
+        **{**LIVE_SETTINGS, "officer_grace_seconds": 2, "driver_grace_seconds": 20}
+    )
+    driver, officer, ack = await report_and_answer(server, None)
+    again = SimOfficer(server.url, server.officer_username, server.officer_password)
+    try:
+        token = (await officer.wait_event("call_started"))["resume_token"]
+        await officer.wait_for(lambda: officer.frames("video") > 5)
+        answer = driver._answer
+
+        async def away(_offer: Any) -> None:
+            """The driver's page is reloading: nobody answers."""
+
+        driver._answer = away  # type: ignore[method-assign]
+        await driver._close_pc()
+        await officer.sio.eio.disconnect(abort=True)
+        await again.connect()
+        again.current_call = ack["call_id"]
+        ok = await again.call("resume", {"call_id": ack["call_id"], "resume_token": token})
+        assert ok["ok"], ok
+        # Longer than the officer's grace: the console is back, so nothing is re-queued.
+        with pytest.raises(TimeoutError):
+            await again.wait_event("sdp_offer", timeout=3)
+        driver._answer = answer  # type: ignore[method-assign]
+        assert (await driver.resume())["ok"]  # the reloaded page: the pending offer comes
+        await again.wait_for(lambda: again.frames("video") > 10)
+        await driver.wait_state("in_call")
+        assert [d["position"] for e, d in driver.events if e == "queue"] == [1]
+    finally:
+        for c in (driver, officer, again):
             await c.close()
