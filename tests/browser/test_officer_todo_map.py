@@ -6,6 +6,7 @@ a tile-free sketch with the service area, and the page asks nothing of any host 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -190,4 +191,55 @@ async def test_revised_review_in_the_todo_list_and_the_map_offline(
     await cases.check("#cases-action")
     await expect(cases.locator("#cases-body tr[data-case]")).to_have_count(1)
     assert await cases.evaluate("getComputedStyle(document.body).overflow") != "hidden"
+    assert outside == [], outside
+
+
+async def test_the_centres_own_tile_server_when_configured(
+    server_factory: Any, new_page: Any
+) -> None:
+    """--map-tiles: the tiles around the point come from the path on our own origin (the
+    reverse proxy's, here answered by the test), nothing from elsewhere."""
+    server = await server_factory(map_tiles="/tiles/{z}/{x}/{y}.png", reservation_timeout=10)
+    page: Page = await new_page(viewport=FULL_HD, geolocation=False)
+    tiles: list[str] = []
+    outside: list[str] = []
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d4944415478da63f8cfc0f01f0005000201a5d3a6a80000000049454e44ae426082"
+    )
+
+    async def only_ours(route: Route) -> None:
+        url = urlparse(route.request.url)
+        if url.hostname not in ("127.0.0.1", "localhost"):
+            outside.append(route.request.url)
+            await route.abort()
+        elif url.path.startswith("/tiles/"):
+            tiles.append(url.path)
+            await route.fulfill(status=200, content_type="image/png", body=png)
+        else:
+            await route.continue_()
+
+    await page.context.route("**/*", only_ours)
+    await log_in(page, server, server.officer_username, server.officer_password, "/console")
+    await page.click("#btn-available")
+    driver = await SimDriver(server.url).connect()
+    try:
+        await driver.report(lat=45.7567, lng=126.6424)
+        await expect(page.locator("#panel-incoming")).to_be_visible()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#call-gps #btn-map")).to_be_visible()
+        await page.keyboard.press("Alt+M")  # the map of the driver's position
+        view = page.locator("#map-dialog .map-tiles")
+        await expect(view).to_be_visible()
+        await expect(view.locator("img.map-tile")).to_have_count(9)
+        await expect(view).to_have_attribute("aria-label", "事故位置 45.75670, 126.64240")
+    finally:
+        await driver.close()
+    # Zoom 17 around (45.7567, 126.6424): the tile holding the point and its 8 neighbours.
+    n = 2**17
+    x = int((126.6424 + 180) / 360 * n)
+    lat = math.radians(45.7567)
+    y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+    await eventually(lambda: len(set(tiles)) == 9, message=lambda: str(tiles))
+    assert set(tiles) == {f"/tiles/17/{x + i}/{y + j}.png" for i in (-1, 0, 1) for j in (-1, 0, 1)}
     assert outside == [], outside
