@@ -300,16 +300,18 @@ class CallCenter:
             "call %s: driver connection lost, holding %.0f s", call.call_id, self.driver_grace
         )
         call.grace = call.spawn(self._grace_expired(call, self.driver_grace), "grace")
-        if call.officer_id is not None:
-            # The officer may call back or send a rejoin link: the number comes with the news.
-            info = await self.db.get_call(call.call_id)
-            case = info["case"] if info else None
-            phone = case["reporter_phone"] if case else None
-            self.fanout.to_officer(
-                call,
-                "driver_link",
-                {"call_id": call.call_id, "state": "lost", "phone": phone},
-            )
+        await self._tell_driver_lost(call)
+
+    async def _tell_driver_lost(self, call: Call) -> None:
+        """The officer may call back or send a rejoin link: the number comes with the news."""
+        if call.officer_id is None:
+            return
+        info = await self.db.get_call(call.call_id)
+        case = info["case"] if info else None
+        phone = case["reporter_phone"] if case else None
+        self.fanout.to_officer(
+            call, "driver_link", {"call_id": call.call_id, "state": "lost", "phone": phone}
+        )
 
     async def _grace_expired(self, call: Call, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -510,6 +512,9 @@ class CallCenter:
         logger.info("call %s: officer %s resumed", call_id, officer.username)
         self.dispatcher.record("officer_resumed", call_id, officer.id)
         call.spawn(self._offer_officer(call, officer.id), "officer-reoffer")
+        if call.driver_sid is None:
+            # A reloaded console learns again that the driver's page is away.
+            call.spawn(self._tell_driver_lost(call), "driver-lost-news")
         return call
 
     async def _offer_officer(self, call: Call, officer_id: int) -> None:

@@ -71,6 +71,11 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await expect(lost).to_be_visible()
     await expect(console.locator("#driver-callback")).to_have_text("回拨 13800138000")
     await expect(console.locator("#driver-callback")).to_have_attribute("href", "tel:13800138000")
+    # A reload of the console meanwhile keeps the call and the news.
+    console.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await console.reload()
+    await expect(lost).to_be_visible()
+    await expect(console.locator("#driver-callback")).to_have_text("回拨 13800138000")
     await shoot(console, "console-driver-dropped")
     await console.click("#btn-rejoin-sms")
     await expect(console.locator("#rejoin-sms-status")).to_have_text(
