@@ -170,9 +170,12 @@ async def case_page(request: web.Request, officer: Officer) -> web.Response:
     if not CASE_ID_RE.match(case_id):
         raise web.HTTPNotFound(text="no such case")
     # Whether this officer may see the case is the API's answer; the page shows it.
-    return _render(
-        request, "case.html", {"officer": officer, "case_id": case_id, **_case_form_context()}
+    context = {"officer": officer, "case_id": case_id, **_case_form_context()}
+    # issue 12: the offline map (the sketch, or the centre's own tile server).
+    context["map_config"] = map_config(
+        request.app[settings_key].map_tiles, request.app[rules_key].area
     )
+    return _render(request, "case.html", context)
 
 
 @require_officer_page

@@ -191,6 +191,10 @@ async def test_revised_review_in_the_todo_list_and_the_map_offline(
     await cases.check("#cases-action")
     await expect(cases.locator("#cases-body tr[data-case]")).to_have_count(1)
     assert await cases.evaluate("getComputedStyle(document.body).overflow") != "hidden"
+    # The case page has the same sketch, with the service area.
+    await cases.locator(f"#cases-body tr[data-case={case_id}] a").click()
+    await cases.locator("#cp-gps .map-open").click()
+    await expect(cases.locator("#map-dialog polygon.map-area")).to_have_count(1)
     assert outside == [], outside
 
 
