@@ -127,25 +127,6 @@ async def test_a_calls_warning_ends_with_the_call(live_server: Any, new_page: An
         await second.close()
 
 
-async def test_a_refused_login_keeps_the_username(
-    live_server: Any, new_page: Any, expected_console_errors: list[str]
-) -> None:
-    expected_console_errors.append(r"status of 401 .*/login'")  # the refused attempt
-    page: Page = await new_page(viewport=DESKTOP, geolocation=False)
-    await page.goto(live_server.url + "/login?next=/console")
-    await page.fill("#username", live_server.officer_username)
-    await page.fill("#password", "not-the-password")
-    await page.click("#login-submit")
-    await expect(page.locator("#login-error")).to_have_text("用户名或密码错误。")
-    await expect(page.locator("#username")).to_have_value(live_server.officer_username)
-    await expect(page.locator("#password")).to_have_value("")
-    await expect(page.locator("#password")).to_be_focused()
-    await check_accessible(page, "the login form after a refusal")
-    await page.fill("#password", live_server.officer_password)
-    await page.click("#login-submit")
-    await expect(page).to_have_url(live_server.url + "/console")
-
-
 async def test_an_unanswered_offer_goes_back_to_the_queue(live_server: Any, new_page: Any) -> None:
     # The only officer lets the offer run out (5 s in the test server): the call is not
     # "with another officer" (there is none), it is back in the queue.
