@@ -97,6 +97,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/cases/{case_id}/evidence/verify"): Rule(Kind.CASE),
     ("GET", "/api/keys/evidence.pem"): Rule(Kind.PUBLIC),
     ("GET", "/api/cases"): Rule(Kind.OFFICER),
+    # issue 12: the to-do list and 我的案件 list only the caller's own cases (supervisors: also
+    # the review requests, and every case with ?scope=all; an officer's scope=all is 403).
+    ("GET", "/api/todo"): Rule(Kind.OFFICER),
+    ("GET", "/api/case-list"): Rule(Kind.OFFICER),
     ("GET", "/api/cases/{case_id}"): Rule(Kind.CASE),
     ("PUT", "/api/cases/{case_id}/form"): Rule(Kind.CASE, {"revision": 0, "form": {}}),
     ("POST", "/api/cases/{case_id}/verify"): Rule(Kind.CASE, {"party": "A"}),
