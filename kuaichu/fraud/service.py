@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.identity import MATCH_KINDS, Kind, party_keys
@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 MAX_LISTED: Final = 500
 _CHUNK: Final = 400
+_PAGE: Final = 1000  # rows of (case, report position, declared place) per step of the loop
 _MATCH: Final = [k.value for k in MATCH_KINDS]
+_MATCH_SQL: Final = ", ".join(f"'{k}'" for k in _MATCH)  # constants of ours, not input
 
 Key = tuple[str, str]  # (kind, value) of the index
 
@@ -97,29 +99,41 @@ class FraudSignals:
             )
             for shot in (await conn.execute(query)).mappings():
                 shots[shot["case_id"]].append(shot)
-        facts = {
-            case_id: _case_facts(row, index.get(case_id, ()), shots.get(case_id, ()))
-            for case_id, row in rows.items()
-        }
+
+        def build() -> dict[str, CaseFacts]:
+            return {
+                case_id: _case_facts(row, index.get(case_id, ()), shots.get(case_id, ()))
+                for case_id, row in rows.items()
+            }
+
+        # Hundreds of cases' facts (plates spelt back, stills' JSON): off the loop.
+        facts = await asyncio.to_thread(build) if len(rows) > 20 else build()
         return facts, {case_id: row["status"] for case_id, row in rows.items()}
 
     async def _sharing(
         self, conn: AsyncConnection, keys: Iterable[Key], since: float, until: float
     ) -> set[str]:
         """The cases reported in [since, until] that hold one of ``keys``."""
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for kind, value in sorted(set(keys)):
+            by_kind[kind].append(value)
         out: set[str] = set()
-        for part in _chunks(sorted(set(keys)), 200):
-            query = (
-                select(case_index.c.case_id)
-                .join(cases, cases.c.id == case_index.c.case_id)
-                .where(
-                    tuple_(case_index.c.kind, case_index.c.value).in_(list(part)),
-                    cases.c.created_at >= since,
-                    cases.c.created_at <= until,
+        for kind, values in by_kind.items():
+            # kind = ? AND value IN (…): a search of the (kind, value) index per value (a
+            # row-value IN would scan the whole table).
+            for part in _chunks(values, 200):
+                query = (
+                    select(case_index.c.case_id)
+                    .join(cases, cases.c.id == case_index.c.case_id)
+                    .where(
+                        case_index.c.kind == kind,
+                        case_index.c.value.in_(list(part)),
+                        cases.c.created_at >= since,
+                        cases.c.created_at <= until,
+                    )
+                    .distinct()
                 )
-                .distinct()
-            )
-            out.update(r[0] for r in await conn.execute(query))
+                out.update(r[0] for r in await conn.execute(query))
         return out
 
     async def _population(
@@ -202,26 +216,19 @@ class FraudSignals:
     ) -> set[str]:
         """Cases of [since, until] holding a plate, ID number or phone that another case
         reported within the window also holds (the index's (kind, value) index)."""
-        a, b = case_index.alias("a"), case_index.alias("b")
-        ca, cb = cases.alias("ca"), cases.alias("cb")
-        query = (
-            select(a.c.case_id)
-            .join(ca, ca.c.id == a.c.case_id)
-            .join(
-                b,
-                and_(b.c.kind == a.c.kind, b.c.value == a.c.value, b.c.case_id != a.c.case_id),
-            )
-            .join(cb, cb.c.id == b.c.case_id)
-            .where(
-                a.c.kind.in_(_MATCH),
-                ca.c.created_at >= since,
-                ca.c.created_at <= until,
-                cb.c.created_at >= ca.c.created_at - window,
-                cb.c.created_at <= ca.c.created_at + window,
-                cb.c.created_at <= until,
-            )
-            .distinct()
-        )
+        # The join starts from the period's cases (CROSS JOIN fixes SQLite's join order;
+        # without statistics it would walk every identity row of every case first), then
+        # each of their identities' other holders through the (kind, value) index.
+        query = text(
+            "SELECT DISTINCT a.case_id FROM cases AS ca CROSS JOIN case_index AS a"
+            " CROSS JOIN case_index AS b CROSS JOIN cases AS cb"
+            " WHERE ca.created_at >= :since AND ca.created_at <= :until"
+            " AND a.case_id = ca.id AND a.kind IN (" + _MATCH_SQL + ")"
+            " AND b.kind = a.kind AND b.value = a.value AND b.case_id <> a.case_id"
+            " AND cb.id = b.case_id AND cb.created_at <= :until"
+            " AND cb.created_at >= ca.created_at - :window"
+            " AND cb.created_at <= ca.created_at + :window"
+        ).bindparams(since=since, until=until, window=window)
         return {r[0] for r in await conn.execute(query)}
 
     async def _far(self, conn: AsyncConnection, since: float, until: float) -> set[str]:
@@ -247,14 +254,14 @@ class FraudSignals:
                     cases.c.id > last,
                 )
                 .order_by(cases.c.id)
-                .limit(2000)
+                .limit(_PAGE)
             )
             page = (await conn.execute(query)).all()
             for case_id, lat, lng, place in page:
                 declared = _place(place)
                 if declared and distance_km(lat, lng, *declared) > self.policy.gps_km:
                     out.add(case_id)
-            if len(page) < 2000:
+            if len(page) < _PAGE:
                 return out
             last = page[-1][0]
 
