@@ -36,14 +36,18 @@ async def run(captures: int, plates: int, seed: int) -> None:
     times: list[float] = []
     right = wrong = unsure = none = 0
     with tempfile.TemporaryDirectory() as tmp:
+        # Rendered before the officer connects: rendering blocks this loop for seconds on a
+        # busy machine, long enough for the officer's socket.io connection to time out.
+        scenes = []
+        for i in range(plates):
+            text, colour = random_plate(rng)
+            scenes.append((text, list(scene_frames(text, colour, seed=seed + i, n=30))))
         server = start_server(Path(tmp) / "data", reservation_timeout=10, wrapup_seconds=0.5)
         try:
             officer = await SimOfficer(
                 server.url, server.officer_username, server.officer_password
             ).connect()
-            for i in range(plates):
-                text, colour = random_plate(rng)
-                frames = list(scene_frames(text, colour, seed=seed + i, n=30))
+            for text, frames in scenes:
                 driver = await SimDriver(server.url, video=LoopVideoTrack(frames)).connect()
                 await officer.set_available()
                 await driver.report(phone="13800138000")

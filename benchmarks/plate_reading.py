@@ -71,7 +71,12 @@ class Tally:
         self.proposed += sure
         self.proposed_ok += sure and right
         alternatives = getattr(best, "alternatives", ()) if best is not None else ()
-        if best is not None and not right and not sure and truth in alternatives:
+        if (
+            best is not None
+            and not right
+            and not sure
+            and truth in [a.replace("·", "") for a in alternatives]
+        ):
             self.in_alternatives += 1
         if not right:
             got = "nothing"

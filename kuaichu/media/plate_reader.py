@@ -140,7 +140,7 @@ MIN_PROVINCE_SEEN: Final = 0.0  # off: an unseen province makes an unsure readin
 PROVINCE_SEEN_FULL: Final = 0.3
 # A reading at or above this confidence is proposed as sure; below it the console says "不确定"
 # and shows the alternatives. Chosen on the benchmark's sets (docs/benchmarks.md) for precision.
-SURE_CONFIDENCE: Final = 0.5
+SURE_CONFIDENCE: Final = 0.6
 _MAX_SERIAL_LETTERS: Final = 2
 
 
