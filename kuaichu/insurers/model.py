@@ -39,13 +39,75 @@ MAX_INSURERS: Final = 200
 # Company-form suffixes a form may or may not carry: "中国人民财产保险股份有限公司" is the
 # configured "中国人民财产保险".
 _SUFFIXES: Final = ("股份有限公司", "有限责任公司", "有限公司", "公司")
-_SPACE: Final = re.compile(r"[\s\u3000·・.()（）]+")
+_SPACE: Final = re.compile(r"[\s\u3000·・.,，()（）]+")
+
+# A policy usually names the branch that sold it: the company, then a place, then one of these
+# ("…股份有限公司哈尔滨市分公司", "平安财险深圳分公司", "…南岗支公司", "…福田区营业部").
+# Longest first: "中心支公司" before "支公司".
+_BRANCHES: Final = ("中心支公司", "营销服务部", "营业服务部", "分公司", "支公司", "营业部")
+# Where a Chinese company name ends: the place is what lies between the last of these and the
+# branch word. The last one, not the first, so that an insurance word after the company
+# ("…公司人寿保险分公司") stays in the name and matches no property insurer.
+_NAME_ENDS: Final = re.compile(r"股份有限公司|有限责任公司|有限公司|公司|保险|财险|产险|寿险")
+_PLACE: Final = re.compile(r"^[\u4e00-\u9fff]{0,20}$")
+_CJK: Final = re.compile(r"[\u3400-\u9fff]")
+# The same in English, by words: "PICC P&C Co., Ltd. Harbin Branch".
+_LATIN_WORD: Final = re.compile(r"[\s,.()（）·・]+")
+_LATIN_BRANCHES: Final = frozenset({"branch", "sub-branch", "subbranch"})
+_LATIN_FORMS: Final = frozenset(
+    {"co", "ltd", "limited", "company", "inc", "corp", "corporation", "plc", "llc", "p&c"}
+)
+
+
+def _fold(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def _company_of_branch_cjk(folded: str) -> str:
+    """The company part of a Chinese branch name, or ``folded`` unchanged when it is not one
+    (no branch word, no company-name end before it, or more than a place in between)."""
+    out = folded
+    while True:
+        branch = next((b for b in _BRANCHES if out.endswith(b) and len(out) > len(b)), None)
+        if branch is None:
+            return out
+        head = out[: -len(branch)]
+        ends = [m.end() for m in _NAME_ENDS.finditer(head)]
+        if not ends or not _PLACE.match(head[ends[-1] :]):
+            return folded
+        out = head[: ends[-1]]
+
+
+def _company_of_branch_latin(text: str) -> str:
+    """The same for a name in Latin letters, by words: the branch word, then the place (the
+    words after the last company form, or the one word before the branch word), then the
+    company forms and "property and casualty" go."""
+    words = [w.casefold() for w in _LATIN_WORD.split(text) if w]
+    if len(words) >= 2 and words[-1] in _LATIN_BRANCHES:
+        words.pop()
+        forms = [i for i, w in enumerate(words) if w in _LATIN_FORMS]
+        words = words[: forms[-1] + 1] if forms else words[:-1]
+    while len(words) > 1 and words[-1] in _LATIN_FORMS:
+        words.pop()
+    if len(words) > 3 and words[-3] == "property" and words[-2] in ("and", "&"):
+        words = words[:-3] if words[-1] == "casualty" else words
+    return "".join(words)
 
 
 def normalise_name(text: str) -> str:
     """The comparable form of an insurer's name: NFKC (full-width letters), no spaces,
-    dots or brackets, case-folded, without a company-form suffix."""
-    out = _SPACE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    dots or brackets, case-folded, without a branch (分公司, 支公司, 营业部, "Branch": the
+    company's name is what a branch's policy is compared by) and without a company-form suffix.
+
+    Pure text, no configuration: the identity index stores it for every party, and
+    :meth:`Insurer.matches` compares it with the configured names normalised the same way, so
+    a branch matches only its exact company ("中国人寿财产保险…分公司" is not "中国人民财产保险";
+    "太平…" is not "太平洋…")."""
+    nfkc = unicodedata.normalize("NFKC", text)
+    if _CJK.search(nfkc):
+        out = _company_of_branch_cjk(_fold(nfkc))
+    else:
+        out = _company_of_branch_latin(nfkc) or _fold(nfkc)
     for suffix in _SUFFIXES:
         if out.endswith(suffix) and len(out) > len(suffix):
             return out[: -len(suffix)]
