@@ -1,0 +1,68 @@
+"""The console's plate proposal when the reader is unsure, in real Chromium on the case page:
+"不确定" with the alternatives, one button per alternative for the party without a plate, and
+never the red mismatch line (issue 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from sim.client import SimDriver, SimOfficer
+
+pytestmark = pytest.mark.browser
+
+
+async def test_an_unsure_plate_is_offered_with_its_alternatives(
+    live_server: Any, new_page: Any
+) -> None:
+    # A case this officer answered (the case page is theirs), with no plate typed yet.
+    officer = await SimOfficer(
+        live_server.url, live_server.officer_username, live_server.officer_password
+    ).connect()
+    driver = await SimDriver(live_server.url).connect()
+    try:
+        await officer.set_available()
+        ack = await driver.report(phone="13800138000")
+        offer = await officer.wait_offer()
+        assert (await officer.accept(offer["call_id"]))["ok"]
+        await driver.wait_state("in_call")
+        assert (await officer.hangup(offer["call_id"]))["ok"]
+    finally:
+        await driver.close()
+        await officer.close()
+    case_id = ack["case_id"]
+
+    page: Page = await new_page(viewport={"width": 1600, "height": 1000}, geolocation=False)
+    await page.goto(f"{live_server.url}/cases/{case_id}")
+    await page.fill("#username", live_server.officer_username)
+    await page.fill("#password", live_server.officer_password)
+    await page.click("#login-submit")
+    await expect(page.locator("#cp-A-plate")).to_be_visible(timeout=15000)
+
+    # A stored still whose reading is unsure, as the list would hand it to the page (no
+    # plate_check: the page checks it against the form itself, as for stills from the list).
+    await page.evaluate(
+        "(c) => window.kcCase.evidence.add(c)",
+        {
+            "id": 9001, "case_id": case_id, "call_id": offer["call_id"], "kind": "plate",
+            "source": "video_frame", "path": "x.jpg", "sha256": "0" * 64, "width": 1280,
+            "height": 720, "sharpness": None, "captured_at": 1_800_000_000.0, "offset_s": 3.0,
+            "lat": None, "lng": None, "officer_id": 1, "regions": [], "note": "",
+            "url": "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
+            "plate": {"plate": "湘A·12345", "colour": "blue", "confidence": 0.16,
+                      "box": [0, 0, 10, 5], "sure": False, "alternatives": ["鄂A·12345"]},
+        },
+    )  # fmt: skip
+    line = page.locator('#ev-strip .ev-item[data-id="9001"] .ev-plate')
+    await expect(line.locator(".ev-plate-read")).to_have_text(
+        "识别号牌不确定：湘A·12345 / 鄂A·12345"
+    )
+    await expect(line.locator(".ev-plate-bad")).to_have_count(0)
+    buttons = line.get_by_role("button")
+    await expect(buttons).to_have_text(["湘A·12345 用于当事人A", "鄂A·12345 用于当事人A"])
+    # The officer sees the car: it is the second.
+    await line.get_by_role("button", name="鄂A·12345 用于当事人A").click()
+    await expect(page.locator("#cp-A-plate")).to_have_value("鄂A·12345")
+    await expect(line.locator(".ev-plate-ok")).to_have_text("与当事人A申报一致")
