@@ -299,9 +299,10 @@ async def panel_second_party(c: PanelCall) -> None:
     await expect(page.locator("#cp-desc-counter")).to_have_text("13/2000")
     await page.click("#cp-save")
     await expect(page.locator("#cp-save-state")).to_have_attribute("data-state", "saved")
-    # The form is complete; what is left is the verification.
+    # The form is complete: both parties are looked up in the registry without a click (issue
+    # 12); what is left is the officer's decision on B's lapsed policy.
     await expect(page.locator("#cp-missing li")).to_have_text(
-        ["当事人 A：尚未核验", "当事人 B：尚未核验"]
+        ["当事人 B：交强险无效，需要民警决定"], timeout=15000
     )
 
 
