@@ -132,6 +132,54 @@ def real(root: Path) -> Iterator[tuple[str, str, np.ndarray, str]]:
             yield f"real {row['kind']}s", row["plate"], rgb, row["file"]
 
 
+def loop_lag(n: int, seed: int) -> int:
+    """The event loop's lag while the reader works in a worker thread: what the reader's
+    Python (holding the GIL) costs the loop, beyond the CPU it takes. A 10 ms ticker; lag is
+    how late each tick wakes. Run once with the reader and once idle, on the same machine."""
+    import asyncio
+
+    from sim.plates import DIFFICULTIES, random_plate, render_scene
+
+    frames = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        text, colour = random_plate(rng)
+        frames.append(render_scene(text, colour, rng, difficulty=DIFFICULTIES[i % 3]))
+    reader = PlateReader()
+    reader.warm_up()
+
+    async def ticker(stop: asyncio.Event) -> list[float]:
+        lags: list[float] = []
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            t0 = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(loop.time() - t0 - 0.01)
+        return lags
+
+    async def run(work: bool) -> tuple[list[float], float]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(ticker(stop))
+        c0 = time.process_time()
+        if work:
+            for frame in frames:
+                await asyncio.to_thread(reader.read, frame)
+        else:
+            await asyncio.sleep(10)
+        stop.set()
+        return await task, time.process_time() - c0
+
+    for label, work in (("idle", False), (f"reading {n} frames in a thread", True)):
+        lags, cpu = asyncio.run(run(work))
+        ms = np.array(lags) * 1000
+        print(
+            f"{label:32s} loop lag p50 {np.percentile(ms, 50):.1f} p99 {np.percentile(ms, 99):.1f}"
+            f" max {ms.max():.1f} ms over {len(ms)} ticks; process CPU {cpu:.1f} s;"
+            f" load average {os.getloadavg()[0]:.1f}"
+        )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="own,other,real")
@@ -141,7 +189,15 @@ def main() -> int:
     parser.add_argument("--empty", type=int, default=None, help="plate-free frames (n/10)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     parser.add_argument("--quiet", action="store_true", help="no list of failures")
+    parser.add_argument(
+        "--loop-lag",
+        action="store_true",
+        help="read the own set's frames in a worker thread (as the plate patrol does) while an"
+        " asyncio loop in the main thread measures its lag; two CPUs, not pinned",
+    )
     args = parser.parse_args()
+    if args.loop_lag:
+        return loop_lag(args.n, args.seed)
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     empty = args.n // 10 if args.empty is None else args.empty
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
