@@ -85,6 +85,7 @@ from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .officer_ui.mapconfig import check_tiles
 from .photoreports import web as photo_web
 from .photoreports.callbacks import VideoCallbacks
+from .photoreports.drafts import DRAFT_SWEEP_SECONDS, DraftSweeper
 from .photoreports.service import PhotoConfig, PhotoReports
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
@@ -566,9 +567,10 @@ class _Root:
                 dispatcher.close()
 
     async def photo_channel(self, app: web.Application) -> AsyncIterator[None]:
-        """The photo reports (issue 13, kuaichu.photoreports): no task of its own."""
+        """The photo reports (issue 13, kuaichu.photoreports) and the sweep that voids the
+        ones never sent."""
         settings = self.settings
-        app[photo_reports_key] = PhotoReports(
+        reports = app[photo_reports_key] = PhotoReports(
             self.engine,
             self.db,
             self.photo_ctx,
@@ -579,11 +581,17 @@ class _Root:
                 enabled=settings.photo_channel,
                 queue_cap=settings.photo_queue_cap,
                 max_wait_seconds=settings.photo_max_wait_seconds,
+                draft_expire_seconds=settings.photo_draft_minutes * 60,
             ),
             self.callbacks,
             zone=self.zone,
         )
-        yield
+        drafts = DraftSweeper(reports, SystemClock(), DRAFT_SWEEP_SECONDS)
+        drafts.start()
+        try:
+            yield
+        finally:
+            await drafts.close()
 
     async def loops(self, app: web.Application) -> AsyncIterator[None]:
         """The wallboard pushes, the hourly housekeeping, the loop-lag sampler and the OCR

@@ -348,6 +348,11 @@ class Settings:
         default=600.0,
         metadata={"help": "a driver waiting this long for an officer is offered photos instead"},
     )
+    # issue 13 (fixups): a photo report never sent is void after this long, its driver told by SMS.
+    photo_draft_minutes: float = field(
+        default=30.0,
+        metadata={"help": "a photo report whose photos are not sent within this is void (0: never)"},
+    )
     # issue 9 (bandwidth): the REMB the server gives the driver's uplink (kuaichu.media.bandwidth).
     video_max_kbps: int = field(
         default=2500,

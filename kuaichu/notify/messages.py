@@ -40,6 +40,8 @@ class Template(enum.StrEnum):
     # issue 13: an officer calls a photo report's driver back by video
     # (kuaichu.photoreports.callbacks).
     VIDEO_CALLBACK = "video_callback"
+    # issue 13: a photo report whose photos were never sent is void (kuaichu.photoreports).
+    PHOTO_NOT_SENT = "photo_not_sent"
 
 
 # Legal notices: a failure to deliver one is never dropped silently; it waits on the
@@ -74,6 +76,7 @@ _TEXTS: Final[Mapping[Template, str]] = {
     Template.CLAIM_STATUS: "保险理赔{claim}{link}",
     Template.COMPLAINT_RECEIVED: "理赔投诉已受理{link}",
     Template.VIDEO_CALLBACK: "民警将视频核实事故，点此接通：{link}",
+    Template.PHOTO_NOT_SENT: "拍照报警未提交，请重报或拨122：{link}",
 }
 
 # Parameters a caller hands over that the short text leaves out (kept with the outbox row).
@@ -87,6 +90,7 @@ _NOT_SHOWN: Final[Mapping[Template, frozenset[str]]] = {
     Template.LINK_REPLACED: frozenset({"case_id"}),
     Template.CALL_INTERRUPTED: frozenset({"case_id"}),
     Template.VIDEO_CALLBACK: frozenset({"case_id"}),
+    Template.PHOTO_NOT_SENT: frozenset({"case_id"}),
 }
 
 # The longest link (base URL, /p/ and the 24-character token) with which every text is one

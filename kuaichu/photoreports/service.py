@@ -99,6 +99,7 @@ class Status(enum.StrEnum):
     COLLECTING = "collecting"
     WAITING = "waiting"
     TAKEN = "taken"
+    EXPIRED = "expired"  # never sent: void after PhotoConfig.draft_expire_seconds
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ class PhotoConfig:
     enabled: bool = True
     queue_cap: int = 10
     max_wait_seconds: float = 600.0
+    # A report whose photos were never sent is void after this long (0: never), and its
+    # driver told so by SMS (:meth:`PhotoReports.expire_drafts`).
+    draft_expire_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,17 @@ def no_video_reasons(
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _require_collecting(row: dict[str, Any]) -> None:
+    """Photos and the "send" are taken only while the report collects them."""
+    if row["status"] == Status.EXPIRED:
+        raise Conflict(
+            "this photo report was not sent in time and is void; please report again",
+            reason="expired",
+        )
+    if row["status"] != Status.COLLECTING:
+        raise Conflict("the photos of this report were sent already", reason="submitted")
 
 
 class PhotoReports:
@@ -331,15 +346,13 @@ class PhotoReports:
     async def authorize_upload(self, call_id: str, token: str) -> None:
         """Before the body is read: a report of this token, still taking photos."""
         row = await self._own(call_id, token)
-        if row["status"] != Status.COLLECTING:
-            raise Conflict("the photos of this report were sent already", reason="submitted")
+        _require_collecting(row)
 
     async def photo(self, call_id: str, token: str, shot: Shot, data: bytes) -> CaptureView:
         """One guided shot: checked and re-encoded in a thread, then stored as evidence. A
         second photo of the same shot (a retake) is stored too; the newest counts."""
         row = await self._own(call_id, token)
-        if row["status"] != Status.COLLECTING:
-            raise Conflict("the photos of this report were sent already", reason="submitted")
+        _require_collecting(row)
         async with self.desk.decoding:
             checked = await asyncio.to_thread(check_photo, data, self.zone)
         meta = checked.meta
@@ -373,8 +386,7 @@ class PhotoReports:
         scene cleared at once (clear_scene, with the leave-the-scene SMS and its progress
         link to every party with a number), and the report joins the officers' queue."""
         row = await self._own(call_id, token)
-        if row["status"] != Status.COLLECTING:
-            raise Conflict("the photos of this report were sent already", reason="submitted")
+        _require_collecting(row)
         case_id = row["case_id"]
         have = await self.shots(case_id)
         missing = [s for s in SHOTS if s not in have]
@@ -413,6 +425,71 @@ class PhotoReports:
         await ctx.event(case_id, CaseEvent.CLEAR_SCENE, SYSTEM, {"channel": "photo"}, extra=sms)
         logger.info("photo report %s: photos sent, case %s waits for an officer", call_id, case_id)
         return {"case_id": case_id, "at": ctx.now().isoformat(), "status": Status.WAITING.value}
+
+    async def expire_drafts(self, now: float) -> list[str]:
+        """Void the reports started before ``now - draft_expire_seconds`` whose photos were
+        never sent: the case is abandoned (trail: by the system, with the photos it had,
+        which stay as evidence) and the reporter gets an SMS that the report was not sent
+        and how to report again. Such a report is nobody's work otherwise: it is not in the
+        officers' queue (no "leave the scene" was given, the driver may still be at the
+        scene), and an officer cannot work a case without its photos. Returns the cases."""
+        if self.config.draft_expire_seconds <= 0:
+            return []
+        cutoff = now - self.config.draft_expire_seconds
+        photos = (
+            select(func.count())
+            .where(captures.c.case_id == photo_reports.c.case_id)
+            .where(captures.c.source == "photo_report")
+            .scalar_subquery()
+        )
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(photo_reports.c.case_id, photos.label("photos"))
+                    .where(
+                        photo_reports.c.status == Status.COLLECTING,
+                        photo_reports.c.created_at <= cutoff,
+                    )
+                    .order_by(photo_reports.c.created_at)
+                    .limit(200)
+                )
+            ).all()
+        expired: list[str] = []
+        for case_id, count in rows:
+            try:
+                await self._expire(case_id, int(count))
+            except Conflict:
+                continue  # sent (or expired) in the meantime: the update below found nothing
+            expired.append(case_id)
+        return expired
+
+    async def _expire(self, case_id: str, photos: int) -> None:
+        ctx = self.ctx
+        stored = await ctx.store.form(case_id)
+
+        async def void(conn: AsyncConnection, _entry: AuditEntry) -> None:
+            done = await conn.execute(
+                update(photo_reports)
+                .where(
+                    photo_reports.c.case_id == case_id,
+                    photo_reports.c.status == Status.COLLECTING,
+                )
+                .values(status=Status.EXPIRED, submitted_at=None)
+            )
+            if done.rowcount != 1:
+                raise Conflict("the report is no longer collecting photos", reason="submitted")
+            for party in stored.form.parties:
+                if party.reporter:
+                    await ctx.notify(conn, case_id, party, Template.PHOTO_NOT_SENT, "1")
+
+        await ctx.event(
+            case_id,
+            CaseEvent.ABANDON,
+            SYSTEM,
+            {"channel": "photo", "reason": "photos_not_sent", "photos": photos},
+            extra=void,
+        )
+        logger.info("photo report of case %s not sent in time (%d photos): void", case_id, photos)
 
     # -- the officers ----------------------------------------------------------------------
 
