@@ -317,7 +317,7 @@ async def panel_verification(c: PanelCall, shoot: Any) -> None:
     await panel.locator(".cp-party[data-key=B] [data-action=verify]").click()
     insurance_b = panel.locator(".cp-party[data-key=B] .cp-item[data-item=insurance]")
     await expect(insurance_b.locator(".cp-vbadge")).to_have_text("交强险 无效")
-    await expect(insurance_b).to_contain_text("交强险已过期")
+    await expect(insurance_b).to_contain_text("交强险已于 2019-12-31 到期")
     await insurance_b.locator("[data-action=use]").click()
     await expect(page.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
     await expect(page.locator("#cp-B-insurer")).to_have_value(PARTY_B["insurer"])

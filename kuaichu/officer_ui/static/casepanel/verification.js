@@ -100,13 +100,26 @@ export class VerificationPart {
   itemRow(key, result, decision, party) {
     const t = this.t;
     const row = el("div", "cp-item");
-    row.dataset.item = result.item;
-    row.dataset.status = result.status;
-    const badge = el("span", `cp-vbadge cp-vbadge-${result.status}`,
-      `${t["vi_" + result.item]} ${t["vs_" + result.status] || result.status}`);
-    row.append(badge);
-    if (result.reason) row.append(el("span", "cp-vreason", t["vr_" + result.reason] || result.reason));
     const d = result.detail || {};
+    // The registry confirms the car, not what was declared about it: a 小型轿车 declared for a
+    // plate registered as 大型客车 is a mismatch (issue 12), shown as one until the form agrees.
+    const typeMismatch = result.item === "vehicle" && result.status === "valid" &&
+      d.vehicle_type_key && party.vehicle_type && party.vehicle_type !== d.vehicle_type_key;
+    const shown = typeMismatch ? "mismatch" : result.status;
+    row.dataset.item = result.item;
+    row.dataset.status = shown;
+    const badge = el("span", `cp-vbadge cp-vbadge-${shown}`,
+      `${t["vi_" + result.item]} ${t["vs_" + shown] || shown}`);
+    row.append(badge);
+    if (typeMismatch) {
+      row.append(el("span", "cp-vreason", fmt(t.vr_type_mismatch, {
+        declared: t["vt_" + party.vehicle_type] || party.vehicle_type,
+        registered: t["vt_" + d.vehicle_type_key] || d.vehicle_type,
+      })));
+    } else if (result.reason) {
+      // The reason texts name the record's dates ({valid_until} ...) from the detail.
+      row.append(el("span", "cp-vreason", fmt(t["vr_" + result.reason] || result.reason, d)));
+    }
     // What the registry holds, with a button to take it into the form when the form differs.
     if (result.item === "insurance" && d.insurer && d.policy_no) {
       const offer = el("span", "cp-registry");

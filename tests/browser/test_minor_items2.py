@@ -1,0 +1,131 @@
+"""Issue 12's minor items that a user sees in a page, in real Chromium (the rest have unit tests):
+the registry check says when a policy ended and shows a declared vehicle type that differs from
+the registration as a mismatch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from sim.client import SimDriver, SimOfficer
+from tests.browser.officer_case import id_number
+from tests.support.registry import import_registry
+
+pytestmark = pytest.mark.browser
+
+# The car is registered as a 大型客车 and its 交强险 ended on 2019-12-31; the driver declares a
+# 小型轿车.
+PARTY = {
+    "name": "赵强",
+    "licence_no": id_number("23010319800101003"),
+    "plate": "黑A·B1234",
+    "policy_no": "PDZA201923010000009",
+    "insurer": "中国人民财产保险股份有限公司哈尔滨市分公司",
+}
+
+
+async def seed(data_dir: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def csv(name: str, *lines: str) -> Path:
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return folder / name
+
+    p = PARTY
+    await import_registry(
+        data_dir,
+        {
+            "licences": csv(
+                "licences.csv",
+                "licence_no,name,licence_class,first_issued,valid_from,valid_until,status",
+                f"{p['licence_no']},{p['name']},A1,2005-06-01,2016-06-01,2040-06-01,normal",
+            ),
+            "vehicles": csv(
+                "vehicles.csv",
+                "plate,plate_colour,vehicle_type,brand_model,body_colour,owner_name,vin,"
+                "registered_on,inspection_valid_until,status",
+                f"{p['plate']},yellow,大型客车,宇通牌ZK6122,白,{p['name']},LZYTBTD6XK1000003,"
+                "2018-05-01,2040-05-01,normal",
+            ),
+            "policies": csv(
+                "policies.csv",
+                "policy_no,plate,insurer,kind,valid_from,valid_until",
+                f"{p['policy_no']},{p['plate']},{p['insurer']},compulsory,2019-01-01,2019-12-31",
+            ),
+        },
+    )
+
+
+async def answered_case(server: Any) -> tuple[SimOfficer, str]:
+    """A case the server's officer answered and hung up (the case page is theirs)."""
+    officer = await SimOfficer(server.url, server.officer_username, server.officer_password).connect()
+    driver = await SimDriver(server.url).connect()
+    try:
+        await officer.set_available()
+        ack = await driver.report(phone="13800138000")
+        offer = await officer.wait_offer()
+        assert (await officer.accept(offer["call_id"]))["ok"]
+        await driver.wait_state("in_call")
+        assert (await officer.hangup(offer["call_id"]))["ok"]
+    finally:
+        await driver.close()
+    return officer, str(ack["case_id"])
+
+
+async def api(officer: SimOfficer, method: str, path: str, body: Any = None) -> Any:
+    status, data = await officer.api(method, path, body)
+    assert 200 <= status < 300, (method, path, status, data)
+    return data
+
+
+async def log_in(page: Page, server: Any, target: str) -> None:
+    await page.goto(server.url + target)
+    await page.fill("#username", server.officer_username)
+    await page.fill("#password", server.officer_password)
+    await page.click("#login-submit")
+
+
+async def test_registry_check_names_the_policy_end_and_a_declared_type_mismatch(
+    server_factory: Callable[..., Any], new_page: Any, tmp_path: Path
+) -> None:
+    server = await server_factory(reservation_timeout=5, wrapup_seconds=2)
+    await seed(server.data_dir, tmp_path / "registry")
+    officer, case_id = await answered_case(server)
+    try:
+        view = await api(officer, "GET", f"/api/cases/{case_id}")
+        form = dict(view["form"])
+        parties = [dict(p) for p in form["parties"]]
+        parties[0].update(
+            name=PARTY["name"],
+            licence_no=PARTY["licence_no"],
+            plate=PARTY["plate"],
+            vehicle_type="small_car",
+        )
+        form["parties"] = parties
+        body = {"revision": view["revision"], "form": form}
+        await api(officer, "PUT", f"/api/cases/{case_id}/form", body)
+        key = parties[0]["key"]
+        await api(officer, "POST", f"/api/cases/{case_id}/verify", {"party": key})
+    finally:
+        await officer.close()
+
+    page: Page = await new_page(viewport={"width": 1600, "height": 1000}, geolocation=False)
+    await log_in(page, server, f"/cases/{case_id}")
+    card = page.locator(f'.cp-party[data-key="{key}"]')
+    vehicle = card.locator('.cp-item[data-item="vehicle"]')
+    insurance = card.locator('.cp-item[data-item="insurance"]')
+    # Before: the vehicle row was green ("车辆 有效") and the policy row said only "交强险已过期".
+    await expect(vehicle).to_have_attribute("data-status", "mismatch")
+    await expect(vehicle.locator(".cp-vbadge")).to_have_text("车辆 不符")
+    await expect(vehicle.locator(".cp-vreason")).to_have_text(
+        "车型不符：申报为小型轿车，登记为大型客车"
+    )
+    await expect(insurance.locator(".cp-vreason")).to_have_text("交强险已于 2019-12-31 到期")
+    # Taking the registry's type into the form ends the mismatch.
+    await vehicle.get_by_role("button", name="采用").click()
+    await expect(vehicle).to_have_attribute("data-status", "valid")
+    await expect(vehicle.locator(".cp-vreason")).to_have_count(0)
