@@ -3,6 +3,7 @@ documents and the public authenticity check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,10 @@ class CaseViews:
                     "number": current.number,
                     "version": current.version,
                     "issued_at": current.issued_at,
+                    # Issue 12: the page says when the document shown replaced an earlier
+                    # version, and states this party's own outcome as written in it.
+                    "replaces": current.version - 1 if current.version > 1 else None,
+                    "liability": own_liability(current.content, party_key),
                 }
                 if current
                 else None
@@ -235,3 +240,12 @@ def review_view(trail: list[AuditEntry], now: datetime, zone: tzinfo) -> dict[st
 
 def _secs(value: timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds(), 1)
+
+
+def own_liability(content: Mapping[str, Any], party_key: str) -> str | None:
+    """A party's liability code in an issued determination (None when it names none)."""
+    for p in content.get("parties") or ():
+        if isinstance(p, Mapping) and p.get("key") == party_key:
+            value = p.get("liability")
+            return value if isinstance(value, str) and value else None
+    return None

@@ -647,6 +647,9 @@ async def test_progress_page_shows_steps_document_and_takes_a_review(
         await expect(page.locator("#pg-status")).to_have_text("认定书已送达")
         await expect(page.locator("#pg-leave")).to_be_hidden()
         await expect(page.locator("#pg-doc-number")).to_have_text(f"编号：{issued['number']}")
+        # issue 12: the party's own outcome in words; the first version replaces nothing.
+        await expect(page.locator("#pg-outcome")).to_have_text("您承担全部责任")
+        await expect(page.locator("#pg-doc-version")).to_be_hidden()
         base = server.url + ack["progress_url"]
         await expect(page.locator("#pg-doc-open")).to_have_attribute(
             "href", ack["progress_url"] + "/document"

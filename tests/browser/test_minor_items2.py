@@ -62,7 +62,8 @@ async def seed(data_dir: Path, folder: Path) -> None:
 
 async def answered_case(server: Any) -> tuple[SimOfficer, str]:
     """A case the server's officer answered and hung up (the case page is theirs)."""
-    officer = await SimOfficer(server.url, server.officer_username, server.officer_password).connect()
+    officer = SimOfficer(server.url, server.officer_username, server.officer_password)
+    await officer.connect()
     driver = await SimDriver(server.url).connect()
     try:
         await officer.set_available()

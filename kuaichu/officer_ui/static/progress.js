@@ -39,6 +39,14 @@ function render(v) {
   if (det) {
     $("pg-doc-number").textContent = fmt(t.pg_doc_number, { number: det.number });
     $("pg-doc-issued").textContent = fmt(t.pg_doc_issued, { time: caseTime(det.issued_at, offset) });
+    // The party's own outcome in words, and whether this document replaced an earlier one
+    // (after a review or a correction): the document itself is several pages away.
+    const outcome = det.liability ? t["pg_outcome_" + det.liability] : "";
+    $("pg-outcome").hidden = !outcome;
+    $("pg-outcome").textContent = outcome || "";
+    $("pg-doc-version").hidden = !det.replaces;
+    $("pg-doc-version").textContent = det.replaces
+      ? fmt(t.pg_doc_new_version, { version: det.version, previous: det.replaces }) : "";
     if (shownVersion !== det.version) {
       // A corrected version replaces the one on screen.
       shownVersion = det.version;
