@@ -36,8 +36,8 @@ from .rules import (
 logger = logging.getLogger(__name__)
 
 MAX_LISTED: Final = 500
-_CHUNK: Final = 400
-_PAGE: Final = 1000  # rows of (case, report position, declared place) per step of the loop
+_CHUNK: Final = 100  # cases per query: each step of the loop builds a few hundred rows
+_PAGE: Final = 500  # rows of (case, report position, declared place) per step of the loop
 _MATCH: Final = [k.value for k in MATCH_KINDS]
 _MATCH_SQL: Final = ", ".join(f"'{k}'" for k in _MATCH)  # constants of ours, not input
 
