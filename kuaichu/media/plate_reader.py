@@ -1092,19 +1092,22 @@ def _align(
     back = np.zeros((n_frames, n_states), np.int8)  # how many states back the path came from
     score[0] = filler[0]
     score[1] = emit[0, 0]
-    odd = np.arange(n_states) % 2 == 1
+    emission = np.empty((n_frames, n_states))
+    emission[:, 0::2] = filler[:, None]
+    emission[:, 1::2] = emit
+    # The loop is the one stretch of Python per recogniser frame (it holds the GIL): kept to a
+    # few whole-array operations on preallocated rows.
+    step = np.full(n_states, neg)
+    skip = np.full(n_states, neg)
     for t in range(1, n_frames):
-        stay = score
-        step = np.concatenate([[neg], score[:-1]])
+        step[1:] = score[:-1]
         # An odd state may skip the (empty) filler before it: two characters back to back.
-        skip = np.where(odd, np.concatenate([[neg, neg], score[:-2]]), neg)
-        options = np.stack([stay, step, skip])
-        choice = options.argmax(axis=0)
-        emission = np.empty(n_states)
-        emission[0::2] = filler[t]
-        emission[1::2] = emit[t]
-        score = options[choice, np.arange(n_states)] + emission
-        back[t] = choice
+        skip[3::2] = score[1:-2:2]
+        moved = step > score  # ties stay, as an argmax over (stay, step, skip) would
+        best = np.where(moved, step, score)
+        skipped = skip > best
+        back[t] = np.where(skipped, 2, moved)
+        score = np.where(skipped, skip, best) + emission[t]
     end = n_states - 1 if score[n_states - 1] >= score[n_states - 2] else n_states - 2
     if score[end] <= neg / 2:
         return None
