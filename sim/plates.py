@@ -9,9 +9,9 @@ Some scenes carry text that is not a plate (a blue or green road sign in Chinese
 sticker, a Latin model badge) so that a reader proposing anything it sees gets caught.
 
 Everything is drawn with OpenCV and a CJK system font, WenQuanYi Micro Hei by preference
-(Debian: fonts-wqy-microhei). Noto Sans CJK is only the last resort: the plate reader's province
-shapes are drawn from it, and a benchmark drawn in the same face would flatter the reader. The
-same seed gives the same pixels.
+(Debian: fonts-wqy-microhei), Noto Sans CJK as the last resort. The same seed gives the same
+pixels. ``sim/plates_other.py`` is a second, independent generator (other faces, dirt, holders,
+night), so that the benchmark does not measure the reader only against this drawing.
 
 Difficulties (plate width at 1280x720; angles uniform in ±; blur lengths in px):
 
