@@ -13,11 +13,11 @@ from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import SYSTEM, officer_actor
 from ..cases.errors import IllegalTransition
-from ..cases.form import Party
 from ..cases.states import AuditEntry, CaseEvent, CaseState, review_deadline
 from ..errors import Conflict, InvalidMessage
 from ..storage.rows import NotifiedCase
 from .context import HAS_DOCUMENT, Access, CaseContext, written_reason
+from .merge import merge_parties
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,12 @@ class ClosingStep:
 
     async def link(self, officer: Officer, case_id: str, other_id: str) -> dict[str, Any]:
         """Two calls about one accident (each driver reported): the other case is merged
-        into this one. Its calls and progress links move here, its caller becomes a party of
-        this case, and it is cancelled with a pointer to this one. Both cases are authorized
-        before anything is looked at (``Access.LINK``): an officer cannot take a case another
-        officer answered into their own."""
+        into this one. Its calls (so its recordings), stills and progress links move here,
+        its parties join this case's (the same person, by phone or ID number, merged into
+        one party: :mod:`.merge`), and it is cancelled with a pointer to this one; its trail
+        stays its own and the case view of this one lists it (``linked_cases``). Both cases
+        are authorized before anything is looked at (``Access.LINK``): an officer cannot take
+        a case another officer answered into their own."""
         ctx = self.ctx
         await ctx.authorize(officer, case_id, other_id, action=Access.LINK)
         if other_id == case_id:
@@ -61,33 +63,15 @@ class ClosingStep:
             raise Conflict(f"this case is {state.value}; link before the determination")
         mine = await ctx.store.form(case_id)
         theirs = await ctx.store.form(other_id)
-        party_map: dict[str, str] = {}
-        form = mine.form
-        for p in theirs.form.parties:
-            if p.phone and any(q.phone == p.phone for q in form.parties):
-                existing = next(q for q in form.parties if q.phone == p.phone)
-                party_map[p.key] = existing.key
-                continue
-            key = form.next_key()
-            party_map[p.key] = key
-            form = form.with_party(
-                Party(
-                    key=key,
-                    reporter=p.reporter,
-                    name=p.name,
-                    phone=p.phone,
-                    licence_no=p.licence_no,
-                    plate=p.plate,
-                    vehicle_type=p.vehicle_type,
-                    insurer=p.insurer,
-                    policy_no=p.policy_no,
-                )
-            )
+        # One person is one party (same phone or ID number): merged, not duplicated.
+        form, party_map = merge_parties(mine.form, theirs.form)
         who = officer_actor(officer.id)
+        moved = {"captures": 0}
 
         async def cancel_other(conn: AsyncConnection, _entry: AuditEntry) -> None:
             await ctx.store.move_links(conn, other_id, case_id, party_map)
-            await ctx.store.move_calls(conn, other_id, case_id)
+            await ctx.store.move_calls(conn, other_id, case_id)  # and so their recordings
+            moved["captures"] = await ctx.store.move_captures(conn, other_id, case_id)
 
         await ctx.event(
             other_id,
@@ -104,7 +88,12 @@ class ClosingStep:
             case_id,
             AuditAction.CASE_LINKED,
             who,
-            {"case": other_id, "parties": party_map, "revision": mine.revision + 1},
+            {
+                "case": other_id,
+                "parties": party_map,
+                "revision": mine.revision + 1,
+                "captures": moved["captures"],
+            },
             extra=write,
         )
         ctx.live.relink(other_id, case_id)

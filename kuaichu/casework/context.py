@@ -177,15 +177,40 @@ class CaseContext:
             return rows[0]
         if action is Access.DECIDE_REVIEW:
             raise self._refused(officer, action, case_id, "reviews are decided by a supervisor")
-        if not await self.store.officer_handled(case_id, officer.id):
+        if not await self._handled(case_id, officer):
             raise self._refused(officer, action, case_id, "another officer handled this case")
         for other in others:
-            if other == case_id or await self.store.officer_handled(other, officer.id):
+            if other == case_id or await self._handled(other, officer):
                 continue
             if action is Access.LINK and not await self._answered(other):
                 continue  # waiting in the queue, nobody's yet
             raise self._refused(officer, action, other, f"case {other} is another officer's case")
         return rows[0]
+
+    async def _handled(self, case_id: str, officer: Officer) -> bool:
+        """Whether the officer answered a call of this case, or of the case it was merged
+        into: linking moves a report's calls to the surviving case (issue 12), and the
+        officer who handled either call keeps the linked case and its evidence."""
+        seen: set[str] = set()
+        target: str | None = case_id
+        while target is not None and target not in seen:  # a linked case may be linked on
+            if await self.store.officer_handled(target, officer.id):
+                return True
+            seen.add(target)
+            target = await self.merged_into(target)
+        return False
+
+    async def merged_into(self, case_id: str) -> str | None:
+        """The case this one was linked into (its cancel entry says so), if any. Only a
+        cancelled case's trail is read."""
+        row = await self.store.case_row(case_id)
+        if row["status"] != CaseState.CANCELLED.value:
+            return None
+        for entry in reversed(await self.db.case_trail(case_id)):
+            if entry.what == CaseEvent.CANCEL:
+                target = entry.detail.get("merged_into")
+                return str(target) if target else None
+        return None
 
     async def _answered(self, case_id: str) -> bool:
         """Whether any officer has answered a call of this case."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..accounts.model import Officer
+from ..cases.actions import AuditAction
 from ..cases.form import missing_for_information
 from ..cases.states import (
     AuditEntry,
@@ -24,6 +25,7 @@ from ..errors import NotFound
 from ..notify import Outbox
 from ..storage.casefiles import Determination
 from .context import HAS_DOCUMENT, CaseContext
+from .merge import removable
 from .notices import notice_view
 from .ports import DocumentRenderer
 from .verification import VerificationStep, facts_as_dict, item_decisions, party_facts
@@ -119,6 +121,21 @@ class CaseViews:
             ],
             "agreement": agreement_view(trail),
             "review": review_view(trail, ctx.now(), ctx.config.zone),
+            # Linking (issue 12): the reports merged into this case with their own trails,
+            # the case this one was merged into, the parties the officer may remove.
+            "linked_cases": [
+                {
+                    "id": str(e.detail["case"]),
+                    "linked_at": e.when.isoformat(),
+                    "trail": [t.to_dict() for t in await ctx.db.case_trail(str(e.detail["case"]))],
+                }
+                for e in trail
+                if e.what == AuditAction.CASE_LINKED
+            ],
+            "merged_into": (
+                await ctx.merged_into(case_id) if state is CaseState.CANCELLED else None
+            ),
+            "removable": removable(stored.form),
         }
 
     async def party_view(self, case_id: str, party_key: str) -> dict[str, Any]:

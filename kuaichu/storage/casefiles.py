@@ -35,6 +35,7 @@ from .rows import (
 )
 from .tables import (
     calls,
+    captures,
     case_audit,
     case_files,
     cases,
@@ -350,6 +351,16 @@ class CaseStore:
         await conn.execute(
             update(calls).where(calls.c.case_id == from_case).values(case_id=to_case)
         )
+
+    async def move_captures(self, conn: AsyncConnection, from_case: str, to_case: str) -> int:
+        """Move a merged case's stills (video frames, phone stills, their annotations) to the
+        case it was merged into. Only the rows move: each JPEG stays in the folder whose
+        signed manifest lists it (its ``path`` names that folder), so both folders still
+        verify."""
+        moved = await conn.execute(
+            update(captures).where(captures.c.case_id == from_case).values(case_id=to_case)
+        )
+        return int(moved.rowcount or 0)
 
     async def unsent(self, case_id: str, template: str, key: str) -> int:
         """Messages of one step (dedupe keys ``case:template:party:key``) not yet sent."""

@@ -80,8 +80,12 @@ export class FormPart {
     card.dataset.key = party.key;
     card.querySelector(".cp-party-name").textContent = fmt(t.cp_party, { key: party.key });
     card.querySelector(".cp-badge-reporter").hidden = !party.reporter;
-    // The caller reported the accident and is party A: they cannot be removed.
-    card.querySelector("[data-action=remove-party]").hidden = Boolean(party.reporter);
+    // The case's own caller (the first reporting party) cannot be removed; a reporting
+    // party linked in from a re-report can (issue 12; the view's `removable` says the same).
+    const caller = this.form.parties.find((p) => p.reporter);
+    card.querySelector("[data-action=remove-party]").hidden = Boolean(
+      caller && caller.key === party.key,
+    );
     for (const input of card.querySelectorAll("[data-field]")) {
       input.dataset.path = `parties.${party.key}.${input.dataset.field}`;
       input.id = `cp-${party.key}-${input.dataset.field}`;
