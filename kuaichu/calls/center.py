@@ -228,7 +228,9 @@ class CallCenter:
     async def callback(self, sid: str, token: str, location: Location | None) -> Call:
         """A driver page opened an officer's video callback link (issue 13,
         kuaichu.photoreports.callbacks): a new call in the link's case, at the head of the
-        queue. No eligibility check: the case was reported, and an officer asked for it."""
+        queue and offered first to the officer who sent the link (Dispatcher: for one
+        reservation timeout). No eligibility check: the case was reported, and an officer
+        asked for it."""
         if self.draining:
             raise ServerRestarting("the server is restarting; open the link again in a minute")
         if self.sessions.has_driver(sid):
@@ -239,12 +241,12 @@ class CallCenter:
         now = self.trail.now().timestamp()
         call_id = new_call_id()
         loc = location.as_dict() if location else None
-        case_id, state = await self.callbacks.answer(token, call_id, now, loc)
+        case_id, state, sender = await self.callbacks.answer(token, call_id, now, loc)
         call = Call(
             call_id,
             case_id,
             sid,
-            QueuedCall(call_id, case_id, now, loc),
+            QueuedCall(call_id, case_id, now, loc, preferred_officer=sender),
             location,
             case_state=state,
             resume_token=self.tokens.mint(call_id),

@@ -35,9 +35,9 @@ class CallbackAnswers(Protocol):
 
     async def answer(
         self, token: str, call_id: str, now: float, location: Mapping[str, float] | None
-    ) -> tuple[str, CaseState]:
-        """Spend the link and write the new call's row: the case and its state (NotFound for
-        a wrong, used or expired link)."""
+    ) -> tuple[str, CaseState, int]:
+        """Spend the link and write the new call's row: the case, its state and the officer
+        who sent the link (NotFound for a wrong, used or expired link)."""
         ...
 
 

@@ -110,10 +110,11 @@ class VideoCallbacks:
 
     async def answer(
         self, token: str, call_id: str, now: float, location: Mapping[str, float] | None
-    ) -> tuple[str, CaseState]:
+    ) -> tuple[str, CaseState, int]:
         """The driver's page opened a callback link: the link is spent, the new call's row
-        and the trail's entry are written, in one transaction. The case and its state; a
-        wrong, used or expired link is NotFound (the same answer for all three)."""
+        and the trail's entry are written, in one transaction. The case, its state and the
+        officer who sent the link (the call is offered to them first); a wrong, used or
+        expired link is NotFound (the same answer for all three)."""
         ctx = self.ctx
         async with ctx.store.engine.connect() as conn:
             row = (
@@ -146,4 +147,4 @@ class VideoCallbacks:
             {"call_id": call_id, "callback": int(row["id"])},
             extra=spend,
         )
-        return case_id, entry.to_state
+        return case_id, entry.to_state, int(row["officer_id"])

@@ -8,6 +8,11 @@ Policy: the longest-waiting call goes to the officer who has been available long
 is a reservation with a timeout. A decline puts the call back where it was and keeps it away
 from that officer for a cool-down; a timeout also sets the silent officer on break (they are
 evidently not at their desk). Neither moves the call in the queue.
+
+A call may name a preferred officer (a photo report's video callback: the officer who sent
+the link is the one the driver expects). For one reservation timeout after it is queued it is
+offered to that officer only, as soon as they are available; after that, or once they let
+the offer pass (decline, timeout), it goes to whoever is free like any other call.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ class Dispatcher:
         # One timer per decline: when its cool-down ends the call may go to that officer again,
         # and if they are the only one free nothing else would run dispatch().
         self._cooldowns: dict[tuple[str, int], Timer] = {}
+        # call id -> when its preferred officer's turn ends (QueuedCall.preferred_officer)
+        self._preferences: dict[str, Timer] = {}
         self._handle_times: deque[float] = deque(maxlen=50)
         # issue 12: officers whose wrap-up waits for open case work (the console says so):
         # their wrap-up time ending does not make them available; saving the work or "ready" does.
@@ -229,6 +236,14 @@ class Dispatcher:
     def enqueue(self, call: QueuedCall, at_head: bool = False) -> None:
         """Queue a call (at the head when it is put back through no fault of the driver)."""
         call.reserved_by = None
+        if call.preferred_officer is not None and (
+            self.presence(call.preferred_officer).status is OfficerStatus.OFFLINE
+        ):
+            call.preferred_officer = None  # not in the console: no one to wait for
+        if call.preferred_officer is not None:
+            self._preferences[call.call_id] = self.clock.call_later(
+                self.reservation_timeout, partial(self._preference_over, call.call_id)
+            )
         self._queue.push(call, at_head=at_head)
         self._events.record("call_requeued" if at_head else "call_queued", call.call_id)
         self.dispatch()
@@ -239,6 +254,7 @@ class Dispatcher:
         call = self._queue.remove(call_id)
         if call is None:
             return False
+        self._drop_preference(call)
         if call.reserved_by is not None:
             p = self.presence(call.reserved_by)
             self.listener.offer_withdrawn(p.officer_id, call_id, "abandoned")
@@ -258,6 +274,7 @@ class Dispatcher:
             raise Conflict("this call is no longer offered to you")
         self._queue.remove(call_id)
         call.reserved_by = None
+        self._drop_preference(call)
         waited = self.clock.now() - call.queued_at
         self._set(p, OfficerStatus.BUSY, call_id)
         self._events.record("call_answered", call_id, officer_id, waited_s=round(waited, 1))
@@ -272,6 +289,7 @@ class Dispatcher:
         if call is None or call.reserved_by != officer_id:
             raise NotFound("no such offer")
         call.declined_by[officer_id] = self.clock.now() + self.decline_cooldown
+        self._drop_preference(call)
         key = (call_id, officer_id)
         previous = self._cooldowns.pop(key, None)
         if previous is not None:
@@ -298,6 +316,19 @@ class Dispatcher:
         self._cancel_timer(p.officer_id)
         self._events.record("offer_" + reason, call_id, p.officer_id)
 
+    def _drop_preference(self, call: QueuedCall) -> None:
+        call.preferred_officer = None
+        timer = self._preferences.pop(call.call_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _preference_over(self, call_id: str) -> None:
+        self._preferences.pop(call_id, None)
+        call = self._queue.get(call_id)
+        if call is not None and call.preferred_officer is not None:
+            call.preferred_officer = None
+            self.dispatch()
+
     def _cooldown_over(self, key: tuple[str, int]) -> None:
         self._cooldowns.pop(key, None)
         self.dispatch()
@@ -309,6 +340,9 @@ class Dispatcher:
             return
         logger.info("call %s: offer to officer %s timed out", call_id, officer_id)
         self._release(call_id, p, "timeout")
+        call = self._queue.get(call_id)
+        if call is not None and call.preferred_officer == officer_id:
+            self._drop_preference(call)
         self.listener.offer_withdrawn(officer_id, call_id, "timeout")
         self._set(p, OfficerStatus.BREAK, reason="missed_offer")
         self.dispatch()
@@ -324,6 +358,7 @@ class Dispatcher:
                 for p in self._officers.values()
                 if p.status is OfficerStatus.AVAILABLE
                 and call.declined_by.get(p.officer_id, 0) <= now
+                and call.preferred_officer in (None, p.officer_id)
             ]
             if not candidates:
                 if not any(p.status is OfficerStatus.AVAILABLE for p in self._officers.values()):
@@ -396,7 +431,12 @@ class Dispatcher:
 
     def close(self) -> None:
         """Cancel the reservation and wrap-up timers."""
-        for timer in (*self._timers.values(), *self._cooldowns.values()):
+        for timer in (
+            *self._timers.values(),
+            *self._cooldowns.values(),
+            *self._preferences.values(),
+        ):
             timer.cancel()
         self._timers.clear()
         self._cooldowns.clear()
+        self._preferences.clear()

@@ -25,6 +25,9 @@ class QueuedCall:
     # officer id -> wall-clock time until which this call is not offered to them again
     declined_by: dict[int, float] = field(default_factory=dict)
     reserved_by: int | None = None
+    # issue 13: a photo report's video callback is first for the officer who sent the link;
+    # the dispatcher clears it after one reservation timeout or once that officer passes.
+    preferred_officer: int | None = None
 
 
 @dataclass(frozen=True)

@@ -425,3 +425,54 @@ async def test_offers_made_together_time_out_each_for_its_own_officer(env: Env) 
     assert rec.offers[-2:] == [(2, "call-0001"), (1, "call-0002")]
     clock.advance(RESERVATION)
     assert sorted(rec.withdrawn) == [(1, "call-0002", "timeout"), (2, "call-0001", "timeout")]
+
+
+def callback(n: int, officer_id: int) -> QueuedCall:
+    """A photo report's video callback whose link officer ``officer_id`` sent."""
+    return QueuedCall(f"cb-{n:04d}", f"case-{n}", START, preferred_officer=officer_id)
+
+
+async def test_a_callback_goes_first_to_the_officer_who_sent_it(env: Env) -> None:
+    d, rec = env.d, env.rec
+    available(env, 1, 2)  # 1 has been available longest: any other call would be theirs
+    d.enqueue(callback(1, 2), at_head=True)
+    assert rec.offers == [(2, "cb-0001")]
+    # 2 lets it pass (timeout): then it is anyone's, at once.
+    env.clock.advance(RESERVATION)
+    assert rec.offers == [(2, "cb-0001"), (1, "cb-0001")]
+
+
+async def test_a_declined_callback_goes_to_the_shared_queue(env: Env) -> None:
+    d, rec = env.d, env.rec
+    available(env, 1, 2)
+    d.enqueue(callback(1, 2), at_head=True)
+    d.decline(2, "cb-0001")
+    assert rec.offers == [(2, "cb-0001"), (1, "cb-0001")]
+
+
+async def test_a_callback_waits_one_reservation_timeout_for_its_busy_officer(env: Env) -> None:
+    d, rec = env.d, env.rec
+    available(env, 2)
+    d.enqueue(call(1))
+    d.accept(2, "call-0001")  # 2 is busy with another call
+    available(env, 1)
+    d.enqueue(callback(2, 2), at_head=True)
+    assert rec.offers == [(2, "call-0001")]  # 1 is free, but the callback waits for 2
+    d.call_finished(2, "call-0001", 60)
+    env.clock.advance(WRAPUP)  # 2 free again within the time: theirs
+    assert rec.offers[-1] == (2, "cb-0002")
+    # Its preference is spent: a later callback of an officer who stays busy goes to 1
+    # after one reservation timeout.
+    d.accept(2, "cb-0002")
+    d.enqueue(callback(3, 2), at_head=True)
+    env.clock.advance(RESERVATION - 1)
+    assert rec.offers[-1] == (2, "cb-0002")
+    env.clock.advance(1)
+    assert rec.offers[-1] == (1, "cb-0003")
+
+
+async def test_a_callback_of_an_officer_not_in_the_console_is_anyones_at_once(env: Env) -> None:
+    d, rec = env.d, env.rec
+    available(env, 1)
+    d.enqueue(callback(1, 9), at_head=True)  # officer 9 is offline
+    assert rec.offers == [(1, "cb-0001")]
