@@ -116,6 +116,7 @@ async def test_shortcuts_help_and_capture_digits_after_ticking_ask_the_phone(
     driver = await SimDriver(server.url).connect()
     try:
         await driver.report(lat=45.7567, lng=126.6424)
+        await expect(page.locator("#panel-incoming")).to_be_visible()
         await page.keyboard.press("Enter")  # answers the ringing call
         await expect(page.locator("#panel-call")).to_be_visible()
         await expect(page.locator("#case-host")).to_be_visible()

@@ -191,8 +191,18 @@ async def test_revised_review_in_the_todo_list_and_the_map_offline(
     await cases.check("#cases-action")
     await expect(cases.locator("#cases-body tr[data-case]")).to_have_count(1)
     assert await cases.evaluate("getComputedStyle(document.body).overflow") != "hidden"
-    # The case page has the same sketch, with the service area.
+    # The case page scrolls, its step bar stays in view below the panel's head.
+    await cases.set_viewport_size({"width": 1280, "height": 720})
     await cases.locator(f"#cases-body tr[data-case={case_id}] a").click()
+    await expect(cases.locator("#cp-btn-determine")).to_be_visible()
+    await cases.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
+    await cases.wait_for_function("window.scrollY > 200")
+    head = await cases.locator(".cp-head").bounding_box()
+    bar = await cases.locator("#cp-stepbar").bounding_box()
+    assert head is not None and bar is not None
+    assert bar["y"] >= head["y"] + head["height"] - 1 and bar["y"] < 200, (head, bar)
+    await cases.evaluate("window.scrollTo(0, 0)")
+    # The case page has the same sketch, with the service area.
     await cases.locator("#cp-gps .map-open").click()
     await expect(cases.locator("#map-dialog polygon.map-area")).to_have_count(1)
     assert outside == [], outside
