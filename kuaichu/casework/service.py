@@ -35,6 +35,7 @@ from .ports import (
     LiabilityListener,
     LiveCalls,
 )
+from .relink import link_candidates
 from .review import ReviewStep
 from .scene import SceneStep
 from .verification import VerificationStep
@@ -239,6 +240,10 @@ class CaseWork:
         """Merge another report of the same accident into this case."""
         return await self._closing.link(officer, case_id, other_id)
 
+    async def link_candidates(self, officer: Officer, case_id: str) -> list[dict[str, Any]]:
+        """Open reports that look like the same accident, proposed for linking (issue 12)."""
+        return await link_candidates(self._ctx, officer, case_id)
+
     async def close_expired(self) -> list[str]:
         """Close every notified case whose review window has passed."""
         return await self._closing.close_expired()
@@ -276,6 +281,14 @@ class CaseWork:
     async def authenticity(self, number: str, code: str) -> dict[str, Any]:
         """The public authenticity check."""
         return await self._views.authenticity(number, code)
+
+    async def authenticity_by_case(self, case_id: str, code: str) -> dict[str, Any]:
+        """The same check from the printed short address (/v/<case id>/<code>): every version
+        of a case's determination has the case's one number."""
+        dets = await self._ctx.store.determinations(case_id)
+        if not dets:
+            return {"found": False, "number": case_id}
+        return await self._views.authenticity(dets[0].number, code)
 
     # -- progress links and failed notices ---------------------------------------------------------
 

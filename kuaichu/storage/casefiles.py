@@ -38,6 +38,7 @@ from .tables import (
     captures,
     case_audit,
     case_files,
+    case_index,
     cases,
     determinations,
     outbox,
@@ -361,6 +362,41 @@ class CaseStore:
             update(captures).where(captures.c.case_id == from_case).values(case_id=to_case)
         )
         return int(moved.rowcount or 0)
+
+    async def open_reports_since(
+        self, case_id: str, since: float, limit: int = 50
+    ) -> list[tuple[CaseRow, set[tuple[str, str]]]]:
+        """The other cases still in the queue or on a call reported since ``since`` (newest
+        first, at most ``limit``), each with its plate and phone keys from the identity
+        index: what a re-report of one accident is looked for among (issue 12)."""
+        open_states = [CaseState.QUEUED.value, CaseState.IN_CALL.value]
+        async with self.engine.connect() as conn:
+            rows = [
+                cast(CaseRow, dict(r))
+                for r in (
+                    await conn.execute(
+                        select(cases)
+                        .where(
+                            cases.c.status.in_(open_states),
+                            cases.c.created_at >= since,
+                            cases.c.id != case_id,
+                        )
+                        .order_by(cases.c.created_at.desc())
+                        .limit(limit)
+                    )
+                ).mappings()
+            ]
+            keys: dict[str, set[tuple[str, str]]] = {r["id"]: set() for r in rows}
+            if rows:
+                found = await conn.execute(
+                    select(case_index.c.case_id, case_index.c.kind, case_index.c.value).where(
+                        case_index.c.case_id.in_(list(keys)),
+                        case_index.c.kind.in_(["plate", "tel"]),
+                    )
+                )
+                for cid, kind, value in found:
+                    keys[cid].add((kind, value))
+        return [(r, keys[r["id"]]) for r in rows]
 
     async def unsent(self, case_id: str, template: str, key: str) -> int:
         """Messages of one step (dedupe keys ``case:template:party:key``) not yet sent."""

@@ -193,6 +193,13 @@ async def post_link(request: web.Request, officer: Officer) -> web.Response:
 
 
 @require_officer
+async def get_link_candidates(request: web.Request, officer: Officer) -> web.Response:
+    """Open reports that look like the same accident as this case (issue 12)."""
+    found = await request.app[casework_key].link_candidates(officer, case_id_of(request))
+    return json_response({"candidates": found})
+
+
+@require_officer
 async def post_cancel(request: web.Request, officer: Officer) -> web.Response:
     """Cancel the case, with a reason."""
     data = await json_body(request, "reason")
@@ -224,5 +231,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/cases/{case_id}/agreement/decision", post_agreement_decision)
     r.add_post("/api/cases/{case_id}/review-decision", post_review_decision)
     r.add_post("/api/cases/{case_id}/link", post_link)
+    r.add_get("/api/cases/{case_id}/link-candidates", get_link_candidates)
     r.add_post("/api/cases/{case_id}/cancel", post_cancel)
     r.add_get("/api/reviews", get_reviews)

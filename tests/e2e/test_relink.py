@@ -76,6 +76,12 @@ async def test_a_re_report_linked_keeps_evidence_access_and_one_party(live_serve
         new = ack2["case_id"]
         offer = await officer.wait_offer(after=seen)
         assert (await officer.accept(offer["call_id"]))["ok"]
+        # The console proposes the first report: same phone, same place, within the hour.
+        status, body = await officer.api("GET", f"/api/cases/{new}/link-candidates")
+        assert status == 200, body
+        (proposed,) = body["candidates"]
+        assert proposed["case_id"] == old
+        assert proposed["reasons"] == ["phone", "nearby"] and proposed["distance_m"] == 0
         status, body = await officer.api("POST", f"/api/cases/{new}/link", {"case_id": old})
         assert status == 200, body
 
@@ -109,8 +115,15 @@ async def test_a_re_report_linked_keeps_evidence_access_and_one_party(live_serve
         assert status == 200 and report["ok"], report
         assert report["entries"] == 3  # the first recording, the frame, the still
 
+        status, body = await officer.api("GET", f"/api/cases/{new}/link-candidates")
+        assert body["candidates"] == []  # linked: no longer proposed
+
         # A bystander's report wrongly linked: a second reporting party, then removed.
         ack3 = await bystander.report(phone=OTHER)
+        status, body = await officer.api("GET", f"/api/cases/{new}/link-candidates")
+        assert [(c["case_id"], c["reasons"]) for c in body["candidates"]] == [
+            (ack3["case_id"], ["nearby"])
+        ]
         status, body = await officer.api(
             "POST", f"/api/cases/{new}/link", {"case_id": ack3["case_id"]}
         )

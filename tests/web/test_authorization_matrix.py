@@ -77,6 +77,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/config"): Rule(Kind.PUBLIC),
     ("GET", "/api/calls/{call_id}"): Rule(Kind.CASE),
     ("GET", "/verify"): Rule(Kind.PUBLIC),
+    ("GET", "/v/{case_id}/{code}"): Rule(Kind.PUBLIC),
     ("GET", "/api/service"): Rule(Kind.PUBLIC),
     ("GET", "/healthz"): Rule(Kind.PUBLIC),
     ("GET", "/api/cases/{case_id}/captures"): Rule(Kind.CASE),
@@ -121,6 +122,8 @@ RULES: dict[tuple[str, str], Rule] = {
     # tests/e2e/test_case_branches.py.
     ("POST", "/api/cases/{case_id}/link"): Rule(Kind.LINK, {"case_id": "{other}"}),
     ("POST", "/api/cases/{case_id}/cancel"): Rule(Kind.CASE, {"reason": "authorization matrix"}),
+    # issue 12: re-reports proposed for linking (tests/e2e/test_relink.py), the case's own.
+    ("GET", "/api/cases/{case_id}/link-candidates"): Rule(Kind.CASE),
     ("GET", "/api/reviews"): Rule(Kind.SUPERVISOR),
     ("GET", "/api/metrics"): Rule(Kind.SUPERVISOR),
     ("GET", "/api/notices/failed"): Rule(Kind.OFFICER),  # each sees their own cases' (below)
