@@ -18,6 +18,7 @@ import { clone, SavingPart } from "./saving.js";
 import { StepsPart } from "./steps.js";
 import { renderAgreement, renderReview, renderTrail } from "./trail.js";
 import { loadFraud } from "./fraud.js";
+import { loadLinkCandidates } from "./relink.js";
 import { PresetsPart } from "./presets.js";
 
 // The case states after which nothing changes (kuaichu.cases.transitions.TERMINAL_STATES).
@@ -226,6 +227,9 @@ export class CasePanel {
     renderAgreement(this.t, view);
     renderReview(this.t, view);
     this.loadEvidence(view);
+    // issue 12: re-reports of the same accident proposed for linking (every refresh: a
+    // second driver may call while this case is worked).
+    loadLinkCandidates(this, view);
     // issue 13: the fraud signals, on opening the case and when its state moves.
     if (first || this.fraudStatus !== view.case.status) {
       this.fraudStatus = view.case.status;
