@@ -19,7 +19,6 @@ from typing import Any, Final, Protocol
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..accounts.model import Officer, Role
 from ..cases.actions import AuditAction
 from ..cases.form import VEHICLE_TYPES, mask_id_number
 from ..cases.identity import Kind
@@ -27,6 +26,7 @@ from ..cases.states import CaseState
 from ..errors import NotFound
 from ..evidence.ledger import Ledger
 from ..evidence.manifest import MANIFEST_NAME
+from ..insurers.claims import ClaimActor
 from ..insurers.model import Insurer, InsurerDirectory
 from ..insurers.scope import (
     VISIBLE_STATES,
@@ -58,7 +58,7 @@ class ClaimDesk(Protocol):
     claim status is recorded (audit entry, SMS to the parties, webhook event)."""
 
     async def update_claim(
-        self, account: Officer, case_id: str, raw: dict[str, Any]
+        self, actor: ClaimActor, case_id: str, raw: dict[str, Any]
     ) -> dict[str, Any]: ...
 
 
@@ -279,17 +279,9 @@ class OpenApi:
 
     async def update_claim(self, key: ApiKey, case_id: str, raw: dict[str, Any]) -> dict[str, Any]:
         """Record the insurer's claim status through the insurers' own claim service (the one
-        writer of a claim status: audit entry, SMS, webhook), as the key's insurer. The desk
-        takes an insurer's account; the key stands in as one with the key's id negated, so the
-        trail's actor ``insurer:<code>:-<key id>`` cannot be mistaken for a staff account's."""
-        account = Officer(
-            id=-key.id,
-            username=f"api-key-{key.id}",
-            display_name=f"API key {key.id}",
-            role=Role.INSURER,
-            insurer=key.insurer,
-        )
-        done = await self.claims.update_claim(account, case_id, raw)
+        writer of a claim status: audit entry, SMS, webhook), as the key's insurer, with the
+        key as the trail's actor (``api:<code>:<key id>``, as the key's reads)."""
+        done = await self.claims.update_claim(ClaimActor(key.insurer, key.actor), case_id, raw)
         return {
             "status": done["status"],
             "amount_fen": done.get("amount_fen"),

@@ -32,6 +32,17 @@ MAX_ASSESSOR: Final = 32
 _AMOUNT: Final = "amount must be a number of yuan, e.g. 1234.50"
 
 
+@dataclass(frozen=True)
+class ClaimActor:
+    """Who records a claim status: the configured insurer it is recorded for, and the audit
+    trail's actor (kuaichu.cases.actors): a staff account (``insurer:<code>:<account id>``,
+    :meth:`InsurerDesk.staff`) or an insurer's system through an API key
+    (``api:<code>:<key id>``, kuaichu.api)."""
+
+    insurer: str
+    who: str
+
+
 class ClaimStatus(enum.StrEnum):
     HANDED_OFF = "handed_off"
     RECEIVED = "received"

@@ -37,7 +37,7 @@ from ..evidence.kinds import ledger_text
 from ..evidence.ledger import Ledger, LedgerEntry
 from ..notify import Template, mask_phone
 from ..storage.casefiles import CaseStore, Determination
-from .claims import ClaimStatus, check_move, parse_update, yuan
+from .claims import ClaimActor, ClaimStatus, check_move, parse_update, yuan
 from .events import EventKind, InsurerEvent, InsurerEvents
 from .model import Insurer, InsurerDirectory
 from .scope import InsurerScope, VisibleCase, visible
@@ -90,6 +90,11 @@ class InsurerDesk:
         if insurer is None:
             raise Forbidden("this account belongs to no configured insurer", reason="not_insurer")
         return insurer
+
+    def staff(self, account: Officer) -> ClaimActor:
+        """An insurer's staff account as the actor of a claim status (403 as insurer_of)."""
+        insurer = self.insurer_of(account)
+        return ClaimActor(insurer.code, insurer_actor(insurer.code, account.id))
 
     async def _read(self, account: Officer, case_id: str, what: dict[str, Any]) -> VisibleCase:
         """The scope check and the read's audit entry, before anything is shown."""
@@ -279,11 +284,13 @@ class InsurerDesk:
     # -- the insurer's claim status ---------------------------------------------------------------
 
     async def update_claim(
-        self, account: Officer, case_id: str, raw: dict[str, Any]
+        self, actor: ClaimActor, case_id: str, raw: dict[str, Any]
     ) -> dict[str, Any]:
-        """Record the insurer's status on its claim of this case (validated; 409 for a move
-        the claim's status does not allow)."""
-        insurer = self.insurer_of(account)
+        """Record the status ``actor`` gives its insurer's claim of this case (validated; 409
+        for a move the claim's status does not allow); the trail names ``actor.who``."""
+        insurer = self.directory.get(actor.insurer)
+        if insurer is None:
+            raise Forbidden("this account belongs to no configured insurer", reason="not_insurer")
         await self.scope.require(insurer, case_id)
         claim = await self.store.claim(case_id, insurer.code)
         if claim is None:
@@ -298,7 +305,7 @@ class InsurerDesk:
             amount = claim.amount_fen  # paid what was assessed
         if change.status is ClaimStatus.REFUSED:
             amount = None
-        who = insurer_actor(insurer.code, account.id)
+        who = actor.who
         form = (await self.cases.form(case_id)).form
         detail = {
             **change.to_detail(),

@@ -96,7 +96,7 @@ async def insurer_claim(request: web.Request, account: Officer) -> web.Response:
     """The insurer records its claim's status."""
     data = await json_body(request, "status", "amount", "reason", "assessor")
     desk = request.app[insurer_desk_key]
-    return json_response(await desk.update_claim(account, case_id_of(request), data))
+    return json_response(await desk.update_claim(desk.staff(account), case_id_of(request), data))
 
 
 # -- the officers --------------------------------------------------------------------------------

@@ -237,10 +237,11 @@ async def test_a_claim_status_from_the_api_reaches_the_webhook(
             for e in receiver.processed.values()
         )
 
-    # Recorded by the insurer desk, in the case's trail, as the key (never a staff account).
+    # Recorded by the insurer desk, in the case's trail, with the key as the actor (as its
+    # reads), never a staff account.
     trail = await app[db_key].case_trail(case)
     (recorded,) = [e for e in trail if e.what == "claim_status"]
-    assert recorded.who == f"insurer:picc:-{key.id}" and recorded.detail["status"] == "received"
+    assert recorded.who == f"api:picc:{key.id}" and recorded.detail["status"] == "received"
 
     want = [
         ("case_ready", "determination_issued"),

@@ -66,7 +66,7 @@ async def test_supervisor_sees_flagged_cases_and_a_case_pages_flags(
         ],
         at=now - timedelta(hours=1),
     )
-    _, token = await app[api_keys_key].create("picc")
+    key, token = await app[api_keys_key].create("picc")
     async with aiohttp.ClientSession() as http:
         async with http.get(
             f"{server.url}/api/v1/cases/{REPEAT}", headers={"Authorization": f"Bearer {token}"}
@@ -95,9 +95,9 @@ async def test_supervisor_sees_flagged_cases_and_a_case_pages_flags(
     await expect(plate).to_contain_text("同一车辆近期多次出险")
     await expect(plate.locator(f'a[href="/cases/{FIRST}"]')).to_have_count(1)
     await expect(section.locator('.fraud-flag[data-code="repeat_person"]')).to_have_count(1)
-    # The insurer's system's read is in the trail, named as such.
+    # The insurer's system's read is in the trail, named as such, with the key.
     await page.click("#cp-trail-summary")
-    await expect(page.locator("#cp-trail")).to_contain_text("保险公司系统（接口）")
+    await expect(page.locator("#cp-trail")).to_contain_text(f"保险公司系统（接口） key {key.id}")
 
     await page.goto(f"{server.url}/cases/{PLAIN}")
     await expect(page.locator("#cp-status")).not_to_be_empty()

@@ -193,8 +193,8 @@ async def test_the_claim_from_the_party_button_to_paid_with_bad_input_refused(
         events.append(event)
 
     world.server.app[insurer_events_key].subscribe(record)
-    _, picc_session = await insurer_account(world.server, "picc", "picc.zhao")
-    _, pingan_session = await insurer_account(world.server, "pingan", "pingan.sun")
+    picc_account, picc_session = await insurer_account(world.server, "picc", "picc.zhao")
+    pingan_account, pingan_session = await insurer_account(world.server, "pingan", "pingan.sun")
     picc = Client(http, world.server.url, picc_session)
     pingan = Client(http, world.server.url, pingan_session)
     anyone = Client(http, world.server.url, None)
@@ -273,9 +273,14 @@ async def test_the_claim_from_the_party_button_to_paid_with_bad_input_refused(
     assert len(sms) == 2 * 5  # five statuses, two parties
     assert any("已赔付" in text for text in sms)
     assert max(len(text) for text in sms) <= SINGLE_SEGMENT
-    statuses = [json.loads(r["detail"])["status"] for r in await trail(world, case)
+    statuses = [(json.loads(r["detail"])["status"], r["who"]) for r in await trail(world, case)
                 if r["what"] == "claim_status"]
-    assert statuses == ["received", "assessor_assigned", "assessed", "paid", "refused"]
+    # Each in the trail as the staff account that recorded it.
+    zhao, sun = f"insurer:picc:{picc_account.id}", f"insurer:pingan:{pingan_account.id}"
+    assert statuses == [
+        ("received", zhao), ("assessor_assigned", zhao), ("assessed", zhao), ("paid", zhao),
+        ("refused", sun),
+    ]
     changed = [e for e in events if e.kind.value == "status_changed"]
     assert [(e.insurer, e.detail["status"]) for e in changed][-2:] == [
         ("picc", "paid"),

@@ -6,6 +6,8 @@ function actorText(t, who) {
   const [kind, id] = who.split(":");
   if (kind === "officer") return fmt(t.who_officer, { id });
   if (kind === "party") return fmt(t.who_party, { key: id });
+  // api:<insurer>:<key id>: an insurer's system through one of its API keys.
+  if (kind === "api") return fmt(t.who_api_key, { id: who.split(":")[2] || "" });
   return t["who_" + kind] || who;
 }
 
