@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kuaichu.cases.form import CaseForm, Liability, Party
+from kuaichu.cases.form import CaseForm, Party
+from kuaichu.cases.liability import Liability
 from kuaichu.casework.merge import merge_parties, removable, same_person
 
 ID = "11010519491231002X"

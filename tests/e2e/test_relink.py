@@ -150,7 +150,8 @@ async def test_a_re_report_linked_keeps_evidence_access_and_one_party(live_serve
             _, report = await officer.api("GET", f"/api/cases/{new}/evidence/verify")
             return bool(report.get("entries"))
 
-        await eventually(listed, 5, "the second recording is not in the manifest")
+        done: bool = await eventually(listed, 5, "the second recording is not in the manifest")
+        assert done
         for case_id, entries in ((new, 1), (old, 3)):
             status, report = await officer.api("GET", f"/api/cases/{case_id}/evidence/verify")
             assert status == 200 and report["ok"] and report["entries"] == entries, report
