@@ -2,6 +2,8 @@
 
 python server.py [--host H] [--port N] [--data-dir DIR] ...
 python server.py officer add USERNAME [--name 姓名] [--role officer|supervisor] [--password P]
+                           [--badge 警号]
+python server.py officer badge USERNAME --badge 警号   (set; --badge "" clears it)
 python server.py officer add USERNAME --role insurer --insurer picc   (an insurer's staff)
 python server.py officer list
 python server.py officer passwd USERNAME [--password P]
@@ -80,17 +82,26 @@ async def _officer_cmd(args: argparse.Namespace, s: settings_mod.Settings) -> in
 
                 insurer = load_insurers(s.insurers).require(insurer).code
             o = await accounts.add_officer(
-                args.username, _password(args.password), args.name or "", args.role, insurer
+                args.username,
+                _password(args.password),
+                args.name or "",
+                args.role,
+                insurer,
+                args.badge,
             )
             of = f" of insurer {o.insurer}" if o.insurer else ""
             print(f"added {o.role} {o.username} ({o.display_name}){of}")
+        elif args.action == "badge":
+            await accounts.set_badge(args.username, args.badge)
+            print(f"badge of {args.username}: {args.badge.strip() if args.badge else 'none'}")
         elif args.action == "passwd":
             await accounts.set_password(args.username, _password(args.password))
             print(f"password changed for {args.username}")
         else:
             for o in await accounts.list_officers():
                 of = f"\t{o.insurer}" if o.insurer else ""
-                print(f"{o.username}\t{o.role}\t{o.display_name}{of}")
+                badge = f"\t警号 {o.badge}" if o.badge else ""
+                print(f"{o.username}\t{o.role}\t{o.display_name}{of}{badge}")
     except KuaichuError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -152,9 +163,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, argparse.N
     if _command(argv) is not None:
         sub = parser.add_subparsers(dest="command", required=True)
         off = sub.add_parser("officer", help="manage officer accounts")
-        off.add_argument("action", choices=("add", "list", "passwd"))
+        off.add_argument("action", choices=("add", "list", "passwd", "badge"))
         off.add_argument("username", nargs="?")
         off.add_argument("--name", help="display name, e.g. 张警官")
+        off.add_argument("--badge", help="badge number (警号) printed on documents, e.g. 012345")
         off.add_argument("--role", default=Role.OFFICER.value, choices=[r.value for r in Role])
         off.add_argument("--password", help="default: KUAICHU_OFFICER_PASSWORD, stdin or prompt")
         off.add_argument(
@@ -191,8 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = settings_mod.load(args)
     command = getattr(args, "command", None)
     if command == "officer":
-        if args.action in ("add", "passwd") and not args.username:
-            parser.error("officer add/passwd need a USERNAME")
+        if args.action in ("add", "passwd", "badge") and not args.username:
+            parser.error("officer add/passwd/badge need a USERNAME")
+        if args.action == "badge" and args.badge is None:
+            parser.error("officer badge needs --badge (\"\" to clear it)")
         return asyncio.run(_officer_cmd(args, s))
     if command == "selfsigned":
         _selfsigned(args.out, s.host)

@@ -25,6 +25,7 @@ class Officer:
     display_name: str
     role: Role
     insurer: str | None = None  # the insurer's code (kuaichu.insurers), for Role.INSURER
+    badge: str | None = None  # 警号, printed on documents (issue 12); None: not set
 
     @property
     def is_supervisor(self) -> bool:

@@ -37,8 +37,23 @@ def _validate_username(username: str) -> str:
 
 def _officer(row: RowMapping) -> Officer:
     return Officer(
-        row["id"], row["username"], row["display_name"], Role(row["role"]), row["insurer"]
+        row["id"],
+        row["username"],
+        row["display_name"],
+        Role(row["role"]),
+        row["insurer"],
+        row["badge"],
     )
+
+
+def validate_badge(badge: str | None) -> str | None:
+    """A badge number (警号) as printed: 2-16 ASCII letters or digits; None or blank: none."""
+    if badge is None or not badge.strip():
+        return None
+    badge = badge.strip().upper()
+    if not (2 <= len(badge) <= 16 and badge.isascii() and badge.isalnum()):
+        raise InvalidMessage("badge must be 2-16 letters or digits", field="badge")
+    return badge
 
 
 class Accounts:
@@ -73,6 +88,7 @@ class Accounts:
         display_name: str = "",
         role: str = Role.OFFICER,
         insurer: str | None = None,
+        badge: str | None = None,
     ) -> Officer:
         """Create an account; refuses a bad username, a short password or a taken name. An
         insurer's account (role ``insurer``) names its insurer's code, which the caller has
@@ -85,6 +101,9 @@ class Accounts:
         if len(password) < 8:
             raise InvalidMessage("password must have at least 8 characters")
         display = (display_name or username).strip()[:64]
+        badge = validate_badge(badge)
+        if badge is not None and role == Role.INSURER:
+            raise InvalidMessage("an insurer account has no badge number", field="badge")
         password_hash = await self.passwords.hash(password)
         try:
             async with self.db.engine.begin() as conn:
@@ -97,12 +116,25 @@ class Accounts:
                         created_at=time.time(),
                         disabled=0,
                         insurer=insurer or None,
+                        badge=badge,
                     )
                 )
                 officer_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:
             raise Conflict(f"officer {username!r} already exists") from None
-        return Officer(officer_id, username, display, Role(role), insurer or None)
+        return Officer(officer_id, username, display, Role(role), insurer or None, badge)
+
+    async def set_badge(self, username: str, badge: str | None) -> None:
+        """Set (or, with None/blank, clear) an officer's badge number."""
+        value = validate_badge(badge)
+        async with self.db.engine.begin() as conn:
+            res = await conn.execute(
+                update(officers)
+                .where(officers.c.username == username, officers.c.role != Role.INSURER.value)
+                .values(badge=value)
+            )
+            if res.rowcount == 0:
+                raise InvalidMessage(f"no police officer {username!r}")
 
     async def set_password(self, username: str, password: str) -> None:
         """Change a password; this ends every session of that officer."""

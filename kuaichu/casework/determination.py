@@ -11,7 +11,6 @@ import contextlib
 import logging
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -219,7 +218,9 @@ class DeterminationStep:
             ),
             "issued_at": issued.isoformat(timespec="seconds"),
             "verification_code": code,
-            "verify_url": f"{config.base_url}/verify?n={quote(number)}&c={code}",
+            # Typed from paper: the host, the case id and the code (issue 12); the older
+            # /verify?n=<percent-encoded number>&c= form keeps working for earlier documents.
+            "verify_url": short_verify_url(config.base_url, case_id, code),
             "authority": config.authority,
             "case_id": case_id,
             "accident": {
@@ -236,7 +237,8 @@ class DeterminationStep:
             "parties": parties,
             "legal_basis": form.legal_basis or LEGAL_BASIS_DEFAULT,
             "evidence": evidence,
-            "officer": {"name": officer.display_name, "badge": officer.username},
+            # No badge number set: no badge line (never the login name, issue 12).
+            "officer": {"name": officer.display_name, "badge": officer.badge or ""},
             "review_notice": REVIEW_NOTICE,
         }
 
@@ -273,3 +275,9 @@ async def current_number(store: CaseStore, case_id: str) -> str:
     if not dets:
         raise Conflict("no determination has been issued for this case")
     return dets[-1].number
+
+
+def short_verify_url(base_url: str, case_id: str, code: str) -> str:
+    """The address printed on a determination: ``<host>/v/<case id>/<code>``, letters and
+    digits a reader can type (the number itself has 认字[年]第…号 in it)."""
+    return f"{base_url}/v/{case_id}/{code}"

@@ -129,6 +129,12 @@ def _v10_identity_index(conn: Connection) -> None:
     logger.info("identity index: %d case forms indexed", count)
 
 
+def _v11_officer_badge(conn: Connection) -> None:
+    # The officer's badge number (警号, issue 12) for the documents.
+    if "badge" not in {c["name"] for c in inspect(conn).get_columns("officers")}:
+        conn.execute(text("ALTER TABLE officers ADD COLUMN badge VARCHAR(16)"))
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
@@ -138,6 +144,7 @@ MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (7, _v7_open_api),
     (8, _v8_photo_reports),
     (10, _v10_identity_index),
+    (11, _v11_officer_badge),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

@@ -30,6 +30,9 @@ officers = Table(
     # Role "insurer" (issue 13): the configured insurer's code (kuaichu.insurers.model) the
     # account belongs to; NULL for police accounts.
     Column("insurer", String(32)),
+    # The officer's badge number (警号, issue 12, migration 11), printed on documents; NULL
+    # when not set (the document then has no badge line, never the login name).
+    Column("badge", String(16)),
 )
 
 sessions = Table(

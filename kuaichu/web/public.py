@@ -3,14 +3,19 @@ service hours and area (the driver page warns before its questions), and the hea
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Final
 
 from aiohttp import web
 
 from ..appkeys import casework_key, insurer_desk_key, rules_key, zone_key
 from ..cases.eligibility import WEEKDAYS
+from ..cases.ids import CASE_ID_RE
 from ..documents import render_verify_page
 from .common import json_response
+
+_CODE_RE: Final = re.compile(r"\A[A-Z2-9]{8}\Z")  # kuaichu.cases.ids.new_code's shape
 
 
 async def verify_page(request: web.Request) -> web.Response:
@@ -25,6 +30,18 @@ async def verify_page(request: web.Request) -> web.Response:
             # An approved agreement's document (协议书, issue 13) is checked here too.
             result = await request.app[insurer_desk_key].authenticity(number, code) or result
         html = render_verify_page(result)
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def short_verify_page(request: web.Request) -> web.Response:
+    """The printed short address of a determination (/v/<case id>/<code>, issue 12)."""
+    case_id = request.match_info["case_id"].strip().upper()
+    code = request.match_info["code"].strip().upper()
+    if CASE_ID_RE.match(case_id) and _CODE_RE.match(code):
+        result = await request.app[casework_key].authenticity_by_case(case_id, code)
+    else:
+        result = {"found": False, "number": case_id[:32]}
+    html = render_verify_page(result)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -70,5 +87,6 @@ async def healthz(_request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Add the public routes."""
     app.router.add_get("/verify", verify_page)
+    app.router.add_get("/v/{case_id}/{code}", short_verify_page)
     app.router.add_get("/api/service", service)
     app.router.add_get("/healthz", healthz)

@@ -224,7 +224,8 @@ async def step_determination(f: Flow) -> None:
         case_id,
     )
     assert len(sms) == 2 and all(r["status"] == "sent" for r in sms)
-    assert all(number in r["body"] and "/p/" in r["body"] for r in sms)
+    # One SMS segment (issue 12): the link, no longer the document number.
+    assert all("/p/" in r["body"] for r in sms)
 
     # The progress page (the link from the report) shows the determination.
     code, _, raw = await http_get(progress + "/status")
@@ -244,6 +245,16 @@ async def step_determination(f: Flow) -> None:
     html = page.decode()
     assert code == 200 and number in html
     assert PARTY_A["name"] not in html and PARTY_B["plate"] not in html
+    # issue 12: the PDF prints a short address one can type (host/v/<case id>/<code>), which
+    # the check accepts, and no badge line for an officer without a badge number (it used to
+    # print the login name as 警号).
+    assert f"{server.url}/v/{case_id}/{code_v1}" in "".join(text.split())
+    assert "/verify?" not in text and "%" not in text and "警号" not in text
+    code, _, page = await http_get(f"{server.url}/v/{case_id}/{code_v1.lower()}")
+    assert code == 200 and number in page.decode() and "未找到" not in page.decode()
+    for wrong in (f"/v/{case_id}/ZZZZZZZZ", f"/v/{case_id}/x", f"/v/KC1/{code_v1}"):
+        code, _, page = await http_get(server.url + wrong)
+        assert code == 200 and "未找到相符的认定书" in page.decode(), wrong
     f.number, f.pdf, f.doc_pdf, f.code_v1 = number, pdf, doc_pdf, code_v1
 
 

@@ -378,6 +378,7 @@ def url_for(world: World, template: str, role: str, target: str) -> str:
         "seq": "1",
         "complaint_id": "1",
         "name": "1.html",
+        "code": "ABCDEFGH",
         "filename": "common.js",
         # A party holds its own case's token; anyone else a well-formed one that is nobody's.
         "token": world.tokens[own_case(role)] if role in PARTIES else "N" * 24,
