@@ -1,7 +1,7 @@
 """Re-reports of one accident proposed for linking (issue 12): for the case an officer works,
-the other reports still in the queue or on a call that name the same plate or phone, or were
-made from nearby, within a time window. The console shows them as a notice in the case panel;
-linking itself stays the officer's click (:meth:`.closing.ClosingStep.link`)."""
+the other reports still in the queue or on a call that name the same plate, phone or ID
+number, or were made from nearby, within a time window. The console shows them as a notice in
+the case panel; linking itself stays the officer's click (:meth:`.closing.ClosingStep.link`)."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ NEARBY_KM: Final = 0.3
 
 async def link_candidates(ctx: CaseContext, officer: Officer, case_id: str) -> list[dict[str, Any]]:
     """The open reports this officer could link into ``case_id``, the strongest match first,
-    each with why it was proposed (``plate``, ``phone``, ``nearby``)."""
+    each with why it was proposed (``plate``, ``phone``, ``id_number``, ``nearby``)."""
     row = await ctx.authorize(officer, case_id)
     store: CaseStore = ctx.store
     form = (await store.form(case_id)).form
     mine = {
         (kind.value, value)
         for p in form.parties
-        for kind, value in party_keys(p.plate, "", p.phone)  # no ID number: not in a report
+        for kind, value in party_keys(p.plate, p.licence_no, p.phone)
     }
     if row["reporter_phone"]:
         phone = norm_phone(row["reporter_phone"])
@@ -49,7 +49,9 @@ async def link_candidates(ctx: CaseContext, officer: Officer, case_id: str) -> l
             theirs.add((Kind.TEL.value, norm_phone(other["reporter_phone"])))
         shared = {kind for kind, _ in mine & theirs}
         reasons = [
-            name for kind, name in ((Kind.PLATE, "plate"), (Kind.TEL, "phone")) if kind in shared
+            name
+            for kind, name in ((Kind.PLATE, "plate"), (Kind.TEL, "phone"), (Kind.ID, "id_number"))
+            if kind in shared
         ]
         km = None
         lat, lng, olat, olng = row["lat"], row["lng"], other["lat"], other["lng"]

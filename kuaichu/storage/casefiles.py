@@ -367,7 +367,7 @@ class CaseStore:
         self, case_id: str, since: float, limit: int = 50
     ) -> list[tuple[CaseRow, set[tuple[str, str]]]]:
         """The other cases still in the queue or on a call reported since ``since`` (newest
-        first, at most ``limit``), each with its plate and phone keys from the identity
+        first, at most ``limit``), each with its plate, phone and ID keys from the identity
         index: what a re-report of one accident is looked for among (issue 12)."""
         open_states = [CaseState.QUEUED.value, CaseState.IN_CALL.value]
         async with self.engine.connect() as conn:
@@ -391,7 +391,7 @@ class CaseStore:
                 found = await conn.execute(
                     select(case_index.c.case_id, case_index.c.kind, case_index.c.value).where(
                         case_index.c.case_id.in_(list(keys)),
-                        case_index.c.kind.in_(["plate", "tel"]),
+                        case_index.c.kind.in_(["plate", "tel", "id"]),
                     )
                 )
                 for cid, kind, value in found:

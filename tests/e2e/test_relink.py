@@ -72,22 +72,30 @@ async def test_a_re_report_linked_keeps_evidence_access_and_one_party(live_serve
         # The same driver calls again; the officer answers and links the first report in.
         await officer.set_available()
         seen = len(officer.events)
-        ack2 = await second.report(phone=PHONE)
+        ack2 = await second.report()  # this time without the phone number
         new = ack2["case_id"]
         offer = await officer.wait_offer(after=seen)
         assert (await officer.accept(offer["call_id"]))["ok"]
-        # The console proposes the first report: same phone, same place, within the hour.
+        # The officer asks for the ID number again; the console proposes the first report:
+        # same ID number, same place, within the hour.
+        status, view = await officer.api("GET", f"/api/cases/{new}")
+        form = dict(view["form"])
+        form["parties"] = [{**view["form"]["parties"][0], "licence_no": "11010519491231002x"}]
+        status, body = await officer.api(
+            "PUT", f"/api/cases/{new}/form", {"revision": view["revision"], "form": form}
+        )
+        assert status == 200, body
         status, body = await officer.api("GET", f"/api/cases/{new}/link-candidates")
         assert status == 200, body
         (proposed,) = body["candidates"]
         assert proposed["case_id"] == old
-        assert proposed["reasons"] == ["phone", "nearby"] and proposed["distance_m"] == 0
+        assert proposed["reasons"] == ["id_number", "nearby"] and proposed["distance_m"] == 0
         status, body = await officer.api("POST", f"/api/cases/{new}/link", {"case_id": old})
         assert status == 200, body
 
         status, view = await officer.api("GET", f"/api/cases/{new}")
         assert status == 200
-        # One party for the one person, with what the first call learnt about them.
+        # One party for the one person (same ID number), with what the first call learnt.
         parties = view["form"]["parties"]
         assert [(p["key"], p["phone"], p["name"]) for p in parties] == [("A", PHONE, "王伟")]
         assert parties[0]["licence_no"] == "11010519491231002X"
