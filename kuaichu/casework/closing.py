@@ -32,12 +32,14 @@ class ClosingStep:
         """Cancel the case with a written reason (e.g. sent to on-site handling)."""
         ctx = self.ctx
         await ctx.authorize(officer, case_id)
-        return await ctx.event(
-            case_id,
-            CaseEvent.CANCEL,
-            officer_actor(officer.id),
-            {"reason": written_reason(reason, "reason")},
+        written = written_reason(reason, "reason")
+        entry = await ctx.event(
+            case_id, CaseEvent.CANCEL, officer_actor(officer.id), {"reason": written}
         )
+        # The driver's page, in the call or after it, says why (issue 12): the officer's words
+        # are for the parties (e.g. "转现场处理").
+        ctx.live.push_to_case(case_id, "case_cancelled", {"case_id": case_id, "reason": written})
+        return entry
 
     async def link(self, officer: Officer, case_id: str, other_id: str) -> dict[str, Any]:
         """Two calls about one accident (each driver reported): the other case is merged

@@ -130,3 +130,64 @@ async def test_registry_check_names_the_policy_end_and_a_declared_type_mismatch(
     await vehicle.get_by_role("button", name="采用").click()
     await expect(vehicle).to_have_attribute("data-status", "valid")
     await expect(vehicle.locator(".cp-vreason")).to_have_count(0)
+
+
+# From the first screen to the report (issue 12: counted in docs/driver-effort.md).
+DRIVER_TAPS = (
+    "#btn-safety-next",
+    "#q-injuries-no",
+    "#q-movable-yes",
+    "#q-v2v-yes",
+    "#q-insured-yes",
+    "#q-cause-rear_end",
+    "#q-legal-none",
+    "#btn-permissions",
+    "#btn-report",
+)
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+async def test_the_photo_toast_covers_no_button_and_a_cancelled_case_says_why(
+    live_server: Any, new_page: Any
+) -> None:
+    server = live_server
+    officer = SimOfficer(server.url, server.officer_username, server.officer_password)
+    await officer.connect()
+    try:
+        await officer.set_available()
+        phone: Page = await new_page(phone=True)
+        await phone.goto(server.url + "/driver")
+        for selector in DRIVER_TAPS:
+            await phone.click(selector)
+        offer = await officer.wait_offer()
+        assert (await officer.accept(offer["call_id"]))["ok"]
+        await expect(phone.locator("#screen-in-call")).to_be_visible(timeout=20000)
+
+        # The toast as the page shows it after a photo went out (still.js), over the call.
+        await phone.evaluate("document.getElementById('still-toast').hidden = false")
+        toast = await phone.locator("#still-toast").bounding_box()
+        assert toast is not None
+        for button in ("#btn-switch-camera", "#btn-mute", "#btn-hangup"):
+            box = await phone.locator(button).bounding_box()
+            assert box is not None and not overlaps(toast, box), (button, toast, box)
+        await phone.evaluate("document.getElementById('still-toast').hidden = true")
+
+        # The officer cancels the case during the call, then hangs up: the driver reads why.
+        case_id = offer["case_id"]
+        reason = "有人员受伤，转现场处理"
+        await api(officer, "POST", f"/api/cases/{case_id}/cancel", {"reason": reason})
+        line = phone.locator(".call-case .case-cancel-line")
+        await expect(line).to_have_text(f"民警已撤销本案：{reason}")
+        assert (await officer.hangup())["ok"]
+        await expect(phone.locator("#screen-ended")).to_be_visible()
+        await expect(phone.locator("#ended-cancel")).to_have_text(f"民警已撤销本案：{reason}")
+    finally:
+        await officer.close()

@@ -36,7 +36,13 @@ async def test_a_step_rings_the_doorbell_and_tells_the_live_pages(bench: Bench) 
     assert bench.doorbell.rung
     assert bench.live.states == [(case_id(1), CaseState.CANCELLED)]
     assert bench.live.pushed == [
-        (case_id(1), "case_status", {"case_id": case_id(1), "status": CaseState.CANCELLED})
+        (case_id(1), "case_status", {"case_id": case_id(1), "status": CaseState.CANCELLED}),
+        # issue 12: the driver's page says why.
+        (
+            case_id(1),
+            "case_cancelled",
+            {"case_id": case_id(1), "reason": "sent to on-site handling"},
+        ),
     ]
 
 

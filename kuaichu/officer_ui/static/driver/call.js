@@ -7,7 +7,7 @@ import { showIneligible } from "./eligibility.js";
 import { renderLocation, startLocation, stopLocation } from "./location.js";
 import { askNotificationPermission, showLeaveNotice, unlockAudio } from "./notices.js";
 import { app, banner, show, state, t } from "./page.js";
-import { setProgressUrl, showCaseStatus } from "./progress.js";
+import { setProgressUrl, showCancelReason, showCaseStatus } from "./progress.js";
 import { hideStill, onStillRequested } from "./still.js";
 
 // Ends the server decided by restarting: a report from this tab within the window rejoins the
@@ -146,6 +146,7 @@ export function connectSocket() {
     if (msg && msg.case_id) state.caseId = msg.case_id;
     showCaseStatus(msg.status);
   });
+  socket.on("case_cancelled", (msg) => showCancelReason(msg && msg.reason));
   socket.on("sdp_offer", (offer) => {
     onOffer(offer).catch((err) => banner.show(fmt(t.err_media, { msg: err.message || err })));
   });

@@ -39,6 +39,15 @@ export function showCaseStatus(status) {
   }
 }
 
+// The officer cancelled the case: the reason they gave, in the call and on the ended screen.
+export function showCancelReason(reason) {
+  const text = fmt(t.drv_case_cancelled, { reason: String(reason || "").slice(0, 1000) });
+  for (const line of document.querySelectorAll(".case-cancel-line")) {
+    line.textContent = text;
+    line.hidden = false;
+  }
+}
+
 // A reload of the tab keeps the progress link.
 export function restoreProgressUrl() {
   try {
