@@ -62,6 +62,13 @@ async def test_a_second_report_from_the_same_place_is_proposed_and_merged(
         status, view = await officer.api("GET", f"/api/cases/{ack2['case_id']}")
         assert status == 200 and view["case"]["status"] == "cancelled"
         assert view["merged_into"] == case_id
+        # The merged report is one click away, and its page points back here.
+        merged = page.locator("#cp-relink-merged")
+        await expect(merged).to_contain_text(f"已合并的报警： {ack2['case_id']}")
+        await merged.get_by_role("link", name=ack2["case_id"]).click()
+        await expect(page.locator("#cp-case-id")).to_have_text(ack2["case_id"])
+        await expect(merged).to_contain_text(f"本报警已合并到案件 {case_id}")
+        await check_accessible(page, "a report merged into another case")
     finally:
         for c in (first, second, officer):
             await c.close()

@@ -36,7 +36,33 @@ function candidateItem(panel, caseId, c) {
   return li;
 }
 
+function caseLink(id) {
+  const a = el("a", "", id);
+  a.href = `/cases/${encodeURIComponent(id)}`;
+  return a;
+}
+
+// The reports merged into this case, or the case this one was merged into: each a link, so
+// the other case's trail and its page stay one click away.
+function renderMerged(t, view) {
+  const p = $("cp-relink-merged");
+  if (!p) return;
+  const linked = (view.linked_cases || []).map((c) => c.id);
+  p.textContent = "";
+  if (view.merged_into) {
+    p.append(t.cp_relink_merged_into, " ", caseLink(view.merged_into));
+  } else if (linked.length) {
+    p.append(t.cp_relink_merged, " ");
+    linked.forEach((id, i) => {
+      if (i) p.append(", ");
+      p.append(caseLink(id));
+    });
+  }
+  p.hidden = !p.childNodes.length;
+}
+
 export async function loadLinkCandidates(panel, view) {
+  renderMerged(panel.t, view);
   const section = $("cp-relink");
   if (!section) return;
   const caseId = panel.caseId;
