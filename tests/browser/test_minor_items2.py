@@ -4,6 +4,7 @@ the registration as a mismatch."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,13 @@ async def log_in(page: Page, server: Any, target: str) -> None:
 
 
 async def test_registry_check_names_the_policy_end_and_a_declared_type_mismatch(
-    server_factory: Callable[..., Any], new_page: Any, tmp_path: Path
+    server_factory: Callable[..., Any],
+    new_page: Any,
+    tmp_path: Path,
+    expected_console_errors: list[str],
 ) -> None:
+    # The call had no media (a simulated driver), so it has no recording to list.
+    expected_console_errors.append(r"status of 404 .*/api/calls/[\w-]+/recording'")
     server = await server_factory(reservation_timeout=5, wrapup_seconds=2)
     await seed(server.data_dir, tmp_path / "registry")
     officer, case_id = await answered_case(server)
@@ -165,6 +171,7 @@ async def test_the_photo_toast_covers_no_button_and_a_cancelled_case_says_why(
         await officer.set_available()
         phone: Page = await new_page(phone=True)
         await phone.goto(server.url + "/driver")
+        await expect(phone.locator("#btn-safety-same")).to_be_hidden()  # nothing answered yet
         for selector in DRIVER_TAPS:
             await phone.click(selector)
         offer = await officer.wait_offer()
@@ -189,5 +196,15 @@ async def test_the_photo_toast_covers_no_button_and_a_cancelled_case_says_why(
         assert (await officer.hangup())["ok"]
         await expect(phone.locator("#screen-ended")).to_be_visible()
         await expect(phone.locator("#ended-cancel")).to_have_text(f"民警已撤销本案：{reason}")
+
+        # Reporting again in the same tab: the safety screen offers the answers just given,
+        # and three taps reach the queue instead of nine.
+        await phone.click("#btn-again")
+        again = ("#btn-safety-same", "#btn-permissions", "#btn-report")
+        for selector in again:
+            await phone.click(selector)
+        await expect(phone.locator("#driver-app")).to_have_attribute(
+            "data-screen", re.compile("^(waiting|connecting|in_call)$")
+        )
     finally:
         await officer.close()

@@ -8,6 +8,34 @@ const QUESTIONS = ["q_injuries", "q_movable", "q_v2v", "q_insured", "q_cause", "
 
 $("btn-safety-next").addEventListener("click", () => show(QUESTIONS[0]));
 
+// A driver who reports again in the same tab (after a dropped or ended call: "report again")
+// answered the six questions minutes ago: one tap keeps those answers (issue 12: 9 taps to
+// the queue the first time, 3 the next). The server checks them again on report.
+const ANSWERS_KEY = "kc_eligibility";
+const ANSWERS_MAX_AGE_MS = 30 * 60 * 1000;
+
+function rememberAnswers(answers) {
+  try {
+    if (answers) sessionStorage.setItem(ANSWERS_KEY, JSON.stringify({ at: Date.now(), answers }));
+    else sessionStorage.removeItem(ANSWERS_KEY);
+  } catch (_) { /* private mode: the questions are asked again */ }
+}
+
+function rememberedAnswers() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(ANSWERS_KEY) || "null");
+    if (kept && kept.answers && Date.now() - kept.at < ANSWERS_MAX_AGE_MS) return kept.answers;
+  } catch (_) { /* nothing kept */ }
+  return null;
+}
+
+const remembered = rememberedAnswers();
+$("btn-safety-same").hidden = !remembered;
+$("btn-safety-same").addEventListener("click", () => {
+  state.answers = { ...remembered };
+  show("permissions");
+});
+
 // Service hours and area, so a closed service is said before any question. The server
 // decides again on report.
 function describeWeek(weekly) {
@@ -86,10 +114,12 @@ app.addEventListener("click", (ev) => {
   if (answer) {
     const reason = recordAnswer(answer.dataset.q, answer.dataset.v);
     if (reason) {
+      rememberAnswers(null);
       showIneligible(reason, {}, reason === "injuries" ? "call_120_and_122" : "call_122");
       return;
     }
     const next = QUESTIONS.indexOf(state.screen) + 1;
+    if (next === QUESTIONS.length) rememberAnswers({ ...state.answers });
     show(next < QUESTIONS.length ? QUESTIONS[next] : "permissions");
     return;
   }
