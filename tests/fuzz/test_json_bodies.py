@@ -5,9 +5,12 @@ reads ``json_body``, so a JSON route added later is fuzzed too (and one that sto
 JSON, or a new route of another kind, fails :func:`test_the_route_table_is_covered`). Each is
 posted hypothesis-generated bodies as the supervisor (who may act on every case), with the
 JSON content type and a same-site ``Origin`` as the console sends; the answer must never be
-a 5xx and must always be JSON, an error with a code. The server is the fuzz folder's
-in-process one (conftest.py); a test also fails when the server logged an exception while
-it ran.
+a 5xx and must always be JSON, an error with a code. The routes whose caller is not an
+officer are posted as their own authorised caller (:data:`CALLERS`): the insurer's console
+with an insurer's session, the open API with an insurer's API key, a photo report's upload
+and send with that report's token; each on an object that caller may act on, so the bodies
+reach the route's validation. The server is the fuzz folder's in-process one (conftest.py);
+a test also fails when the server logged an exception while it ran.
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kuaichu.accounts.web import COOKIE as SESSION_COOKIE
 from sim.client import SimDriver
+from tests.api.cases import determined_case, id_number, party, supervisor
+from tests.casework.seed import case_id
 from tests.fuzz.served import Served
+from tests.insurers.seed import insurer_account
 
 # Writing routes that take no JSON: the login form, logout, the phone still (an image body),
 # the progress link's one-time code forms, and python-socketio's long-polling transport.
@@ -37,6 +45,8 @@ NOT_JSON = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/api/calls/{call_id}/stills"),
+    # A photo report's shot is an image body (tests/photoreports/test_upload.py, test_api.py).
+    ("PUT", "/api/photo-reports/{call_id}/photo"),
     ("POST", "/p/{token}/code"),
     ("POST", "/p/{token}/verify"),
     ("POST", "/socket.io/"),
@@ -82,22 +92,59 @@ def writing_routes(app: web.Application) -> set[tuple[str, str]]:
 
 
 @dataclass
+class Caller:
+    """Who posts to a family of routes when it is not the supervisor: its credential (headers,
+    sent without the supervisor's cookie) and the objects it may act on (path values)."""
+
+    headers: dict[str, str]
+    paths: dict[str, str]
+
+
+# Route prefixes whose caller is not an officer, and the caller (World.callers) to use.
+CALLERS = {
+    "/api/insurer/": "insurer",  # an insurer's staff session (officer add --role insurer)
+    "/api/v1/": "api_key",  # an insurer's system with its API key (apikey create)
+    "/api/photo-reports/{call_id}/": "photo_report",  # the reporting page, X-Report-Token
+}
+
+
+@dataclass
 class World:
     """The served app and the objects its routes' paths name."""
 
     served: Served
     driver: SimDriver
     paths: dict[str, str]
+    callers: dict[str, Caller]
+    bare: aiohttp.ClientSession  # no cookie jar: a caller's own credential only
 
-    def request(self, method: str, url: str, body: bytes, content_type: str) -> Any:
-        return self.served.run(self._request(method, url, body, content_type))
+    def caller(self, template: str) -> Caller | None:
+        for prefix, name in CALLERS.items():
+            if template.startswith(prefix):
+                return self.callers[name]
+        return None
+
+    def url(self, template: str) -> str:
+        caller = self.caller(template)
+        paths = {**self.paths, **(caller.paths if caller else {})}
+        # A placeholder without a made object (a notice's id) gets a well-formed id of nothing.
+        return template.format_map(collections.defaultdict(lambda: "1", paths))
+
+    def request(
+        self, method: str, url: str, body: bytes, content_type: str, caller: Caller | None = None
+    ) -> Any:
+        return self.served.run(self._request(method, url, body, content_type, caller))
 
     async def _request(
-        self, method: str, url: str, body: bytes, content_type: str
+        self, method: str, url: str, body: bytes, content_type: str, caller: Caller | None
     ) -> tuple[int, str, Any]:
         base = self.served.server.url
         headers = {"Content-Type": content_type, "Origin": base}
-        async with self.served.http.request(method, base + url, data=body, headers=headers) as resp:
+        http = self.served.http
+        if caller is not None:
+            headers.update(caller.headers)
+            http = self.bare
+        async with http.request(method, base + url, data=body, headers=headers) as resp:
             text = await resp.text(errors="replace")
             payload = json.loads(text) if resp.content_type == "application/json" else None
             return resp.status, resp.content_type, payload
@@ -133,7 +180,64 @@ async def _world(served: Served) -> World:
         "token": token,
         "name": "1.html",
     }
-    return World(served, driver, paths)
+    bare = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    return World(served, driver, paths, await _callers(served, bare), bare)
+
+
+# A determined case whose parties' insurers (A: 平安, B: 人保) each hold a claim of it: the
+# insurers' routes act on it. The photo report: eligible, with a mobile number.
+CLAIMED = case_id(9001)
+PHOTO_ELIGIBLE = {
+    "injuries": False,
+    "vehicles_movable": True,
+    "vehicle_to_vehicle": True,
+    "all_insured": True,
+    "cause": "rear_end",
+    "unlicensed": False,
+    "drunk_driving": False,
+    "hit_and_run": False,
+}
+
+
+async def _callers(served: Served, bare: aiohttp.ClientSession) -> dict[str, Caller]:
+    from kuaichu.appkeys import api_keys_key, insurer_desk_key
+
+    server = served.server
+    app = server.app
+    assert app is not None
+    await determined_case(
+        app,
+        CLAIMED,
+        [
+            party(
+                "A", "张三", "黑A·12345", "中国平安财产保险", liability="full",
+                licence=id_number("23010319900101123"), phone="13800000001",
+            ),
+            party(
+                "B", "李四", "黑A·67890", "中国人保财险", liability="none",
+                licence=id_number("23010319920202234"), phone="13800000002",
+            ),
+        ],
+    )  # fmt: skip
+    claims = await app[insurer_desk_key].hand_off_by_officer(await supervisor(app), CLAIMED)
+    assert {c["insurer"] for c in claims} >= {"picc", "pingan"}, claims
+    # Two insurers, so the console's and the API's bodies each move a claim of their own.
+    _, session = await insurer_account(server, "picc", "picc.fuzz")
+    _, api_token = await app[api_keys_key].create("pingan", "fuzz")
+    async with bare.post(
+        server.url + "/api/photo-reports",
+        json={"eligibility": PHOTO_ELIGIBLE, "phone": "13900139000"},
+        headers={"Origin": server.url},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        report = await resp.json()
+    return {
+        "insurer": Caller({"Cookie": f"{SESSION_COOKIE}={session}"}, {"case_id": CLAIMED}),
+        "api_key": Caller({"Authorization": f"Bearer {api_token}"}, {"case_id": CLAIMED}),
+        "photo_report": Caller(
+            {"X-Report-Token": report["token"]}, {"call_id": report["report_id"]}
+        ),
+    }
 
 
 def _tiny_png() -> bytes:
@@ -159,6 +263,7 @@ def world(served: Served) -> Iterator[World]:
     w = served.run(_world(served))
     yield w
     served.run(w.driver.close())
+    served.run(w.bare.close())
 
 
 # --- bodies -----------------------------------------------------------------------------
@@ -275,6 +380,13 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "item": st.sampled_from(["licence", "plate", "insurance", "x"]),
     "decision": st.sampled_from(["confirmed", "rejected", "x"]),
     "outcome": st.sampled_from(["upheld", "revised", "x"]),
+    # An insurer's claim status (the console's and the open API's claim routes).
+    "status": st.sampled_from(
+        ["received", "assessor_assigned", "assessed", "paid", "refused", "handed_off", "x"]
+    ),
+    "amount": st.one_of(
+        st.integers(-5, 10**7), st.sampled_from(["1234.50", "0.001", "1e3", "", "NaN"]), NUMBERS
+    ),
 }
 
 
@@ -356,15 +468,15 @@ def test_the_route_table_is_covered() -> None:
 def test_hostile_bodies_never_get_a_5xx(
     world: World, method: str, template: str, fields: tuple[str, ...]
 ) -> None:
-    # A placeholder without a made object (a notice's id) gets a well-formed id of nothing.
-    url = template.format_map(collections.defaultdict(lambda: "1", world.paths))
+    url = world.url(template)
+    caller = world.caller(template)
     seen: list[int] = []
 
     @BODIES
     @given(bodies(fields))
     def post(body_and_type: tuple[bytes, str]) -> None:
         body, content_type = body_and_type
-        status, answer_type, answer = world.request(method, url, body, content_type)
+        status, answer_type, answer = world.request(method, url, body, content_type, caller)
         seen.append(status)
         assert status < 500, (status, answer)
         assert answer_type == "application/json", (status, answer_type)

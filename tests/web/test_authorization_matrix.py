@@ -7,9 +7,11 @@ own/other case → outcome). A route added without a line in ``RULES`` fails the
 
 The identities: nobody; the officer who answered the case's call ("owner", case X); another
 officer (who answered case Z); a supervisor; a party of X and a party of Z, each holding
-only their progress link's token. The cases are seeded straight into the server's database
-(no media, no Argon2: the officers come from the template database of tests/support and
-get their sessions from the Accounts service), so the whole matrix runs in a few seconds.
+only their progress link's token; an insurer's staff account (issue 13: PICC, whose
+policyholder is a party of case Y, determined; X is no case of its). The cases are seeded
+straight into the server's database (no media, no Argon2: the officers come from the template
+database of tests/support and get their sessions from the Accounts service; Y's determination
+is issued by the real CaseWork), so the whole matrix runs in a few seconds.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import pytest
 from aiohttp import web
 from sqlalchemy import CursorResult, insert
 
-from kuaichu.accounts.model import Officer
+from kuaichu.accounts.model import Officer, Role
 from kuaichu.accounts.web import COOKIE
 from kuaichu.appkeys import accounts_key, db_key
 from kuaichu.cases.states import AuditEntry, CaseEvent, apply
 from kuaichu.settings import Settings
 from kuaichu.storage.casefiles import CaseStore
 from kuaichu.storage.tables import calls, captures, outbox, recordings
+from tests.api.cases import determined_case, id_number, party
 from tests.casework.seed import CST, case_id, insert_cases
 from tests.conftest import ServerFactory
 from tests.support.servers import InProcessServer
@@ -57,6 +60,7 @@ class Kind(Enum):
     LOGIN_FORM = "the login form's POST and the logout (public; no 5xx)"
     SOCKETIO = "socket.io's transport; its namespaces authorize on connect (tests/signaling)"
     INSURER = "an insurer's account only (police accounts 403; the insurer side: tests/insurers)"
+    INSURER_LIST = "an insurer's account, no case named: its own work list"
     INSURER_PAGE = "the insurer's console: /login without a session, a police account to /console"
     API_KEY = "the open API (/api/v1): an insurer's API key only; no session or link grants it"
 
@@ -149,7 +153,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}"): Rule(Kind.CASE_PAGE),
     ("GET", "/reviews"): Rule(Kind.SUPERVISOR_PAGE),
     # issue 13, insurers (kuaichu.insurers; their own identities: tests/insurers).
-    ("GET", "/api/insurer/cases"): Rule(Kind.INSURER),
+    ("GET", "/api/insurer/cases"): Rule(Kind.INSURER_LIST),
     ("GET", "/api/insurer/cases/{case_id}"): Rule(Kind.INSURER),
     ("GET", "/api/insurer/cases/{case_id}/evidence/{seq}"): Rule(Kind.INSURER),
     ("GET", "/api/insurer/cases/{case_id}/documents/{name}"): Rule(Kind.INSURER),
@@ -192,20 +196,52 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/fraud"): Rule(Kind.SUPERVISOR_PAGE),
 }
 
-ROLES = ("anonymous", "owner", "other_officer", "supervisor", "party_own", "party_other")
+ROLES = (
+    "anonymous",
+    "owner",
+    "other_officer",
+    "supervisor",
+    "party_own",
+    "party_other",
+    "insurer",
+)
 OFFICERS = {"owner", "other_officer", "supervisor"}
 PARTIES = {"party_own", "party_other"}
+INSURER = "insurer"  # an insurer's staff (officer add --role insurer --insurer picc)
 
 # Outcomes: "ok" (past authorization: anything but 401/403, a login redirect or a 5xx),
-# 401/403/404 (exactly, with the JSON error for the API), "login" (302 to /login), "any"
-# (whatever but a 5xx).
+# 401/403/404 (exactly, with the JSON error for the API), "login" (302 to /login),
+# "insurer_home" (302 to the insurer's console), "any" (whatever but a 5xx).
 Outcome = str | int
+
+# Police kinds: an insurer's account is refused by each (403 ``insurer_account`` for the API).
+POLICE_API = {Kind.OFFICER, Kind.SUPERVISOR, Kind.CASE, Kind.CASE_SUPERVISOR, Kind.LINK}
+POLICE_PAGES = {Kind.OFFICER_PAGE, Kind.CASE_PAGE, Kind.SUPERVISOR_PAGE}
+
+
+def expected_for_insurer(kind: Kind, own: bool) -> Outcome:
+    """What an insurer's staff account gets: its own console and API on its policyholders'
+    determined case (Y), a refusal on any other case (X: no policyholder of its, no liability
+    yet), and nothing of the police's, the parties' or the open API's."""
+    if kind in POLICE_API:
+        return 403
+    if kind in POLICE_PAGES:
+        return "insurer_home"
+    if kind is Kind.INSURER:
+        return "ok" if own else 403
+    if kind in (Kind.INSURER_LIST, Kind.INSURER_PAGE):
+        return "ok"
+    if kind is Kind.PARTY:
+        return 404  # a session is no progress link
+    return expected(kind, "anonymous", own)  # public, tokens, the API key: as anyone
 
 
 def expected(kind: Kind, role: str, own: bool) -> Outcome:
     """What ``role`` gets from a route of ``kind`` on its own case (``own``) or another's.
     The "own" case of the owner and of party_own is X, of other_officer and party_other Z;
     the target is the case the URL names (for a party: the case of the token it holds)."""
+    if role == INSURER and kind not in (Kind.LOGIN_FORM, Kind.SOCKETIO):
+        return expected_for_insurer(kind, own)
     officer = role in OFFICERS
     if kind in (Kind.LOGIN_FORM, Kind.SOCKETIO):
         return "any"  # their own tests say what they answer; here: never a 5xx
@@ -215,7 +251,7 @@ def expected(kind: Kind, role: str, own: bool) -> Outcome:
         return 401  # a session or a progress link is no call token
     if kind is Kind.REPORTING_DEVICE:
         return 403  # nobody here holds the live report's resume token
-    if kind is Kind.INSURER:
+    if kind in (Kind.INSURER, Kind.INSURER_LIST):
         return 403 if officer else 401
     if kind is Kind.API_KEY:
         return 401  # a session cookie or a progress link is no API key
@@ -247,11 +283,11 @@ class World:
     server: InProcessServer
     people: dict[str, Officer]  # role -> officer
     cookies: dict[str, str]  # role -> session token
-    cases: dict[str, str]  # "X", "Z" -> case id
-    calls: dict[str, str]  # "X", "Z" -> call id
+    cases: dict[str, str]  # "X", "Z", "Y" -> case id
+    calls: dict[str, str]  # "X", "Z", "Y" -> call id
     captures: dict[str, int]
-    notices: dict[str, int]  # "X", "Z" -> a failed SMS of the case
-    tokens: dict[str, str]  # "X", "Z" -> progress-link token of party A
+    notices: dict[str, int]  # "X", "Z", "Y" -> a failed SMS of the case
+    tokens: dict[str, str]  # "X", "Z", "Y" -> progress-link token of party A
 
 
 def in_call_trail(at: datetime, officer_id: int) -> list[AuditEntry]:
@@ -276,12 +312,32 @@ async def seed(server: InProcessServer) -> World:
         "other_officer": by_name[server.extra_officers[0][0]],
         "supervisor": by_name[server.supervisor_username],
     }
+    people[INSURER] = await accounts.add_officer(
+        "matrix.picc", "insurer-pass-1", "人保理赔员", Role.INSURER, "picc"
+    )
     cookies = {role: await accounts.open_session(o) for role, o in people.items()}
     engine = server.app[db_key].engine
     now = datetime.now(CST)
-    ids = {"X": case_id(101), "Z": case_id(102)}
-    holders = {"X": people["owner"].id, "Z": people["other_officer"].id}
-    await insert_cases(engine, {ids[k]: in_call_trail(now, holders[k]) for k in ids})
+    ids = {"X": case_id(101), "Z": case_id(102), "Y": case_id(103)}
+    holders = {"X": people["owner"].id, "Z": people["other_officer"].id, "Y": people["owner"].id}
+    await insert_cases(
+        engine, {ids[k]: in_call_trail(now, holders[k]) for k in ids if k != "Y"}
+    )
+    # Y: determined by the real CaseWork; party B is insured by PICC (the insurer's case).
+    await determined_case(
+        server.app,
+        ids["Y"],
+        [
+            party(
+                "A", "张三", "黑A·12345", "中国平安财产保险", liability="full",
+                licence=id_number("23010319900101123"), phone="13800000001",
+            ),
+            party(
+                "B", "李四", "黑A·67890", "中国人保财险", liability="none",
+                licence=id_number("23010319920202234"), phone="13800000002",
+            ),
+        ],
+    )  # fmt: skip
     call_ids = {k: f"matrixcall{k}{k}" for k in ids}
     store = CaseStore(engine)
     tokens: dict[str, str] = {}
@@ -293,12 +349,12 @@ async def seed(server: InProcessServer) -> World:
                 insert(calls).values(
                     id=call_ids[k],
                     case_id=cid,
-                    state="in_call",
+                    state="in_call" if k != "Y" else "ended",
                     queued_at=time.time(),
                     officer_id=holders[k],
                 )
             )
-        for n, k in enumerate(("X", "Z"), start=1):
+        for n, k in enumerate(("X", "Z", "Y"), start=1):
             tokens[k] = await store.new_link(conn, ids[k], "A", f"1380000000{n}")
             await conn.execute(
                 insert(recordings).values(
@@ -365,7 +421,14 @@ def route_table(app: web.Application) -> list[tuple[str, str]]:
 
 
 def own_case(role: str) -> str:
+    if role == INSURER:
+        return "Y"
     return "X" if role in ("owner", "party_own", "anonymous", "supervisor") else "Z"
+
+
+def targets(role: str) -> tuple[str, str]:
+    """The cases a role is asked about: its own, and another's (the insurer: Y, and X)."""
+    return ("Y", "X") if role == INSURER else ("X", "Z")
 
 
 def url_for(world: World, template: str, role: str, target: str) -> str:
@@ -377,7 +440,8 @@ def url_for(world: World, template: str, role: str, target: str) -> str:
         "message_id": str(world.notices[target]),
         "seq": "1",
         "complaint_id": "1",
-        "name": "1.html",
+        # The insurer's document route names the kind; the officers' a version.
+        "name": "determination.html" if template.startswith("/api/insurer/") else "1.html",
         "code": "ABCDEFGH",
         "filename": "common.js",
         # A party holds its own case's token; anyone else a well-formed one that is nobody's.
@@ -389,7 +453,7 @@ def url_for(world: World, template: str, role: str, target: str) -> str:
 def body_for(world: World, rule: Rule, target: str) -> str | None:
     if rule.body is None:
         return None
-    other = "Z" if target == "X" else "X"
+    other = "Z" if target == "X" else "X"  # Y's link: only the insurer asks, refused first
     text = json.dumps(rule.body).replace("{other}", world.cases[other])
     return text.replace("{call}", world.calls[target])
 
@@ -403,6 +467,8 @@ def matches(want: Outcome, status: int, location: str | None) -> bool:
     login = status == 302 and (location or "").startswith("/login")
     if want == "login":
         return login
+    if want == "insurer_home":
+        return status == 302 and location == "/insurer"
     if want == "ok":
         # Past the authorization: whatever the case's state makes of it (200, 201, 400, 404
         # for a file or a document not there, 409), but not a refusal.
@@ -440,6 +506,9 @@ async def ask(
             # The API's refusals are its JSON errors, not a page or an empty answer.
             code = {401: "not_authenticated", 403: "forbidden"}[int(want)]
             ok = isinstance(body, dict) and body.get("error", {}).get("code") == code
+            if ok and role == INSURER and RULES[(method, template)].kind in POLICE_API:
+                # Refused as an insurer's account, before any case is looked at.
+                ok = body["error"].get("detail", {}).get("reason") == "insurer_account"
         detail = f"{resp.status} {str(body)[:120] if body is not None else ''}"
         if template == "/logout" and role in world.cookies:
             assert world.server.app is not None
@@ -487,7 +556,7 @@ async def test_every_route_every_identity_own_and_other_case(world: World) -> No
         for method, template in sorted(routes, key=lambda r: RULES[r].kind is Kind.LINK):
             kind = RULES[(method, template)].kind
             for role in ROLES:
-                for target in ("X", "Z"):
+                for target in targets(role):
                     want = expected(kind, role, own=own_case(role) == target)
                     ok, detail = await ask(http, world, method, template, role, target, want)
                     asked += 1
