@@ -1,6 +1,8 @@
 """Issue 12's minor items that a user sees in a page, in real Chromium (the rest have unit tests):
 the registry check says when a policy ended and shows a declared vehicle type that differs from
-the registration as a mismatch."""
+the registration as a mismatch; the driver's photo toast covers no button, a cancelled case says
+why, a report again in the same tab takes 3 taps; the progress page states the party's outcome
+and that a later document replaced an earlier version."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from playwright.async_api import Page, expect
 
 from sim.client import SimDriver, SimOfficer
 from tests.browser.officer_case import id_number
+from tests.browser.test_case_pages import PARTY_A as CASE_PARTY_A
+from tests.browser.test_case_pages import (
+    answered_by_sim_officer,
+    case_server,  # noqa: F401 (a fixture: a server whose registry knows both parties)
+    to_evidence_collected,
+)
 from tests.support.registry import import_registry
 
 pytestmark = pytest.mark.browser
@@ -208,3 +216,39 @@ async def test_the_photo_toast_covers_no_button_and_a_cancelled_case_says_why(
         )
     finally:
         await officer.close()
+
+
+async def test_the_progress_page_names_the_new_version_and_the_partys_outcome(
+    case_server: Any,  # noqa: F811 (the fixture imported above)
+    new_page: Any,
+) -> None:
+    server = case_server
+    officer = await answered_by_sim_officer(server)
+    driver = await SimDriver(server.url).connect()
+    try:
+        ack = await driver.report(lat=45.7567, lng=126.6424, phone=CASE_PARTY_A["phone"])
+        case_id = ack["case_id"]
+        assert (await officer.accept((await officer.wait_offer())["call_id"]))["ok"]
+        await driver.wait_state("in_call")
+        await to_evidence_collected(officer, case_id)  # A full liability, B none
+        await api(officer, "POST", f"/api/cases/{case_id}/leave-scene", {})
+        assert (await officer.hangup())["ok"]
+        await api(officer, "POST", f"/api/cases/{case_id}/determinations", {})
+
+        phone: Page = await new_page(phone=True, geolocation=False)
+        await phone.goto(server.url + ack["progress_url"])
+        await expect(phone.locator("#pg-outcome")).to_have_text("您承担全部责任")
+        await expect(phone.locator("#pg-doc-version")).to_be_hidden()
+
+        body = {"correction_reason": "更正事故地点的笔误"}
+        second = await api(officer, "POST", f"/api/cases/{case_id}/determinations", body)
+        assert second["version"] == 2
+        await phone.reload()
+        await expect(phone.locator("#pg-doc-version")).to_have_text(
+            "这是重新出具的第 2 版认定书，已取代第 1 版，以本版为准。"
+        )
+        await expect(phone.locator("#pg-outcome")).to_have_text("您承担全部责任")
+    finally:
+        await driver.close()
+        await officer.close()
+
