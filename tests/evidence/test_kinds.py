@@ -14,12 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 import kuaichu.officer_ui as officer_ui
 from kuaichu.accounts import guards
 from kuaichu.accounts.model import Officer, Role
+from kuaichu.appkeys import rules_key, settings_key
 from kuaichu.documents.view import DeterminationView
 from kuaichu.evidence import captures, kinds
 from kuaichu.evidence.ledger import Ledger
 from kuaichu.evidence.manifest import EvidenceManifest
 from kuaichu.evidence.signing import ServerKey
 from kuaichu.officer_ui.i18n import strings
+from kuaichu.settings import Settings, service_rules
 
 LANGS = ("zh-CN", "en")
 STATIC = Path(officer_ui.__file__).parent / "static"
@@ -60,6 +62,9 @@ async def test_console_page_shows_every_kind_with_its_digit_and_label(
     monkeypatch.setattr(guards, "current_officer", logged_in)
     app = web.Application()
     officer_ui.setup(app)
+    # The console reads the map's settings (issue 12: the offline sketch of the service area).
+    settings = Settings(data_dir=Path("/nonexistent/kuaichu-kinds"))
+    app[settings_key], app[rules_key] = settings, service_rules(settings)
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/console", params={"lang": lang})
         assert response.status == 200
