@@ -227,9 +227,11 @@ async def test_nobody_listening(zhang: PartyFacts) -> None:
 async def test_deadline_bounds_the_retries(
     local: LocalRegistry, serve: Any, zhang: PartyFacts
 ) -> None:
-    # Five retries allowed, but the whole check may take only 0.5 s: two attempts fit.
+    # Five retries allowed, but the whole check may take only 1.8 s: two attempts of 1 s fit.
+    # (Seconds, not tenths: on a loaded machine a 0.2 s second attempt ran out before its
+    # request reached the upstream.)
     result, hits = await run(
-        local, serve, ["hang"], zhang, timeout=0.3, retries=5, deadline=0.5, backoff=0.01
+        local, serve, ["hang"], zhang, timeout=1.0, retries=5, deadline=1.8, backoff=0.01
     )
     assert hits == 2
     assert {r.reason for r in result.items} == {"upstream_timeout"}
