@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..cases.identity import MATCH_KINDS, Kind, party_keys
 from ..cases.plates import normalise_plate
+from ..cases.transitions import CaseEvent
 from ..errors import InvalidMessage, NotFound
-from ..storage.tables import captures, case_index, cases
+from ..storage.tables import captures, case_audit, case_index, cases
 from .rules import (
     CaseFacts,
     PartyFacts,
@@ -63,6 +64,25 @@ class FraudSignals:
     def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
         self.engine = engine
         self.policy = policy
+
+    async def _merged(self, conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that were linked into another case: a re-report of the same
+        accident, cancelled with ``merged_into`` in its trail. It is not a second case (its
+        calls, stills and parties moved into the surviving one), so no rule may count it,
+        or every linked case would repeat itself."""
+        out: set[str] = set()
+        for part in _chunks(list(ids)):
+            query = select(case_audit.c.case_id, case_audit.c.detail).where(
+                case_audit.c.case_id.in_(part),
+                case_audit.c.what == CaseEvent.CANCEL.value,
+            )
+            for case_id, detail in await conn.execute(query):
+                try:
+                    if json.loads(detail).get("merged_into"):
+                        out.add(case_id)
+                except (ValueError, AttributeError):
+                    continue
+        return out
 
     async def _facts(
         self, conn: AsyncConnection, ids: Sequence[str]
@@ -146,7 +166,8 @@ class FraudSignals:
             for facts in targets.values()
             for kind, value in _match_keys(facts)
         }
-        others = sorted(await self._sharing(conn, keys, since, until) - set(targets))
+        others = await self._sharing(conn, keys, since, until) - set(targets)
+        others = sorted(others - await self._merged(conn, sorted(others)))
         population = dict(targets)
         if others:
             population.update((await self._facts(conn, others))[0])
@@ -185,6 +206,7 @@ class FraudSignals:
             candidates = await self._repeats(conn, since, until, window)
             candidates |= await self._far(conn, since, until)
             candidates |= await self._with_stills(conn, since, until)
+            candidates -= await self._merged(conn, sorted(candidates))
             targets, status = await self._facts(conn, sorted(candidates))
             population = await self._population(conn, targets, since - window, until)
 

@@ -122,6 +122,11 @@ async def test_a_re_report_linked_keeps_evidence_access_and_one_party(live_serve
         status, report = await officer.api("GET", f"/api/cases/{old}/evidence/verify")
         assert status == 200 and report["ok"], report
         assert report["entries"] == 3  # the first recording, the frame, the still
+        # The merged re-report is the same accident, not a second case of the same person:
+        # the fraud signals do not flag the surviving case against it.
+        status, fraud = await officer.api("GET", f"/api/cases/{new}/fraud")
+        assert status == 200, fraud
+        assert not [f for f in fraud["flags"] if f["code"].startswith("repeat")], fraud
 
         status, body = await officer.api("GET", f"/api/cases/{new}/link-candidates")
         assert body["candidates"] == []  # linked: no longer proposed
