@@ -166,8 +166,8 @@ class FraudSignals:
             for facts in targets.values()
             for kind, value in _match_keys(facts)
         }
-        others = await self._sharing(conn, keys, since, until) - set(targets)
-        others = sorted(others - await self._merged(conn, sorted(others)))
+        sharing = await self._sharing(conn, keys, since, until) - set(targets)
+        others = sorted(sharing - await self._merged(conn, sorted(sharing)))
         population = dict(targets)
         if others:
             population.update((await self._facts(conn, others))[0])
