@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
 from kuaichu.app import create_app
+from kuaichu.cli import REQUEST_GRACE
 from kuaichu.settings import parse
 from sim.client import SimOfficer
 from tests.browser.test_driver_page import answer_eligibly
@@ -31,7 +32,8 @@ async def restart_on(server: Any) -> TestServer:
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in LIVE_SETTINGS.items()]
     config = parse(["--port", str(server.port), "--data-dir", str(server.data_dir), *flags])
     again = TestServer(create_app(config), host="127.0.0.1", port=server.port)
-    await again.start_server()
+    # Closed as server.py closes it (the page's long-poll: REQUEST_GRACE, not aiohttp's 60 s).
+    await again.start_server(shutdown_timeout=REQUEST_GRACE)
     return again
 
 

@@ -188,6 +188,7 @@ async def start_in_process(
     """The application as ``python server.py --port P --data-dir D --log-level INFO --flag v``
     would build it (the same flag parsing and environment), served in this event loop."""
     from kuaichu.app import create_app
+    from kuaichu.cli import REQUEST_GRACE
     from kuaichu.settings import parse
 
     _prepare(data_dir, officers)
@@ -215,7 +216,9 @@ async def start_in_process(
     try:
         server.app = create_app(config)
         server.test_server = TestServer(server.app, host="127.0.0.1", port=port)
-        await server.test_server.start_server()
+        # Closed as server.py's run_app closes it: in-flight requests (a page's socket.io
+        # long-poll) get REQUEST_GRACE after the drain, not aiohttp's default 60 s.
+        await server.test_server.start_server(shutdown_timeout=REQUEST_GRACE)
     except BaseException:
         await server.close()
         raise
