@@ -102,6 +102,11 @@ class CountingOfficer(SimOfficer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.video_frames = 0
+        self.pieces = 0
+        self.freezes = 0
+        self.frozen_s = 0.0
+        self._last_timestamp: int | None = None
+        self._last_picture_at: float | None = None
         self.first_video_at: float | None = None
 
     def prepare_peer(self, pc: RTCPeerConnection) -> None:
@@ -111,10 +116,24 @@ class CountingOfficer(SimOfficer):
             else:
                 tap_receiver(transceiver.receiver, lambda _f: None)
 
-    def _on_video(self, _frame: EncodedFrame) -> None:
+    def _on_video(self, frame: EncodedFrame) -> None:
         if self.first_video_at is None:
             self.first_video_at = time.monotonic()
-        self.video_frames += 1
+        # A picture is one RTP timestamp (what a viewer sees); pieces counts what aiortc hands
+        # over, to show it is one per picture.
+        now = time.monotonic()
+        if frame.timestamp != self._last_timestamp:
+            self._last_timestamp = frame.timestamp
+            self.video_frames += 1
+            # A viewer notices a gap, not an average: a picture more than 250 ms after the
+            # one before is a freeze. Frames per second alone hides it: after a stall a
+            # pre-encoded clip is sent late in a burst (MediaPlayer catches up), so a 30 fps
+            # clip can count 33-37 "fps" over a window that holds a burst.
+            if self._last_picture_at is not None and now - self._last_picture_at > 0.25:
+                self.freezes += 1
+                self.frozen_s += now - self._last_picture_at
+            self._last_picture_at = now
+        self.pieces += 1
 
 
 def udp_errors() -> dict[str, int]:
@@ -260,6 +279,8 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         )
         await asyncio.sleep(2)
         f0 = [o.video_frames for o in officers]
+        p0 = [o.pieces for o in officers]
+        z0 = [(o.freezes, o.frozen_s) for o in officers]
         m0 = await media_totals(server)
         c0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
         run0, wait0 = loop_thread_schedstat(server.proc.pid)
@@ -274,6 +295,10 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         side_drops = drops.since()
         lag = await loop_lag(server, seconds)
         fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
+        pieces = sum(o.pieces - p for o, p in zip(officers, p0, strict=True))
+        pictures = sum(o.video_frames - f for o, f in zip(officers, f0, strict=True))
+        freezes = [o.freezes - z[0] for o, z in zip(officers, z0, strict=True)]
+        frozen = [o.frozen_s - z[1] for o, z in zip(officers, z0, strict=True)]
         # issue 9 (bandwidth): where packets were lost and what was asked for again.
         media = media_delta(m0, await media_totals(server))
         first = [
@@ -300,6 +325,12 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             "client_cores": (k1 - k0) / (t1 - t0),
             "fps_min": min(fps),
             "fps_mean": statistics.mean(fps),
+            # More than 1.0: aiortc handed over more than one piece for some pictures.
+            "pieces_per_picture": pieces / pictures if pictures else 0.0,
+            # Pictures more than 250 ms after the one before: all officers together, and the
+            # worst officer's frozen share of the window.
+            "freezes": sum(freezes),
+            "frozen_share_max": max(frozen) / (t1 - t0) if frozen else 0.0,
             "first_frame_s_median": statistics.median(first),
             "first_frame_s_max": max(first),
             "udp_rcvbuf_errors": u1["RcvbufErrors"] - u0["RcvbufErrors"],
@@ -379,7 +410,10 @@ def main() -> None:
                 f"loop thread {result['loop_cores']:.2f} cores, waited for the CPU "
                 f"{result['loop_wait_ms_per_s']:.0f} ms/s, "
                 f"clients {result['client_cores']:.2f} cores, "
-                f"officer fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f}, "
+                f"officer fps min {result['fps_min']:.1f} mean {result['fps_mean']:.1f} "
+                f"({result['pieces_per_picture']:.2f} pieces a picture), "
+                f"freezes > 250 ms {result['freezes']} (worst officer frozen "
+                f"{result['frozen_share_max'] * 100:.1f} % of the window), "
                 f"accept->first frame median {result['first_frame_s_median'] * 1000:.0f} ms "
                 f"max {result['first_frame_s_max'] * 1000:.0f} ms, "
                 f"UDP receive-buffer drops {result['udp_rcvbuf_errors']} "
