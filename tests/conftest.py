@@ -63,12 +63,26 @@ REAL_TIME_MEDIA = (
 )
 
 
+# The group is the "@<name>" suffix of the test's id, which xdist's worker hook writes from
+# the mark into ``item._nodeid``; pytest 9 keeps the id in ``item._id``, so with xdist 3.8
+# the suffix never reached the scheduler and the group was silently ignored (these tests ran
+# on both workers at once). trylast: after xdist's hook, the suffix is written here unless
+# xdist managed to.
+_GROUP = "real-time-media"
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from _pytest.nodeid import coerce_node_id
+
     root = Path(str(config.rootpath))
+    grouping = bool(getattr(config.option, "loadgroup", False))  # an xdist worker, loadgroup
     for item in items:
         path = Path(str(item.path)).relative_to(root).as_posix()
         if path in REAL_TIME_MEDIA:
-            item.add_marker(pytest.mark.xdist_group("real-time-media"))
+            item.add_marker(pytest.mark.xdist_group(_GROUP))
+            if grouping and not item.nodeid.endswith("@" + _GROUP):
+                item._id = coerce_node_id(f"{item.nodeid}@{_GROUP}")  # type: ignore[attr-defined]
 
 
 def _fail_on(servers: list[InProcessServer] | list[LiveServer]) -> None:
