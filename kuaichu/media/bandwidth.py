@@ -119,6 +119,17 @@ class UplinkPolicy:
             max(self._loss_based, float(self.limits.floor_bps)), float(self.limits.ceiling_bps)
         )
 
+    def on_driver_loss(self, loss: float, now: float) -> None:
+        """Loss the server itself saw on the driver's uplink over the last interval (0..1).
+        Only a back-off: growth is earned from the officer leg's clean reports, so a lossy
+        uplink and a clean officer leg do not pull the target both ways."""
+        loss = min(1.0, max(0.0, loss))
+        if loss > LOSS_HIGH and now - self._last_backoff >= BACKOFF_INTERVAL:
+            self._loss_based = max(
+                self._loss_based * (1.0 - 0.5 * loss), float(self.limits.floor_bps)
+            )
+            self._last_backoff = now
+
     def officer_gone(self) -> None:
         """The officer leg closed: a new officer is a new path; keep the loss-based estimate
         (it is what the driver sent well) but drop the old officer's cap."""

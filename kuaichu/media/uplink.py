@@ -117,6 +117,9 @@ class CallBandwidth:
         self._metrics = metrics
         self._receiver: RTCRtpReceiver | None = None
         self._inbound_before = (0, 0)  # from driver legs replaced earlier
+        # The driver leg's (received, lost) at the last REMB, and whose they were.
+        self._inbound_seen = (0, 0)
+        self._inbound_seen_of: RTCRtpReceiver | None = None
         self._sender: RTCRtpSender | None = None
         self._sent_before = 0
         self._tasks = TaskOwner(f"call {call_id} bandwidth")
@@ -169,10 +172,21 @@ class CallBandwidth:
             received, lost = self._inbound_before
             self._inbound_before = (received + counts.received, lost + counts.lost)
 
+    def _driver_loss(self, receiver: RTCRtpReceiver) -> float:
+        """The share of the driver's packets lost since the last look (the uplink's own
+        loss: the officer leg's reports cannot see it)."""
+        counts = inbound_counts(receiver)
+        last = self._inbound_seen if self._inbound_seen_of is receiver else (0, 0)
+        self._inbound_seen, self._inbound_seen_of = (counts.received, counts.lost), receiver
+        received, lost = counts.received - last[0], counts.lost - last[1]
+        expected = received + lost
+        return lost / expected if expected > 0 and lost > 0 else 0.0
+
     async def _send_rembs(self) -> None:
         while True:
             receiver = self._receiver
             if receiver is not None:
+                self.policy.on_driver_loss(self._driver_loss(receiver), self.now())
                 target = self.policy.target()
                 coro = send_remb(receiver, target)
                 if coro is not None and await coro:

@@ -135,3 +135,17 @@ def test_bitrate_hints_on_each_video_codec_only() -> None:
     ]
     # Applying it twice changes nothing more.
     assert with_bitrate_hints(out, LIMITS) == out
+
+
+def test_loss_on_the_drivers_uplink_backs_the_target_off_and_never_grows_it() -> None:
+    # The uplink's loss is seen by the server only (the officer leg's reports cannot see
+    # it): 20 % of the driver's packets lost for three seconds halves the target step by
+    # step, once a second; a clean uplink alone does not raise it again.
+    policy = UplinkPolicy(BandwidthLimits.from_kbps(300, 2500, 2000))
+    start = policy.target()
+    for tick in range(7):
+        policy.on_driver_loss(0.2, now=100.0 + tick * 0.5)
+    assert policy.target() == int(start * 0.9**4)
+    before = policy.target()
+    policy.on_driver_loss(0.0, now=110.0)
+    assert policy.target() == before
