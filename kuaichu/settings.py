@@ -338,7 +338,9 @@ class Settings:
     # -- issue 13: the photo channel (kuaichu.photoreports) -------------------------------------
     photo_channel: bool = field(
         default=True,
-        metadata={"help": "offer the photo report (拍照快处) when no officer can take a video call"},
+        metadata={
+            "help": "offer the photo report (拍照快处) when no officer can take a video call"
+        },
     )
     photo_queue_cap: int = field(
         default=10,
@@ -348,10 +350,12 @@ class Settings:
         default=600.0,
         metadata={"help": "a driver waiting this long for an officer is offered photos instead"},
     )
-    # issue 13 (fixups): a photo report never sent is void after this long, its driver told by SMS.
+    # issue 13 (fixups): a photo report never sent is void after this long; SMS to its driver.
     photo_draft_minutes: float = field(
         default=30.0,
-        metadata={"help": "a photo report whose photos are not sent within this is void (0: never)"},
+        metadata={
+            "help": "a photo report whose photos are not sent within this is void (0: never)"
+        },
     )
     # issue 9 (bandwidth): the REMB the server gives the driver's uplink (kuaichu.media.bandwidth).
     video_max_kbps: int = field(

@@ -2,8 +2,9 @@
 tile-free sketch (static/console/mapsketch.js draws it as SVG: the point, the service area's
 polygons if one is configured, a scale bar), or on the tiles of a server the centre runs
 (``--map-tiles``, a ``{z}/{x}/{y}`` path template on this server's origin, e.g.
-``/tiles/{z}/{x}/{y}.png``, that the reverse proxy in front of kuaichu routes to the tile server: the pages' CSP allows
-images from their own origin only). Nothing is fetched from the internet.
+``/tiles/{z}/{x}/{y}.png``, that the reverse proxy in front of kuaichu routes to the tile
+server: the pages' CSP allows images from their own origin only).
+Nothing is fetched from the internet.
 
 Validated once at start-up (a bad template stops the server); the area's rings are thinned
 to a bounded number of vertices so the page stays small whatever the GeoJSON holds.
