@@ -194,7 +194,11 @@ def test_reads_plates_drawn_in_other_chinese_faces(reader: PlateReader, face: in
     a condensed Latin face, dirt, bolts, a holder; the reader was never tuned on any of them."""
     faces = plates_other.cjk_faces()
     if face >= len(faces):
-        pytest.skip("fewer CJK faces installed (scripts/test installs them)")
+        pytest.fail(
+            f"only {len(faces)} of the second generator's CJK faces are installed: run "
+            "scripts/test (it installs fonts-wqy-zenhei, fonts-noto-cjk, fonts-arphic-uming, "
+            "fonts-arphic-ukai, fonts-droid-fallback)"
+        )
     for seed in range(2):
         rng = np.random.default_rng([77, face, seed])
         text, colour = plates_other.random_plate(rng)
