@@ -6,17 +6,16 @@ action's ``extra``); the others open their own.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import Conflict
-from ..storage.casefiles import Determination
+from ..storage.casefiles import Determination, insert_document_version
 from ..storage.tables import agreement_documents, claims, complaints
 from .claims import ClaimStatus, ClaimUpdate
 
@@ -268,30 +267,10 @@ class InsurerStore:
         pdf_name: str,
         sha256: str,
     ) -> None:
-        result = await conn.execute(
-            insert(agreement_documents).values(
-                case_id=case_id,
-                number=number,
-                version=version,
-                code=code,
-                issued_at=issued_at,
-                issued_by=issued_by,
-                content=json.dumps(content, ensure_ascii=False, sort_keys=True),
-                pdf_path=pdf_name,
-                pdf_sha256=sha256,
-            )
-        )
-        new_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        await conn.execute(
-            update(agreement_documents)
-            .where(
-                and_(
-                    agreement_documents.c.case_id == case_id,
-                    agreement_documents.c.id != new_id,
-                    agreement_documents.c.superseded_by.is_(None),
-                )
-            )
-            .values(superseded_by=version)
+        await insert_document_version(
+            conn, agreement_documents, case_id, number=number, version=version, code=code,
+            issued_at=issued_at, issued_by=issued_by, content=content, pdf_path=pdf_name,
+            pdf_sha256=sha256,
         )
 
     async def agreement_documents(self, case_id: str) -> list[Determination]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -475,33 +475,11 @@ class CaseStore:
         pdf_sha256: str | None,
     ) -> int:
         """Store a new version; the previous one points to it as its successor."""
-        result = await conn.execute(
-            insert(determinations).values(
-                case_id=case_id,
-                number=number,
-                version=version,
-                code=code,
-                issued_at=issued_at,
-                issued_by=issued_by,
-                content=json.dumps(content, ensure_ascii=False, sort_keys=True),
-                pdf_path=pdf_path,
-                pdf_sha256=pdf_sha256,
-            )
+        return await insert_document_version(
+            conn, determinations, case_id, number=number, version=version, code=code,
+            issued_at=issued_at, issued_by=issued_by, content=content, pdf_path=pdf_path,
+            pdf_sha256=pdf_sha256,
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        new_id = int(key[0])
-        # The old version stays as it was issued; only the pointer to its successor is set.
-        await conn.execute(
-            update(determinations)
-            .where(
-                determinations.c.case_id == case_id,
-                determinations.c.id != new_id,
-                determinations.c.superseded_by.is_(None),
-            )
-            .values(superseded_by=version)
-        )
-        return new_id
 
     async def next_sequence(self, conn: AsyncConnection, year: int) -> int:
         """The running number of the year's first versions (documents keep their number
@@ -538,3 +516,48 @@ class CaseStore:
             if secrets.compare_digest(item.code, code.upper()):
                 return item
         return None
+
+
+async def insert_document_version(
+    conn: AsyncConnection,
+    table: Table,
+    case_id: str,
+    *,
+    number: str,
+    version: int,
+    code: str,
+    issued_at: float,
+    issued_by: str,
+    content: dict[str, Any],
+    pdf_path: str | None,
+    pdf_sha256: str | None,
+) -> int:
+    """A new version of an issued document (a determination, an agreement document: tables
+    of one shape); the versions before it point to it as their successor and otherwise stay
+    as they were issued. Returns the new row's id."""
+    result = await conn.execute(
+        insert(table).values(
+            case_id=case_id,
+            number=number,
+            version=version,
+            code=code,
+            issued_at=issued_at,
+            issued_by=issued_by,
+            content=json.dumps(content, ensure_ascii=False, sort_keys=True),
+            pdf_path=pdf_path,
+            pdf_sha256=pdf_sha256,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    new_id = int(key[0])
+    await conn.execute(
+        update(table)
+        .where(
+            table.c.case_id == case_id,
+            table.c.id != new_id,
+            table.c.superseded_by.is_(None),
+        )
+        .values(superseded_by=version)
+    )
+    return new_id
