@@ -98,6 +98,10 @@ class VerificationStep:
                 "decision": decision,
                 "reason": reason,
                 "checked_at": check["checked_at"],
+                # What was decided on: a later check of the same facts with the same answer
+                # (the console re-checks on its own) keeps the decision (decision_applies).
+                "facts": check["facts"],
+                "answer": item_entry(check["result"], which),
             },
         )
 
@@ -142,7 +146,7 @@ class VerificationStep:
                 if status == ItemStatus.VALID.value:
                     continue
                 decided = decisions.get((party.key, item.value))
-                if decided is None or decided["checked_at"] != check["checked_at"]:
+                if decided is None or not decision_applies(decided, check, item):
                     out.append(f"party {party.key}: {item.value} {status} needs a decision")
                 elif decided["decision"] == "reject":
                     out.append(
@@ -179,6 +183,27 @@ def item_status(result: Mapping[str, Any], item: Item) -> str:
         if entry.get("item") == item.value:
             return str(entry.get("status"))
     return ItemStatus.UNAVAILABLE.value
+
+
+def item_entry(result: Mapping[str, Any], item: Item) -> dict[str, Any] | None:
+    """An item's whole entry (status, reason, detail) in a stored registry answer."""
+    for entry in result.get("items", []):
+        if entry.get("item") == item.value:
+            return dict(entry)
+    return None
+
+
+def decision_applies(decided: Mapping[str, Any], check: Mapping[str, Any], item: Item) -> bool:
+    """Whether the officer's decision holds for ``check``: it was made on that check, or on an
+    earlier one of the same facts that the registry answered the same way. Two consoles (or
+    the panel's automatic check racing a click) asking again must not undo a decision."""
+    if decided["checked_at"] == check["checked_at"]:
+        return True
+    return (
+        "facts" in decided
+        and decided["facts"] == check["facts"]
+        and decided.get("answer") == item_entry(check["result"], item)
+    )
 
 
 def item_decisions(trail: Iterable[AuditEntry]) -> dict[tuple[str, str], dict[str, Any]]:

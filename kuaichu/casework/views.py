@@ -24,11 +24,18 @@ from ..cases.states import (
 from ..errors import NotFound
 from ..notify import Outbox
 from ..storage.casefiles import Determination
+from ..verification import Item
 from .context import HAS_DOCUMENT, CaseContext
 from .merge import removable
 from .notices import notice_view
 from .ports import DocumentRenderer
-from .verification import VerificationStep, facts_as_dict, item_decisions, party_facts
+from .verification import (
+    VerificationStep,
+    decision_applies,
+    facts_as_dict,
+    item_decisions,
+    party_facts,
+)
 
 
 class CaseViews:
@@ -66,7 +73,7 @@ class CaseViews:
                 "decisions": {
                     item: d
                     for (p, item), d in decisions.items()
-                    if p == key and d["checked_at"] == check["checked_at"]
+                    if p == key and decision_applies(d, check, Item(item))
                 },
             }
         timings = case_timings(trail)

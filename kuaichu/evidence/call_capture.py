@@ -9,6 +9,7 @@ where the result is shown.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import tempfile
@@ -171,7 +172,9 @@ class CallCapture:
             try:
                 with tempfile.TemporaryDirectory(prefix="kuaichu-plate-") as scratch:
                     frame = await call.media.capture("auto", Path(scratch))
-                    reading = await asyncio.to_thread(self.captures.read_plate_file, frame.path)
+                    reading = await asyncio.to_thread(
+                        functools.partial(self.captures.read_plate_file, frame.path, quick=True)
+                    )
             except KuaichuError as exc:
                 logger.debug("call %s: plate patrol skipped (%s)", call.call_id, exc.code)
                 continue

@@ -80,7 +80,7 @@ class Reading(Protocol):
 class Reader(Protocol):
     """The plate reader (kuaichu.media.plate_reader.PlateReader), as the desk uses it."""
 
-    def read(self, frame: npt.NDArray[Any]) -> Sequence[Reading]: ...
+    def read(self, frame: npt.NDArray[Any], *, quick: bool = False) -> Sequence[Reading]: ...
 
 
 @dataclass(frozen=True)
@@ -327,14 +327,17 @@ class CaptureDesk:
             evidence=evidence,
         )
 
-    def read_plate_file(self, path: Path) -> PlateProposal | None:
-        """The plate proposal for a stored still; blocking (decodes and reads)."""
-        return self._read_plate_rgb(_decode_rgb(path.read_bytes()))
+    def read_plate_file(self, path: Path, *, quick: bool = False) -> PlateProposal | None:
+        """The plate proposal for a stored still; blocking (decodes and reads). ``quick``: the
+        reader's cheap stages only (the patrol's frames, which nobody asked for)."""
+        return self._read_plate_rgb(_decode_rgb(path.read_bytes()), quick=quick)
 
-    def _read_plate_rgb(self, rgb: npt.NDArray[np.uint8]) -> PlateProposal | None:
+    def _read_plate_rgb(
+        self, rgb: npt.NDArray[np.uint8], *, quick: bool = False
+    ) -> PlateProposal | None:
         assert self.reader is not None
         try:
-            readings = self.reader.read(rgb)
+            readings = self.reader.read(rgb, quick=quick)
         except Exception:  # the proposal is a help; its failure must not lose the still
             logger.exception("plate reading failed")
             return None

@@ -123,6 +123,21 @@ async def case_server(server_factory: Any, tmp_path: Path) -> Any:
     return server
 
 
+def rear_end_form(
+    form: dict[str, Any], a: dict[str, str], b: dict[str, str]
+) -> dict[str, Any]:
+    """``form`` (a case view's) filled in for a two-car scrape: A reversed into B."""
+    out = dict(form, address="红军街15号", description="倒车时刮擦，双方无争议")
+    out["parties"] = [
+        {**{k: a[k] for k in ("name", "phone", "licence_no", "plate")}, "key": "A",
+         "reporter": True, "vehicle_type": "small_car", "liability": "full",
+         "fault": "倒车未确认安全"},
+        {**{k: b[k] for k in ("name", "phone", "licence_no", "plate")}, "key": "B",
+         "vehicle_type": "small_car", "liability": "none"},
+    ]  # fmt: skip
+    return out
+
+
 async def report_and_answer(server: Any, phone: str | None) -> tuple[Any, Any, dict[str, Any]]:
     """A simulated driver reports (with ``phone``) and the test officer answers: the driver,
     the officer (both to close) and the report's answer."""

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from sim.client import SimDriver, SimOfficer
+from tests.e2e.conftest import rear_end_form
 from tests.support.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,15 +51,7 @@ async def test_agreement_confirmed_on_each_phone_and_approved(
         offer = await officer.wait_offer()
         assert (await officer.accept(offer["call_id"]))["ok"]
         status, view = await officer.api("GET", f"/api/cases/{case_id}")
-        form = dict(view["form"])
-        form.update(address="红军街15号", description="倒车时刮擦，双方无争议")
-        form["parties"] = [
-            {**{k: a[k] for k in ("name", "phone", "licence_no", "plate")}, "key": "A",
-             "reporter": True, "vehicle_type": "small_car", "liability": "full",
-             "fault": "倒车未确认安全"},
-            {**{k: b[k] for k in ("name", "phone", "licence_no", "plate")}, "key": "B",
-             "vehicle_type": "small_car", "liability": "none"},
-        ]  # fmt: skip
+        form = rear_end_form(view["form"], a, b)
         status, body = await officer.api(
             "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
         )

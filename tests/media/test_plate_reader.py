@@ -238,3 +238,26 @@ def test_a_blue_plate_on_a_car_of_the_same_blue_is_found_by_its_strokes(
     assert [(r.plate, r.sure) for r in readings][:1] == [("苏E2X790", True)]
     x, y, w, h = readings[0].box
     assert 450 < x + w / 2 < 880 and 330 < y + h / 2 < 535
+
+
+def test_the_patrols_quick_read_never_runs_the_detector(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The patrol reads frames nobody asked for: its cost stays the cheap stages', however
+    the machine is loaded; a capture (not quick) goes on to the detector when they read
+    nothing."""
+    from kuaichu.media import plate_reader
+
+    passes: list[int] = []
+    real = plate_reader.det_candidates
+
+    def counted(*args: object, **kwargs: object) -> object:
+        passes.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plate_reader, "det_candidates", counted)
+    frame = render_no_plate(np.random.default_rng(7), difficulty="easy", sign=False)
+    assert not any(r.sure for r in reader.read(frame, quick=True))
+    assert passes == []
+    reader.read(frame)
+    assert passes == [1]

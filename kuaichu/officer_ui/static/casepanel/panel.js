@@ -45,6 +45,7 @@ export class CasePanel {
     this.errors = {}; // form path -> message
     this.verifySig = {}; // party -> signature of what its verification block shows
     this.reasons = {}; // "B.insurance" -> decision reason being typed
+    this.reasonsNeeded = new Set(); // "B.insurance": a decision was tried without a reason
     this.offset = 480;
     this.refreshTimer = null;
     this.tickTimer = null;
@@ -124,6 +125,7 @@ export class CasePanel {
     this.errors = {};
     this.verifySig = {};
     this.reasons = {};
+    this.reasonsNeeded = new Set();
     this.root.setAttribute("aria-busy", "true");
     $("cp-case-id").textContent = caseId;
     const open = $("cp-open-page");

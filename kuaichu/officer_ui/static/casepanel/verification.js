@@ -149,8 +149,15 @@ export class VerificationPart {
     reason.placeholder = t.cp_decision_reason;
     reason.dataset.reasonFor = `${key}.${result.item}`;
     reason.value = this.reasons[reason.dataset.reasonFor] || "";
+    // The "reason needed" mark survives a re-render (a refresh or another console's check
+    // rebuilds these rows), until the officer types.
+    if (this.reasonsNeeded.has(reason.dataset.reasonFor)) {
+      reason.classList.add("cp-need");
+      reason.placeholder = t.cp_decision_reason_needed;
+    }
     reason.addEventListener("input", () => {
       this.reasons[reason.dataset.reasonFor] = reason.value;
+      this.reasonsNeeded.delete(reason.dataset.reasonFor);
       reason.classList.remove("cp-need");
     });
     decide.append(reason);
@@ -196,6 +203,7 @@ export class VerificationPart {
     const input = btn.parentElement.querySelector(".cp-decision-reason");
     const reason = input.value.trim();
     if (!reason) {
+      this.reasonsNeeded.add(`${key}.${item}`);
       input.classList.add("cp-need");
       input.placeholder = this.t.cp_decision_reason_needed;
       input.focus();
@@ -207,6 +215,7 @@ export class VerificationPart {
         party: key, item, decision, reason,
       });
       delete this.reasons[`${key}.${item}`];
+      this.reasonsNeeded.delete(`${key}.${item}`);
       delete this.verifySig[key];
       await this.refresh();
     } catch (err) {
