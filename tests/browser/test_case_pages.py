@@ -441,44 +441,16 @@ async def panel_case_list(c: PanelCall) -> None:
     await expect(cases.locator("#cp-B-policy_no")).to_have_value(PARTY_B["policy_no"])
 
 
-# One console scenario, split so that the first broken step does not hide the others:
-# each test takes the steps before it (with their checks) as its set-up.
-
-
-async def test_case_panel_opens_with_the_report_and_saves_the_form(panel_call: PanelCall) -> None:
-    await panel_opens(panel_call)
-    await panel_saves(panel_call)
-    await panel_second_party(panel_call)
-
-
-async def test_case_panel_verifies_and_keeps_typing_over_a_stale_save(
+async def test_case_panel_from_the_form_to_the_determination_and_the_case_list(
     panel_call: PanelCall, shoot: Any
 ) -> None:
+    """One officer's whole case in the panel, in the order the work goes (one test: each step
+    builds on the one before, and a call costs ~10 s to set up)."""
     await panel_opens(panel_call)
     await panel_saves(panel_call)
     await panel_second_party(panel_call)
     await panel_verification(panel_call, shoot)
     await panel_stale(panel_call)
-
-
-async def test_case_panel_leave_scene_then_wrap_up_and_reload(
-    panel_call: PanelCall, shoot: Any
-) -> None:
-    await panel_opens(panel_call)
-    await panel_saves(panel_call)
-    await panel_second_party(panel_call)
-    await panel_verification(panel_call, shoot)
-    await panel_leave(panel_call)
-    await panel_wrapup(panel_call)
-
-
-async def test_case_panel_determination_correction_and_case_list(
-    panel_call: PanelCall, shoot: Any
-) -> None:
-    await panel_opens(panel_call)
-    await panel_saves(panel_call)
-    await panel_second_party(panel_call)
-    await panel_verification(panel_call, shoot)
     await panel_leave(panel_call)
     await panel_wrapup(panel_call)
     await panel_determination(panel_call)

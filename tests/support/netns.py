@@ -347,7 +347,14 @@ async def _splice(
     except OSError:
         writer.close()
         return
-    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    try:
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    except asyncio.CancelledError:
+        # The bridge is shutting down (asyncio.run's end cancels the connections' tasks). A
+        # handler task that ends cancelled makes asyncio's stream server log a traceback for
+        # it; this is the connection's last act, so it ends quietly instead.
+        writer.close()
+        up_writer.close()
 
 
 @contextlib.asynccontextmanager

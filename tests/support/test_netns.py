@@ -82,10 +82,11 @@ async def test_the_driver_namespace_reaches_only_coturn(tmp_path: Path) -> None:
                 proc = await asyncio.create_subprocess_exec(
                     *inside, sys.executable, "-c", script,
                     cwd=Path(__file__).resolve().parents[2],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 )  # fmt: skip
-                out, _ = await proc.communicate()
-                assert out.decode().strip() == "through the bridge", out.decode()
+                out, err = await proc.communicate()
+                assert out.decode().strip() == "through the bridge", err.decode()
+                assert "Traceback" not in err.decode(), err.decode()
             names = (net.driver_ns, net.relay_ns)
     finally:
         await runner.cleanup()
