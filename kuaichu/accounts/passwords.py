@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -26,9 +27,14 @@ logger = logging.getLogger(__name__)
 # Below the event loop: media and signaling win the CPU when both want it.
 _NICE = 10
 _hasher = PasswordHasher()
-# Verifying against a dummy hash when the user does not exist keeps the timing of a wrong
-# username the same as a wrong password (same parameters, same pool).
-DUMMY_HASH = _hasher.hash("kuaichu-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against a dummy hash when the user does not exist keeps the timing of a wrong
+    username the same as a wrong password (same parameters, same pool). Made on first use, in
+    the pool's thread: not at import, where every command (and the server's start) paid it."""
+    return _hasher.hash("kuaichu-dummy-password")
 
 
 class LoginBusy(KuaichuError):
@@ -67,25 +73,30 @@ class PasswordPool:
         )
         self._waiting = 0
         self._hashes = 0
+        # Made in the background now, so that the first unknown username is not the one login
+        # that costs two hashes.
+        self._executor.submit(_dummy_hash)
 
     @property
     def hashes(self) -> int:
         """How many Argon2 computations this pool has run (hashes and verifications)."""
         return self._hashes
 
-    def _verify_now(self, stored: str, password: str) -> bool:
+    def _verify_now(self, stored: str | None, password: str) -> bool:
         self._hashes += 1  # only the one worker thread writes it
         try:
-            return bool(_hasher.verify(stored, password))
+            ok = bool(_hasher.verify(stored or _dummy_hash(), password))
         except (VerificationError, InvalidHashError):
             return False
+        return ok and stored is not None  # the dummy's own password opens nothing
 
     def _hash_now(self, password: str) -> str:
         self._hashes += 1
         return _hasher.hash(password)
 
-    async def verify(self, stored: str, password: str) -> bool:
-        """Whether ``password`` matches ``stored``; :class:`LoginBusy` if the queue is full."""
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``stored`` (None: no such account, checked against a
+        dummy hash all the same, and False); :class:`LoginBusy` if the queue is full."""
         # The running verification plus queue_limit waiting ones.
         if self._waiting > self.queue_limit:
             raise LoginBusy()

@@ -18,7 +18,7 @@ from ..errors import Conflict, InvalidMessage
 from ..storage.db import Database
 from ..storage.tables import officers, sessions
 from .model import Officer, Role
-from .passwords import DUMMY_HASH, PasswordPool
+from .passwords import PasswordPool
 from .throttle import LoginPolicy, LoginThrottle
 
 ROLES = tuple(role.value for role in Role)
@@ -184,7 +184,7 @@ class Accounts:
                     .mappings()
                     .first()
                 )
-            stored = row["password_hash"] if row else DUMMY_HASH
+            stored = row["password_hash"] if row else None
             ok = await self.passwords.verify(stored, password) and row is not None
             tried = True
         finally:

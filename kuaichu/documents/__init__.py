@@ -10,7 +10,6 @@ from typing import Any
 
 from .errors import CjkFontNotFound, DocumentError
 from .fonts import DEFAULT_CJK_FONTS, FontCandidate, find_cjk_font
-from .pdf import render_pdf
 from .qr import qr_png, qr_svg
 from .render import render_html, render_verify_page
 
@@ -27,6 +26,19 @@ __all__ = [
     "render_pdf",
     "render_verify_page",
 ]
+
+
+def render_pdf(
+    content: Mapping[str, Any],
+    *,
+    superseded_by: int | None = None,
+    font: str | Path | None = None,
+) -> bytes:
+    """:func:`kuaichu.documents.pdf.render_pdf`. fpdf2 is imported with the first document,
+    not with the package: it cost every start of the server and every command ~0.4 s."""
+    from .pdf import render_pdf as render
+
+    return render(content, superseded_by=superseded_by, font=font)
 
 
 class Renderer:

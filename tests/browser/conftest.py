@@ -13,7 +13,14 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from playwright.async_api import Browser, BrowserContext, Geolocation, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Geolocation,
+    Page,
+    Playwright,
+    async_playwright,
+)
 
 from tests.support.pagecheck import page_problems
 
@@ -68,8 +75,15 @@ def make_y4m(
 
 
 @pytest.fixture(scope="session")
-def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def default_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_y4m(tmp_path_factory.mktemp("camera") / "scene.y4m")
+
+
+@pytest.fixture(scope="session")
+def fake_camera_file(default_camera_file: Path) -> Path:
+    """The clip the camera plays; a module overrides it for a scene of its own (and then gets
+    a Chromium of its own: the camera is a command-line switch)."""
+    return default_camera_file
 
 
 @pytest.fixture(scope="session")
@@ -79,18 +93,50 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
-async def browser(chromium_path: str, fake_camera_file: Path) -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session")
+async def playwright_driver() -> AsyncIterator[Playwright]:
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[*BASE_ARGS, f"--use-file-for-fake-video-capture={fake_camera_file}"],
-        )
-        try:
-            yield b
-        finally:
-            await b.close()
+        yield pw
+
+
+async def _launch(pw: Playwright, chromium_path: str, camera: Path) -> Browser:
+    return await pw.chromium.launch(
+        executable_path=chromium_path,
+        headless=True,
+        args=[*BASE_ARGS, f"--use-file-for-fake-video-capture={camera}"],
+    )
+
+
+@pytest.fixture(scope="session")
+async def shared_browser(
+    playwright_driver: Playwright, chromium_path: str, default_camera_file: Path
+) -> AsyncIterator[Browser]:
+    """One Chromium per test process (every test opens its pages in contexts of its own,
+    closed after it): starting Playwright's driver and a browser per test cost ~2.5 s each,
+    a fifth of the browser tests' time."""
+    b = await _launch(playwright_driver, chromium_path, default_camera_file)
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+@pytest.fixture
+async def browser(
+    shared_browser: Browser,
+    playwright_driver: Playwright,
+    chromium_path: str,
+    fake_camera_file: Path,
+    default_camera_file: Path,
+) -> AsyncIterator[Browser]:
+    if fake_camera_file == default_camera_file:
+        yield shared_browser
+        return
+    b = await _launch(playwright_driver, chromium_path, fake_camera_file)
+    try:
+        yield b
+    finally:
+        await b.close()
 
 
 NewPage = Callable[..., Awaitable[Page]]
