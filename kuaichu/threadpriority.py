@@ -49,14 +49,30 @@ def supported() -> bool:
     return sys.platform.startswith("linux") and _TASKS.is_dir()
 
 
-def lower_priority(tid: int, by: int) -> bool:
-    """Raise thread ``tid``'s nice value by ``by`` (capped at 19). False if it is gone."""
+def lower_priority(tid: int, nice: int) -> bool:
+    """Thread ``tid``'s nice value to at least ``nice`` (at most 19; a thread already lower
+    stays as it is). False if the thread is gone."""
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + by))
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice))
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+# The nice value the running BackgroundThreads keeps other threads at (0: none runs). A
+# process-wide fact, like the nice values themselves; one server per process.
+_background_nice = 0
+
+
+def enter_background() -> None:
+    """Call first thing in a short-lived worker thread (an evidence capture's decoding): it
+    would otherwise run at the loop's priority until the next scan, and a thread that lives
+    0.1-0.3 s is done before any scan sees it. A new thread inherits the nice value of the
+    thread that started it, and short-lived ones are started from the loop's."""
+    if _background_nice > 0 and supported():
+        lower_priority(threading.get_native_id(), _background_nice)
 
 
 class BackgroundThreads:
@@ -68,6 +84,13 @@ class BackgroundThreads:
         self.every = every
         self.lowered: set[int] = set()
 
+    def target(self, loop_tid: int) -> int:
+        """The nice value of the others: ``nice`` steps below the loop's own."""
+        try:
+            return min(19, os.getpriority(os.PRIO_PROCESS, loop_tid) + self.nice)
+        except (ProcessLookupError, PermissionError):
+            return self.nice
+
     def scan(self, loop_tid: int) -> int:
         """Lower the threads not seen before; returns how many were lowered now."""
         count = 0
@@ -77,8 +100,9 @@ class BackgroundThreads:
             return 0
         self.lowered &= tids  # forget threads that ended (their ids may come back)
         keep = {loop_tid} | {t.native_id for t in threading.enumerate() if _kept(t)}
+        target = self.target(loop_tid)
         for tid in tids - self.lowered - keep:
-            if lower_priority(tid, self.nice):
+            if lower_priority(tid, target):
                 count += 1
             self.lowered.add(tid)
         return count
@@ -86,8 +110,13 @@ class BackgroundThreads:
     async def run(self) -> None:
         if self.nice <= 0 or not supported():
             return
+        global _background_nice
         loop_tid = threading.get_native_id()
         logger.info("threads other than the event loop's run at nice +%d", self.nice)
-        while True:
-            self.scan(loop_tid)
-            await asyncio.sleep(self.every)
+        _background_nice = self.target(loop_tid)
+        try:
+            while True:
+                self.scan(loop_tid)
+                await asyncio.sleep(self.every)
+        finally:
+            _background_nice = 0

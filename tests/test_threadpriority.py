@@ -53,3 +53,32 @@ async def test_workers_run_below_the_loop() -> None:
         finally:
             stop.set()
             worker.join()
+
+
+async def test_a_short_lived_worker_lowers_itself_at_once() -> None:
+    """An evidence capture's thread lives less than a scan's period: it enters the background
+    itself, before its first frame, while the keeper runs; without a keeper it changes
+    nothing."""
+    from kuaichu.threadpriority import enter_background
+
+    loop_tid = threading.get_native_id()
+    base = os.getpriority(os.PRIO_PROCESS, loop_tid)
+
+    def short() -> int:
+        enter_background()
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def in_new_thread() -> int:
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(short()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    assert in_new_thread() == base
+    async with TaskOwner("test") as tasks:
+        keeper = BackgroundThreads(nice=5, every=60)  # no scan will see the thread
+        tasks.spawn(keeper.run(), "thread-priority")
+        await asyncio.sleep(0.05)
+        assert in_new_thread() == min(19, base + 5)
+        assert os.getpriority(os.PRIO_PROCESS, loop_tid) == base

@@ -41,6 +41,7 @@ from ..errors import InvalidMessage, MessageTooLarge, NotFound
 from ..media.frame_capture import Capture
 from ..storage.db import Database
 from ..storage.tables import captures
+from ..threadpriority import enter_background
 from .files import write_new
 from .kinds import CAPTURE_KINDS
 from .ledger import Ledger
@@ -336,6 +337,7 @@ class CaptureDesk:
         self, rgb: npt.NDArray[np.uint8], *, quick: bool = False
     ) -> PlateProposal | None:
         assert self.reader is not None
+        enter_background()  # a worker thread, maybe new: below the loop from its first frame
         try:
             readings = self.reader.read(rgb, quick=quick)
         except Exception:  # the proposal is a help; its failure must not lose the still

@@ -34,6 +34,7 @@ from kuaichu.media.picture import (
     luma,
     sharpness,
 )
+from kuaichu.threadpriority import enter_background
 
 logger = logging.getLogger(__name__)
 
@@ -396,6 +397,9 @@ class FrameCapturer:
     # ---- worker thread -----------------------------------------------------------------
 
     def _work(self, loop: asyncio.AbstractEventLoop, job: _Job, frames: list[_Encoded]) -> None:
+        # Below the loop at once: this thread lives ~0.1-0.3 s, less than the priority scan's
+        # period, and at the loop's priority it took half of a busy core from the media.
+        enter_background()
         started = time.thread_time()
         result: Capture | None = None
         error: BaseException | None = None
