@@ -246,16 +246,16 @@ def test_the_patrols_quick_read_never_runs_the_detector(
     """The patrol reads frames nobody asked for: its cost stays the cheap stages', however
     the machine is loaded; a capture (not quick) goes on to the detector when they read
     nothing."""
-    from kuaichu.media import plate_reader
+    from kuaichu.media.plate_reader import detector
 
     passes: list[int] = []
-    real = plate_reader.det_candidates
+    real = detector.det_candidates
 
     def counted(*args: object, **kwargs: object) -> object:
         passes.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(plate_reader, "det_candidates", counted)
+    monkeypatch.setattr(detector, "det_candidates", counted)
     frame = render_no_plate(np.random.default_rng(7), difficulty="easy", sign=False)
     assert not any(r.sure for r in reader.read(frame, quick=True))
     assert passes == []

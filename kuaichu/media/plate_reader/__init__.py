@@ -1,0 +1,48 @@
+"""Reading Chinese civil licence plates from one video frame, offline, on one CPU thread.
+
+The evidence still of a "plate" capture (``kuaichu.evidence.captures``) is handed to
+:meth:`PlateReader.read` in a worker thread and the console proposes what it saw. The same
+reader runs unasked at a low rate on other frames (the plate patrol), so its cost is bounded:
+stages run cheapest first, each only if the ones before read nothing sure, each with a capped
+number of candidates, and the dearest (the text detector) only for a reading somebody asked
+for: the patrol's quick reads stop before it (docs/benchmarks.md has the figures per set of
+pictures). The bound is a count of candidates, not a clock: a clock-time budget made the same
+picture read differently on a busy machine.
+
+1. **Candidates**: (a) colour: plate backgrounds are a saturated blue, yellow or green, in a
+   rectangle about 3.1-3.4 times as wide as high; hue masks give outlines and four corners (a
+   green new-energy plate fades to white at the top, so its top is extrapolated). (b) edges,
+   whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
+   of plate shape, the halves split at the "·" joined. (c) a candidate that read as the serial
+   alone is extended to the whole plate. (d) last, the PP-OCR text detector on the frame
+   scaled to 640 px.
+2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
+   layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
+   nudged by a search that puts the character band and cells on the strokes (`grid.refine`).
+3. **Recognition** (~10 ms per candidate, batched): the PP-OCR text recogniser shipped inside
+   the ``rapidocr`` wheel, run with onnxruntime on a flat strip cut through the grid. Its
+   per-frame character probabilities are aligned to the plate grammar (GA 36: province,
+   authority letter without I/O, five serial characters with at most two letters; new energy:
+   D/F then a letter or digit and four digits, or five digits then D/F) as a constraint of the
+   decoding, so an O in a serial comes out as 0, a 之 as Z, a blurred 8 where only a letter may
+   stand as B.
+4. **Province**: the recogniser's too (it has seen real Chinese text in many faces), from the
+   whole strip and from two cuts of the plate's left end; the three opinions multiply.
+5. **Confidence**: the product of the characters' confidences, the province's shrunk when no
+   view saw it clearly. At or above SURE_CONFIDENCE the reading is proposed as read; below, it
+   is offered as unsure with its alternatives (the next provinces, the runner-up of the least
+   certain character). What reads as no plate at all (a road sign in Chinese, a "新手上路"
+   sticker, a model badge: the free reading disagrees with the grammar, characters uncertain,
+   more than two serial letters) is not returned.
+
+The models load lazily (thread-safe) on the first :meth:`read` or in :meth:`warm_up`; nothing
+is downloaded: the ONNX files come from the installed ``rapidocr`` wheel. Loading them sets
+OpenCV to one thread for the whole process (:func:`models.one_opencv_thread`). The work is numpy,
+OpenCV and onnxruntime calls on whole arrays, which release the GIL: the Python between them
+is small, so a read in a worker thread leaves the event loop free.
+"""
+
+from .acceptance import SURE_CONFIDENCE, PlateReading
+from .reader import PlateReader
+
+__all__ = ["SURE_CONFIDENCE", "PlateReader", "PlateReading"]

@@ -1,0 +1,167 @@
+"""What is returned: a reading, sure or unsure with its alternatives, or nothing when what was
+read is not a plate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from kuaichu.cases.errors import InvalidPlate
+from kuaichu.cases.plates import parse_plate
+
+from .arrays import F32
+from .grammar import MAX_SERIAL_LETTERS, PROVINCE_CHARS, SUFFIX, fold_free, free_distance
+from .recognition import Decoded
+
+FOUND_SERIAL_CONFIDENCE: Final = 0.9
+
+
+# Acceptance.
+MIN_CHAR_CONFIDENCE: Final = 0.25
+MIN_CONFIDENCE: Final = 0.55
+MAX_DISAGREEMENT: Final = 1.5
+# The strongest sighting of the province by any view below which nothing on the candidate is
+# a province: a model badge or a sticker read into the grammar.
+MIN_PROVINCE_SEEN: Final = 0.0  # off: an unseen province makes an unsure reading instead
+# Below this sighting the province's share in the confidence shrinks (square root): three
+# views agreeing on a character none of them saw clearly is a guess, not a reading.
+PROVINCE_SEEN_FULL: Final = 0.3
+# A reading at or above this confidence is proposed as sure; below it the console says "不确定"
+# and shows the alternatives. Chosen on the benchmark's sets (docs/benchmarks.md) for precision.
+SURE_CONFIDENCE: Final = 0.6
+MAX_ALTERNATIVES: Final = 3
+
+
+@dataclass(frozen=True)
+class PlateReading:
+    plate: str  # normalised, e.g. "京A12345"
+    display: str  # "京A·12345"
+    colour: str  # "blue" | "yellow" | "green"
+    confidence: float  # 0..1
+    box: tuple[int, int, int, int]  # x, y, w, h in the frame
+    # What else it may be, likeliest first (canonical, "京A·12345"); most useful when unsure.
+    alternatives: tuple[str, ...] = ()
+    # The confidence of the characters after the province (the stages' stopping rule).
+    serial_confidence: float = field(default=1.0, compare=False, repr=False)
+
+    @property
+    def sure(self) -> bool:
+        """Proposed as read; otherwise offered as unsure, with the alternatives."""
+        return self.confidence >= SURE_CONFIDENCE
+
+
+def plate_found(readings: list[PlateReading]) -> bool:
+    """A plate has been found: read as sure, or everything but its province read clearly (a
+    further stage would find the same plate and not see the province any better)."""
+    return any(r.sure or r.serial_confidence >= FOUND_SERIAL_CONFIDENCE for r in readings)
+
+
+def _geometric_mean(values: tuple[float, ...]) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(values, 1e-6)))))
+
+
+def hopeless(decoded: Decoded) -> bool:
+    """Fails accept whatever the province turns out to be."""
+    if min(decoded.char_conf[1:]) < MIN_CHAR_CONFIDENCE:
+        return True
+    free = fold_free(decoded.free)
+    # Whatever the province, the rest must be in the free reading.
+    return free_distance(free, decoded.text[1:]) > MAX_DISAGREEMENT + 0.5
+
+
+def accept(
+    decoded: Decoded,
+    posterior: F32,
+    seen: float,
+    colour: str,
+    quad: npt.NDArray[np.float32],
+) -> PlateReading | None:
+    """The reading, sure or not, or None when what was read is not a plate at all."""
+    province = PROVINCE_CHARS[int(posterior.argmax())]
+    text = province + decoded.text[1:]
+    try:
+        plate = parse_plate(text)
+    except InvalidPlate:
+        return None
+    if min(decoded.char_conf[1:]) < MIN_CHAR_CONFIDENCE:
+        return None
+    # No view saw a province at all: text on a car (a model badge, a sticker) read into the
+    # grammar has only paintwork where the province goes.
+    if seen < MIN_PROVINCE_SEEN:
+        return None
+    if _geometric_mean(decoded.char_conf[1:]) < MIN_CONFIDENCE:
+        return None
+    seen_share = min(1.0, seen / PROVINCE_SEEN_FULL) ** 0.5
+    conf = (float(posterior.max()) * seen_share, *decoded.char_conf[1:])
+    # The free reading may skip the province or misread one character, no more.
+    free = fold_free(decoded.free)
+    if min(free_distance(free, text), free_distance(free, text[1:]) + 0.5) > MAX_DISAGREEMENT:
+        return None
+    # Civil serials carry at most two letters (GA 36); "LAVIDA" or "ACCORD" have more.
+    letters = sum(ch.isalpha() and ch.isascii() for ch in plate.serial)
+    if letters > MAX_SERIAL_LETTERS:
+        return None
+    # The whole plate is right only if every character is: the product, not an average that
+    # a doubtful province would hide among six certain characters.
+    confidence = float(np.prod(conf))
+    if len(text) == 8:
+        colour = "green"  # a six-character serial is a new-energy plate whatever the light did
+    elif colour == "green":
+        colour = "yellow" if plate.serial[-1] in SUFFIX else "blue"
+    x, y, w, h = cv2.boundingRect(quad.astype(np.int32))
+    return PlateReading(
+        plate=plate.province + plate.authority + plate.serial,
+        display=plate.canonical,
+        colour=colour,
+        confidence=round(confidence, 3),
+        box=(int(x), int(y), int(w), int(h)),
+        alternatives=_alternatives(text, posterior, decoded),
+        serial_confidence=float(np.prod(decoded.char_conf[1:])),
+    )
+
+
+def _alternatives(text: str, posterior: F32, decoded: Decoded) -> tuple[str, ...]:
+    """What else the plate may be, likeliest first: the next provinces, then the runner-up
+    of the least certain other character. Canonical plates (京A·12345)."""
+    scored: list[tuple[float, str]] = []
+    order = np.argsort(-posterior)
+    best = float(posterior[order[0]])
+    for i in order[1 : MAX_ALTERNATIVES + 1]:
+        share = float(posterior[i])
+        if share >= 0.1 * best and share >= 0.02:
+            scored.append((share / best, PROVINCE_CHARS[int(i)] + text[1:]))
+    pos = min(range(1, len(text)), key=lambda k: decoded.char_conf[k])
+    runner, share = decoded.runner_up[pos]
+    if runner and share >= 0.1 * decoded.char_conf[pos]:
+        scored.append((share / decoded.char_conf[pos], text[:pos] + runner + text[pos + 1 :]))
+    out: list[str] = []
+    for _, alt in sorted(scored, key=lambda item: -item[0]):
+        try:
+            out.append(parse_plate(alt).canonical)
+        except InvalidPlate:
+            continue
+    return tuple(out[:MAX_ALTERNATIVES])
+
+
+def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
+    readings = sorted(readings, key=lambda r: -r.confidence)
+    out: list[PlateReading] = []
+    for r in readings:
+        if any(r.plate == o.plate or _overlap(r.box, o.box) > 0.5 for o in out):
+            continue
+        out.append(r)
+    return out
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    smaller = min(aw * ah, bw * bh)
+    return inter / smaller if smaller > 0 else 0.0

@@ -1,0 +1,63 @@
+"""The PP-OCR models shipped inside the ``rapidocr`` wheel, loaded once with one thread each."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import cv2
+
+from kuaichu.errors import MediaError
+
+from .grammar import Fold
+
+REC_MODEL: Final = "PP-OCRv6_rec_small.onnx"
+DET_MODEL: Final = "PP-OCRv6_det_small.onnx"
+REC_HEIGHT: Final = 48
+
+
+class Models:
+    """The two ONNX sessions and the recogniser's alphabet, loaded once."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+
+        options = ort.SessionOptions()
+        # One thread: the server's other calls share two cores with us.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        providers = ["CPUExecutionProvider"]
+        self.rec: Any = ort.InferenceSession(
+            str(model_dir / REC_MODEL), options, providers=providers
+        )
+        self.det: Any = ort.InferenceSession(
+            str(model_dir / DET_MODEL), options, providers=providers
+        )
+        meta = self.rec.get_modelmeta().custom_metadata_map
+        # PaddleOCR's CTC layout: blank first, the dictionary, then a space.
+        alphabet = ["<blank>", *meta["character"].split("\n"), " "]
+        self.alphabet = alphabet
+        index = {ch: i for i, ch in enumerate(alphabet)}
+        self.index = index
+        self.fold = Fold(alphabet, index)
+
+
+def one_opencv_thread() -> None:
+    """Set OpenCV to one thread, for the whole process (``cv2.setNumThreads`` is global): its
+    own thread pool would take the second core from the calls. A side effect of the first model
+    load (:meth:`PlateReader.warm_up` or the first :meth:`PlateReader.read`), on purpose."""
+    cv2.setNumThreads(1)
+
+
+def default_model_dir() -> Path:
+    try:
+        root = resources.files("rapidocr") / "models"
+    except ModuleNotFoundError as exc:
+        raise MediaError("the rapidocr package (PP-OCR models) is not installed") from exc
+    path = Path(str(root))
+    if not (path / REC_MODEL).exists() or not (path / DET_MODEL).exists():
+        raise MediaError(f"PP-OCR models {REC_MODEL}, {DET_MODEL} not found in {path}")
+    return path

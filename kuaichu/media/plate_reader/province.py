@@ -1,0 +1,50 @@
+"""The province character, from the recogniser's views of the whole strip and of the plate's left
+end."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from .arrays import F32, U8
+from .grammar import PROVINCE_CHARS, Fold
+from .grid import STRIP_X_MARGIN, STRIP_Y, Prepared, cut
+from .models import REC_HEIGHT
+
+# The province is the recogniser's, as every other character: a general Chinese OCR trained on
+# real text reads 湘, 鄂 or 甘 whatever the face, where a template drawn from one font reads the
+# face. On a small plate it now and then skips the character in the whole strip, so it also
+# reads the plate's left end alone (the province and the authority letter), cut twice: from
+# the refined grid, and from the candidate's own corners with the characters widened (the
+# refinement sometimes locks one cell off). The three opinions multiply.
+HEAD_VIEWS: Final = (  # (x1 mm, stretch, grid): the strip runs from x = -6 mm
+    (125.0, 1.0, "refined"),
+    (70.0, 1.6, "unrefined"),
+)
+_PROVINCE_FLOOR: Final = 1e-3  # a view that saw nothing does not veto the others
+
+
+def head_strips(bgr: U8, item: Prepared) -> list[U8]:
+    strips: list[U8] = []
+    for x1, stretch, grid in HEAD_VIEWS:
+        region = (-STRIP_X_MARGIN, STRIP_Y[0], x1, STRIP_Y[1])
+        aspect = (region[2] - region[0]) / (region[3] - region[1])
+        width = max(32, round(REC_HEIGHT * aspect * stretch))
+        to_frame = item.to_frame if grid == "refined" else item.unrefined
+        strips.append(cut(bgr, to_frame, region, (width, REC_HEIGHT)))
+    return strips
+
+
+def province_posterior(fold: Fold, whole: F32, heads: list[F32]) -> tuple[F32, float]:
+    """The 31 provinces' posterior from the whole strip's aligned frames and the head strips;
+    and the strongest single sighting of the winner (how much any view saw it at all)."""
+    cols = np.array([fold.column[c] for c in PROVINCE_CHARS])
+    views = [np.minimum(whole, 1.0)]
+    for probs in heads:
+        views.append(fold(probs)[:, cols].max(axis=0))
+    logp = np.sum([np.log(v + _PROVINCE_FLOOR) for v in views], axis=0)
+    posterior: F32 = np.exp(logp - logp.max()).astype(np.float32)
+    posterior /= posterior.sum()
+    best = int(posterior.argmax())
+    return posterior, float(max(v[best] for v in views))

@@ -1,0 +1,184 @@
+"""The recogniser run on strips, and its per-frame probabilities decoded under the plate grammar
+(a constraint of the alignment, not a filter after it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .arrays import F32, U8
+from .grammar import (
+    AUTHORITY,
+    CONFUSABLE,
+    CONFUSABLE_WEIGHT,
+    DIGITS,
+    MAX_SERIAL_LETTERS,
+    TEMPLATES,
+    Fold,
+)
+from .models import REC_HEIGHT, Models
+
+
+def recognise(models: Models, strips: list[U8]) -> list[F32]:
+    """Per-frame class probabilities for each strip (one batched run)."""
+    if not strips:
+        return []
+    width = max(s.shape[1] for s in strips)
+    batch = np.zeros((len(strips), 3, REC_HEIGHT, width), np.float32)
+    for i, s in enumerate(strips):
+        batch[i, :, :, : s.shape[1]] = (s.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    out = models.rec.run(None, {"x": batch})[0]
+    frames = out.shape[1]
+    result: list[F32] = []
+    for i, s in enumerate(strips):
+        # Frames past the strip's own width only saw padding.
+        used = min(frames, math.ceil(s.shape[1] * frames / width))
+        result.append(out[i, :used].astype(np.float32))
+    return result
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    char_conf: tuple[float, ...]
+    score: float  # log-likelihood of the alignment
+    free: str  # the unconstrained greedy reading
+    province: F32  # the recogniser's probability of each province at the first position
+    runner_up: tuple[tuple[str, float], ...]  # per position: the second choice and its share
+
+
+def decode(models: Models, probs: F32, colour: str, hinted: bool = False) -> Decoded | None:
+    folded = models.fold(probs)
+    free = greedy(models, probs)
+    best: Decoded | None = None
+    for template in TEMPLATES:
+        if len(folded) < len(template):
+            continue
+        found = _align(models.fold, folded, template)
+        if found is None:
+            continue
+        text, conf, score, province, runner_up = found
+        # Colour prior: new-energy (8) plates are green, others are not; a wrong guess at the
+        # colour (dusk) costs less than a missing or invented character. A plate found by its
+        # green background is green.
+        if (len(template) == 8) != (colour == "green"):
+            score -= 8.0 if hinted and colour == "green" else 4.0
+        if best is None or score > best.score:
+            best = Decoded(text, conf, score, free, province, runner_up)
+    return best
+
+
+def greedy(models: Models, probs: F32) -> str:
+    ids = probs.argmax(axis=1)
+    chars: list[str] = []
+    prev = -1
+    for i in ids:
+        if i != prev and i != 0:
+            chars.append(models.alphabet[int(i)])
+        prev = int(i)
+    return "".join(chars)
+
+
+def _align(
+    fold: Fold, folded: F32, template: tuple[str, ...]
+) -> tuple[str, tuple[float, ...], float, F32, tuple[tuple[str, float], ...]] | None:
+    """Best CTC-style alignment of the template's positions to the frames.
+
+    States alternate filler (blank, separator, anything else; may be empty) and one
+    character position (one or more frames). The emission of a position is the summed
+    probability of the characters it allows; once aligned, each position takes the allowed
+    character with the highest probability over its frames, with at most two letters in an
+    ordinary serial (GA 36)."""
+    eps = 1e-6
+    n_frames = folded.shape[0]
+    n_pos = len(template)
+    # A zero column for "no confusable".
+    padded = np.concatenate([folded, np.zeros((n_frames, 1), np.float32)], axis=1)
+    zero = padded.shape[1] - 1
+    per_pos: list[npt.NDArray[Any]] = []  # (frames, allowed): each allowed character's probability
+    for allowed in template:
+        cols = np.array([fold.column[c] for c in allowed])
+        letters_only = not any(c in DIGITS for c in allowed)
+        digits_only = all(c in DIGITS for c in allowed)
+        alt = np.array(
+            [
+                fold.column[CONFUSABLE[c]]
+                if c in CONFUSABLE
+                and (letters_only or digits_only)
+                and CONFUSABLE[c] not in allowed
+                else zero
+                for c in allowed
+            ]
+        )
+        per_pos.append(padded[:, cols] + CONFUSABLE_WEIGHT * padded[:, alt])
+    filler = np.log(folded[:, 0] + eps)
+    emit = np.stack([np.log(np.minimum(p.sum(axis=1), 1.0) + eps) for p in per_pos], axis=1)
+    n_states = 2 * n_pos + 1  # even k: filler before position k // 2; odd k: position k // 2
+    neg = -1e9
+    score = np.full(n_states, neg)
+    back = np.zeros((n_frames, n_states), np.int8)  # how many states back the path came from
+    score[0] = filler[0]
+    score[1] = emit[0, 0]
+    emission = np.empty((n_frames, n_states))
+    emission[:, 0::2] = filler[:, None]
+    emission[:, 1::2] = emit
+    # The loop is the one stretch of Python per recogniser frame (it holds the GIL): kept to a
+    # few whole-array operations on preallocated rows.
+    step = np.full(n_states, neg)
+    skip = np.full(n_states, neg)
+    for t in range(1, n_frames):
+        step[1:] = score[:-1]
+        # An odd state may skip the (empty) filler before it: two characters back to back.
+        skip[3::2] = score[1:-2:2]
+        moved = step > score  # ties stay, as an argmax over (stay, step, skip) would
+        best = np.where(moved, step, score)
+        skipped = skip > best
+        back[t] = np.where(skipped, 2, moved)
+        score = np.where(skipped, skip, best) + emission[t]
+    end = n_states - 1 if score[n_states - 1] >= score[n_states - 2] else n_states - 2
+    if score[end] <= neg / 2:
+        return None
+    total = float(score[end])
+    frames: list[list[int]] = [[] for _ in range(n_pos)]
+    k = end
+    for t in range(n_frames - 1, -1, -1):
+        if k % 2 == 1:
+            frames[k // 2].append(t)
+        k -= int(back[t, k])
+    if any(not ts for ts in frames):
+        return None
+    blocks = [per_pos[pos][np.array(frames[pos])] for pos in range(n_pos)]
+    sums = [b.sum(axis=0) for b in blocks]
+    choices = [int(s.argmax()) for s in sums]
+    if n_pos == 7:
+        _at_most_two_letters(template, sums, choices)
+    text = "".join(template[pos][choices[pos]] for pos in range(n_pos))
+    conf = tuple(float(min(1.0, blocks[pos][:, choices[pos]].max())) for pos in range(n_pos))
+    runner_up: list[tuple[str, float]] = []
+    for pos in range(n_pos):
+        order = np.argsort(-sums[pos])
+        second = next((int(i) for i in order[:2] if int(i) != choices[pos]), None)
+        if second is None or pos == 0:
+            runner_up.append(("", 0.0))
+        else:
+            runner_up.append((template[pos][second], float(min(1.0, blocks[pos][:, second].max()))))
+    return text, conf, total, sums[0].astype(np.float32), tuple(runner_up)
+
+
+def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: list[int]) -> None:
+    """Turn the least certain of more than two serial letters into their best digits."""
+    serial = range(2, len(template))
+    letters = [p for p in serial if template[p][choices[p]] in AUTHORITY]
+    while len(letters) > MAX_SERIAL_LETTERS:
+        margins = []
+        for p in letters:
+            digit = max((i for i, c in enumerate(template[p]) if c in DIGITS),
+                        key=lambda i: float(sums[p][i]))  # fmt: skip
+            margins.append((float(sums[p][choices[p]]) - float(sums[p][digit]), p, digit))
+        _, p, digit = min(margins)
+        choices[p] = digit
+        letters.remove(p)
