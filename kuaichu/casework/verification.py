@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import officer_actor
-from ..cases.form import CaseForm, Party
+from ..cases.form import VEHICLE_TYPES, CaseForm, Party
 from ..cases.states import AuditEntry, CaseEvent
 from ..errors import Conflict, InvalidMessage, NotFound
 from ..verification import Item, ItemStatus, PartyFacts, Registry
 from .context import CaseContext, written_reason
 from .form import require_complete
+
+# The status a decision records for a vehicle confirmed under another type than declared.
+MISMATCH: Final = "mismatch"
 
 
 class VerificationStep:
@@ -70,7 +73,9 @@ class VerificationStep:
         reason: str,
     ) -> None:
         """The officer's explicit decision on an item the registry did not confirm: accept
-        (e.g. the policy was shown on the call while the registry was down) or reject."""
+        (e.g. the policy was shown on the call while the registry was down) or reject. A
+        vehicle the registry confirmed under another type than the form declares is such an
+        item too (e.g. accepted because the registry is out of date)."""
         ctx = self.ctx
         await ctx.authorize(officer, case_id)
         try:
@@ -85,8 +90,14 @@ class VerificationStep:
         if check is None:
             raise Conflict(f"party {party_key} has not been checked yet")
         status = item_status(check["result"], which)
+        declared: dict[str, str] = {}
         if status == ItemStatus.VALID.value:
-            raise Conflict(f"{which.value} of party {party_key} is verified; nothing to decide")
+            party = (await ctx.store.form(case_id)).form.party(party_key)
+            if party is None or which is not Item.VEHICLE or type_mismatch(party, check) is None:
+                raise Conflict(f"{which.value} of party {party_key} is verified; nothing to decide")
+            # The decision is about this declared type: another one needs its own.
+            status = MISMATCH
+            declared = {"declared_type": party.vehicle_type}
         await ctx.action(
             case_id,
             AuditAction.VERIFICATION_DECISION,
@@ -102,6 +113,7 @@ class VerificationStep:
                 # (the console re-checks on its own) keeps the decision (decision_applies).
                 "facts": check["facts"],
                 "answer": item_entry(check["result"], which),
+                **declared,
             },
         )
 
@@ -143,11 +155,19 @@ class VerificationStep:
                 continue
             for item in Item:
                 status = item_status(check["result"], item)
-                if status == ItemStatus.VALID.value:
+                mismatch = type_mismatch(party, check) if item is Item.VEHICLE else None
+                if status == ItemStatus.VALID.value and mismatch is None:
                     continue
                 decided = decisions.get((party.key, item.value))
-                if decided is None or not decision_applies(decided, check, item):
-                    out.append(f"party {party.key}: {item.value} {status} needs a decision")
+                if decided is None or not decision_applies(decided, check, item, party):
+                    if mismatch is not None:
+                        declared, registered = mismatch
+                        out.append(
+                            f"party {party.key}: vehicle type {declared} declared, "
+                            f"{registered} registered"
+                        )
+                    else:
+                        out.append(f"party {party.key}: {item.value} {status} needs a decision")
                 elif decided["decision"] == "reject":
                     out.append(
                         f"party {party.key}: {item.value} rejected; this accident cannot be "
@@ -193,10 +213,32 @@ def item_entry(result: Mapping[str, Any], item: Item) -> dict[str, Any] | None:
     return None
 
 
-def decision_applies(decided: Mapping[str, Any], check: Mapping[str, Any], item: Item) -> bool:
+def type_mismatch(party: Party, check: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The declared and the registered vehicle type (as written on a 行驶证) when the registry
+    confirms the party's vehicle under another type than the form declares; None otherwise.
+    The registry confirms the car, not what was declared about it."""
+    entry = item_entry(check["result"], Item.VEHICLE)
+    if entry is None or entry.get("status") != ItemStatus.VALID.value:
+        return None
+    detail = entry.get("detail") or {}
+    registered = detail.get("vehicle_type_key")
+    if not registered or not party.vehicle_type or party.vehicle_type == registered:
+        return None
+    label = detail.get("vehicle_type") or VEHICLE_TYPES.get(str(registered), str(registered))
+    return VEHICLE_TYPES.get(party.vehicle_type, party.vehicle_type), str(label)
+
+
+def decision_applies(
+    decided: Mapping[str, Any], check: Mapping[str, Any], item: Item, party: Party | None
+) -> bool:
     """Whether the officer's decision holds for ``check``: it was made on that check, or on an
     earlier one of the same facts that the registry answered the same way. Two consoles (or
-    the panel's automatic check racing a click) asking again must not undo a decision."""
+    the panel's automatic check racing a click) asking again must not undo a decision. A
+    decision on a type mismatch holds only for the type it was made on (``party``'s now)."""
+    if "declared_type" in decided and (
+        party is None or decided["declared_type"] != party.vehicle_type
+    ):
+        return False
     if decided["checked_at"] == check["checked_at"]:
         return True
     return (

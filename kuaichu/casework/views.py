@@ -73,7 +73,7 @@ class CaseViews:
                 "decisions": {
                     item: d
                     for (p, item), d in decisions.items()
-                    if p == key and decision_applies(d, check, Item(item))
+                    if p == key and decision_applies(d, check, Item(item), party)
                 },
             }
         timings = case_timings(trail)

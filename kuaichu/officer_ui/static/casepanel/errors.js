@@ -104,9 +104,26 @@ export class ErrorsPart {
         key: m[1], item: t["vi_" + m[2]] || m[2], status: t["vs_" + m[3]] || m[3],
       });
     }
+    m = /^party ([A-F]): vehicle type (.+) declared, (.+) registered$/.exec(line);
+    if (m) return this.typeMismatchText(m[1], m[2], m[3]);
     m = /^party ([A-F]): (\w+) rejected/.exec(line);
     if (m) return fmt(t.bl_rejected, { key: m[1], item: t["vi_" + m[2]] || m[2] });
     return line;
+  }
+
+  // The line names the types as registered (Chinese); the view has their keys to translate.
+  typeMismatchText(key, declared, registered) {
+    const t = this.t;
+    const view = this.view || {};
+    const party = ((view.form && view.form.parties) || []).find((p) => p.key === key) || {};
+    const check = (view.verification || {})[key];
+    const vehicle = check && check.result.items.find((i) => i.item === "vehicle");
+    const registeredKey = vehicle && vehicle.detail && vehicle.detail.vehicle_type_key;
+    return fmt(t.bl_type_mismatch, {
+      key,
+      declared: t["vt_" + party.vehicle_type] || declared,
+      registered: (registeredKey && t["vt_" + registeredKey]) || registered,
+    });
   }
 
   renderMissing(missing, blockers) {

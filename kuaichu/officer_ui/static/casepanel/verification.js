@@ -135,7 +135,8 @@ export class VerificationPart {
       if (party.vehicle_type !== d.vehicle_type_key) offer.append(this.useButton(result.item));
       row.append(offer);
     }
-    if (result.status === "valid") return row;
+    // A mismatch is decided like an unconfirmed item (the server holds information until then).
+    if (result.status === "valid" && !typeMismatch) return row;
     if (decision) {
       const text = decision.decision === "accept" ? t.cp_decided_accept : t.cp_decided_reject;
       row.append(el("span", `cp-decided cp-decided-${decision.decision}`, fmt(text, { reason: decision.reason })));
