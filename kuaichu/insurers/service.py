@@ -1,5 +1,6 @@
 """The insurer desk: what an insurer's staff read and record, the claim hand-off, and the
-parties' complaint line. One service, built complete by ``app.py``.
+parties' complaint line. One service, built complete by ``app.py``; what it answers with is
+:mod:`.views`.
 
 Every method that an insurer's account calls checks the case against
 :class:`~kuaichu.insurers.scope.InsurerScope` first and writes its read or its change into
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,16 +29,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import insurer_actor, officer_actor, party_actor
-from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
 from ..cases.states import AuditEntry, CaseState
 from ..casework import CaseWork, PartyLink
 from ..casework.context import Access, CaseContext, written_reason
 from ..errors import Conflict, Forbidden, InvalidMessage, NotFound
-from ..evidence.kinds import ledger_text
 from ..evidence.ledger import Ledger, LedgerEntry
-from ..notify import Template, mask_phone
+from ..notify import Template
 from ..storage.casefiles import CaseStore, Determination
-from .claims import ClaimActor, ClaimStatus, check_move, parse_update, yuan
+from . import views
+from .claims import ClaimActor, ClaimStatus, check_move, parse_update
 from .events import EventKind, InsurerEvent, InsurerEvents
 from .model import Insurer, InsurerDirectory
 from .scope import InsurerScope, VisibleCase, visible
@@ -125,7 +125,9 @@ class InsurerDesk:
         return {
             "insurer": insurer.to_dict(),
             "queue": [
-                _claim_dict(c) for c in claims.values() if c.case_id in seen and not c.status.final
+                views.claim_dict(c)
+                for c in claims.values()
+                if c.case_id in seen and not c.status.final
             ],
             "cases": [
                 {
@@ -133,7 +135,7 @@ class InsurerDesk:
                     "status": v.status.value,
                     "created_at": v.created_at,
                     "policyholders": list(v.parties),
-                    "claim": _claim_dict(claims[v.case_id]) if v.case_id in claims else None,
+                    "claim": views.claim_dict(claims[v.case_id]) if v.case_id in claims else None,
                 }
                 for v in visible_cases
             ],
@@ -153,12 +155,12 @@ class InsurerDesk:
             "case_id": case_id,
             "status": found.status.value,
             "policyholders": list(found.parties),
-            "accident": _accident(form),
-            "parties": [_party(p, p.key in found.parties) for p in form.parties],
-            "determination": _doc(dets[-1], zone) if dets else None,
-            "agreement": _doc(agreements[-1], zone) if agreements else None,
-            "evidence": [_evidence(e) for e in await self._evidence(case_id)],
-            "claim": _claim_dict(claim) if claim else None,
+            "accident": views.accident(form),
+            "parties": [views.party(p, p.key in found.parties) for p in form.parties],
+            "determination": views.doc(dets[-1], zone) if dets else None,
+            "agreement": views.doc(agreements[-1], zone) if agreements else None,
+            "evidence": [views.evidence(e) for e in await self._evidence(case_id)],
+            "claim": views.claim_dict(claim) if claim else None,
             "statuses": [s.value for s in ClaimStatus],
         }
 
@@ -265,7 +267,7 @@ class InsurerDesk:
         )
         self._committed()
         logger.info("case %s handed off to %s by %s", case_id, ",".join(sorted(wanted)), who)
-        return [_claim_dict(c) for c in await self.store.claims_of_case(case_id)]
+        return [views.claim_dict(c) for c in await self.store.claims_of_case(case_id)]
 
     def _committed(self) -> None:
         self.ctx.doorbell.ring()
@@ -275,7 +277,7 @@ class InsurerDesk:
         """The case's claims with the insurers' names (the caller has authorized)."""
         out = []
         for claim in await self.store.claims_of_case(case_id):
-            item = _claim_dict(claim)
+            item = views.claim_dict(claim)
             insurer = self.directory.get(claim.insurer)
             item["insurer_name"] = insurer.name if insurer else claim.insurer
             out.append(item)
@@ -348,7 +350,7 @@ class InsurerDesk:
         )
         updated = await self.store.claim(case_id, insurer.code)
         assert updated is not None
-        return _claim_dict(updated)
+        return views.claim_dict(updated)
 
     # -- the parties: claims and complaints -----------------------------------------------------
 
@@ -369,7 +371,7 @@ class InsurerDesk:
             "can_claim": visible(state) and bool(insurers),
             "claims": [
                 {
-                    **_claim_dict(c),
+                    **views.claim_dict(c),
                     "insurer_name": self._name(c.insurer),
                     "own_insurer": c.insurer in own,
                     "complaint_from": self._complaint_from(c, own, complaints),
@@ -377,7 +379,7 @@ class InsurerDesk:
                 }
                 for c in claims
             ],
-            "complaints": [_complaint_dict(c, now) for c in complaints],
+            "complaints": [views.complaint_dict(c, now) for c in complaints],
             "complaint_after_hours": self.config.complaint_after.total_seconds() / 3600,
         }
 
@@ -487,7 +489,7 @@ class InsurerDesk:
         self.ctx.doorbell.ring()
         found = await self.store.complaint(made[0])
         assert found is not None
-        return _complaint_dict(found, now)
+        return views.complaint_dict(found, now)
 
     # -- the supervisors ----------------------------------------------------------------------
 
@@ -498,7 +500,7 @@ class InsurerDesk:
         now = time.time()
         out = []
         for c in await self.store.complaint_queue(now - 86400):
-            item = _complaint_dict(c, now)
+            item = views.complaint_dict(c, now)
             insurer = self.directory.get(c.insurer)
             item["insurer_name"] = insurer.name if insurer else c.insurer
             out.append(item)
@@ -531,95 +533,8 @@ class InsurerDesk:
         )
         done = await self.store.complaint(complaint_id)
         assert done is not None
-        return _complaint_dict(done, time.time())
+        return views.complaint_dict(done, time.time())
 
     async def complaint_counts(self) -> dict[str, int]:
         """The wallboard's figures: complaints awaiting a callback, and overdue ones."""
         return await self.store.complaint_counts(time.time())
-
-
-# -- views ----------------------------------------------------------------------------------------
-
-
-def _claim_dict(c: Claim) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "case_id": c.case_id,
-        "insurer": c.insurer,
-        "parties": list(c.parties),
-        "status": c.status.value,
-        "status_text": c.status.zh,
-        "amount_fen": c.amount_fen,
-        "amount": yuan(c.amount_fen) if c.amount_fen is not None else None,
-        "reason": c.reason,
-        "assessor": c.assessor,
-        "opened_at": c.opened_at,
-        "acted_at": c.acted_at,
-        "final": c.status.final,
-    }
-
-
-def _complaint_dict(c: Complaint, now: float) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "case_id": c.case_id,
-        "claim_id": c.claim_id,
-        "party": c.party,
-        "insurer": c.insurer,
-        "text": c.text,
-        "filed_at": c.filed_at,
-        "due_at": c.due_at,
-        "overdue": c.called_back_at is None and now >= c.due_at,
-        "called_back_at": c.called_back_at,
-        "outcome": c.outcome,
-    }
-
-
-def _accident(form: CaseForm) -> dict[str, Any]:
-    return {
-        "occurred_at": form.occurred_at.isoformat() if form.occurred_at else None,
-        "address": form.address,
-        "cause": form.cause.value if form.cause else None,
-        "cause_text": form.cause.zh if form.cause else "",
-        "description": form.description,
-    }
-
-
-def _party(p: Any, policyholder: bool) -> dict[str, Any]:
-    # The insurer's own policyholder's number in full (its assessor calls them back); the
-    # other parties' masked, as on the determination.
-    return {
-        "key": p.key,
-        "name": p.name,
-        "phone": p.phone if policyholder else mask_phone(p.phone),
-        "licence_no": mask_id_number(p.licence_no) if p.licence_no else "",
-        "plate": p.plate,
-        "vehicle_type": VEHICLE_TYPES.get(p.vehicle_type, p.vehicle_type),
-        "insurer": p.insurer,
-        "policy_no": p.policy_no,
-        "liability": p.liability.value if p.liability else None,
-        "liability_text": p.liability.zh if p.liability else "",
-        "fault": p.fault,
-        "policyholder": policyholder,
-    }
-
-
-def _doc(d: Determination, zone: tzinfo) -> dict[str, Any]:
-    return {
-        "number": d.number,
-        "version": d.version,
-        "issued_at": datetime.fromtimestamp(d.issued_at, zone).isoformat(timespec="seconds"),
-        "sha256": d.pdf_sha256,
-    }
-
-
-def _evidence(e: LedgerEntry) -> dict[str, Any]:
-    return {
-        "seq": e["seq"],
-        "kind": e["kind"],
-        "kind_text": ledger_text(e["kind"]),
-        "name": e["path"],
-        "sha256": e["sha256"],
-        "size": e["size"],
-        "taken_at": e["meta"].get("taken_at") or e["added_at"],
-    }

@@ -21,7 +21,9 @@ from playwright.async_api import (
     Playwright,
     async_playwright,
 )
+from playwright.async_api import Error as PlaywrightError
 
+from tests.support.axe import violations
 from tests.support.pagecheck import page_problems
 
 CHROMIUM = "/usr/bin/chromium"
@@ -154,7 +156,9 @@ def expected_console_errors() -> list[str]:
 @pytest.fixture
 async def new_page(browser: Browser, expected_console_errors: list[str]) -> AsyncIterator[NewPage]:
     """Open a page in its own context. An uncaught exception in a page (``pageerror``) or a
-    console error the test did not expect fails the test; the whole console is shown."""
+    console error the test did not expect fails the test; the whole console is shown. So does
+    an accessibility violation (axe-core, impact moderate or above) in any of the test's pages
+    as it stands at the end of the test (issue 12: axe in every page test)."""
     contexts: list[BrowserContext] = []
     entries: list[tuple[str, str, str]] = []
 
@@ -185,8 +189,26 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
         return page
 
     yield factory
+    # Every page the test opened (and every other tab of their contexts), at the state the
+    # test left it in. A page closed, crashed or still navigating is not checked.
+    inaccessible: list[str] = []
+    for ctx in contexts:
+        for page in ctx.pages:
+            if page.is_closed() or not page.url.startswith(("http://", "https://")):
+                continue
+            try:
+                found = await violations(page)
+            except PlaywrightError:
+                continue
+            inaccessible += [
+                f"axe-core on {page.url}: {v['impact']} {v['id']}: {v['help']} at "
+                + ", ".join(v["nodes"])
+                for v in found
+            ]
     for ctx in contexts:
         await ctx.close()
+    if inaccessible:
+        pytest.fail("\n".join(inaccessible), pytrace=False)
     problems = page_problems(entries, expected_console_errors)
     if problems:
         console = "\n".join(f"[{page} {kind}] {text}" for page, kind, text in entries[-200:])
