@@ -153,14 +153,18 @@ async def _warm_up(reader: PlateReader) -> None:
         logger.debug("plate reader warm-up failure", exc_info=True)
 
 
-async def _housekeeping(casework: CaseWork) -> None:
+async def _housekeeping(casework: CaseWork, rejoin: RejoinLinks | None = None) -> None:
     """Close notified cases whose review window has passed; hourly is plenty (the window is
-    counted in days) and a restart runs it at once."""
+    counted in days) and a restart runs it at once. Expired rejoin links go too (issue 12)."""
     while True:
         try:
             closed = await casework.close_expired()
             if closed:
                 logger.info("closed %d case(s) after their review window", len(closed))
+            if rejoin is not None:
+                swept = await rejoin.sweep()
+                if swept:
+                    logger.info("swept %d expired rejoin link(s)", swept)
         except Exception:
             logger.exception("housekeeping failed")
         await asyncio.sleep(HOUSEKEEPING_PERIOD)
@@ -604,7 +608,7 @@ class _Root:
         background = BackgroundThreads(self.settings.background_nice)
         tasks.spawn(background.run(), "thread-priority")
         tasks.spawn(_wallboard_loop(self.sio, self.wallboard), "wallboard")
-        tasks.spawn(_housekeeping(self.casework), "housekeeping")
+        tasks.spawn(_housekeeping(self.casework, self.center.rejoin), "housekeeping")
         # Load the OCR models now (a second or two in a thread), not on the first click.
         warm_up = tasks.spawn(_warm_up(self.reader), "plate-warm-up")
         # What is loaded by now (modules, the schema, the application's objects) lives as long

@@ -51,8 +51,8 @@ from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
 from .ports import Bell, CallbackAnswers, CallEvidence, CaseIntake
 from .recordings import Recordings
-from .rejoin import RejoinLinks
-from .restart import REJOIN_WINDOW, Interrupted, Interruptions
+from .rejoin import RejoinLinks, RejoinTarget
+from .restart import REJOIN_WINDOW, RESTART_ENDS, Interrupted, Interruptions
 from .resume import ResumeTokens
 from .sessions import CallRegistry
 from .trail import CallTrail
@@ -348,13 +348,21 @@ class CallCenter:
         )
         return {"sent_to": sent_to, "expires_in": self.rejoin.ttl}
 
-    def redeem_rejoin(self, token: str) -> Call:
-        """An opened rejoin link: the live call it leads to (NotFound once used or expired)."""
-        call_id = self.rejoin.redeem(token) if self.rejoin is not None else None
+    async def redeem_rejoin(self, token: str) -> RejoinTarget:
+        """An opened rejoin link: what resumes the call it leads to (NotFound once used or
+        expired). After a restart the call is gone but not its case: the page gets the cut-off
+        call's own token, and its resume answers ``call_interrupted`` as after a reload, with
+        the offer to report again into the case."""
+        call_id = await self.rejoin.redeem(token) if self.rejoin is not None else None
         call = self.sessions.get(call_id) if call_id else None
-        if call is None:
-            raise NotFound("this link has expired or was used already", reason="rejoin_expired")
-        return call
+        if call is not None:
+            return RejoinTarget(call.call_id, call.resume_token, call.case_id)
+        if call_id:
+            resume_token = self.tokens.mint(call_id)
+            interrupted = await self.interruptions.find(call_id, resume_token)
+            if interrupted is not None:
+                return RejoinTarget(call_id, resume_token, interrupted.case_id)
+        raise NotFound("this link has expired or was used already", reason="rejoin_expired")
 
     async def resume(self, sid: str, call_id: str, token: str) -> Call:
         """The driver page's new connection takes its call back (within the grace period).
@@ -636,8 +644,6 @@ class CallCenter:
         call.cancel_tasks()  # the grace timer too, unless it is what ends the call
         self.fanout.driver_state(call, reason)
         held = self.officer_holds.pop(call.call_id, None)
-        if self.rejoin is not None:
-            self.rejoin.forget(call.call_id)
         if call.officer_id is not None:
             self.fanout.to_officer_id(
                 call.officer_id, "call_ended", {"call_id": call.call_id, "reason": reason}
@@ -655,6 +661,9 @@ class CallCenter:
                 call.call_id, state=CallState.ENDED, ended_at=now, end_reason=reason
             )
             await self._case_after_call(call, reason, officer)
+            # A restart's end keeps the call's rejoin link: it leads the driver to the case.
+            if self.rejoin is not None and reason not in RESTART_ENDS:
+                await self.rejoin.forget(call.call_id)
         except (SQLAlchemyError, OSError) as exc:
             # A full disk (the database cannot write) must not fail the hang-up nor keep
             # the recording from being finalized: the call is over either way.

@@ -4,8 +4,9 @@ A driver's page can vanish (the phone locked, the browser killed, the battery). 
 sends the number the driver gave a link; opening it on any phone takes the call back with the
 call's resume token, as a reloaded page does. A link works once and for ``ttl`` seconds, and
 while it is out the call waits for the driver that long instead of the short reconnection
-grace. Only a hash of the token is kept (in memory: the call it leads to lives in memory too;
-after a restart the page's own "report again" rejoins the case, kuaichu.calls.restart).
+grace. Only a hash of the token is kept, in the database (``rejoin_links``): a restart keeps
+the link, which then leads, as a reloaded page does, to the call the restart cut off, whose
+page offers to report again into the same case (kuaichu.calls.restart).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..notify import Template, enqueue, mask_phone
 from ..storage.casefiles import token_hash
+from ..storage.tables import rejoin_links
 from .ports import Bell
 
 logger = logging.getLogger(__name__)
@@ -29,15 +32,16 @@ _TOKEN_BYTES: Final = 12  # 16 URL-safe characters: short enough for a one-part 
 
 
 @dataclass(frozen=True)
-class RejoinTicket:
-    """What an opened link leads to."""
+class RejoinTarget:
+    """What a spent link answers the page: what resumes the call, as a reload would."""
 
     call_id: str
-    expires_at: float  # monotonic
+    resume_token: str
+    case_id: str
 
 
 class RejoinLinks:
-    """Mints, sends and redeems rejoin links."""
+    """Mints, sends, redeems and sweeps rejoin links."""
 
     def __init__(
         self,
@@ -53,24 +57,22 @@ class RejoinLinks:
         self.base_url = base_url.rstrip("/")
         self.signature = signature
         self.ttl = ttl
-        self._tickets: dict[str, RejoinTicket] = {}  # token hash -> ticket
-        self._sent = 0
-
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, t in self._tickets.items() if t.expires_at <= now]:
-            del self._tickets[key]
 
     async def send(self, call_id: str, case_id: str, phone: str) -> str:
         """Queue the SMS with a fresh link (earlier links of the call stop working); returns
         the masked number it goes to."""
-        now = time.monotonic()
-        self._sweep(now)
-        for key in [k for k, t in self._tickets.items() if t.call_id == call_id]:
-            del self._tickets[key]
+        now = time.time()
         token = secrets.token_urlsafe(_TOKEN_BYTES)
-        self._tickets[token_hash(token)] = RejoinTicket(call_id, now + self.ttl)
-        self._sent += 1
         async with self.engine.begin() as conn:
+            await conn.execute(delete(rejoin_links).where(rejoin_links.c.call_id == call_id))
+            await conn.execute(
+                insert(rejoin_links).values(
+                    token_hash=token_hash(token),
+                    call_id=call_id,
+                    created_at=now,
+                    expires_at=now + self.ttl,
+                )
+            )
             await enqueue(
                 conn,
                 case_id=case_id,
@@ -78,27 +80,60 @@ class RejoinLinks:
                 phone=phone,
                 template=Template.REJOIN,
                 params={"link": f"{self.base_url}/j/{token}"},
-                dedupe_key=f"{case_id}:{Template.REJOIN}:{call_id}:{self._sent}:{token[:4]}",
-                now=time.time(),
+                dedupe_key=f"{case_id}:{Template.REJOIN}:{call_id}:{token_hash(token)[:16]}",
+                now=now,
                 signature=self.signature,
             )
         self.doorbell.ring()
         logger.info("call %s: rejoin link sent to %s", call_id, mask_phone(phone))
         return mask_phone(phone)
 
-    def valid(self, token: str) -> bool:
+    async def valid(self, token: str) -> bool:
         """Whether the link would still take its call back (the page before the tap)."""
-        ticket = self._tickets.get(token_hash(token))
-        return ticket is not None and ticket.expires_at > time.monotonic()
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(rejoin_links.c.call_id).where(
+                    and_(
+                        rejoin_links.c.token_hash == token_hash(token),
+                        rejoin_links.c.used_at.is_(None),
+                        rejoin_links.c.expires_at > time.time(),
+                    )
+                )
+            )
+        return found is not None
 
-    def redeem(self, token: str) -> str | None:
-        """The call the link leads to, once: a second tap (or an old link) gets None."""
-        ticket = self._tickets.pop(token_hash(token), None)
-        if ticket is None or ticket.expires_at <= time.monotonic():
-            return None
-        return ticket.call_id
+    async def redeem(self, token: str) -> str | None:
+        """The call the link leads to, once: a second tap (or an old link) gets None. The
+        link is spent by one conditional update, so two taps at once cannot both win."""
+        digest = token_hash(token)
+        now = time.time()
+        async with self.engine.begin() as conn:
+            spent = await conn.execute(
+                update(rejoin_links)
+                .where(
+                    and_(
+                        rejoin_links.c.token_hash == digest,
+                        rejoin_links.c.used_at.is_(None),
+                        rejoin_links.c.expires_at > now,
+                    )
+                )
+                .values(used_at=now)
+            )
+            if spent.rowcount != 1:
+                return None
+            call_id = await conn.scalar(
+                select(rejoin_links.c.call_id).where(rejoin_links.c.token_hash == digest)
+            )
+        return str(call_id) if call_id is not None else None
 
-    def forget(self, call_id: str) -> None:
-        """The call ended: its links lead nowhere."""
-        for key in [k for k, t in self._tickets.items() if t.call_id == call_id]:
-            del self._tickets[key]
+    async def forget(self, call_id: str) -> None:
+        """The call ended for good: its links lead nowhere."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(rejoin_links).where(rejoin_links.c.call_id == call_id))
+
+    async def sweep(self, now: float | None = None) -> int:
+        """Delete the links past their expiry (spent or not); how many went."""
+        at = time.time() if now is None else now
+        async with self.engine.begin() as conn:
+            gone = await conn.execute(delete(rejoin_links).where(rejoin_links.c.expires_at <= at))
+        return int(gone.rowcount or 0)

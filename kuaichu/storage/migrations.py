@@ -41,6 +41,7 @@ from .tables import (
     party_links,
     photo_reports,
     recordings,
+    rejoin_links,
     schema_version,
     verifications,
     video_callbacks,
@@ -135,6 +136,11 @@ def _v11_officer_badge(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE officers ADD COLUMN badge VARCHAR(16)"))
 
 
+def _v12_rejoin_links(conn: Connection) -> None:
+    # Rejoin links (issue 12) outlive a restart: a new table.
+    metadata.create_all(conn, tables=[rejoin_links])
+
+
 MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (2, _v2_case_workflow),
     (3, _v3_captures),
@@ -145,6 +151,7 @@ MIGRATIONS: Final[tuple[tuple[int, Migration], ...]] = (
     (8, _v8_photo_reports),
     (10, _v10_identity_index),
     (11, _v11_officer_badge),
+    (12, _v12_rejoin_links),
 )
 CURRENT: Final = MIGRATIONS[-1][0]
 

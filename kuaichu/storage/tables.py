@@ -172,6 +172,18 @@ link_codes = Table(
 )
 Index("ix_link_codes_party", link_codes.c.case_id, link_codes.c.party)
 
+# Rejoin links (issue 12, kuaichu.calls.rejoin): an SMS link back into a call, by the SHA-256 of
+# its token only; kept across a restart, spent once (used_at), swept after expires_at.
+rejoin_links = Table(
+    "rejoin_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("call_id", String(32), ForeignKey("calls.id"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+
 # Append-only: each registry check of one party (kuaichu.verification.VerificationResult as
 # JSON). The officer's decisions on items that did not verify are audit actions.
 verifications = Table(

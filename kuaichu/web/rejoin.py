@@ -46,7 +46,7 @@ async def rejoin_page(request: web.Request) -> web.Response:
     """The driver page, showing the "back to the call" button for a live link."""
     token = request.match_info["token"]
     center = request.app[center_key]
-    if not _TOKEN.match(token) or center.rejoin is None or not center.rejoin.valid(token):
+    if not _TOKEN.match(token) or center.rejoin is None or not await center.rejoin.valid(token):
         return render_page(request, "link_invalid.html", {"replaced": False}, status=404)
     return render_page(request, "driver.html", {"rejoin_token": token})
 
@@ -55,9 +55,9 @@ async def redeem(request: web.Request) -> web.Response:
     """The tap: the link is spent; the page gets what resumes the call."""
     token = _token(request)
     await json_body(request)
-    call = request.app[center_key].redeem_rejoin(token)
+    target = await request.app[center_key].redeem_rejoin(token)
     return json_response(
-        {"call_id": call.call_id, "resume_token": call.resume_token, "case_id": call.case_id}
+        {"call_id": target.call_id, "resume_token": target.resume_token, "case_id": target.case_id}
     )
 
 

@@ -4,14 +4,21 @@ expire."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kuaichu.calls.rejoin import RejoinLinks, RejoinTicket
+from kuaichu.calls.rejoin import RejoinLinks
 from kuaichu.storage.casefiles import token_hash
+from kuaichu.storage.db import create_schema, make_engine
+from kuaichu.storage.tables import calls, cases, outbox, rejoin_links
 from sim.client import SimDriver, SimOfficer
 from tests.conftest import LIVE_SETTINGS
 from tests.support.eventually import eventually
@@ -22,20 +29,66 @@ class _Bell:
         pass
 
 
-def test_a_link_works_once_and_not_after_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Two links as send() keeps them (by hash), without the database send() writes the SMS to.
-    links = RejoinLinks(None, _Bell(), base_url="https://x.cn", signature="", ttl=60)  # type: ignore[arg-type]
-    now = [1000.0]
-    monkeypatch.setattr(time, "monotonic", lambda: now[0])
-    links._tickets[token_hash("a" * 16)] = RejoinTicket("call-1", now[0] + 60)
-    links._tickets[token_hash("b" * 16)] = RejoinTicket("call-2", now[0] + 60)
-    assert links.valid("a" * 16)
-    assert links.redeem("a" * 16) == "call-1"
-    assert links.redeem("a" * 16) is None  # once
-    now[0] += 61
-    assert not links.valid("b" * 16)
-    assert links.redeem("b" * 16) is None  # expired
-    assert links.redeem("c" * 16) is None  # never made
+async def test_a_link_works_once_and_not_after_it_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+    await create_schema(engine)
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(cases).values(id="case-1", created_at=now[0], status="in_call")
+            )
+            for call_id in ("call-1", "call-2"):
+                await conn.execute(
+                    insert(calls).values(
+                        id=call_id, case_id="case-1", state="in_call", queued_at=now[0]
+                    )
+                )
+        links = RejoinLinks(engine, _Bell(), base_url="https://x.cn", signature="", ttl=60)
+        await links.send("call-1", "case-1", "13900139000")
+        first = await _sent_token(engine, 1)
+        await links.send("call-1", "case-1", "13900139000")
+        second = await _sent_token(engine, 2)
+        await links.send("call-2", "case-1", "13900139000")
+        other = await _sent_token(engine, 3)
+        # Only hashes are stored.
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(rejoin_links))).mappings().all()
+        assert {r["token_hash"] for r in stored} == {token_hash(second), token_hash(other)}
+
+        assert not await links.valid(first)  # a newer link for the same call replaced it
+        assert await links.redeem(first) is None
+        assert await links.valid(second)
+        taps = await asyncio.gather(*(links.redeem(second) for _ in range(4)))
+        assert taps.count("call-1") == 1 and taps.count(None) == 3  # once, of four at once
+        assert not await links.valid(second)
+
+        now[0] += 61
+        assert not await links.valid(other)
+        assert await links.redeem(other) is None  # expired
+        assert await links.redeem("c" * 16) is None  # never made
+        assert await links.sweep() == 2  # the spent and the expired link
+        await links.send("call-2", "case-1", "13900139000")
+        await links.forget("call-2")  # the call ended: its link leads nowhere
+        assert await links.redeem(await _sent_token(engine, 4)) is None
+    finally:
+        await engine.dispose()
+
+
+async def _sent_token(engine: AsyncEngine, nth: int) -> str:
+    """The token in the ``nth`` rejoin SMS queued (what the driver's phone receives)."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(outbox.c.body).where(outbox.c.template == "rejoin").order_by(outbox.c.id)
+            )
+        ).all()
+    match = re.search(r"/j/([A-Za-z0-9_-]+)", rows[nth - 1][0])
+    assert match, rows[nth - 1][0]
+    return match.group(1)
 
 
 async def test_the_rejoin_routes_refuse_what_they_must(server_factory: Any) -> None:
