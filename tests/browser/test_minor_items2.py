@@ -140,6 +140,16 @@ async def test_registry_check_names_the_policy_end_and_a_declared_type_mismatch(
         "车型不符：申报为小型轿车，登记为大型客车"
     )
     await expect(insurance.locator(".cp-vreason")).to_have_text("交强险已于 2019-12-31 到期")
+    # The mismatch holds "information complete" (issue 12): the missing list says so in words
+    # until the officer decides on the vehicle (accepts it here: the registry is out of date).
+    line = page.locator("#cp-missing-list li").filter(
+        has_text=f"当事人 {key}：申报车型为小型轿车，登记为大型客车，请改正车型或作出决定"
+    )
+    await expect(line).to_have_count(1)
+    await vehicle.locator(".cp-decision-reason").fill("登记信息未更新，行驶证已当场核对")
+    await vehicle.get_by_role("button", name="接受", exact=True).click()
+    await expect(vehicle.locator(".cp-decided-accept")).to_contain_text("登记信息未更新")
+    await expect(line).to_have_count(0)
     # Taking the registry's type into the form ends the mismatch.
     await vehicle.get_by_role("button", name="采用").click()
     await expect(vehicle).to_have_attribute("data-status", "valid")
