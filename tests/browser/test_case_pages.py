@@ -25,10 +25,7 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1600, "height": 1000}
 ELIGIBLE_TAPS = [
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
 ]
@@ -502,7 +499,6 @@ async def test_driver_gets_the_leave_the_scene_notice_even_from_the_background(
         await page.click("#btn-safety-next")
         for selector in ELIGIBLE_TAPS:
             await page.click(selector)
-        await page.click("#btn-permissions")
         await expect(page.locator("#screen-ready")).to_be_visible()
         await page.click("#btn-report")
 

@@ -1,5 +1,6 @@
 """The driver page in real Chromium with a fake camera, against the real server and an aiortc
-officer: safety step, permissions, one-tap report, queue, call, camera switch, hang-up."""
+officer: safety step, eligibility (the last answer asks for the camera), one-tap report, queue,
+call, camera switch, hang-up."""
 
 from __future__ import annotations
 
@@ -30,17 +31,15 @@ AUDIO_BYTES_IN = """async () => {
 
 
 ELIGIBLE_TAPS = [
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
 ]
 
 
 async def answer_eligibly(page: Page) -> None:
-    """The six eligibility screens, one tap each, for an accident the channel takes."""
+    """The three eligibility screens, one tap each (the four yes/no conditions are one
+    checklist), for an accident the channel takes. The last tap asks for the camera."""
     for selector in ELIGIBLE_TAPS:
         await page.click(selector)
 
@@ -64,8 +63,11 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
     await page.click("#btn-safety-next")
     await answer_eligibly(page)
 
-    # Step 2: camera, microphone, location.
+    # Step 2: camera, microphone, location. Nobody is on shift yet, so the last answer does not
+    # open the camera by itself: the camera step says so beside the photo offer, and the
+    # driver chooses video.
     await expect(page.locator("#screen-permissions")).to_be_visible()
+    await expect(page.locator("#photo-offer-why")).to_have_text("现在没有民警在岗接听视频报警。")
     await page.click("#btn-permissions")
     await expect(page.locator("#screen-ready")).to_be_visible()
     await expect(page.locator("#loc-status")).to_contain_text("已获取位置")
@@ -133,7 +135,7 @@ async def test_driver_page_in_english_and_without_location(live_server: Any, new
     await expect(page.locator("#screen-safety h1")).to_have_text("Make the scene safe first")
     await page.click("#btn-safety-next")
     await answer_eligibly(page)
-    await page.click("#btn-permissions")
+    await page.click("#btn-permissions")  # nobody on shift: the driver chooses video
     await expect(page.locator("#screen-ready")).to_be_visible()
     # No location permission: the page says so and the report still goes through.
     await expect(page.locator("#loc-status")).to_contain_text(

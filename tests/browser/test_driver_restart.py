@@ -40,6 +40,7 @@ async def restart_on(server: Any) -> TestServer:
 async def report_from(page: Page) -> None:
     await page.click("#btn-safety-next")
     await answer_eligibly(page)
+    # Nobody is on shift: the camera step offers photos first and the driver chooses video.
     await page.click("#btn-permissions")
     await expect(page.locator("#screen-ready")).to_be_visible()
     await page.click("#btn-report")

@@ -29,10 +29,7 @@ def fake_camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DESKTOP = {"width": 1600, "height": 1000}
 
 ELIGIBLE_TAPS = [
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
 ]
@@ -63,7 +60,6 @@ async def test_capture_annotate_and_phone_still(
     await phone.click("#btn-safety-next")
     for selector in ELIGIBLE_TAPS:
         await phone.click(selector)
-    await phone.click("#btn-permissions")
     await phone.click("#btn-report")
 
     await expect(console.locator("#panel-incoming")).to_be_visible()

@@ -128,7 +128,6 @@ async def test_driver_page_keeps_its_call_through_reload_and_language_switch(
         await page.goto(server.url + "/driver")
         await page.click("#btn-safety-next")
         await answer_eligibly(page)
-        await page.click("#btn-permissions")
         await page.click("#btn-report")
         await expect(page.locator("#screen-waiting")).to_be_visible()
         call_id = await page.evaluate("window.kcDriver.callId")

@@ -66,7 +66,6 @@ async def test_a_driver_page_whose_path_dies_asks_for_a_new_leg(
     await phone.goto(server.url + "/driver")
     await phone.click("#btn-safety-next")
     await answer_eligibly(phone)
-    await phone.click("#btn-permissions")
     await phone.fill("#report-phone", "138 0013 8000")
     await phone.click("#btn-report")
     await expect(phone.locator("#screen-waiting")).to_be_visible()

@@ -156,16 +156,13 @@ async def test_registry_check_names_the_policy_end_and_a_declared_type_mismatch(
     await expect(vehicle.locator(".cp-vreason")).to_have_count(0)
 
 
-# From the first screen to the report (issue 12: counted in docs/driver-effort.md).
+# From the first screen to the report (issue 12: counted in docs/driver-effort.md; was 9).
+# The four yes/no conditions are one checklist; the last answer asks for the camera.
 DRIVER_TAPS = (
     "#btn-safety-next",
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
-    "#btn-permissions",
     "#btn-report",
 )
 
@@ -216,9 +213,9 @@ async def test_the_photo_toast_covers_no_button_and_a_cancelled_case_says_why(
         await expect(phone.locator("#ended-cancel")).to_have_text(f"民警已撤销本案：{reason}")
 
         # Reporting again in the same tab: the safety screen offers the answers just given,
-        # and three taps reach the queue instead of nine.
+        # and two taps reach the queue (keeping the answers asks for the camera).
         await phone.click("#btn-again")
-        again = ("#btn-safety-same", "#btn-permissions", "#btn-report")
+        again = ("#btn-safety-same", "#btn-report")
         for selector in again:
             await phone.click(selector)
         await expect(phone.locator("#driver-app")).to_have_attribute(

@@ -56,7 +56,6 @@ async def waiting_and_cancelled(
     await phone.goto(server.url + "/driver")
     await phone.click("#btn-safety-next")
     await answer_eligibly(phone)
-    await phone.click("#btn-permissions")
     await phone.click("#btn-report")
     await expect(phone.locator("#screen-waiting")).to_be_visible()
     case_id = await phone.evaluate("window.kcDriver.caseId")

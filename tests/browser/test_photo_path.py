@@ -312,6 +312,9 @@ async def test_outside_the_service_hours_the_refusal_offers_the_photos(
     await expect(page.locator("#photo-offer-why")).to_have_text(
         "现在不在视频快处的服务时间内，民警无法视频接听。"
     )
+    # The last answer did not open the camera: the driver reads the offer first.
+    await expect(page.locator("#btn-permissions")).to_be_visible()
+    assert await page.evaluate("window.kcDriver.stream === null")
     await page.click("#btn-permissions")
     await page.click("#btn-report")
     await expect(page.locator("#screen-ineligible")).to_be_visible()

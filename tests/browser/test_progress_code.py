@@ -16,10 +16,7 @@ from tests.support.eventually import eventually
 pytestmark = pytest.mark.browser
 
 ELIGIBLE_TAPS = [
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
 ]
@@ -39,7 +36,6 @@ async def test_the_reporting_phone_opens_its_link_another_phone_needs_the_code(
         await page.click("#btn-safety-next")
         for selector in ELIGIBLE_TAPS:
             await page.click(selector)
-        await page.click("#btn-permissions")
         await expect(page.locator("#screen-ready")).to_be_visible()
         await page.click("#btn-report")
         offer = await officer.wait_offer()

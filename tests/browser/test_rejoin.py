@@ -43,7 +43,6 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     await phone.goto(server.url + "/driver")
     await phone.click("#btn-safety-next")
     await answer_eligibly(phone)
-    await phone.click("#btn-permissions")
     await expect(phone.locator("#report-phone")).to_be_visible()
     await shoot(phone, "driver-2-ready")  # the README's picture of the ready screen
     # A number that is not a mainland mobile is refused on the page, nothing reported.

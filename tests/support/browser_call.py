@@ -19,10 +19,7 @@ from sim.plates import scene_frames
 from tests.support.udprelay import rewrite_candidate
 
 ELIGIBLE_TAPS = (
-    "#q-injuries-no",
-    "#q-movable-yes",
-    "#q-v2v-yes",
-    "#q-insured-yes",
+    "#q-check-all",
     "#q-cause-rear_end",
     "#q-legal-none",
 )
@@ -193,7 +190,6 @@ async def report_as_driver(context: BrowserContext, url: str, page: Page | None 
     await page.click("#btn-safety-next")
     for selector in ELIGIBLE_TAPS:
         await page.click(selector)
-    await page.click("#btn-permissions")
     await page.wait_for_function("() => document.getElementById('preview-ready').videoWidth > 0")
     await page.click("#btn-report")
     await expect(page.locator("#screen-waiting")).to_be_visible()

@@ -1,5 +1,6 @@
 // Driver page: one step per screen, for a phone held in one hand at the roadside.
-// Steps: safety -> six eligibility questions -> permissions -> ready (one big report button)
+// Steps: safety -> three eligibility screens (a checklist of four conditions, the cause, the
+// legal situations; the last tap asks for the camera) -> ready (one big report button)
 // -> waiting -> in call -> ended. An answer that rules the video channel out goes straight to
 // the "what to do instead" screen; the server checks the answers again on report.
 // Once the evidence is fixed the officer pushes "leave the scene": a full-screen notice that

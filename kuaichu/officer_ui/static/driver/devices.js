@@ -1,8 +1,10 @@
-// The phone's camera and microphone: the permissions step (which also starts the location and
-// the socket), the front/rear camera switch and the mute button during the call.
+// The phone's camera and microphone: asked for within the last eligibility answer's tap (which
+// also starts the location and the socket), the permissions screen while the browser asks and
+// when it refuses, the front/rear camera switch and the mute button during the call.
 import { $, fmt } from "../common.js";
 import { connectSocket } from "./call.js";
 import { startLocation } from "./location.js";
+import { videoInDoubt } from "./photos.js";
 import { app, banner, show, state, t } from "./page.js";
 
 function cameraConstraints(facing) {
@@ -25,7 +27,7 @@ function mediaErrorText(err) {
   return fmt(t.err_generic, { msg: (err && err.message) || String(err) });
 }
 
-$("btn-permissions").addEventListener("click", async () => {
+async function askDevices() {
   const btn = $("btn-permissions");
   const status = $("perm-status");
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -53,6 +55,17 @@ $("btn-permissions").addEventListener("click", async () => {
   startLocation();
   connectSocket();
   show("ready");
+}
+
+$("btn-permissions").addEventListener("click", askDevices);
+
+// The answers qualify (eligibility.js): the camera is asked for at once, within the tap, on
+// the permissions screen, which explains the browser's question and shows a refusal with its
+// retry. Where video is in doubt (photos.js: no officer can take it, or a poor network) the
+// screen waits for the driver instead: it offers the photo report first.
+app.addEventListener("kc-eligible", async () => {
+  show("permissions");
+  if (!(await videoInDoubt())) askDevices();
 });
 
 // Front/rear: a new camera track replaces the old one on the same sender, so the call

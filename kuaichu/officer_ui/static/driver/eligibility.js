@@ -1,16 +1,19 @@
-// The eligibility screens: safety first, the service's hours and area, six questions one tap
-// each, and the "what to do instead" screen when an answer (or the server, on report) rules
-// the video channel out.
+// The eligibility screens: safety first, the service's hours and area, three screens of
+// questions (the four yes/no conditions as one checklist, the cause, the legal situations),
+// and the "what to do instead" screen when an answer (or the server, on report) rules the
+// video channel out. The last answer's tap asks for the camera (devices.js): issue 12, 5 taps
+// from the first screen to the report instead of 9.
 import { $, fmt } from "../common.js";
 import { app, show, state, t } from "./page.js";
 
-const QUESTIONS = ["q_injuries", "q_movable", "q_v2v", "q_insured", "q_cause", "q_legal"];
+const QUESTIONS = ["q_check", "q_cause", "q_legal"];
 
 $("btn-safety-next").addEventListener("click", () => show(QUESTIONS[0]));
 
 // A driver who reports again in the same tab (after a dropped or ended call: "report again")
-// answered the six questions minutes ago: one tap keeps those answers (issue 12: 9 taps to
-// the queue the first time, 3 the next). The server checks them again on report.
+// answered the questions minutes ago: one tap keeps those answers and asks for the camera
+// (issue 12: 5 taps to the queue the first time, 2 the next). The server checks them again
+// on report.
 const ANSWERS_KEY = "kc_eligibility";
 const ANSWERS_MAX_AGE_MS = 30 * 60 * 1000;
 
@@ -33,8 +36,14 @@ const remembered = rememberedAnswers();
 $("btn-safety-same").hidden = !remembered;
 $("btn-safety-same").addEventListener("click", () => {
   state.answers = { ...remembered };
-  show("permissions");
+  answered();
 });
+
+// Every answer given and none rules video out: devices.js asks for the camera within this
+// tap (a user gesture), so no separate permission tap.
+function answered() {
+  app.dispatchEvent(new CustomEvent("kc-eligible"));
+}
 
 // Service hours and area, so a closed service is said before any question. The server
 // decides again on report.
@@ -84,6 +93,12 @@ export async function loadService() {
 function recordAnswer(question, value) {
   const a = state.answers;
   switch (question) {
+    case "check": // "all of this is true": the four conditions at once
+      a.injuries = false;
+      a.vehicles_movable = true;
+      a.vehicle_to_vehicle = true;
+      a.all_insured = true;
+      return null;
     case "injuries":
       a.injuries = value === "yes";
       return a.injuries ? "injuries" : null;
@@ -119,8 +134,12 @@ app.addEventListener("click", (ev) => {
       return;
     }
     const next = QUESTIONS.indexOf(state.screen) + 1;
-    if (next === QUESTIONS.length) rememberAnswers({ ...state.answers });
-    show(next < QUESTIONS.length ? QUESTIONS[next] : "permissions");
+    if (next < QUESTIONS.length) {
+      show(QUESTIONS[next]);
+      return;
+    }
+    rememberAnswers({ ...state.answers });
+    answered();
     return;
   }
   if (ev.target.closest("[data-back]")) {

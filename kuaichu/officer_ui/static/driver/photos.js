@@ -6,8 +6,9 @@
 // accepts; the page only guides and says why a photo was refused.
 //
 // Hooked in by watching the page's screen: reaching the permissions step (the video path) with
-// video impossible shows the offer instead; a wait past the maximum adds a button to the
-// waiting screen.
+// video impossible shows the offer instead (devices.js asks videoInDoubt() before it opens the
+// camera on the last answer's tap); a wait past the maximum adds a button to the waiting
+// screen.
 import { $, errorMessage, fmt } from "../common.js";
 import { emitAck } from "../rtc.js";
 import { showIneligible } from "./eligibility.js";
@@ -43,12 +44,17 @@ function save() {
   } catch (_) { /* private mode: a reload starts over */ }
 }
 
-async function loadAvailability() {
-  try {
-    const res = await fetch("/api/photo-reports/availability", { cache: "no-store" });
-    if (res.ok) photo.availability = await res.json();
-  } catch (_) { /* offline: the video path stays */ }
-  return photo.availability;
+let availabilityLoad = null; // the latest request: the last answer's tap waits for it
+
+function loadAvailability() {
+  availabilityLoad = (async () => {
+    try {
+      const res = await fetch("/api/photo-reports/availability", { cache: "no-store" });
+      if (res.ok) photo.availability = await res.json();
+    } catch (_) { /* offline: the video path stays */ }
+    return photo.availability;
+  })();
+  return availabilityLoad;
 }
 
 function poorNetwork() {
@@ -56,6 +62,15 @@ function poorNetwork() {
   if (!c) return false;
   if (["slow-2g", "2g"].includes(c.effectiveType)) return true;
   return typeof c.downlink === "number" && c.downlink > 0 && c.downlink < 0.3;
+}
+
+// Whether the permissions screen should offer photos before the camera is opened: no officer
+// can take video now, or the network looks too poor for it. Answered from the availability
+// fetched as the last question showed (no new request inside the driver's tap).
+export async function videoInDoubt() {
+  if (photo.callback) return false;
+  const info = await (availabilityLoad || loadAvailability());
+  return Boolean(info && info.photo_channel && (!info.video || poorNetwork()));
 }
 
 // ---------------------------------------------------------------- the offer
@@ -129,6 +144,7 @@ setInterval(() => {
 
 new MutationObserver(() => {
   if (state.screen.startsWith("photo_")) photo.lastScreen = state.screen;
+  if (state.screen === "q_legal") loadAvailability(); // fresh for videoInDoubt()
   if (state.screen === "permissions" || state.screen === "ineligible") maybeOffer();
   // The hang-up's "ended" (from the tap's answer and again from the server) comes after the
   // switch: back to the photo screen the driver is on.
