@@ -129,11 +129,20 @@ async def test_driver_reports_waits_talks_switches_camera_and_hangs_up(
         await officer.close()
 
 
-async def test_driver_page_in_english_and_without_location(live_server: Any, new_page: Any) -> None:
+async def test_driver_page_in_english_and_without_location(
+    live_server: Any, new_page: Any, shoot: Any
+) -> None:
     page: Page = await new_page(phone=True, geolocation=False)
     await page.goto(live_server.url + "/driver?lang=en")
     await expect(page.locator("#screen-safety h1")).to_have_text("Make the scene safe first")
     await page.click("#btn-safety-next")
+    await expect(page.locator("#screen-q-check h1")).to_have_text("Is all of this true?")
+    await expect(page.locator("#q-check-all")).to_have_text("All of this is true")
+    await expect(page.locator("#q-insured-no")).to_have_text("No, or not sure")
+    # The longer English still leaves "All of this is true" on the phone's first screen.
+    box = await page.locator("#q-check-all").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844, box
+    await shoot(page, "driver-q-check-en")
     await answer_eligibly(page)
     await page.click("#btn-permissions")  # nobody on shift: the driver chooses video
     await expect(page.locator("#screen-ready")).to_be_visible()
