@@ -261,3 +261,50 @@ def test_the_patrols_quick_read_never_runs_the_detector(
     assert passes == []
     reader.read(frame)
     assert passes == [1]
+
+
+def _plate_in_frame(
+    plate: np.ndarray, corners: np.ndarray, background: tuple[int, int, int]
+) -> np.ndarray:
+    """A 1280x720 frame of one colour with ``plate`` warped onto the four corners."""
+    frame = np.empty((720, 1280, 3), np.uint8)
+    frame[:] = background
+    h, w = plate.shape[:2]
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    warped = cv2.warpPerspective(plate, matrix, (1280, 720))
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (1280, 720)) > 0
+    frame[inside] = warped[inside]
+    noisy = frame.astype(np.float32) + np.random.default_rng(3).normal(0, 2.0, frame.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _colour_stage_finds(frame: np.ndarray, colour: str, corners: np.ndarray) -> bool:
+    from kuaichu.media.plate_reader.candidates import colour_candidates
+
+    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    return any(
+        c.hint == colour and box_covers(cv2.boundingRect(c.quad.astype(np.int32)), corners)
+        for c in colour_candidates(bgr)
+    )
+
+
+def test_a_plate_seen_from_the_side_is_found_by_its_colour(reader: PlateReader) -> None:
+    """Seen from the side, a plate is a parallelogram (on real photos, ragged at the holder,
+    filling half its bounding rectangle): the cheap colour stage still finds it, and the plate
+    is read."""
+    # Foreshortened to a third, top and bottom climbing 35 degrees, sides upright.
+    corners = np.array([(500, 470), (620, 386), (620, 466), (500, 550)], np.float64)
+    frame = _plate_in_frame(render_plate("川A019W2", "blue"), corners, (235, 235, 230))
+    assert _colour_stage_finds(frame, "blue", corners)
+    assert [r.plate for r in reader.read(frame)][:1] == ["川A019W2"]
+
+
+def test_a_yellow_plate_in_the_dusk_is_found_by_its_colour(reader: PlateReader) -> None:
+    """At dusk a yellow plate is a dark ochre (value ~50 of 255): still yellow to the colour
+    stage, and the plate is read."""
+    plate = (render_plate("粤A82349", "yellow").astype(np.float32) * 0.25).astype(np.uint8)
+    corners = np.array([(560, 400), (720, 400), (720, 451), (560, 451)], np.float64)
+    frame = _plate_in_frame(plate, corners, (40, 40, 45))
+    assert _colour_stage_finds(frame, "yellow", corners)
+    assert [r.plate for r in reader.read(frame)][:1] == ["粤A82349"]

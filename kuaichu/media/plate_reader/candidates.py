@@ -25,6 +25,10 @@ EDGE_MIN_LEVEL: Final = 60.0  # |Sobel x| below this is texture, not a character
 # Plate-shaped: width / height of the background, generous for perspective.
 _MIN_ASPECT: Final = 1.9
 _MAX_ASPECT: Final = 6.5
+# A blob filling less than this of its bounding rectangle may still be a plate seen from
+# the side, if it fills its own four corners (at least _MIN_QUAD_FILL of them).
+_MIN_SHEARED_FILL: Final = 0.35
+_MIN_QUAD_FILL: Final = 0.85
 MIN_PLATE_HEIGHT: Final = 11.0  # px in the frame: below that no character is legible
 
 
@@ -38,7 +42,7 @@ class Candidate:
 # OpenCV hue is 0..180. Ranges are generous: dusk light and cheap sensors shift them.
 _HUES: Final[dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]]] = {
     "blue": ((98, 80, 35), (128, 255, 255)),
-    "yellow": ((12, 80, 70), (36, 255, 255)),
+    "yellow": ((12, 80, 40), (36, 255, 255)),
     "green": ((36, 45, 60), (90, 255, 255)),
 }
 
@@ -66,14 +70,40 @@ def colour_candidates(bgr: U8) -> list[Candidate]:
             pale_top = colour == "green"
             if not _MIN_ASPECT <= aspect <= _MAX_ASPECT * (1.4 if pale_top else 1.0):
                 continue
-            if area / (rw * rh) < (0.4 if pale_top else 0.55):
-                continue
-            quad = _green_quad(contour) if pale_top else _quad(contour)
+            fill = area / (rw * rh)
+            if pale_top:
+                quad = _green_quad(contour) if fill >= 0.4 else None
+            elif fill >= 0.55:
+                quad = _quad(contour)
+            elif fill >= _MIN_SHEARED_FILL:
+                quad = _sheared_plate(contour, area)
+            else:
+                quad = None
             if quad is None:
                 continue
             found.append((area, Candidate(quad, colour, "colour")))
     found.sort(key=lambda item: -item[0])
     return [c for _, c in found[:MAX_COLOUR_CANDIDATES]]
+
+
+def _sheared_plate(contour: npt.NDArray[Any], area: float) -> npt.NDArray[np.float32] | None:
+    """The corners of a plate seen from the side: a parallelogram, which fills its bounding
+    rectangle badly (half of it, at 35 degrees of shear) but its own four corners well."""
+    quad = _quad(contour)
+    if quad is None:
+        return None
+    quad_area = float(cv2.contourArea(quad.reshape(-1, 1, 2)))
+    if quad_area <= 0 or area / quad_area < _MIN_QUAD_FILL:
+        return None
+    top, bottom = np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])
+    left, right = np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])
+    # The long sides over the plate's height (the distance between them, not the short side).
+    height = quad_area / max(float(top + bottom) / 2, 1.0)
+    if height < MIN_PLATE_HEIGHT or min(left, right) < MIN_PLATE_HEIGHT:
+        return None
+    if not _MIN_ASPECT <= float(top + bottom) / 2 / height <= _MAX_ASPECT:
+        return None
+    return quad
 
 
 def _quad(contour: npt.NDArray[Any]) -> npt.NDArray[np.float32] | None:
