@@ -53,7 +53,10 @@ VEHICLE_TYPES: Final[Mapping[str, str]] = {
 }
 
 # A mainland mobile number: the SMS notices go there.
-_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
+MOBILE_PATTERN: Final = r"^(?:\+?86)?(1[3-9]\d{9})$"
+_MOBILE = re.compile(MOBILE_PATTERN)
+# The shape of an ID number once typed to its end (the check character is id_number_valid's).
+ID_NUMBER_SHAPE: Final = r"^\d{17}[\dX]$"
 _POLICY = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 
 

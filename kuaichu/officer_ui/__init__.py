@@ -22,7 +22,14 @@ from kuaichu.accounts.model import Officer
 from kuaichu.accounts.web import safe_next
 from kuaichu.appkeys import insurer_desk_key, rules_key, settings_key
 from kuaichu.cases.eligibility import AccidentCause
-from kuaichu.cases.form import MAX_DESCRIPTION, MAX_PARTIES, PARTY_KEYS, VEHICLE_TYPES
+from kuaichu.cases.form import (
+    ID_NUMBER_SHAPE,
+    MAX_DESCRIPTION,
+    MAX_PARTIES,
+    MOBILE_PATTERN,
+    PARTY_KEYS,
+    VEHICLE_TYPES,
+)
 from kuaichu.cases.ids import CASE_ID_PATTERN, CASE_ID_RE
 from kuaichu.cases.liability import Liability, counterpart
 from kuaichu.cases.presets import presets_for_page
@@ -155,6 +162,8 @@ def _case_form_context() -> dict[str, Any]:
             "active_states": sorted(BEFORE_DETERMINATION),
             # issue 12: the text presets per cause (kuaichu.cases.presets).
             "presets": presets_for_page(),
+            # issue 12: a field typed to its last character moves the cursor on (form.js).
+            "complete": {"phone": MOBILE_PATTERN, "licence_no": ID_NUMBER_SHAPE},
         },
     }
 

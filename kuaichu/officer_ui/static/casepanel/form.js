@@ -2,7 +2,7 @@
 // Saving is in saving.js; field errors and the missing list in errors.js.
 import { $, el, fmt } from "../common.js";
 import { mapButton } from "../mapsketch.js";
-import { COUNTERPART, PARTY_KEYS } from "./rules.js";
+import { COMPLETE, COUNTERPART, PARTY_KEYS } from "./rules.js";
 
 export const SAVE_TYPING_MS = 1500; // after the last keystroke
 export const SAVE_CHANGE_MS = 150; // after a field is left or a select changes
@@ -105,6 +105,22 @@ export class FormPart {
     if (path === "description") this.renderCounter();
     this.touch(path);
     this.scheduleSave(ev.target.tagName === "SELECT" ? SAVE_CHANGE_MS : SAVE_TYPING_MS);
+    this.advanceWhenComplete(ev, path);
+  }
+
+  // issue 12: a mobile number or an ID number typed to its last character takes the cursor to
+  // the field after it (phone -> ID number -> plate), when that one is still empty: a click
+  // fewer for each. Only at the end of typing (not while editing inside a value, not during an
+  // IME composition); a plate has no fixed length (7 or 8), so it never jumps.
+  advanceWhenComplete(ev, path) {
+    const m = /^parties\.([A-F])\.(phone|licence_no)$/.exec(path);
+    if (!m || ev.isComposing || !String(ev.inputType || "").startsWith("insert")) return;
+    const input = ev.target;
+    if (input.selectionEnd !== input.value.length) return;
+    const shape = COMPLETE[m[2]];
+    if (!shape || !shape.test(input.value.trim().replace(/[\s-]/g, "").toUpperCase())) return;
+    const next = $(`cp-${m[1]}-${m[2] === "phone" ? "licence_no" : "plate"}`);
+    if (next && !next.value) next.focus();
   }
 
   onChange(ev) {

@@ -16,3 +16,7 @@ export const CORRECTION_STATES = rules.correction_states || [];
 export const ACTIVE_STATES = rules.active_states || [];
 // issue 12: the text presets per cause (kuaichu.cases.presets): description, fault, legal basis.
 export const PRESETS = rules.presets || {};
+// issue 12: the shape of a mobile number and of an ID number typed to their last character
+// (kuaichu.cases.form): the cursor then moves on to the next field (form.js).
+export const COMPLETE = Object.fromEntries(
+  Object.entries(rules.complete || {}).map(([field, pattern]) => [field, new RegExp(pattern)]));
