@@ -308,3 +308,44 @@ def test_a_yellow_plate_in_the_dusk_is_found_by_its_colour(reader: PlateReader) 
     frame = _plate_in_frame(plate, corners, (40, 40, 45))
     assert _colour_stage_finds(frame, "yellow", corners)
     assert [r.plate for r in reader.read(frame)][:1] == ["粤A82349"]
+
+
+def test_only_strips_showing_strokes_go_to_the_recogniser() -> None:
+    """The recogniser is the dear part of a frame that holds no plate: a strip of paintwork
+    or of a lamp is left out, a plate's strip, however dim, is read."""
+    from kuaichu.media.plate_reader.recognition import has_strokes
+
+    rng = np.random.default_rng(5)
+
+    def strip(rgb: np.ndarray) -> np.ndarray:
+        noisy = cv2.resize(rgb, (219, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
+        noisy += rng.normal(0, 2.0, noisy.shape)
+        return cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+    plate = render_plate("苏E2X790", "yellow")
+    assert has_strokes(strip(plate))
+    assert has_strokes(strip((plate.astype(np.float32) * 0.2).astype(np.uint8)))
+    paint = np.empty_like(plate)
+    paint[:] = (200, 200, 205)
+    assert not has_strokes(strip(paint))
+    # A lamp: a bright disc with a soft edge.
+    lamp = np.zeros(plate.shape[:2], np.float32)
+    cv2.circle(lamp, (220, 70), 60, 1.0, -1)
+    lamp = cv2.GaussianBlur(lamp, (0, 0), 15)
+    assert not has_strokes(strip((np.dstack([lamp] * 3) * 230 + 20).astype(np.uint8)))
+
+
+def test_a_detector_box_on_part_of_a_plate_is_widened_about_its_centre() -> None:
+    """A dark plate's ends fade into it and the detector boxes its middle characters: the
+    box tried next reaches further both ways, along the plate's own slant, as high."""
+    from kuaichu.media.plate_reader.candidates import Candidate
+    from kuaichu.media.plate_reader.detector import WIDEN, widened
+
+    quad = np.array([(100, 200), (200, 190), (202, 230), (102, 240)], np.float32)
+    wider = widened(Candidate(quad, None, "det")).quad
+    assert np.allclose(wider.mean(axis=0), quad.mean(axis=0))
+    top = np.linalg.norm(wider[1] - wider[0]) / np.linalg.norm(quad[1] - quad[0])
+    assert abs(top - WIDEN) < 1e-3
+    (ax, ay), (bx, by) = wider[1] - wider[0], quad[1] - quad[0]
+    assert abs(ax * by - ay * bx) < 1e-2  # the same slant
+    assert np.allclose(wider[3] - wider[0], quad[3] - quad[0], atol=1e-3)

@@ -23,7 +23,7 @@ from .grammar import PROVINCE_CHARS, serial_only
 from .grid import Prepared, extended_candidate, prepare
 from .models import REC_HEIGHT, Models, default_model_dir, one_opencv_thread
 from .province import HEAD_VIEWS, head_strips, province_posterior
-from .recognition import Decoded, decode, greedy, recognise
+from .recognition import Decoded, decode, greedy, has_strokes, recognise
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class PlateReader:
         # Cheapest first; each stage only if the ones before found no plate. The number of
         # candidates per stage is capped (at most 6 + 5 + 2 + 5 strips and one detector pass:
         # ~0.6 s of one core for a 12 MP photo, the worst case measured).
-        partial: list[Candidate] = []
+        partial: list[Prepared] = []  # candidates that showed the serial alone
         readings = self._read_candidates(models, bgr, gray, colour_candidates(bgr), partial)
         stages = ["colour"]
         if not any(r.sure for r in readings):  # cheap: tried even after an unsure reading
@@ -82,14 +82,22 @@ class PlateReader:
             stages.append("edges")
         if partial and not plate_found(readings):
             tried = [r.box for r in readings]
-            found = [c for c in partial[:MAX_EXTENDED] if not covered(c, tried)]
+            whole = [extended_candidate(p) for p in partial[:MAX_EXTENDED]]
+            found = [c for c in whole if not covered(c, tried)]
             readings += self._read_candidates(models, bgr, gray, found)
             stages.append("extended")
         if not quick and not plate_found(readings):
-            readings += self._read_candidates(
-                models, bgr, gray, detector.det_candidates(models.det, bgr)
-            )
+            partial = []
+            found = detector.det_candidates(models.det, bgr)
+            readings += self._read_candidates(models, bgr, gray, found, partial)
             stages.append("detector")
+            if partial and not plate_found(readings):
+                # A dark plate's ends fade into it: the detector boxed the middle characters.
+                tried = [r.box for r in readings]
+                wider = [detector.widened(p.candidate) for p in partial[:MAX_EXTENDED]]
+                found = [c for c in wider if not covered(c, tried)]
+                readings += self._read_candidates(models, bgr, gray, found)
+                stages.append("detector, widened")
         readings = dedupe(readings)
         if scale < 1.0:
             readings = [
@@ -136,13 +144,17 @@ class PlateReader:
         bgr: U8,
         gray: U8,
         candidates: list[Candidate],
-        extend: list[Candidate] | None = None,
+        extend: list[Prepared] | None = None,
     ) -> list[PlateReading]:
-        """Readings of the candidates; into ``extend``, if given, the whole plate around each
-        candidate that read as the serial alone (the "·" gap split the plate's band)."""
+        """Readings of the candidates; into ``extend``, if given, each candidate that read as
+        the serial alone (the "·" gap split the plate's band)."""
         if not candidates:
             return []
         prepared = [prepare(bgr, gray, c) for c in candidates]
+        # The recogniser is most of a hard frame's cost (~10 ms a strip, up to 18 strips and
+        # their province views): a strip without a row of strokes (paintwork, a lamp, sky) is
+        # not worth it.
+        prepared = [p for p in prepared if has_strokes(p.strip)]
         probs = recognise(models, [p.strip for p in prepared])
         decoded: list[tuple[Prepared, Decoded]] = []
         for item, prob in zip(prepared, probs, strict=True):
@@ -152,7 +164,7 @@ class PlateReader:
                 decoded.append((item, found))
             else:
                 if extend is not None and serial_only(greedy(models, prob)):
-                    extend.append(extended_candidate(item))
+                    extend.append(item)
                 logger.debug(
                     "plate candidate (%s, %s, %.0f px high): free %r -> hopeless",
                     item.candidate.source,
@@ -175,7 +187,7 @@ class PlateReader:
                 # plate (a new-energy one read as seven characters). Try the whole plate too.
                 reading = replace(reading, serial_confidence=0.0)
                 if extend is not None:
-                    extend.append(extended_candidate(item))
+                    extend.append(item)
             logger.debug(
                 "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"
                 " province %s %.2f (seen %.2f) -> %s",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -21,6 +22,28 @@ from .grammar import (
     Fold,
 )
 from .models import REC_HEIGHT, Models
+
+# A strip is worth the recogniser when at least this share of its columns cross a stroke: a
+# strong vertical edge (relative to the strip's own contrast, so a dim plate counts as much as
+# a bright one) on 3 or more rows of the character band. Plates' strips: 11 % at the least,
+# 45 % at the 5th percentile (real photos and hard synthetic scenes); half of the strips that
+# read as no plate have less than 8 %.
+MIN_STROKE_COLUMNS: Final = 0.06
+_STROKE_LEVEL: Final = 0.2  # |Sobel x| / (4 x the band's 5-95 percentile range)
+# The least range the level is relative to: a flat patch's noise is no stroke (the dimmest
+# plate strip seen had a range of 17).
+_STROKE_MIN_CONTRAST: Final = 20.0
+
+
+def has_strokes(strip: U8) -> bool:
+    """The strip (BGR, REC_HEIGHT high) shows something like a row of characters."""
+    gray = cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    band = gray[round(REC_HEIGHT / 6) : round(REC_HEIGHT * 5 / 6)]
+    low, high = np.percentile(band, (5, 95))
+    contrast = max(float(high - low), _STROKE_MIN_CONTRAST)
+    edges = np.abs(cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3)) > _STROKE_LEVEL * 4 * contrast
+    crossed = np.count_nonzero(edges, axis=0) >= 3
+    return float(crossed.mean()) >= MIN_STROKE_COLUMNS
 
 
 def recognise(models: Models, strips: list[U8]) -> list[F32]:
