@@ -15,11 +15,14 @@ picture read differently on a busy machine.
    whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
    of plate shape, the halves split at the "·" joined. (c) a candidate that read as the serial
    alone is extended to the whole plate. (d) last, the PP-OCR text detector on the frame
-   scaled to 640 px.
+   scaled to 640 px; a box of it that showed part of a plate is tried wider (a dark plate's
+   ends fade into it). A plate seen from the side is a parallelogram: the colour stage judges
+   a blob by how well it fills its own four corners, not its bounding rectangle.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
    layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
    nudged by a search that puts the character band and cells on the strokes (`grid.refine`).
-3. **Recognition** (~10 ms per candidate, batched): the PP-OCR text recogniser shipped inside
+3. **Recognition** (~10-20 ms per candidate, batched; most of a hard frame's cost, so a strip
+   without a row of strokes is not sent): the PP-OCR text recogniser shipped inside
    the ``rapidocr`` wheel, run with onnxruntime on a flat strip cut through the grid. Its
    per-frame character probabilities are aligned to the plate grammar (GA 36: province,
    authority letter without I/O, five serial characters with at most two letters; new energy:
