@@ -3,6 +3,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from tests.support.axe import violations
 from tests.support.pagecheck import page_problems
 
 CHROMIUM = "/usr/bin/chromium"
+AXE_SECONDS = 30  # one page's accessibility check at the end of a test
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -197,8 +199,11 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
             if page.is_closed() or not page.url.startswith(("http://", "https://")):
                 continue
             try:
-                found = await violations(page)
+                found = await asyncio.wait_for(violations(page), AXE_SECONDS)
             except PlaywrightError:
+                continue
+            except TimeoutError:
+                inaccessible.append(f"axe-core did not finish on {page.url} in {AXE_SECONDS} s")
                 continue
             inaccessible += [
                 f"axe-core on {page.url}: {v['impact']} {v['id']}: {v['help']} at "
