@@ -349,3 +349,17 @@ def test_a_detector_box_on_part_of_a_plate_is_widened_about_its_centre() -> None
     (ax, ay), (bx, by) = wider[1] - wider[0], quad[1] - quad[0]
     assert abs(ax * by - ay * bx) < 1e-2  # the same slant
     assert np.allclose(wider[3] - wider[0], quad[3] - quad[0], atol=1e-3)
+
+
+def test_a_plate_cut_by_the_frames_edge_is_not_proposed_as_sure(reader: PlateReader) -> None:
+    """A car half in the picture: its plate's province is beyond the frame's left edge. The
+    serial is there to read, but the province was never seen: not a sure reading."""
+    corners = np.array([(-35, 400), (270, 400), (270, 505), (-35, 505)], np.float64)
+    frame = _plate_in_frame(render_plate("粤B450LJ", "blue"), corners, (235, 235, 230))
+    readings = reader.read(frame)
+    assert readings and readings[0].plate.endswith("B450LJ")
+    assert not any(r.sure for r in readings)
+    # The same plate whole in the frame is sure.
+    moved = corners + np.array([200.0, 0.0])
+    whole = _plate_in_frame(render_plate("粤B450LJ", "blue"), moved, (235, 235, 230))
+    assert [(r.plate, r.sure) for r in reader.read(whole)][:1] == [("粤B450LJ", True)]

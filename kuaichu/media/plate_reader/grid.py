@@ -218,3 +218,13 @@ def plate_colour(strip: U8, hint: str | None = None) -> str:
     if hint is not None:
         counts[hint] = int(counts[hint] * 1.5) + 1
     return max(counts, key=lambda k: counts[k])
+
+
+def cut_before_province(item: Prepared, frame_shape: tuple[int, ...]) -> bool:
+    """The candidate reaches the frame's left edge and ends well inside its right one: a car
+    half in the picture. (A tight crop of a plate reaches both edges.)"""
+    xs = item.candidate.quad[:, 0]
+    return bool(xs.min() <= _EDGE_PX and xs.max() < frame_shape[1] - 1 - _EDGE_PX)
+
+
+_EDGE_PX: Final = 2.0  # a plate's end this close to the frame's edge may go on beyond it

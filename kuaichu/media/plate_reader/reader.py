@@ -19,8 +19,8 @@ from . import detector
 from .acceptance import PlateReading, accept, dedupe, hopeless, plate_found
 from .arrays import U8
 from .candidates import Candidate, colour_candidates, covered, edge_candidates
-from .grammar import PROVINCE_CHARS, serial_only
-from .grid import Prepared, extended_candidate, prepare
+from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
+from .grid import Prepared, cut_before_province, extended_candidate, prepare
 from .models import REC_HEIGHT, Models, default_model_dir, one_opencv_thread
 from .province import HEAD_VIEWS, head_strips, province_posterior
 from .recognition import Decoded, decode, greedy, has_strokes, recognise
@@ -181,6 +181,10 @@ class PlateReader:
             posterior, seen = province_posterior(
                 models.fold, found.province, head_probs[k * per : (k + 1) * per]
             )
+            if cut_before_province(item, bgr.shape) and fold_free(found.free)[:1] in SERIAL:
+                # Cut by the frame's edge before the province (the free reading starts at the
+                # authority letter): whatever the views made of the edge, offered as unsure.
+                seen = 0.0
             reading = accept(found, posterior, seen, item.colour, item.candidate.quad)
             if reading is not None and serial_only(found.free):
                 # Read as the serial alone: the candidate may be the right part of a longer
