@@ -32,17 +32,21 @@ async def test_a_rejoin_link_opens_once_after_a_restart(process_server_factory: 
         await officer.wait_event("driver_link")
         status, body = await officer.api("POST", f"/api/calls/{call_id}/rejoin", {})
         assert status == 200, body
+        sms = await eventually(
+            lambda: first.rows("select body from outbox where template = 'rejoin'")
+        )
+        found = re.search(r"/j/([A-Za-z0-9_-]{16,64})", sms[0]["body"])
+        assert found, sms[0]["body"]
+        token = found.group(1)
+        # Only the token's hash is in the database.
+        assert token not in repr(first.rows("select * from rejoin_links"))
+        # Stopped while the officer is still on the call (a console that left first would
+        # put the call back in the queue, and a restart abandons a queued case).
+        first.stop()
+        assert first.proc is not None and first.proc.returncode == 0, first.log()[-3000:]
     finally:
         await officer.close()
         await driver.close()
-    sms = await eventually(lambda: first.rows("select body from outbox where template = 'rejoin'"))
-    found = re.search(r"/j/([A-Za-z0-9_-]{16,64})", sms[0]["body"])
-    assert found, sms[0]["body"]
-    token = found.group(1)
-    # Only the token's hash is in the database.
-    assert token not in repr(first.rows("select * from rejoin_links"))
-    first.stop()
-    assert first.proc is not None and first.proc.returncode == 0, first.log()[-3000:]
 
     second = process_server_factory(data_dir=first.data_dir, **SETTINGS)
     async with aiohttp.ClientSession() as http:
