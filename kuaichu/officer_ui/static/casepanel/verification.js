@@ -183,16 +183,25 @@ export class VerificationPart {
   }
 
   async verify(key, btn) {
-    if (this.busy) return;
+    if (this.busy) {
+      if (this.autoTried) delete this.autoTried[key];
+      return;
+    }
     btn.disabled = true;
     btn.textContent = this.t.cp_verifying;
     try {
-      // The registry is asked about the saved form.
-      if (!(await this.flush())) return;
+      // The registry is asked about the saved form. A check that did not happen (the save
+      // before it was refused, the request failed) is tried again on its own later: the
+      // automatic check remembers only the checks that were made.
+      if (!(await this.flush())) {
+        if (this.autoTried) delete this.autoTried[key];
+        return;
+      }
       await apiFetch("POST", `/api/cases/${encodeURIComponent(this.caseId)}/verify`, { party: key });
       delete this.verifySig[key];
       await this.refresh();
     } catch (err) {
+      if (this.autoTried) delete this.autoTried[key];
       this.showResult(apiErrorText(this.t, err), "error");
     } finally {
       btn.disabled = false;
