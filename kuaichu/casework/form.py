@@ -17,8 +17,8 @@ from ..cases.form import (
     changed_fields,
     initial_form,
     missing_for_information,
-    parse_edit,
 )
+from ..cases.form_edit import parse_edit
 from ..cases.states import AuditEntry
 from ..errors import Conflict, InvalidMessage
 from ..notify import Template

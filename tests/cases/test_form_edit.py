@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kuaichu.cases.form import CaseForm, Party, parse_edit
+from kuaichu.cases.form import CaseForm, Party
+from kuaichu.cases.form_edit import parse_edit
 from kuaichu.errors import InvalidMessage
 
 STORED = CaseForm(
