@@ -87,7 +87,8 @@ from .officer_ui.mapconfig import check_tiles
 from .photoreports import web as photo_web
 from .photoreports.callbacks import VideoCallbacks
 from .photoreports.drafts import DRAFT_SWEEP_SECONDS, DraftSweeper
-from .photoreports.service import PhotoConfig, PhotoReports
+from .photoreports.model import PhotoConfig
+from .photoreports.service import PhotoReports
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue

@@ -35,7 +35,7 @@ from ..web.common import case_id_of, is_call_id, json_body, json_response, read_
 # The progress pages' device cookie: the reporting browser opens its link without a code.
 from ..web.progress import _device as device_cookie
 from ..web.progress import _with_device as set_device_cookie
-from .service import normalise_mobile
+from .model import normalise_mobile
 from .upload import MAX_PHOTO_BYTES
 
 _TOKEN_HEADER: Final = "X-Report-Token"

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuaichu.photoreports.service import SHOTS
+from kuaichu.photoreports.model import SHOTS
 from kuaichu.photoreports.upload import MAX_PHOTO_BYTES, check_photo
 from sim.client import SimOfficer
 from tests.photoreports.images import (

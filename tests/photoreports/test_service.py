@@ -10,7 +10,7 @@ import pytest
 from kuaichu.cases.eligibility import ServiceHours, ServiceRules
 from kuaichu.cases.states import CHINA_TIME
 from kuaichu.errors import InvalidMessage
-from kuaichu.photoreports.service import NoVideo, PhotoConfig, no_video_reasons, normalise_mobile
+from kuaichu.photoreports.model import NoVideo, PhotoConfig, no_video_reasons, normalise_mobile
 
 DAY = ServiceRules(hours=ServiceHours.every_day("07:00", "19:00", CHINA_TIME))
 NOON = datetime(2026, 11, 30, 12, 0, tzinfo=CHINA_TIME)
