@@ -32,9 +32,10 @@ picture read differently on a busy machine.
 4. **Province**: the recogniser's too (it has seen real Chinese text in many faces), from the
    whole strip and from two cuts of the plate's left end; the three opinions multiply.
 5. **Confidence**: the product of the characters' confidences, the province's shrunk when no
-   view saw it clearly. At or above SURE_CONFIDENCE the reading is proposed as read; below, it
-   is offered as unsure with its alternatives (the next provinces, the runner-up of the least
-   certain character). What reads as no plate at all (a road sign in Chinese, a "新手上路"
+   view saw it clearly, and nil when the plate is cut by the frame's edge before it. At or
+   above SURE_CONFIDENCE the reading is proposed as read; below, it is offered as unsure
+   with its alternatives (the next provinces, the runner-up of the least certain character).
+   What reads as no plate at all (a road sign in Chinese, a "新手上路"
    sticker, a model badge: the free reading disagrees with the grammar, characters uncertain,
    more than two serial letters) is not returned.
 
