@@ -13,7 +13,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from .fanout import CallFanout
 from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
+from .officer_grace import OfficerGrace
 from .ports import Bell, CallbackAnswers, CallEvidence, CaseIntake
 from .recordings import Recordings
 from .rejoin import RejoinLinks, RejoinTarget
@@ -71,13 +71,6 @@ def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
         "drunk_driving": answers.drunk_driving,
         "hit_and_run": answers.hit_and_run,
     }
-
-
-@dataclass(eq=False)
-class OfficerHold:
-    """A call waiting for its officer's console to come back (compared by identity)."""
-
-    officer_id: int
 
 
 def _interrupted_error(call: Interrupted) -> CallInterrupted:
@@ -130,9 +123,6 @@ class CallCenter:
         self.officer_grace = officer_grace
         self.rejoin = rejoin
         self.callbacks = callbacks  # issue 13: officers' video callbacks of photo reports
-        # Calls whose officer's console is away (socket or media leg gone) within the grace:
-        # call id -> the hold (whose officer). The dispatcher keeps the officer busy meanwhile.
-        self.officer_holds: dict[str, OfficerHold] = {}
         self.tokens = tokens or ResumeTokens.random()
         self.interruptions = Interruptions(db, self.tokens, rejoin_window)
         self.draining = False
@@ -149,6 +139,15 @@ class CallCenter:
             media_factory=media_factory,
             on_officer_failed=self._officer_leg_failed if officer_grace > 0 else None,
             health=health,
+        )
+        self.grace = OfficerGrace(
+            sessions,
+            fanout,
+            dispatcher,
+            self.media,
+            self.tokens,
+            officer_grace,
+            tell_driver_lost=self._tell_driver_lost,
         )
 
     # -- drivers ------------------------------------------------------------------------
@@ -445,100 +444,21 @@ class CallCenter:
         busy = presence.call_id if presence.status is OfficerStatus.BUSY else None
         held = self.sessions.get(busy) if busy else None
         if held is not None and self.officer_grace > 0 and held.officer_id == officer.id:
-            self._hold_for_officer(held, "officer_disconnected")
+            self.grace.hold(held, "officer_disconnected")
             return
         busy_call = self.dispatcher.officer_offline(officer.id)
         call = self.sessions.get(busy_call) if busy_call else None
         if call is not None:
             await self.media.officer_lost(call, "officer_disconnected")
 
-    def officer_token(self, call: Call, officer_id: int) -> str:
-        """The console's hold on its call: handed to the officer's tabs with call_started,
-        shown back by a reloaded console to take the call again."""
-        return self.tokens.mint(f"officer:{officer_id}:{call.call_id}")
-
     def _officer_leg_failed(self, call: Call, reason: str) -> None:
         """MediaSession's hook: the officer's media leg died (the page closed it while
         reloading, or the network): the call waits for the console like for a lost socket."""
-        self._hold_for_officer(call, f"officer_media_{reason}")
-
-    def _hold_for_officer(self, call: Call, reason: str) -> None:
-        """The officer's console is away: its media leg goes, the driver is told the officer
-        is reconnecting, and the call waits ``officer_grace`` s for :meth:`officer_resume`."""
-        if call.ended or call.officer_id is None or call.call_id in self.officer_holds:
-            return
-        officer_id = call.officer_id
-        logger.info(
-            "call %s: officer %s away (%s), holding %.0f s",
-            call.call_id,
-            officer_id,
-            reason,
-            self.officer_grace,
-        )
-        hold = self.officer_holds[call.call_id] = OfficerHold(officer_id)
-        call.state = CallState.RECONNECTING
-        # The driver sees the same screen as for a lost officer: "reconnecting to the officer".
-        self.fanout.driver_state(call, "officer_lost")
-        self.dispatcher.record("officer_away", call.call_id, officer_id, reason=reason)
-        call.spawn(self._officer_away(call, hold), "officer-grace")
-
-    async def _officer_away(self, call: Call, hold: OfficerHold) -> None:
-        officer_id = hold.officer_id
-        if call.media is not None:
-            await call.media.detach_officer()
-        await asyncio.sleep(self.officer_grace)
-        # Not cancelled on resume (it may be closing the old leg): it looks whether its
-        # hold is still the call's.
-        if self.officer_holds.get(call.call_id) is not hold or call.ended:
-            return
-        del self.officer_holds[call.call_id]
-        logger.info("call %s: officer %s did not come back", call.call_id, officer_id)
-        if self.sessions.officer_sids.get(officer_id):
-            # A console is open but never took the call back: it is told the call left it.
-            self.dispatcher.call_finished(officer_id, call.call_id, None)
-            self.fanout.to_officer_id(
-                officer_id, "call_ended", {"call_id": call.call_id, "reason": "officer_lost"}
-            )
-        else:
-            self.dispatcher.officer_offline(officer_id)
-        await self.media.officer_lost(call, "officer_grace_expired")
+        self.grace.hold(call, f"officer_media_{reason}")
 
     async def officer_resume(self, officer: Officer, call_id: str, token: str) -> Call:
-        """A console (reloaded, or the tab whose media leg died) takes its call back with its
-        token: a fresh media leg is offered to it; the call goes on where it was."""
-        call = self.sessions.get(call_id)
-        if (
-            call is None
-            or call.officer_id != officer.id
-            or not token.isascii()
-            or not secrets.compare_digest(self.officer_token(call, officer.id), token)
-        ):
-            raise NotFound("no such call to resume")
-        if call.media is None:
-            # Still being set up: the first offer is on its way to every tab of the officer.
-            return call
-        self.officer_holds.pop(call_id, None)
-        call.state = CallState.CONNECTING
-        logger.info("call %s: officer %s resumed", call_id, officer.username)
-        self.dispatcher.record("officer_resumed", call_id, officer.id)
-        call.spawn(self._offer_officer(call, officer.id), "officer-reoffer")
-        if call.driver_sid is None:
-            # A reloaded console learns again that the driver's page is away.
-            call.spawn(self._tell_driver_lost(call), "driver-lost-news")
-        return call
-
-    async def _offer_officer(self, call: Call, officer_id: int) -> None:
-        assert call.media is not None
-        # The driver's leg may itself be coming back (both pages reloaded): the officer's
-        # leg carries the driver's media, so it waits for it (the call's end cancels this).
-        await call.driver_ready.wait()
-        try:
-            offer = await call.media.officer_offer()
-        except KuaichuError as exc:
-            logger.warning("call %s: cannot re-offer the officer leg: %s", call.call_id, exc)
-            self._hold_for_officer(call, "officer_reoffer_failed")
-            return
-        self.fanout.to_officer_id(officer_id, "sdp_offer", {"call_id": call.call_id, **offer})
+        """A console (reloaded, or the tab whose media leg died) takes its call back."""
+        return self.grace.resume(officer, call_id, token)
 
     def set_status(self, officer: Officer, status: str) -> None:
         """Available or on break, as the officer chose."""
@@ -590,7 +510,7 @@ class CallCenter:
                 "case_id": call.case_id,
                 "location": call.location.as_dict() if call.location else None,
                 "answered_at": call.answered_at,
-                "resume_token": self.officer_token(call, officer.id),
+                "resume_token": self.grace.token(call, officer.id),
             },
         )
         call.spawn(self.media.connect(call, officer.id), "connect")
@@ -643,7 +563,7 @@ class CallCenter:
             self.dispatcher.abandon(call.call_id)
         call.cancel_tasks()  # the grace timer too, unless it is what ends the call
         self.fanout.driver_state(call, reason)
-        held = self.officer_holds.pop(call.call_id, None)
+        held = self.grace.release(call.call_id)
         if call.officer_id is not None:
             self.fanout.to_officer_id(
                 call.officer_id, "call_ended", {"call_id": call.call_id, "reason": reason}
