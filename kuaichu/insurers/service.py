@@ -36,6 +36,7 @@ from ..errors import Conflict, Forbidden, InvalidMessage, NotFound
 from ..evidence.ledger import Ledger, LedgerEntry
 from ..notify import Template
 from ..storage.casefiles import CaseStore, Determination
+from ..storage.numbers import stored_int
 from . import views
 from .claims import ClaimActor, ClaimStatus, check_move, parse_update
 from .events import EventKind, InsurerEvent, InsurerEvents
@@ -437,8 +438,7 @@ class InsurerDesk:
     ) -> dict[str, Any]:
         """A party complains that the counterpart's insurer has not acted on the claim for
         the configured time: the supervisors' queue, a callback due within 24 hours."""
-        if isinstance(claim_id, bool) or not isinstance(claim_id, int):
-            raise InvalidMessage("claim_id must be a claim's number", field="claim_id")
+        claim_id = stored_int(claim_id, "claim_id", "claim_id must be a claim's number")
         body = written_reason(text, "text")
         if len(body) > MAX_COMPLAINT:
             raise InvalidMessage("text is too long", field="text", limit=MAX_COMPLAINT)

@@ -19,6 +19,7 @@ from ..cases.form import missing_for_information
 from ..cases.ids import CASE_ID_RE
 from ..errors import InvalidMessage, NotFound
 from ..storage.casefiles import Determination
+from ..storage.numbers import stored_int
 from .common import case_id_of, json_body, json_response, party_of
 from .headers import FRAMED_BY_OWN_PAGES
 
@@ -47,9 +48,9 @@ async def put_form(request: web.Request, officer: Officer) -> web.Response:
     """Save the case form at the revision the officer edited."""
     case_id = case_id_of(request)
     data = await json_body(request, "revision", "form")
-    revision = data.get("revision")
-    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
-        raise InvalidMessage("revision must be the form revision you edited", field="revision")
+    revision = stored_int(
+        data.get("revision"), "revision", "revision must be the form revision you edited"
+    )
     stored = await request.app[casework_key].save_form(officer, case_id, revision, data.get("form"))
     return json_response(
         {

@@ -58,6 +58,9 @@ async def test_a_complaint_after_the_insurer_stays_silent_and_its_callback(
             ({"claim_id": picc["id"], "text": "x" * 1001}, 400, None),
             ({"claim_id": 99999, "text": "slow"}, 404, None),
             ({"claim_id": "1", "text": "slow"}, 400, None),
+            # Beyond a 64-bit integer (the fuzzer's find: a 500 from the database driver).
+            ({"claim_id": 2**64, "text": "slow"}, 400, None),
+            ({"claim_id": -1, "text": "slow"}, 400, None),
             ({"claim_id": picc["id"], "text": "slow", "more": 1}, 400, None),
         ):
             status, answer = await a.post(f"{token_b}/complaint", body)
