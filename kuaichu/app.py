@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 import os
 import secrets
@@ -612,12 +611,6 @@ class _Root:
         tasks.spawn(_housekeeping(self.casework, self.center.rejoin), "housekeeping")
         # Load the OCR models now (a second or two in a thread), not on the first click.
         warm_up = tasks.spawn(_warm_up(self.reader), "plate-warm-up")
-        # What is loaded by now (modules, the schema, the application's objects) lives as long
-        # as the process: out of the collector's sight, so that a full collection walks only
-        # what calls create. A full collection holds the loop: 87-93 ms each at 10 calls
-        # before this (benchmarks/call_load.py), a frozen picture for every officer.
-        gc.collect()
-        gc.freeze()
         logger.info("kuaichu ready: data in %s", self.settings.data_dir.resolve())
         try:
             yield
