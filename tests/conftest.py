@@ -8,6 +8,7 @@ server raised while it ran, even if every assertion held.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import settings
 from tests.support.servers import InProcessServer, LiveServer, start_in_process, start_server
 
 ServerFactory = Callable[..., Awaitable[InProcessServer]]
+CLOSE_SECONDS = 60  # an in-process server's drain and close (2 s grace for open requests)
 
 # Property tests explore new examples on every developer run; in CI (CI=true) they replay a
 # fixed sequence, so a landing is judged on the same inputs each time (a bug a developer's run
@@ -107,7 +109,10 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
 
     yield factory
     for server in started:
-        await server.close()
+        try:
+            await asyncio.wait_for(server.close(), CLOSE_SECONDS)
+        except TimeoutError:
+            pytest.fail(f"the server did not close within {CLOSE_SECONDS} s", pytrace=False)
     _fail_on(started)
 
 

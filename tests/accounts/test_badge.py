@@ -75,8 +75,9 @@ async def test_migration_11_adds_the_badge_column_to_a_version_10_database(
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await create_schema(engine)
     async with engine.begin() as conn:  # as a version-10 database has it
-        await conn.execute(delete(schema_version).where(schema_version.c.version == 11))
+        await conn.execute(delete(schema_version).where(schema_version.c.version >= 11))
         await conn.execute(text("ALTER TABLE officers DROP COLUMN badge"))
+        await conn.execute(text("DROP TABLE rejoin_links"))  # migration 12's
         await conn.execute(
             text(
                 "INSERT INTO officers (username, display_name, password_hash, role, created_at,"

@@ -211,7 +211,10 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
                 for v in found
             ]
     for ctx in contexts:
-        await ctx.close()
+        try:
+            await asyncio.wait_for(ctx.close(), AXE_SECONDS)
+        except TimeoutError:
+            inaccessible.append(f"closing a browser context took more than {AXE_SECONDS} s")
     if inaccessible:
         pytest.fail("\n".join(inaccessible), pytrace=False)
     problems = page_problems(entries, expected_console_errors)
