@@ -32,7 +32,7 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     server_factory: Any, new_page: Any, shoot: Any
 ) -> None:
     server = await server_factory(
-        reservation_timeout=5, wrapup_seconds=2, driver_grace_seconds=2, officer_grace_seconds=15
+        reservation_timeout=5, wrapup_seconds=2, driver_grace_seconds=6, officer_grace_seconds=15
     )
     console: Page = await new_page(viewport=DESKTOP, geolocation=False)
     await log_in(console, server, server.officer_username, server.officer_password, "/console")
@@ -91,8 +91,9 @@ async def test_a_dropped_driver_comes_back_through_the_rejoin_sms(
     assert sms_segments(body) == 1, body
     link = re.search(r"https?://\S+/j/[A-Za-z0-9_-]{16,64}$", body)
     assert link is not None, body
-    # Longer than the ordinary reconnection grace: the link keeps the call waiting.
-    await asyncio.sleep(2.5)
+    # Longer than the ordinary reconnection grace (6 s here: room for the console's reload
+    # and the click on a loaded machine; 2 s was not): the link keeps the call waiting.
+    await asyncio.sleep(6.5)
     assert server.rows("select state from calls where id = ?", call_id)[0]["state"] != "ended"
 
     again: Page = await new_page(phone=True)
