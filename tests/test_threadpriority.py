@@ -38,6 +38,8 @@ async def test_workers_run_below_the_loop() -> None:
                 5,
                 "the worker thread kept the loop's priority",
             )
+            # ... and runs only when the core has nothing else to do.
+            assert os.sched_getscheduler(tids[0]) == os.SCHED_IDLE
             # A thread started later (the executor of to_thread) is caught too.
             later = await asyncio.to_thread(threading.get_native_id)
             await eventually(lambda: later in keeper.lowered, 5)
@@ -63,6 +65,7 @@ async def test_a_short_lived_worker_lowers_itself_at_once() -> None:
 
     loop_tid = threading.get_native_id()
     base = os.getpriority(os.PRIO_PROCESS, loop_tid)
+    policy = os.sched_getscheduler(0)  # this thread's, whatever the test process made it
 
     def short() -> int:
         enter_background()
@@ -81,4 +84,7 @@ async def test_a_short_lived_worker_lowers_itself_at_once() -> None:
         tasks.spawn(keeper.run(), "thread-priority")
         await asyncio.sleep(0.05)
         assert in_new_thread() == min(19, base + 5)
+        # Called on the loop's own thread (inline, not in a worker), it changes nothing.
+        short()
         assert os.getpriority(os.PRIO_PROCESS, loop_tid) == base
+        assert os.sched_getscheduler(0) == policy
