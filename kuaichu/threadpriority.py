@@ -51,22 +51,17 @@ def supported() -> bool:
 
 def lower_priority(tid: int, nice: int) -> bool:
     """Thread ``tid``'s nice value to at least ``nice`` (at most 19; a thread already lower
-    stays as it is), and its policy to SCHED_IDLE where Linux has it. False if the thread is
-    gone.
+    stays as it is). False if the thread is gone.
 
-    Nice alone was not enough: ten calls' recorders and a capture at nice +10 weigh 110 each
-    against the loop's 1024, and when they are runnable together the loop got half the core
-    (benchmarks/call_load.py, 10 calls pinned to one core: the loop waited 50 ms of every
-    second for the CPU, lag p99 37-58 ms). SCHED_IDLE threads run only when the core has
-    nothing else to do, which at 10 calls is half the time: the wait halved (22-26 ms/s) and
-    the p99 fell to 19-29 ms. Going to SCHED_IDLE needs no privilege."""
+    Tried and left out (2026-11-30): SCHED_IDLE as well. At 10 calls pinned to one core it
+    halved the loop's wait for the CPU (50 -> 22-26 ms/s; lag p99 37-58 -> 19-29 ms, two runs
+    each), but such threads get nothing while any other process wants the core: in the test
+    suite (three workers on two cores) a call's media legs were declared dead, and a server
+    that shares its machine (PostgreSQL, coturn) would starve its own recorders."""
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
         if current < nice:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, nice))
-        idle = getattr(os, "SCHED_IDLE", None)
-        if idle is not None:
-            os.sched_setscheduler(tid, idle, os.sched_param(0))
     except (ProcessLookupError, PermissionError):
         return False
     return True
