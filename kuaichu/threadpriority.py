@@ -55,9 +55,10 @@ def lower_priority(tid: int, nice: int) -> bool:
 
     Tried and left out (2026-11-30): SCHED_IDLE as well. At 10 calls pinned to one core it
     halved the loop's wait for the CPU (50 -> 22-26 ms/s; lag p99 37-58 -> 19-29 ms, two runs
-    each), but such threads get nothing while any other process wants the core: in the test
-    suite (three workers on two cores) a call's media legs were declared dead, and a server
-    that shares its machine (PostgreSQL, coturn) would starve its own recorders."""
+    each), but such threads get nothing while any other process wants the core: in the one
+    suite run with it (three workers on two cores) a reloaded driver page's new leg was
+    declared dead for want of media (not proven to be the cause), and a server that shares
+    its machine (PostgreSQL, coturn) would starve its own recorders."""
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
         if current < nice:
