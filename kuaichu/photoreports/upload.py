@@ -7,7 +7,7 @@ In order, each refusal a clear :class:`kuaichu.errors.InvalidMessage` (or
 1. the size: at most :data:`MAX_PHOTO_BYTES` (the edge refuses a longer body while reading it);
 2. the type by content (magic bytes: JPEG, PNG or WebP; never the name or Content-Type) and
    the pixel count from the header, before any decoding (a small file may declare a huge
-   image: :func:`kuaichu.evidence.captures.check_still_header`, the phone stills' check);
+   image: :func:`kuaichu.evidence.stills.check_still_header`, the phone stills' check);
 3. a full decode with Pillow: a truncated or corrupt image is refused, not half stored;
 4. the EXIF time and GPS read as evidence metadata (:class:`PhotoMeta`);
 5. re-encoded: turned upright by its EXIF orientation, downscaled to at most
@@ -30,7 +30,7 @@ import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps
 
 from ..errors import InvalidMessage, MessageTooLarge
-from ..evidence.captures import MAX_STILL_BYTES, MAX_STILL_PIXELS, check_still_header
+from ..evidence.stills import MAX_STILL_BYTES, MAX_STILL_PIXELS, check_still_header
 
 MAX_PHOTO_BYTES: Final = MAX_STILL_BYTES
 MAX_PHOTO_PIXELS: Final = MAX_STILL_PIXELS

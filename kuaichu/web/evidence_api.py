@@ -13,9 +13,10 @@ from ..accounts.guards import require_officer
 from ..accounts.model import Officer
 from ..appkeys import call_capture_key, captures_key, casework_key, server_key_key, settings_key
 from ..errors import NotAuthenticated, NotFound
-from ..evidence.captures import MAX_STILL_BYTES, CaptureView
+from ..evidence.captures import CaptureView
 from ..evidence.manifest.verify import verify_case_folder
 from ..evidence.plate_check import plate_check
+from ..evidence.stills import MAX_STILL_BYTES
 from .common import case_id_of, is_call_id, json_body, json_response, read_body
 
 

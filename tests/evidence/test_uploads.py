@@ -22,13 +22,8 @@ from kuaichu.calls.sessions import CallRegistry
 from kuaichu.errors import Conflict, InvalidMessage, NotFound
 from kuaichu.evidence import captures as captures_module
 from kuaichu.evidence.call_capture import CallCapture
-from kuaichu.evidence.captures import (
-    MAX_STILL_PIXELS,
-    CallFacts,
-    CaptureDesk,
-    CaptureView,
-    check_still_header,
-)
+from kuaichu.evidence.captures import CallFacts, CaptureDesk, CaptureView
+from kuaichu.evidence.stills import MAX_STILL_PIXELS, check_still_header
 from kuaichu.queue import QueuedCall
 from kuaichu.signaling.emitter import Emitter
 from tests.web.test_bodies import CHUNKED, ask_for, chunked, start_call, upload
@@ -104,7 +99,7 @@ async def test_the_desk_never_decodes_an_image_with_too_many_pixels(
     def no_decoding(_data: bytes) -> Any:
         raise AssertionError("decoded before the pixel count was checked")
 
-    monkeypatch.setattr(captures_module, "_decode_rgb", no_decoding)
+    monkeypatch.setattr(captures_module, "decode_rgb", no_decoding)
     desk = CaptureDesk(cast(Any, None), cast(Any, None), cast(Any, None), tmp_path, None)
     facts = CallFacts("call-1", "KC-1", 1, None, None, None)
     with pytest.raises(InvalidMessage, match="too many pixels"):

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from kuaichu.errors import InvalidMessage
-from kuaichu.evidence.captures import MAX_STILL_BYTES
 from kuaichu.evidence.manifest import MANIFEST_NAME
+from kuaichu.evidence.stills import MAX_STILL_BYTES
 from kuaichu.web.common import parse_json
 from sim.client import SimDriver, SimOfficer
 
