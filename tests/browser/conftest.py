@@ -97,12 +97,6 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-async def playwright_driver() -> AsyncIterator[Playwright]:
-    async with async_playwright() as pw:
-        yield pw
-
-
 async def _launch(pw: Playwright, chromium_path: str, camera: Path) -> Browser:
     return await pw.chromium.launch(
         executable_path=chromium_path,
@@ -111,36 +105,18 @@ async def _launch(pw: Playwright, chromium_path: str, camera: Path) -> Browser:
     )
 
 
-@pytest.fixture(scope="session")
-async def shared_browser(
-    playwright_driver: Playwright, chromium_path: str, default_camera_file: Path
-) -> AsyncIterator[Browser]:
-    """One Chromium per test process (every test opens its pages in contexts of its own,
-    closed after it): starting Playwright's driver and a browser per test cost ~2.5 s each,
-    a fifth of the browser tests' time."""
-    b = await _launch(playwright_driver, chromium_path, default_camera_file)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
 @pytest.fixture
-async def browser(
-    shared_browser: Browser,
-    playwright_driver: Playwright,
-    chromium_path: str,
-    fake_camera_file: Path,
-    default_camera_file: Path,
-) -> AsyncIterator[Browser]:
-    if fake_camera_file == default_camera_file:
-        yield shared_browser
-        return
-    b = await _launch(playwright_driver, chromium_path, fake_camera_file)
-    try:
-        yield b
-    finally:
-        await b.close()
+async def browser(chromium_path: str, fake_camera_file: Path) -> AsyncIterator[Browser]:
+    """A Chromium of the test's own. Tried 2026-11-30: one Chromium per test process on one
+    event loop per process saved ~1 min of the suite, but in one run of three an in-process
+    server's close then hung (a test's loop outlived its server's work); each test has its
+    own loop again, and so its own browser."""
+    async with async_playwright() as pw:
+        b = await _launch(pw, chromium_path, fake_camera_file)
+        try:
+            yield b
+        finally:
+            await b.close()
 
 
 NewPage = Callable[..., Awaitable[Page]]
