@@ -160,24 +160,9 @@ async def fill_and_verify(officer: Any, case_id: str) -> None:
     """The form with parties A and B, both verified, B's lapsed policy accepted."""
     status, view = await officer.api("GET", f"/api/cases/{case_id}")
     assert status == 200, view
-    form = dict(view["form"])
-    form.update(address="红军街15号", description="追尾")
-    form["parties"] = [
-        {
-            **{k: PARTY_A[k] for k in ("name", "phone", "licence_no", "plate")},
-            "key": "A",
-            "reporter": True,
-            "vehicle_type": "small_car",
-            "liability": "full",
-            "fault": "未保持安全距离",
-        },
-        {
-            **{k: PARTY_B[k] for k in ("name", "phone", "licence_no", "plate")},
-            "key": "B",
-            "vehicle_type": "small_car",
-            "liability": "none",
-        },
-    ]
+    form = rear_end_form(view["form"], PARTY_A, PARTY_B)
+    form["description"] = "追尾"
+    form["parties"][0]["fault"] = "未保持安全距离"
     status, body = await officer.api(
         "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
     )

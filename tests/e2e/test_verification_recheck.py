@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import rear_end_form, report_and_answer
+from tests.e2e.conftest import fill_and_verify, report_and_answer
 
 
 async def test_a_decision_outlives_a_recheck_of_the_same_facts_only(
@@ -16,20 +16,7 @@ async def test_a_decision_outlives_a_recheck_of_the_same_facts_only(
     driver, officer, ack = await report_and_answer(case_server, a["phone"])
     case_id = ack["case_id"]
     try:
-        _, view = await officer.api("GET", f"/api/cases/{case_id}")
-        form = rear_end_form(view["form"], a, b)
-        status, saved = await officer.api(
-            "PUT", f"/api/cases/{case_id}/form", {"revision": view["revision"], "form": form}
-        )
-        assert status == 200, saved
-        for key in ("A", "B"):
-            await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": key})
-        status, body = await officer.api(
-            "POST",
-            f"/api/cases/{case_id}/decisions",
-            {"party": "B", "item": "insurance", "decision": "accept", "reason": "已出示保单"},
-        )
-        assert status == 200, body
+        await fill_and_verify(officer, case_id)  # B's lapsed policy accepted
         # The same facts checked again (another console, the panel's own check): the registry
         # answers the same, and the decision stands.
         await officer.api("POST", f"/api/cases/{case_id}/verify", {"party": "B"})
