@@ -255,6 +255,13 @@ class CallMedia:
                 logger.info("call %s: driver rejoins, replacing driver leg", self.call_id)
                 old, self._driver = self._driver, None
                 await old.close()
+                # The new leg's timestamps start afresh, and the officer's decoder must
+                # start again from one of its keyframes.
+                officer = self._officer
+                if officer is not None:
+                    officer.audio_out.new_source()
+                    if officer.video_out is not None:
+                        officer.video_out.new_source()
             # A rejoining driver must keep the codec an officer leg may already be carrying.
             prefs = video_codec_preferences(self.video_codec)
             leg = self._new_leg("driver", prefs, to_kind_keyframe=self._officer_keyframes)

@@ -20,6 +20,13 @@ AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 # Nominal frame spacing used to keep the outgoing timeline continuous when the source changes.
 _VIDEO_STEP = 3000
 _AUDIO_STEP = 960
+# RTP timestamps are 32-bit and start at a random value, so a stream wraps around within a
+# call about one time in a hundred; differences are taken modulo 2**32.
+_RTP_MODULO = 1 << 32
+_RTP_HALF = 1 << 31
+# A step between two frames of one stream beyond this (or backwards) is not a gap the
+# sender meant: the stream restarted (a new leg, a new encoder). Ten seconds of media.
+_MAX_GAP_SECONDS = 10
 
 
 class EncodedTrack(MediaStreamTrack):
@@ -52,7 +59,9 @@ class EncodedTrack(MediaStreamTrack):
         self._step = _VIDEO_STEP if kind == "video" else _AUDIO_STEP
         # A fresh decoder on the far side can only start from a keyframe.
         self._need_keyframe = kind == "video"
-        self._offset: int | None = None
+        self._max_gap = _MAX_GAP_SECONDS * (90000 if kind == "video" else 48000)
+        # The last input timestamp placed on the outgoing timeline, and where it went.
+        self._last_in: int | None = None
         self._last_out: int | None = None
         self.frames_in = 0
         self.frames_out = 0
@@ -66,7 +75,7 @@ class EncodedTrack(MediaStreamTrack):
     def new_source(self) -> None:
         """The frames that follow come from another stream (a new leg): their timestamps
         restart, so re-anchor the outgoing timeline and wait for a keyframe."""
-        self._offset = None
+        self._last_in = None
         if self.kind == "video":
             self._need_keyframe = True
 
@@ -93,16 +102,26 @@ class EncodedTrack(MediaStreamTrack):
             else:
                 self._queue.popleft()
                 self.frames_dropped += 1
-        if self._offset is None:
-            start = 0 if self._last_out is None else self._last_out + self._step
-            self._offset = start - timestamp
-        out = timestamp + self._offset
-        if self._last_out is not None and out < self._last_out:
-            out = self._last_out
-        self._last_out = out
+        out = self._place(timestamp)
         self._queue.append((data, out))
         self.max_depth = max(self.max_depth, len(self._queue))
         self._ready.set()
+
+    def _place(self, timestamp: int) -> int:
+        """Where a frame with this RTP timestamp goes on the outgoing timeline, which never
+        goes backwards: the input's own spacing (across a 32-bit wrap), or one nominal step
+        after the last frame when the input restarted."""
+        if self._last_in is None or self._last_out is None:
+            out = 0 if self._last_out is None else self._last_out + self._step
+        else:
+            step = (timestamp - self._last_in + _RTP_HALF) % _RTP_MODULO - _RTP_HALF
+            if not 0 <= step <= self._max_gap:
+                logger.debug("%s: input timestamps jumped by %d, re-anchored", self.label, step)
+                step = self._step
+            out = self._last_out + step
+        self._last_in = timestamp
+        self._last_out = out
+        return out
 
     def _ask_keyframe(self) -> None:
         if self.request_keyframe is not None:

@@ -70,3 +70,17 @@ async def test_audio_drops_oldest_and_recv_ends_on_stop() -> None:
         await asyncio.wait_for(waiter, 1)
     except Exception as exc:  # MediaStreamError once stopped
         assert type(exc).__name__ == "MediaStreamError"
+
+
+async def test_timeline_runs_on_across_a_32_bit_wrap_and_a_restarted_source() -> None:
+    # RTP timestamps start at a random 32-bit value, so a long call can wrap around; and a
+    # driver who rejoins sends from a new encoder whose timestamps may lie behind the old
+    # ones. Either way the officer's timeline goes on at the source's pace, never stuck.
+    track = EncodedTrack("video")
+    start = (1 << 32) - 2 * 3000
+    for i in range(4):
+        track.push(b"k" if i == 0 else b"p", (start + i * 3000) % (1 << 32), keyframe=i == 0)
+    for ts in (3_000_000_000, 3_000_003_000):  # restarted far behind, without new_source()
+        track.push(b"k", ts, keyframe=True)
+    got = [await track.recv() for _ in range(6)]
+    assert [p.pts for p in got] == [0, 3000, 6000, 9000, 12000, 15000]
