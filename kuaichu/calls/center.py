@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from datetime import tzinfo
@@ -31,19 +30,13 @@ from ..cases.eligibility import (
 )
 from ..cases.ids import new_case_id
 from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
-from ..errors import (
-    CallInterrupted,
-    Conflict,
-    KuaichuError,
-    MediaError,
-    NotFound,
-    ServerRestarting,
-)
+from ..errors import Conflict, KuaichuError, MediaError, NotFound, ServerRestarting
 from ..media.call_media import CallMedia
 from ..media.leg_health import HealthPolicy
 from ..queue import Dispatcher, OfficerStatus, QueuedCall
 from ..signaling.schemas import Location, Report
 from ..storage.db import Database
+from .driver_grace import DriverGrace
 from .fanout import CallFanout
 from .ids import new_call_id
 from .media_session import MediaSession
@@ -52,7 +45,7 @@ from .officer_grace import OfficerGrace
 from .ports import Bell, CallbackAnswers, CallEvidence, CaseIntake
 from .recordings import Recordings
 from .rejoin import RejoinLinks, RejoinTarget
-from .restart import REJOIN_WINDOW, RESTART_ENDS, Interrupted, Interruptions
+from .restart import REJOIN_WINDOW, RESTART_ENDS, Interruptions
 from .resume import ResumeTokens
 from .sessions import CallRegistry
 from .trail import CallTrail
@@ -71,14 +64,6 @@ def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
         "drunk_driving": answers.drunk_driving,
         "hit_and_run": answers.hit_and_run,
     }
-
-
-def _interrupted_error(call: Interrupted) -> CallInterrupted:
-    return CallInterrupted(
-        "the call was interrupted by a server restart; report again to rejoin the case",
-        case_id=call.case_id,
-        reason=call.reason,
-    )
 
 
 class CallCenter:
@@ -140,6 +125,18 @@ class CallCenter:
             on_officer_failed=self._officer_leg_failed if officer_grace > 0 else None,
             health=health,
         )
+        self.driver_away = DriverGrace(
+            db,
+            sessions,
+            fanout,
+            dispatcher,
+            self.trail,
+            self.tokens,
+            self.interruptions,
+            driver_grace,
+            rejoin=rejoin,
+            drop=self._drop,
+        )
         self.grace = OfficerGrace(
             sessions,
             fanout,
@@ -147,13 +144,10 @@ class CallCenter:
             self.media,
             self.tokens,
             officer_grace,
-            tell_driver_lost=self._tell_driver_lost,
+            tell_driver_lost=self.driver_away.tell_lost,
         )
 
     # -- drivers ------------------------------------------------------------------------
-
-    def _send_queue(self, call: Call) -> None:
-        self.fanout.queue_position(call, self.dispatcher.queue_position(call.call_id))
 
     async def report(self, sid: str, report: Report) -> Call:
         """A driver's report: checked, stored as a new case with its call, then queued. A
@@ -292,107 +286,20 @@ class CallCenter:
         )
 
     async def driver_disconnected(self, sid: str) -> None:
-        """The driver's socket is gone. On a road the network drops for a moment: the call
-        keeps its place (or its officer) for a grace period in which the page can resume."""
-        call = self.sessions.detach_driver(sid)
-        if call is None:
-            return
-        logger.info(
-            "call %s: driver connection lost, holding %.0f s", call.call_id, self.driver_grace
-        )
-        call.grace = call.spawn(self._grace_expired(call, self.driver_grace), "grace")
-        await self._tell_driver_lost(call)
-
-    async def _tell_driver_lost(self, call: Call) -> None:
-        """The officer may call back or send a rejoin link: the number comes with the news."""
-        if call.officer_id is None:
-            return
-        info = await self.db.get_call(call.call_id)
-        case = info["case"] if info else None
-        phone = case["reporter_phone"] if case else None
-        self.fanout.to_officer(
-            call, "driver_link", {"call_id": call.call_id, "state": "lost", "phone": phone}
-        )
-
-    async def _grace_expired(self, call: Call, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        if call.driver_sid is None:
-            call.grace = None
-            await self._drop(call, "driver_lost")
-
-    async def send_rejoin(self, officer: Officer, call_id: str) -> dict[str, Any]:
-        """The officer sends the dropped driver a rejoin link by SMS; the call waits for the
-        driver as long as the link works."""
-        call = self.sessions.officer_call(officer, call_id)
-        if self.rejoin is None:
-            raise Conflict("rejoin links are not available", reason="no_rejoin")
-        if call.driver_sid is not None:
-            raise Conflict("the driver is still connected", reason="driver_connected")
-        info = await self.db.get_call(call_id)
-        case = info["case"] if info else None
-        phone = case["reporter_phone"] if case else None
-        if not phone:
-            raise Conflict("the driver gave no mobile number", reason="no_phone")
-        sent_to = await self.rejoin.send(call_id, call.case_id, phone)
-        # The call now waits the link's life for its driver, not the short grace.
-        if call.grace is not None:
-            call.grace.cancel()
-        call.grace = call.spawn(self._grace_expired(call, self.rejoin.ttl), "grace")
-        call.driver_hold_until = time.monotonic() + self.rejoin.ttl
-        await self.trail.action(
-            call,
-            AuditAction.REJOIN_SENT,
-            officer_actor(officer.id),
-            {"call_id": call_id, "to": sent_to},
-        )
-        return {"sent_to": sent_to, "expires_in": self.rejoin.ttl}
-
-    async def redeem_rejoin(self, token: str) -> RejoinTarget:
-        """An opened rejoin link: what resumes the call it leads to (NotFound once used or
-        expired). After a restart the call is gone but not its case: the page gets the cut-off
-        call's own token, and its resume answers ``call_interrupted`` as after a reload, with
-        the offer to report again into the case."""
-        call_id = await self.rejoin.redeem(token) if self.rejoin is not None else None
-        call = self.sessions.get(call_id) if call_id else None
-        if call is not None:
-            return RejoinTarget(call.call_id, call.resume_token, call.case_id)
-        if call_id:
-            resume_token = self.tokens.mint(call_id)
-            interrupted = await self.interruptions.find(call_id, resume_token)
-            if interrupted is not None:
-                return RejoinTarget(call_id, resume_token, interrupted.case_id)
-        raise NotFound("this link has expired or was used already", reason="rejoin_expired")
+        """The driver's socket is gone: the call waits for the page (DriverGrace)."""
+        await self.driver_away.disconnected(sid)
 
     async def resume(self, sid: str, call_id: str, token: str) -> Call:
-        """The driver page's new connection takes its call back (within the grace period).
-        A call that a restart cut off is answered ``call_interrupted`` with its case, so the
-        page can offer to report again (which rejoins the case)."""
-        call = self.sessions.get(call_id)
-        if call is None:
-            interrupted = await self.interruptions.find(call_id, token)
-            if interrupted is not None:
-                raise _interrupted_error(interrupted)
-        # compare_digest raises on text that is not ASCII: such a token is simply not ours.
-        if (
-            call is None
-            or not token.isascii()
-            or not secrets.compare_digest(call.resume_token, token)
-        ):
-            raise NotFound("no such call to resume")
-        if self.sessions.has_driver(sid):
-            raise Conflict("this connection already has a call")
-        if call.grace is not None:
-            call.grace.cancel()
-            call.grace = None
-        self.sessions.attach_driver(call, sid)
-        call.driver_hold_until = 0.0
-        logger.info("call %s: driver resumed", call_id)
-        self.fanout.to_officer(call, "driver_link", {"call_id": call_id, "state": "back"})
-        self.fanout.driver_state(call)
-        self._send_queue(call)
-        if call.pending_offer is not None:
-            self.fanout.to_driver(call, "sdp_offer", call.pending_offer)
-        return call
+        """The driver page's new connection takes its call back (DriverGrace.resume)."""
+        return await self.driver_away.resume(sid, call_id, token)
+
+    async def send_rejoin(self, officer: Officer, call_id: str) -> dict[str, Any]:
+        """The officer sends the dropped driver a rejoin link by SMS (DriverGrace)."""
+        return await self.driver_away.send_rejoin(officer, call_id)
+
+    async def redeem_rejoin(self, token: str) -> RejoinTarget:
+        """An opened rejoin link: what resumes the call it leads to (DriverGrace)."""
+        return await self.driver_away.redeem_rejoin(token)
 
     async def driver_hangup(self, sid: str) -> None:
         """The driver hung up (abandoned if nobody had answered yet)."""
