@@ -4,7 +4,8 @@ aiortc depayloads and reassembles each frame, then puts ``(codec, JitterFrame)``
 ``queue.Queue`` read by a decoder thread per receiver. We replace that queue with one that
 hands the encoded frame to us on the event loop and forwards only the stop sentinel (and,
 while someone asks for decoded frames, the frames) to the decoder thread. Nothing is decoded
-while nobody asks.
+while nobody asks. The receiver's jitter buffer is replaced by kuaichu.media.jitter's, which
+returns the same frames without rescanning every held packet on each one that arrives.
 
 On the sending side, aiortc turns a PLI/FIR into ``sender._send_keyframe()``, which only
 affects its own encoder; in pack mode (we forward encoded frames) that is a no-op, so we
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiortc
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCRtpReceiver, RTCRtpSender, jitterbuffer
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpreceiver import decoder_worker
 from aiortc.rtp import (
@@ -46,11 +47,14 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from kuaichu.media.jitter import MAX_MISORDER, FrameBuffer
+
 logger = logging.getLogger(__name__)
 
 EXPECTED_AIORTC_VERSION = "1.16.0"
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _RTX_ATTR = "_RTCRtpReceiver__rtx_ssrc"
 _CODECS_ATTR = "_RTCRtpReceiver__codecs"
 _ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
@@ -116,6 +120,7 @@ def check_aiortc_internals() -> None:
     if "self.__encoder.pack(data)" not in nxt:
         problems.append("RTCRtpSender._next_encoded_frame no longer packs non-Frame data")
     problems += _bandwidth_problems(receiver_init, handle)
+    problems += _jitter_problems(receiver_init, handle)
     if problems:
         raise AiortcInternalsChanged(
             "kuaichu.media cannot forward encoded media with this aiortc: " + "; ".join(problems)
@@ -154,6 +159,52 @@ def _bandwidth_problems(receiver_init: str, handle: str) -> list[str]:
     if "self.__packet_count += 1" not in inspect.getsource(RTCRtpSender._run_rtp):
         problems.append("RTCRtpSender._run_rtp no longer counts packets sent")
     return problems
+
+
+def _jitter_problems(receiver_init: str, handle: str) -> list[str]:
+    """What replacing the jitter buffer relies on (its behaviour is checked against aiortc's
+    by tests/media/test_jitter.py)."""
+    problems: list[str] = []
+    for needle in (
+        "self.__jitter_buffer = JitterBuffer(capacity=16, prefetch=4)",
+        "self.__jitter_buffer = JitterBuffer(capacity=512, is_video=True)",
+    ):
+        if needle not in receiver_init:
+            problems.append(f"RTCRtpReceiver.__init__ no longer sets {needle!r}")
+    for needle in (
+        "packet._data = depayload(codec, packet.payload)",
+        "pli_flag, encoded_frame = self.__jitter_buffer.add(packet)",
+    ):
+        if needle not in handle:
+            problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer has {needle!r}")
+    buffer_init = inspect.getsource(jitterbuffer.JitterBuffer.__init__)
+    for attr in ("_capacity", "_origin", "_packets", "_prefetch", "_is_video"):
+        if f"self.{attr}" not in buffer_init:
+            problems.append(f"JitterBuffer no longer keeps self.{attr}")
+    if jitterbuffer.MAX_MISORDER != MAX_MISORDER:
+        problems.append(f"JitterBuffer's MAX_MISORDER is now {jitterbuffer.MAX_MISORDER}")
+    return problems
+
+
+def _install_frame_buffer(receiver: RTCRtpReceiver) -> None:
+    """Swap the receiver's jitter buffer for a FrameBuffer carrying on from its state (packets
+    may have arrived already). Idempotent."""
+    current = getattr(receiver, _JITTER_ATTR)
+    if isinstance(current, FrameBuffer):
+        return
+    if type(current) is not jitterbuffer.JitterBuffer:
+        raise AiortcInternalsChanged(f"receiver jitter buffer is a {type(current)!r}")
+    setattr(
+        receiver,
+        _JITTER_ATTR,
+        FrameBuffer.taking_over(
+            current._capacity,
+            current._prefetch,
+            current._is_video,
+            current._origin,
+            current._packets,
+        ),
+    )
 
 
 class _TapQueue(queue.Queue[Any]):
@@ -206,8 +257,10 @@ class _TapQueue(queue.Queue[Any]):
 
 def tap_receiver(receiver: RTCRtpReceiver, on_frame: OnFrame) -> None:
     """Route the receiver's encoded frames to ``on_frame`` (on the event loop) instead of
-    decoding them. Idempotent: a second call replaces the callback."""
+    decoding them, reassembled by a FrameBuffer. Idempotent: a second call replaces the
+    callback."""
     check_aiortc_internals()
+    _install_frame_buffer(receiver)
     current = getattr(receiver, _QUEUE_ATTR)
     if isinstance(current, _TapQueue):
         current.on_frame = on_frame

@@ -8,6 +8,7 @@ import queue
 import threading
 
 import aiortc
+import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_capabilities
@@ -17,6 +18,8 @@ from aiortc.rtcrtpreceiver import decoder_worker
 
 from kuaichu.media import aiortc_tap
 from kuaichu.media.aiortc_tap import EncodedFrame, check_aiortc_internals, tap_receiver
+from kuaichu.media.jitter import FrameBuffer
+from sim.client import PatternVideoTrack
 
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
 
@@ -211,3 +214,70 @@ async def test_receiver_feedback_is_counted() -> None:
     assert aiortc_tap.inbound_counts(receiver) == aiortc_tap.InboundCounts(0, 0)
     assert aiortc_tap.remote_media_ssrcs(receiver) == []
     await pc.close()
+
+
+# ---- jitter buffer ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["audio", "video"])
+async def test_tap_installs_frame_buffer_carrying_on_from_aiortcs(kind: str) -> None:
+    from aiortc.rtp import RtpPacket
+
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver(kind, direction="recvonly").receiver
+    theirs = receiver._RTCRtpReceiver__jitter_buffer
+    held = RtpPacket(sequence_number=7, timestamp=0)
+    held._data = b"a"  # type: ignore[attr-defined]
+    theirs.add(held)  # a packet arrived before the tap
+    tap_receiver(receiver, lambda f: None)
+    ours = receiver._RTCRtpReceiver__jitter_buffer
+    assert isinstance(ours, FrameBuffer)
+    assert (ours.capacity, ours._prefetch, ours._is_video) == (
+        theirs.capacity,
+        theirs._prefetch,
+        theirs._is_video,
+    )
+    assert ours._origin == 7 and ours._packets == theirs._packets
+    tap_receiver(receiver, lambda f: None)
+    assert receiver._RTCRtpReceiver__jitter_buffer is ours
+    await pc.close()
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_tapped_receiver_hands_over_whole_decodable_pictures(codec: str) -> None:
+    """Real peers over loopback: every frame the FrameBuffer hands over decodes to a picture."""
+    sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
+    transceiver = receiver_pc.addTransceiver("video", direction="recvonly")
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name in (codec, "rtx")]
+    )
+    got: list[EncodedFrame] = []
+    enough = asyncio.Event()
+
+    def on_frame(frame: EncodedFrame) -> None:
+        got.append(frame)
+        if len(got) >= 40:
+            enough.set()
+
+    tap_receiver(transceiver.receiver, on_frame)
+    track = PatternVideoTrack(640, 480)
+    try:
+        await receiver_pc.setLocalDescription(await receiver_pc.createOffer())
+        await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+        sender_pc.addTrack(track)
+        await sender_pc.setLocalDescription(await sender_pc.createAnswer())
+        await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+        await asyncio.wait_for(enough.wait(), 30)
+    finally:
+        track.stop()
+        await sender_pc.close()
+        await receiver_pc.close()
+    decoder = av.CodecContext.create(codec.lower(), "r")
+    pictures = []
+    for frame in got:
+        assert frame.codec == codec
+        pictures += decoder.decode(av.Packet(frame.data))
+    assert len(pictures) >= len(got) - 2  # a decoder may hold the last frames back
+    assert {(p.width, p.height) for p in pictures} == {(640, 480)}
+    stamps = [f.timestamp for f in got]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # one piece a picture
