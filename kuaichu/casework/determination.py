@@ -31,7 +31,8 @@ from ..cases.states import (
 from ..errors import Conflict, InvalidMessage, KuaichuError
 from ..evidence.files import write_new
 from ..notify import OutboxMessage, Template, format_deadline, mask_phone
-from ..storage.casefiles import CaseStore, Determination
+from ..storage.casefiles import CaseStore
+from ..storage.documents import Determination
 from .context import CaseContext, written_reason
 from .form import require_complete
 from .ports import DocumentRenderer, EvidenceLedger, LiabilityListener

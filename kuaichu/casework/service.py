@@ -15,8 +15,9 @@ from ..cases.eligibility import AccidentCause
 from ..cases.states import AuditEntry
 from ..errors import Forbidden, NotFound
 from ..notify import Doorbell, Outbox, OutboxMessage, Template
-from ..storage.casefiles import CaseStore, Determination, StoredForm
+from ..storage.casefiles import CaseStore, StoredForm
 from ..storage.db import Database
+from ..storage.documents import Determination
 from ..storage.links import LinkStore
 from ..storage.rows import CaseRow, RecordingRow
 from ..verification import Registry

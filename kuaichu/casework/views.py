@@ -23,7 +23,7 @@ from ..cases.states import (
 )
 from ..errors import NotFound
 from ..notify import Outbox
-from ..storage.casefiles import Determination
+from ..storage.documents import Determination
 from ..verification import Item
 from .context import HAS_DOCUMENT, CaseContext
 from .merge import removable

@@ -35,7 +35,8 @@ from ..casework.context import Access, CaseContext, written_reason
 from ..errors import Conflict, Forbidden, InvalidMessage, NotFound
 from ..evidence.ledger import Ledger, LedgerEntry
 from ..notify import Template
-from ..storage.casefiles import CaseStore, Determination
+from ..storage.casefiles import CaseStore
+from ..storage.documents import Determination
 from ..storage.numbers import stored_int
 from . import views
 from .claims import ClaimActor, ClaimStatus, check_move, parse_update

@@ -15,7 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import Conflict
-from ..storage.casefiles import Determination, insert_document_version
+from ..storage.documents import Determination, insert_document_version
 from ..storage.tables import agreement_documents, claims, complaints
 from .claims import ClaimStatus, ClaimUpdate
 

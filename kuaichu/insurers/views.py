@@ -10,7 +10,7 @@ from ..cases.form import VEHICLE_TYPES, CaseForm, mask_id_number
 from ..evidence.kinds import ledger_text
 from ..evidence.ledger import LedgerEntry
 from ..notify import mask_phone
-from ..storage.casefiles import Determination
+from ..storage.documents import Determination
 from .claims import yuan
 from .store import Claim, Complaint
 

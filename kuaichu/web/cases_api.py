@@ -18,7 +18,7 @@ from ..appkeys import casework_key
 from ..cases.form import missing_for_information
 from ..cases.ids import CASE_ID_RE
 from ..errors import InvalidMessage, NotFound
-from ..storage.casefiles import Determination
+from ..storage.documents import Determination
 from ..storage.numbers import stored_int
 from .common import case_id_of, json_body, json_response, party_of
 from .headers import FRAMED_BY_OWN_PAGES

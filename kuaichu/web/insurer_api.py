@@ -22,7 +22,7 @@ from ..accounts.model import Officer
 from ..appkeys import casework_key, fraud_key, insurer_desk_key
 from ..casework.context import Access
 from ..errors import InvalidMessage, NotFound
-from ..storage.casefiles import Determination
+from ..storage.documents import Determination
 from .cases_api import document_response
 from .common import case_id_of, json_body, json_response
 
