@@ -1,17 +1,20 @@
 """The case form's errors in real Chromium: two wrong fields are both shown at once, by the
 server's machine-readable codes, and the autosave still keeps every valid field (a reload
-shows them). A closed case's form cannot be edited."""
+shows them), also what was typed while the refused save was on its way. A closed case's form
+cannot be edited."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from sim.client import SimDriver, SimOfficer
 from tests.browser.test_console import DESKTOP, log_in
 from tests.support.axe import check_accessible
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -41,11 +44,24 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await log_in(page, server, server.officer_username, server.officer_password, "/cases")
         await page.goto(f"{server.url}/cases/{case_id}")
         await expect(page.locator("#cp-case-id")).to_have_text(case_id)
+        # The first save is held on its way (a slow network) while the officer types on.
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_first_save(route: Route) -> None:
+            if route.request.method == "PUT" and not held.is_set():
+                held.set()
+                await release.wait()
+            await route.continue_()
+
+        await page.route("**/api/cases/*/form", hold_first_save)
         await page.fill("#cp-A-name", "张三")
         await page.fill("#cp-A-phone", "12345")  # not a mobile number
         await page.fill("#cp-A-licence_no", "230103199001011234")  # wrong check character
+        await page.locator("#cp-A-licence_no").blur()
+        await asyncio.wait_for(held.wait(), 15)
         await page.fill("#cp-address", "红军街15号")
         await page.locator("#cp-address").blur()
+        release.set()
 
         phone = page.locator("label:has(#cp-A-phone) .cp-field-error")
         licence = page.locator("label:has(#cp-A-licence_no) .cp-field-error")
@@ -55,7 +71,13 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await expect(page.locator("[aria-invalid=true]")).to_have_count(2)
         await check_accessible(page, "the case page with two field errors")
 
-        # The valid fields were saved meanwhile: a reload shows them, the wrong ones empty.
+        # The valid fields were saved meanwhile, the address typed during the refused save
+        # too: a reload shows them, the wrong ones empty.
+        async def address_saved() -> bool:
+            _, view = await officer.api("GET", f"/api/cases/{case_id}")
+            return bool(view["form"]["address"] == "红军街15号")
+
+        await eventually(address_saved, 15, "the address typed during the save was never saved")
         await page.reload()
         await expect(page.locator("#cp-A-name")).to_have_value("张三")
         await expect(page.locator("#cp-address")).to_have_value("红军街15号")

@@ -79,8 +79,10 @@ export class ApiError extends Error {
 
 // fetch() for the JSON API: the session cookie goes along, a body goes as JSON (which is also
 // what the server's CSRF guard asks for). Resolves to the answer's JSON; rejects with ApiError.
-export async function apiFetch(method, path, body) {
-  const init = { method, cache: "no-store", credentials: "same-origin", headers: {} };
+// ``keepalive``: the request goes on when the page is left meanwhile (a save typed just before a
+// reload must not be lost); the browser allows 64 KiB of such bodies in flight.
+export async function apiFetch(method, path, body, { keepalive = false } = {}) {
+  const init = { method, cache: "no-store", credentials: "same-origin", headers: {}, keepalive };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

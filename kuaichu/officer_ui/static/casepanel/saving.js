@@ -72,10 +72,12 @@ export class SavingPart {
     this.setSaveState("saving", this.t.cp_saving);
     let saved;
     try {
-      saved = await apiFetch("PUT", `/api/cases/${encodeURIComponent(caseId)}/form`, body);
+      saved = await apiFetch("PUT", `/api/cases/${encodeURIComponent(caseId)}/form`, body, {
+        keepalive: true,
+      });
     } catch (err) {
       if (caseId !== this.caseId) return false;
-      this.saveFailed(err);
+      this.saveFailed(err, seq);
       return false;
     }
     if (caseId !== this.caseId) return true;
@@ -94,7 +96,8 @@ export class SavingPart {
     return true;
   }
 
-  saveFailed(err) {
+  // ``seq``: the edit count the failed save was made from.
+  saveFailed(err, seq = this.editSeq) {
     const t = this.t;
     if (err.status === 409 && err.detail.reason === "case_closed") {
       // Closed meanwhile (cancelled, archived): the form is read-only from now on.
@@ -114,11 +117,13 @@ export class SavingPart {
       // The valid fields were saved: the new revision is ours; what was refused stays as
       // typed for the officer to correct, every mistake shown at once.
       this.revision = err.detail.revision;
-      this.dirty = false;
       this.errors = {};
       this.fieldErrorList(errors);
       this.setSaveState("failed", fmt(t.cp_save_partial, { n: errors.length }));
       if (this.view) this.renderMissing(err.detail.missing, this.view.blockers);
+      // What was typed while this save was on its way is not in it: save it too.
+      this.dirty = seq !== this.editSeq;
+      if (this.dirty) this.scheduleSave(SAVE_TYPING_MS);
       return;
     }
     const field = err.detail && err.detail.field;
