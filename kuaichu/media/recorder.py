@@ -100,14 +100,18 @@ class StreamClock:
             self._anchor(rtp_ts, wall, source)
             pts = wall
         if self._last is not None and pts <= self._last:
-            pts = self._last + 1
+            # A millisecond on: the Matroska file counts in milliseconds, and MP4 refuses
+            # two frames of a stream at the same time.
+            pts = self._last + max(1, self.clock_rate // 1000)
         self._last = pts
         return pts
 
     def _anchor(self, rtp_ts: int, wall: int, source: object) -> None:
         self._source = source
         self._anchor_rtp = rtp_ts
-        self._anchor_pts = wall if self._last is None else max(wall, self._last + 1)
+        self._anchor_pts = (
+            wall if self._last is None else max(wall, self._last + max(1, self.clock_rate // 1000))
+        )
 
 
 @dataclass(slots=True)

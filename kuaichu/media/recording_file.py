@@ -35,10 +35,22 @@ def remux(src: Path, dst: Path, fmt: str, options: dict[str, str]) -> None:
                 title = s.metadata.get("title")
                 if title:
                     mapping[s.index].metadata["title"] = title
+            # MP4 refuses a stream whose decoding times do not strictly increase; a Matroska
+            # file counts in milliseconds, so two frames less than 1 ms apart (a stream
+            # re-anchored after a rejoin or a stall) share one. Such a frame is moved one
+            # tick later: a millisecond, where dropping it would break the decoding after it.
+            last_dts: dict[int, int] = {}
             for packet in inp.demux(*streams):
                 if packet.dts is None:
                     continue
-                packet.stream = mapping[packet.stream.index]
+                index = packet.stream.index
+                previous = last_dts.get(index)
+                if previous is not None and packet.dts <= previous:
+                    packet.dts = previous + 1
+                    if packet.pts is not None and packet.pts < packet.dts:
+                        packet.pts = packet.dts
+                last_dts[index] = packet.dts
+                packet.stream = mapping[index]
                 out.mux(packet)
         finally:
             out.close()

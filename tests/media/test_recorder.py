@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from kuaichu.media.recorder import CallRecorder, StreamClock
+from kuaichu.media.recording_file import finalize_live
 
 # Feeds a CallRecorder in real time with H.264 (keyframe every 30) and Opus, as the bridge
 # does, printing how far it got; the test kills it with SIGKILL.
@@ -169,7 +170,32 @@ def test_stream_clock_is_arrival_anchored_and_monotonic() -> None:
     assert clock.pts(3000, 102.05, origin, "a") == 183000
     # a new source (driver rejoined) restarts RTP at 0: re-anchored on the wall clock
     assert clock.pts(0, 110.0, origin, "b") == 900000
-    # a timestamp going backwards never yields a non-increasing pts
-    assert clock.pts(0, 110.01, origin, "b") == 900001
+    # a timestamp going backwards never yields a non-increasing pts, and the next one is a
+    # millisecond on (the live Matroska file counts in milliseconds)
+    assert clock.pts(0, 110.01, origin, "b") == 900090
     # an RTP jump far from the wall clock re-anchors instead of leaping ahead
     assert clock.pts(90000 * 60, 110.1, origin, "b") == 909000
+
+
+def test_frames_less_than_a_millisecond_apart_still_make_an_mp4(tmp_path: Path) -> None:
+    # A live file with two frames in one millisecond (written before the clock kept them a
+    # millisecond apart, or re-anchored in a stall): MP4 refuses equal decoding times, so the
+    # finished recording used to stay the live Matroska. Every frame reaches the MP4.
+    live = tmp_path / "c1.live.mkv"
+    packets = _h264_packets(10)
+    out = av.open(str(live), "w", format="matroska")
+    stream = out.add_stream("h264")
+    stream.width, stream.height = 160, 120
+    stream.time_base = fractions.Fraction(1, 90000)
+    for data, pts in zip(packets, [0, 3000, 3001, 3002, 9000, 12000, 15000, 18000, 21000, 24000]):
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts
+        packet.time_base = fractions.Fraction(1, 90000)
+        packet.stream = stream
+        out.mux(packet)
+    out.close()
+    final, remuxed = finalize_live(live, "c1")
+    assert remuxed and final.suffix == ".mp4"
+    with av.open(str(final)) as inp:
+        frames = list(inp.decode(video=0))
+    assert len(frames) == 10
