@@ -187,7 +187,8 @@ def test_frames_less_than_a_millisecond_apart_still_make_an_mp4(tmp_path: Path) 
     stream = out.add_stream("h264")
     stream.width, stream.height = 160, 120
     stream.time_base = fractions.Fraction(1, 90000)
-    for data, pts in zip(packets, [0, 3000, 3001, 3002, 9000, 12000, 15000, 18000, 21000, 24000]):
+    times = [0, 3000, 3001, 3002, 9000, 12000, 15000, 18000, 21000, 24000]
+    for data, pts in zip(packets, times, strict=True):
         packet = av.Packet(data)
         packet.pts = packet.dts = pts
         packet.time_base = fractions.Fraction(1, 90000)
