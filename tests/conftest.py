@@ -87,6 +87,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item._id = coerce_node_id(f"{item.nodeid}@{_GROUP}")  # type: ignore[attr-defined]
 
 
+_HUB = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The TURN tests' hub namespace, made once by the process that starts the workers (before
+    # any browser runs; see tests/support/netns.py for why the host's own interfaces must not
+    # change while pages load).
+    if not hasattr(config, "workerinput"):
+        from tests.support.netns import make_hub
+
+        name = make_hub()
+        if name is not None:
+            config.stash[_HUB] = name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    name = config.stash.get(_HUB, None)
+    if name is not None:
+        from tests.support.netns import remove_hub
+
+        remove_hub(name)
+
+
 def _fail_on(servers: list[InProcessServer] | list[LiveServer]) -> None:
     problems = [p for server in servers for p in server.problems()]
     if problems:

@@ -22,6 +22,15 @@ process) and :func:`tcp_to_unix` (in the process inside the driver namespace) ca
 connections to the server over a Unix socket, which network namespaces do not separate. A
 process inside the namespace is started with ``TurnNetwork.exec_args() + [argv...]``.
 
+The host's side of the relay link is not in the host's own namespace but in a *hub* namespace
+made once for the whole test run (:func:`make_hub`, before any browser starts), with one link
+and one route (10.64.0.0/10) to the host. An address added to or removed from the host's own
+interfaces is a network change to every Chromium running on the host: it aborts their
+requests in flight (``net::ERR_NETWORK_CHANGED``), and the other test workers' pages broke
+while a TURN test built or removed its network. Links between namespaces that are not the
+host's are invisible to it. Without a hub (a single test run outside pytest's set-up), the
+relay link ends in the host's namespace as before.
+
 Everything made is removed when the context exits, also on failure (and at interpreter exit
 as a last resort). Needs root (CAP_NET_ADMIN), ``ip`` (iproute2), ``nft`` (nftables) and
 ``turnserver`` (coturn); without them the fixture fails, naming what is missing.
@@ -39,6 +48,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,8 +92,64 @@ def _delete_namespaces(names: Iterable[str]) -> None:
 atexit.register(lambda: _delete_namespaces(_live))
 
 
+HUB_ENV = "KUAICHU_TEST_NETHUB"  # "<namespace>": the hub made by make_hub()
+HUB_ROUTE = "10.64.0.0/10"  # every test network's subnet, through the hub
+
+
+def hub() -> str | None:
+    """The hub namespace made for this test run, if any."""
+    return os.environ.get(HUB_ENV) or None
+
+
+def make_hub() -> str | None:
+    """Make the hub namespace (see the module docstring) and export its name to the test
+    processes started after this (pytest's workers). None when this machine cannot (no root
+    or no ``ip``: the tests that need namespaces fail then, saying why) or the route is taken."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return None
+    name = f"kchub{os.getpid() % 100000}"
+    used = _used_subnets()
+    free = [b for b in range(256) if (63, b) not in used]
+    if not free:
+        return None
+    prefix = f"10.63.{random.choice(free)}"
+    up, down = f"khu{os.getpid() % 100000}", "hubup"
+    try:
+        _run("ip", "netns", "add", name)
+        _live.add(name)
+        _run("ip", "-n", name, "link", "set", "lo", "up")
+        _run("ip", "link", "add", up, "type", "veth", "peer", "name", down, "netns", name)
+        # No IPv6 on the host's end: its link-local address would come a second or two later
+        # (after duplicate address detection), a network change to a browser started by then.
+        _run("sysctl", "-qw", f"net.ipv6.conf.{up}.disable_ipv6=1")
+        _run("ip", "addr", "add", f"{prefix}.1/30", "dev", up)
+        _run("ip", "-n", name, "addr", "add", f"{prefix}.2/30", "dev", down)
+        _run("ip", "link", "set", up, "up")
+        _run("ip", "-n", name, "link", "set", down, "up")
+        _run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        _run("ip", "-n", name, "route", "add", "default", "via", f"{prefix}.1")
+        _run("ip", "route", "add", HUB_ROUTE, "via", f"{prefix}.2", "dev", up)
+    except RuntimeError as exc:
+        remove_hub(name)
+        print(f"tests/support/netns.py: no hub namespace ({exc})", file=sys.stderr)
+        return None
+    os.environ[HUB_ENV] = name
+    return name
+
+
+def remove_hub(name: str) -> None:
+    _delete_namespaces([name])
+    _run("ip", "link", "del", f"khu{os.getpid() % 100000}", check=False)
+    if os.environ.get(HUB_ENV) == name:
+        del os.environ[HUB_ENV]
+
+
 def _used_subnets() -> set[tuple[int, int]]:
     out = _run("ip", "-4", "-o", "addr", "show").stdout + _run("ip", "-4", "route").stdout
+    center = hub()
+    if center is not None:
+        out += _run("ip", "-n", center, "-4", "-o", "addr", "show").stdout
+        out += _run("ip", "-n", center, "-4", "route").stdout
     used = set()
     for word in out.split():
         parts = word.split("/")[0].split(".")
@@ -107,9 +173,7 @@ class TurnNetwork:
 
     def turn_urls(self, *transports: str) -> str:
         """``--ice-servers`` for this coturn: one turn: URL per transport (udp, tcp)."""
-        return ",".join(
-            f"turn:{self.turn_host}:{self.turn_port}?transport={t}" for t in transports
-        )
+        return ",".join(f"turn:{self.turn_host}:{self.turn_port}?transport={t}" for t in transports)
 
     def exec_args(self, ns: str | None = None) -> list[str]:
         """The prefix that runs a command inside the driver namespace (or ``ns``)."""
@@ -248,23 +312,27 @@ def _build(net: TurnNetwork, tag: str) -> None:
          "peer", "name", r_if + "a", "netns", net.relay_ns)  # fmt: skip
     _run("ip", "-n", net.driver_ns, "addr", "add", f"{prefix}.2/30", "dev", d_if)
     _run("ip", "-n", net.relay_ns, "addr", "add", f"{prefix}.1/30", "dev", r_if + "a")
-    # relay <-> host
-    _run("ip", "link", "add", h_if, "type", "veth", "peer", "name", r_if + "b",
+    # relay <-> host: through the hub when there is one (nothing changes in the host's own
+    # namespace), else directly
+    center = hub()
+    on_host = [] if center is None else ["-n", center]
+    _run("ip", *on_host, "link", "add", h_if, "type", "veth", "peer", "name", r_if + "b",
          "netns", net.relay_ns)  # fmt: skip
     _run("ip", "-n", net.relay_ns, "addr", "add", f"{prefix}.6/30", "dev", r_if + "b")
-    _run("ip", "addr", "add", f"{prefix}.5/30", "dev", h_if)
+    _run("ip", *on_host, "addr", "add", f"{prefix}.5/30", "dev", h_if)
     for ns, dev in ((net.driver_ns, d_if), (net.relay_ns, r_if + "a"), (net.relay_ns, r_if + "b")):
         _run("ip", "-n", ns, "link", "set", dev, "up")
-    _run("ip", "link", "set", h_if, "up")
+    _run("ip", *on_host, "link", "set", h_if, "up")
     _run("ip", "netns", "exec", net.relay_ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
     _run("ip", "-n", net.relay_ns, "route", "add", "default", "via", f"{prefix}.5")
-    _run("ip", "route", "add", f"{prefix}.1/32", "via", f"{prefix}.6", "dev", h_if)
+    _run("ip", *on_host, "route", "add", f"{prefix}.1/32", "via", f"{prefix}.6", "dev", h_if)
 
 
 def _tear_down(net: TurnNetwork, tag: str) -> None:
     _delete_namespaces([net.driver_ns, net.relay_ns])
     # Its peer went with the relay namespace, but the kernel frees that lazily.
-    _run("ip", "link", "del", f"kh{tag}", check=False)
+    center = hub()
+    _run("ip", *([] if center is None else ["-n", center]), "link", "del", f"kh{tag}", check=False)
 
 
 def _new_network(workdir: Path) -> tuple[TurnNetwork, str]:
