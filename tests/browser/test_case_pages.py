@@ -759,7 +759,9 @@ async def test_agreement_confirmed_on_the_phones_and_approved_by_the_officer(
         await expect(desk.locator("#cp-btn-agree-approve")).to_be_visible(timeout=15000)
         await expect(desk.locator("#cp-agreement")).to_contain_text("已确认：A、B")
         await desk.click("#cp-btn-agree-approve")
-        await expect(desk.locator("#cp-status")).to_have_text("已办结")
+        # The approval renders the agreement's PDF (the first one imports fpdf): seconds on a
+        # loaded machine.
+        await expect(desk.locator("#cp-status")).to_have_text("已办结", timeout=20000)
         await phone_a.reload()
         await expect(phone_a.locator("#pg-agree-state")).to_have_text("民警已认可，协商生效。")
         await expect(phone_a.locator("#pg-agree-withdraw")).to_be_hidden()
