@@ -214,7 +214,9 @@ async def loop_lag(server: Any, window: float) -> dict[str, Any]:
     status, body = await supervisor.api("GET", f"/api/metrics?window={int(window)}")
     if status != 200:
         raise RuntimeError(f"/api/metrics answered {status}: {body}")
-    return dict(body["loop_lag"])
+    lag = dict(body["loop_lag"])
+    lag["gc"] = body["gc"]  # the collector's pauses over the same window, per generation
+    return lag
 
 
 async def media_totals(server: Any) -> dict[str, Any]:
@@ -421,7 +423,9 @@ def main() -> None:
                 f"harness's {result['udp_drops_harness']}; "
                 f"all UDP receive errors {result['udp_in_errors']}), "
                 f"server loop lag p50 {lag['p50_ms']:.1f} ms "
-                f"p99 {lag['p99_ms']:.1f} ms max {lag['max_ms']:.1f} ms"
+                f"p99 {lag['p99_ms']:.1f} ms max {lag['max_ms']:.1f} ms, "
+                f"collector pauses per generation {lag['gc']['collections']} "
+                f"(longest {lag['gc']['max_ms']} ms, total {lag['gc']['total_ms']} ms)"
                 + (
                     f" — {result['hangups_failed']} officer socket(s) lost before hang-up: "
                     "overloaded, do not trust this run"

@@ -33,6 +33,7 @@ from .appkeys import (
     center_key,
     db_key,
     fraud_key,
+    gc_pauses_key,
     ice_handouts_key,
     ice_key,
     insurer_desk_key,
@@ -73,7 +74,7 @@ from .fraud.rules import Policy as FraudPolicy
 from .fraud.service import FraudSignals
 from .insurers import InsurerEvents, InsurerScope, load_insurers
 from .insurers.service import InsurerConfig, InsurerDesk
-from .looplag import LoopLag
+from .looplag import GcPauses, LoopLag
 from .media import aioice_tap
 from .media.bandwidth import configured_limits
 from .media.call_media import CallMedia
@@ -604,6 +605,8 @@ class _Root:
         tasks = TaskOwner("app")
         loop_lag = app[loop_lag_key] = LoopLag()
         tasks.spawn(loop_lag.run(), "loop-lag")
+        gc_pauses = app[gc_pauses_key] = GcPauses()
+        gc_pauses.install()
         # issue 9: worker threads run below the loop's CPU priority (kuaichu/threadpriority.py).
         background = BackgroundThreads(self.settings.background_nice)
         tasks.spawn(background.run(), "thread-priority")
@@ -618,6 +621,7 @@ class _Root:
             # The warm-up runs in a thread that cannot be cancelled: let it finish first.
             await asyncio.wait({warm_up})
             await tasks.close()
+            gc_pauses.remove()
 
 
 def _server_ice(config: IceConfig) -> Callable[[], list[Any]]:

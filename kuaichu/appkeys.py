@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .fraud.service import FraudSignals
     from .insurers import InsurerDirectory, InsurerEvents
     from .insurers.service import InsurerDesk
-    from .looplag import LoopLag
+    from .looplag import GcPauses, LoopLag
     from .media.ice import HandoutLimit, IceConfig
     from .media.uplink import MediaMetrics
     from .photoreports.service import PhotoReports
@@ -48,6 +48,7 @@ call_capture_key: Final[web.AppKey[CallCapture]] = web.AppKey("call_capture")
 casework_key: Final[web.AppKey[CaseWork]] = web.AppKey("casework")
 captures_key: Final[web.AppKey[CaptureDesk]] = web.AppKey("captures")
 loop_lag_key: Final[web.AppKey[LoopLag]] = web.AppKey("loop_lag")
+gc_pauses_key: Final[web.AppKey[GcPauses]] = web.AppKey("gc_pauses")
 ice_key: Final[web.AppKey[IceConfig]] = web.AppKey("ice")
 # issue 13: the photo channel
 photo_reports_key: Final[web.AppKey[PhotoReports]] = web.AppKey("photo_reports")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
-from kuaichu.looplag import LoopLag
+from kuaichu.looplag import GcPauses, LoopLag
 
 
 def test_percentiles_over_a_window() -> None:
@@ -31,3 +32,25 @@ async def test_a_blocked_loop_is_measured() -> None:
     stats = lag.stats(window=5)
     assert stats.max_ms >= 150
     assert stats.p50_ms < 100
+
+
+def test_collections_are_timed_per_generation_while_installed() -> None:
+    pauses = GcPauses()
+    pauses.install()
+    try:
+        garbage = []
+        for _ in range(50_000):  # cycles, so the collector has work
+            a: list[object] = []
+            a.append(a)
+            garbage.append(a)
+        del garbage
+        gc.collect(2)
+    finally:
+        pauses.remove()
+    stats = pauses.stats(window=60)
+    assert stats.counts[2] >= 1
+    assert stats.max_ms[2] > 0
+    assert stats.as_dict()["collections"] == list(stats.counts)
+    # Removed: later collections are not counted.
+    gc.collect(2)
+    assert pauses.stats(window=60).counts[2] == stats.counts[2]

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..accounts.guards import require_supervisor
 from ..accounts.model import Officer
-from ..appkeys import loop_lag_key, media_metrics_key
+from ..appkeys import gc_pauses_key, loop_lag_key, media_metrics_key
 from ..errors import InvalidMessage
 from ..looplag import KEEP_SECONDS
 from .common import json_response
@@ -16,8 +16,9 @@ from .common import json_response
 
 @require_supervisor
 async def metrics(request: web.Request, _officer: Officer) -> web.Response:
-    """``?window=S`` (1–300 s, default 60): the event loop's lag p50/p99/max over it; the
-    media counters since start-up (totals, and each live call's)."""
+    """``?window=S`` (1–300 s, default 60): the event loop's lag p50/p99/max over it, and
+    the garbage collector's pauses per generation; the media counters since start-up
+    (totals, and each live call's)."""
     raw = request.query.get("window", "60")
     try:
         window = float(raw)
@@ -27,7 +28,11 @@ async def metrics(request: web.Request, _officer: Officer) -> web.Response:
         raise InvalidMessage("window must be a number of seconds from 1 to 300", field="window")
     stats = request.app[loop_lag_key].stats(window)
     return json_response(
-        {"loop_lag": stats.as_dict(), "media": request.app[media_metrics_key].snapshot()}
+        {
+            "loop_lag": stats.as_dict(),
+            "gc": request.app[gc_pauses_key].stats(window).as_dict(),
+            "media": request.app[media_metrics_key].snapshot(),
+        }
     )
 
 

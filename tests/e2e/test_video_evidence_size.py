@@ -56,6 +56,7 @@ async def test_low_resolution_plate_asks_the_phone_and_metrics_count_the_call(
         # The supervisor's metrics: this call's media, leg by leg.
         status, body = await supervisor.api("GET", "/api/metrics?window=10")
         assert status == 200, body
+        assert len(body["gc"]["collections"]) == 3  # the collector's pauses, per generation
         media = body["media"]
         assert media["calls_live"] == 1
         (call,) = media["calls"]
