@@ -363,3 +363,64 @@ def test_a_plate_cut_by_the_frames_edge_is_not_proposed_as_sure(reader: PlateRea
     moved = corners + np.array([200.0, 0.0])
     whole = _plate_in_frame(render_plate("粤B450LJ", "blue"), moved, (235, 235, 230))
     assert [(r.plate, r.sure) for r in reader.read(whole)][:1] == [("粤B450LJ", True)]
+
+
+def _two_row_plate(text: str) -> np.ndarray:
+    """A yellow two-row plate (GA 36's rear plate of a lorry or a bus, 440x220 mm at 1 px per
+    mm): the province and the letter above, 60 mm high and wide, the serial below, 110 mm
+    high; both rows drawn from the generator's one-row plate of the same text."""
+    one = render_plate(text, "yellow")
+    plate = np.empty((220, 440, 3), np.uint8)
+    plate[:] = one[5, 5]
+    head = cv2.resize(one[20:120, 10:123], (230, 62), interpolation=cv2.INTER_AREA)
+    serial = cv2.resize(one[20:120, 146:430], (410, 118), interpolation=cv2.INTER_AREA)
+    plate[12:74, 105:335] = head
+    plate[86:204, 15:425] = serial
+    return plate
+
+
+@pytest.mark.parametrize(("text", "corners"), [
+    ("粤AB2893", [(520, 380), (740, 380), (740, 490), (520, 490)]),
+    # Seen from below and a little to the side, as a car's camera sees the bus ahead.
+    ("豫UK9331", [(420, 300), (680, 318), (676, 440), (416, 446)]),
+])  # fmt: skip
+def test_a_two_row_plate_of_a_lorry_or_bus_is_read_as_one_plate(
+    reader: PlateReader, text: str, corners: list[tuple[int, int]]
+) -> None:
+    """Lorries and buses carry a two-row yellow plate at the rear: the province and letter
+    above the serial. Read as one plate, the rows in order."""
+    quad = np.array(corners, np.float64)
+    frame = _plate_in_frame(_two_row_plate(text), quad, (225, 225, 220))
+    readings = reader.read(frame)
+    assert [(r.plate, r.colour, r.sure) for r in readings][:1] == [(text, "yellow", True)]
+    assert box_covers(readings[0].box, quad)
+
+
+def test_a_plate_whose_province_breaks_its_background_is_read_whole(
+    reader: PlateReader,
+) -> None:
+    """A dense province (湘, 鄂) in a close plate's bold face leaves little blue at the plate's
+    left end, and the blue blob the colour stage finds starts at the authority letter: the
+    plate is still read whole, province included, without the detector (the patrol's read)."""
+    plate = render_plate("湘AT3597", "blue")
+    # The left end grey with grime (its blue no longer plate blue), the province white on it.
+    plate[:, :66] = cv2.cvtColor(cv2.cvtColor(plate[:, :66], cv2.COLOR_RGB2GRAY),
+                                 cv2.COLOR_GRAY2RGB)  # fmt: skip
+    corners = np.array([(460, 380), (790, 380), (790, 485), (460, 485)], np.float64)
+    frame = _plate_in_frame(plate, corners, (235, 235, 230))
+    assert [(r.plate, r.sure) for r in reader.read(frame, quick=True)][:1] == [("湘AT3597", True)]
+
+
+def test_a_plate_reads_the_same_whatever_else_is_in_the_frame(reader: PlateReader) -> None:
+    """Two cars: the blue plate's reading (and its confidence) is the same with the green
+    plate beside it as alone, and both are read."""
+    blue = np.array([(200, 400), (530, 400), (530, 505), (200, 505)], np.float64)
+    green = np.array([(760, 380), (1120, 380), (1120, 485), (760, 485)], np.float64)
+    alone = _plate_in_frame(render_plate("鲁B6Z219", "blue"), blue, (235, 235, 230))
+    other = _plate_in_frame(render_plate("粤BD12345", "green"), green, (235, 235, 230))
+    both = alone.copy()
+    both[:, 640:] = other[:, 640:]
+    first = {r.plate: r.confidence for r in reader.read(alone)}
+    second = {r.plate: r.confidence for r in reader.read(both)}
+    assert set(second) == {"鲁B6Z219", "粤BD12345"}
+    assert second["鲁B6Z219"] == first["鲁B6Z219"]

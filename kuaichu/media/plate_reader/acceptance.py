@@ -157,6 +157,11 @@ def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
     return out
 
 
+def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """The boxes are mostly one plate: more than half the smaller one lies in the other."""
+    return _overlap(a, b) > 0.5
+
+
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b

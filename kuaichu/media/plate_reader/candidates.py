@@ -29,6 +29,8 @@ _MAX_ASPECT: Final = 6.5
 # the side, if it fills its own four corners (at least _MIN_QUAD_FILL of them).
 _MIN_SHEARED_FILL: Final = 0.35
 _MIN_QUAD_FILL: Final = 0.85
+# A two-row plate is 2:1; seen from above or the side 1.3-2.6. Only yellow ones exist.
+_TWO_ROW_ASPECT: Final = (1.3, 2.6)
 MIN_PLATE_HEIGHT: Final = 11.0  # px in the frame: below that no character is legible
 
 
@@ -37,6 +39,9 @@ class Candidate:
     quad: npt.NDArray[np.float32]  # 4x2 corners, clockwise from top-left, frame coordinates
     hint: str | None  # the background colour that found it, if any
     source: str  # "colour" | "edges" | "det" | "extended"
+    # 2: a two-row plate (GA 36's rear plate of a lorry or a bus: yellow, 440x220 mm, the
+    # province and letter above the serial), read as one line (``grid.prepare``).
+    rows: int = 1
 
 
 # OpenCV hue is 0..180. Ranges are generous: dusk light and cheap sensors shift them.
@@ -52,38 +57,60 @@ def colour_candidates(bgr: U8) -> list[Candidate]:
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
     found: list[tuple[float, Candidate]] = []
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    width = bgr.shape[1]
     for colour, (low, high) in _HUES.items():
         mask = cv2.inRange(hsv, low, high)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         for contour in contours:
-            area = cv2.contourArea(contour)
-            if area < 250:
-                continue
-            _, (rw, rh), _ = cv2.minAreaRect(contour)
-            long, short = max(rw, rh), min(rw, rh)
-            if short < MIN_PLATE_HEIGHT * 0.8 or long > bgr.shape[1] * 0.8:
-                continue
-            aspect = long / short
-            # A green plate's mask is its lower two thirds, ragged along the characters.
-            pale_top = colour == "green"
-            if not _MIN_ASPECT <= aspect <= _MAX_ASPECT * (1.4 if pale_top else 1.0):
-                continue
-            fill = area / (rw * rh)
-            if pale_top:
-                quad = _green_quad(contour) if fill >= 0.4 else None
-            elif fill >= 0.55:
-                quad = _quad(contour)
-            elif fill >= _MIN_SHEARED_FILL:
-                quad = _sheared_plate(contour, area)
-            else:
-                quad = None
-            if quad is None:
-                continue
-            found.append((area, Candidate(quad, colour, "colour")))
+            found += _blob_candidates(contour, colour, width)
     found.sort(key=lambda item: -item[0])
     return [c for _, c in found[:MAX_COLOUR_CANDIDATES]]
+
+
+def _blob_candidates(
+    contour: npt.NDArray[Any], colour: str, frame_width: int
+) -> list[tuple[float, Candidate]]:
+    """The plate candidates one blob of plate colour makes (none, one, or both readings of a
+    yellow 2:1 blob, as one row or as two), with the blob's area."""
+    area = cv2.contourArea(contour)
+    if area < 250:
+        return []
+    _, (rw, rh), angle = cv2.minAreaRect(contour)
+    long, short = max(rw, rh), min(rw, rh)
+    if short < MIN_PLATE_HEIGHT * 0.8 or long > frame_width * 0.8:
+        return []
+    out: list[tuple[float, Candidate]] = []
+    aspect = long / short
+    fill = area / (rw * rh)
+    along = angle if rw >= rh else angle + 90.0  # the long side's angle
+    if (
+        colour == "yellow"
+        and _TWO_ROW_ASPECT[0] <= aspect <= _TWO_ROW_ASPECT[1]
+        # Near 1:1 a standing blob passes the aspect: the plate's long side is the width.
+        and abs(((along + 90.0) % 180.0) - 90.0) <= 30.0
+        and fill >= 0.55
+        and short >= 2 * MIN_PLATE_HEIGHT
+    ):
+        two = _quad(contour)
+        if two is not None:
+            out.append((area, Candidate(two, colour, "colour", rows=2)))
+    # A green plate's mask is its lower two thirds, ragged along the characters.
+    pale_top = colour == "green"
+    if not _MIN_ASPECT <= aspect <= _MAX_ASPECT * (1.4 if pale_top else 1.0):
+        return out
+    if pale_top:
+        quad = _green_quad(contour) if fill >= 0.4 else None
+    elif fill >= 0.55:
+        quad = _quad(contour)
+    elif fill >= _MIN_SHEARED_FILL:
+        quad = _sheared_plate(contour, area)
+    else:
+        quad = None
+    if quad is not None:
+        out.append((area, Candidate(quad, colour, "colour")))
+    return out
 
 
 def _sheared_plate(contour: npt.NDArray[Any], area: float) -> npt.NDArray[np.float32] | None:

@@ -75,4 +75,4 @@ def widened(candidate: Candidate) -> Candidate:
     along = ((quad[1] - quad[0]) + (quad[2] - quad[3])) / 2
     grow = along * (WIDEN - 1) / 2
     wider = quad + np.array([-grow, grow, grow, -grow], np.float32)
-    return Candidate(wider.astype(np.float32), candidate.hint, candidate.source)
+    return Candidate(wider.astype(np.float32), candidate.hint, candidate.source, candidate.rows)

@@ -23,6 +23,8 @@ class Prepared:
     unrefined: npt.NDArray[np.float64]  # the same from the candidate's corners alone
     strip: U8
     plate_height: float  # px in the frame
+    # Characters of the free reading, when it was the serial alone (extended_candidate).
+    read_chars: int = 0
 
 
 # Where a candidate's four corners sit on the plate, in millimetres (GA 36: 440x140, green
@@ -94,7 +96,42 @@ def cut(
     return cv2.resize(warped, (out_w, out_h), interpolation=cv2.INTER_AREA)
 
 
+# A two-row plate (GA 36: 440x220 mm; the province and the authority letter, 60 mm high and
+# 80 wide, centred above the five-character serial, 110 mm high): each row cut to its own strip
+# (the recogniser reads characters of one height), side by side with a gap, so the grammar's
+# decoding reads "粤·A  B2893" as one plate. The rows' regions, with margins: x0, y0, x1, y1.
+TWO_ROW_HEIGHT_MM: Final = 220.0
+TWO_ROW_TOP: Final = (80.0, 6.0, 360.0, 82.0)
+TWO_ROW_BOTTOM: Final = (-STRIP_X_MARGIN, 80.0, 440.0 + STRIP_X_MARGIN, 212.0)
+# The upper row's characters are wider than high: squeezed to the recogniser's square script.
+_TOP_STRETCH: Final = 0.75
+_ROW_GAP_PX: Final = 12
+
+
+def _prepare_two_rows(bgr: U8, candidate: Candidate) -> Prepared:
+    mm = np.array([[0, 0], [440, 0], [440, TWO_ROW_HEIGHT_MM], [0, TWO_ROW_HEIGHT_MM]],
+                  np.float32)  # fmt: skip
+    to_frame = np.asarray(cv2.getPerspectiveTransform(mm, candidate.quad), np.float64)
+    parts: list[U8] = []
+    for region, stretch in ((TWO_ROW_TOP, _TOP_STRETCH), (TWO_ROW_BOTTOM, _STRIP_STRETCH)):
+        aspect = (region[2] - region[0]) / (region[3] - region[1])
+        width = int(np.clip(round(REC_HEIGHT * aspect * stretch), 48, 240))
+        parts.append(cut(bgr, to_frame, region, (width, REC_HEIGHT)))
+    # The gap in the plate's own colour (its median), not black: a dark bar reads as a stroke.
+    background = np.median(parts[1].reshape(-1, 3), axis=0).astype(np.uint8)
+    gap = np.broadcast_to(background, (REC_HEIGHT, _ROW_GAP_PX, 3))
+    strip: U8 = np.ascontiguousarray(np.concatenate([parts[0], gap, parts[1]], axis=1))
+    corners = np.array([[0, 80.0], [0, TWO_ROW_HEIGHT_MM - 20.0]], np.float32)
+    top, bottom = cv2.perspectiveTransform(corners[None], to_frame)[0]
+    # The serial's characters' height counts as the plate's (a one-row plate's are 90 of 140).
+    height = float(np.hypot(*(bottom - top))) * PLATE_HEIGHT_MM / 90.0 * 110.0 / 120.0
+    colour = plate_colour(strip, candidate.hint)
+    return Prepared(candidate, colour, to_frame, to_frame, strip, height)
+
+
 def prepare(bgr: U8, gray: U8, candidate: Candidate) -> Prepared:
+    if candidate.rows == 2:
+        return _prepare_two_rows(bgr, candidate)
     colour = candidate.hint or "blue"
     for _ in range(2):  # the detector's candidates learn their width from their colour
         width = plate_width(colour)
@@ -190,10 +227,13 @@ def refine(gray: U8, to_frame: npt.NDArray[np.float64], width: float) -> npt.NDA
 def extended_candidate(item: Prepared) -> Candidate:
     """The whole plate around a candidate that showed only the serial: its cells (x 151.5 to
     424.5 mm of a 440 mm plate, y 25 to 115 mm) are where the candidate's grid put the first
-    and last characters, so the plate's corners follow by proportion; refine corrects."""
+    and last characters, so the plate's corners follow by proportion; refine corrects. When
+    it showed the authority letter too (six characters of a 440 mm plate: the blob of a dark
+    province stops before it), only the province's cell is missing."""
     width = plate_width(item.colour)
     cells = CELLS[int(width)]
-    first, last = cells[2][0], cells[-1][0] + cells[-1][1]
+    start = min(2, max(1, len(cells) - item.read_chars))
+    first, last = cells[start][0], cells[-1][0] + cells[-1][1]
     mm = np.array([[0, 0], [width, 0], [width, PLATE_HEIGHT_MM], [0, PLATE_HEIGHT_MM]],
                   np.float32)  # fmt: skip
     # The candidate's grid spread the serial over the whole plate: the plate's true x maps to

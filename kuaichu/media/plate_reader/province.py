@@ -25,8 +25,18 @@ HEAD_VIEWS: Final = (  # (x1 mm, stretch, grid): the strip runs from x = -6 mm
 _PROVINCE_FLOOR: Final = 1e-3  # a view that saw nothing does not veto the others
 
 
+# A two-row plate's province: the upper row's left half, cut tight and loose.
+_TWO_ROW_HEADS: Final = ((90.0, 4.0, 235.0, 84.0), (70.0, 0.0, 250.0, 88.0))
+
+
 def head_strips(bgr: U8, item: Prepared) -> list[U8]:
     strips: list[U8] = []
+    if item.candidate.rows == 2:
+        for region in _TWO_ROW_HEADS:
+            aspect = (region[2] - region[0]) / (region[3] - region[1])
+            width = max(32, round(REC_HEIGHT * aspect * 0.75))
+            strips.append(cut(bgr, item.to_frame, region, (width, REC_HEIGHT)))
+        return strips
     for x1, stretch, grid in HEAD_VIEWS:
         region = (-STRIP_X_MARGIN, STRIP_Y[0], x1, STRIP_Y[1])
         aspect = (region[2] - region[0]) / (region[3] - region[1])

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from kuaichu.errors import MediaError
 
 from . import detector
-from .acceptance import PlateReading, accept, dedupe, hopeless, plate_found
+from .acceptance import PlateReading, accept, dedupe, hopeless, overlaps, plate_found
 from .arrays import U8
 from .candidates import Candidate, colour_candidates, covered, edge_candidates
 from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
@@ -32,6 +32,7 @@ MAX_SIDE: Final = 1920  # larger pictures are scaled down first
 
 
 MAX_EXTENDED: Final = 2
+MIN_FREE_CHARS: Final = 4
 
 
 class PlateReader:
@@ -81,10 +82,18 @@ class PlateReader:
             readings += self._read_candidates(models, bgr, gray, found, partial)
             stages.append("edges")
         if partial and not plate_found(readings):
-            tried = [r.box for r in readings]
+            # Not the boxes of the serials alone: those are what is to be extended.
+            tried = [r.box for r in readings if r.serial_confidence > 0.0]
             whole = [extended_candidate(p) for p in partial[:MAX_EXTENDED]]
             found = [c for c in whole if not covered(c, tried)]
-            readings += self._read_candidates(models, bgr, gray, found)
+            # A second look at the province of a plate already read: it replaces the first
+            # reading only if sure (two unsure guesses at a small province are a coin toss;
+            # the first one's alternatives stay).
+            readings += [
+                r
+                for r in self._read_candidates(models, bgr, gray, found)
+                if r.sure or not any(overlaps(r.box, o.box) for o in readings)
+            ]
             stages.append("extended")
         if not quick and not plate_found(readings):
             partial = []
@@ -159,11 +168,23 @@ class PlateReader:
         decoded: list[tuple[Prepared, Decoded]] = []
         for item, prob in zip(prepared, probs, strict=True):
             hinted = item.candidate.hint == item.colour
-            found = decode(models, prob, item.colour, hinted)
+            free = greedy(models, prob)
+            # The grammar's decoding (a Python loop per frame and template) only where it can
+            # succeed: a free reading of fewer than MIN_FREE_CHARS characters is more than
+            # MAX_DISAGREEMENT + 0.5 edits from any plate's six or seven after the province,
+            # which `hopeless` rejects (a lamp, paintwork, one letter of a badge).
+            found = (
+                decode(models, prob, item.colour, hinted)
+                if len(fold_free(free)) >= MIN_FREE_CHARS
+                else None
+            )
             if found is not None and not hopeless(found):
                 decoded.append((item, found))
             else:
-                if extend is not None and serial_only(greedy(models, prob)):
+                # (A two-row plate's strip already holds both rows: nothing to extend.)
+                one_row = item.candidate.rows == 1
+                if extend is not None and one_row and serial_only(free):
+                    item.read_chars = len(fold_free(free))
                     extend.append(item)
                 logger.debug(
                     "plate candidate (%s, %s, %.0f px high): free %r -> hopeless",
@@ -186,11 +207,16 @@ class PlateReader:
                 # authority letter): whatever the views made of the edge, offered as unsure.
                 seen = 0.0
             reading = accept(found, posterior, seen, item.colour, item.candidate.quad)
+            if item.candidate.rows == 2 and serial_only(found.free):
+                # Nothing read in the upper row: a one-row plate's blob of about 2:1 (a part
+                # of it, or seen from the side), whose "upper row" is paintwork.
+                reading = None
             if reading is not None and serial_only(found.free):
                 # Read as the serial alone: the candidate may be the right part of a longer
                 # plate (a new-energy one read as seven characters). Try the whole plate too.
                 reading = replace(reading, serial_confidence=0.0)
-                if extend is not None:
+                if extend is not None and item.candidate.rows == 1:
+                    item.read_chars = len(fold_free(found.free))
                     extend.append(item)
             logger.debug(
                 "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,6 +34,13 @@ _STROKE_LEVEL: Final = 0.2  # |Sobel x| / (4 x the band's 5-95 percentile range)
 _STROKE_MIN_CONTRAST: Final = 20.0
 
 
+# ... and the strokes run along the strip: a row of characters crosses at least this many of
+# its eighths. A lamp's rim, a panel's edge or one letter of a badge crosses few. Measured on
+# the real photos and 120 hard synthetic scenes: no strip that read as a plate crossed fewer
+# than 4 (1 % crossed 4); 28 % of those that read as at most two characters did.
+MIN_STROKE_EIGHTHS: Final = 4
+
+
 def has_strokes(strip: U8) -> bool:
     """The strip (BGR, REC_HEIGHT high) shows something like a row of characters."""
     gray = cv2.cvtColor(strip, cv2.COLOR_BGR2GRAY).astype(np.float32)
@@ -43,25 +49,30 @@ def has_strokes(strip: U8) -> bool:
     contrast = max(float(high - low), _STROKE_MIN_CONTRAST)
     edges = np.abs(cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3)) > _STROKE_LEVEL * 4 * contrast
     crossed = np.count_nonzero(edges, axis=0) >= 3
-    return float(crossed.mean()) >= MIN_STROKE_COLUMNS
+    if float(crossed.mean()) < MIN_STROKE_COLUMNS:
+        return False
+    eighths = sum(bool(part.any()) for part in np.array_split(crossed, 8))
+    return eighths >= MIN_STROKE_EIGHTHS
 
 
 def recognise(models: Models, strips: list[U8]) -> list[F32]:
-    """Per-frame class probabilities for each strip (one batched run)."""
-    if not strips:
-        return []
-    width = max(s.shape[1] for s in strips)
-    batch = np.zeros((len(strips), 3, REC_HEIGHT, width), np.float32)
+    """Per-frame class probabilities for each strip: one batched run per strip width.
+
+    Strips of one width only: the recogniser's attention spans the whole input, so padding a
+    strip to a wider one's width changes what it reads (and costs the padding's time): a
+    strip reads the same whatever else the frame held."""
+    result: list[F32 | None] = [None] * len(strips)
+    groups: dict[int, list[int]] = {}
     for i, s in enumerate(strips):
-        batch[i, :, :, : s.shape[1]] = (s.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
-    out = models.rec.run(None, {"x": batch})[0]
-    frames = out.shape[1]
-    result: list[F32] = []
-    for i, s in enumerate(strips):
-        # Frames past the strip's own width only saw padding.
-        used = min(frames, math.ceil(s.shape[1] * frames / width))
-        result.append(out[i, :used].astype(np.float32))
-    return result
+        groups.setdefault(s.shape[1], []).append(i)
+    for width, members in groups.items():
+        batch = np.empty((len(members), 3, REC_HEIGHT, width), np.float32)
+        for row, i in enumerate(members):
+            batch[row] = (strips[i].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+        out = models.rec.run(None, {"x": batch})[0]
+        for row, i in enumerate(members):
+            result[i] = out[row].astype(np.float32)
+    return [r for r in result if r is not None]
 
 
 @dataclass(frozen=True)
