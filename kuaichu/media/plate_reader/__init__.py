@@ -17,13 +17,16 @@ picture read differently on a busy machine.
    alone is extended to the whole plate. (d) last, the PP-OCR text detector on the frame
    scaled to 640 px; a box of it that showed part of a plate is tried wider (a dark plate's
    ends fade into it). A plate seen from the side is a parallelogram: the colour stage judges
-   a blob by how well it fills its own four corners, not its bounding rectangle.
+   a blob by how well it fills its own four corners, not its bounding rectangle. A yellow
+   blob of about 2:1 is also tried as a two-row plate (a lorry's or a bus's rear plate: the
+   province and letter above the serial), each row cut to its own strip, side by side.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
    layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
    nudged by a search that puts the character band and cells on the strokes (`grid.refine`).
-3. **Recognition** (~10-20 ms per candidate, batched; most of a hard frame's cost, so a strip
-   without a row of strokes is not sent): the PP-OCR text recogniser shipped inside
-   the ``rapidocr`` wheel, run with onnxruntime on a flat strip cut through the grid. Its
+3. **Recognition** (~10-20 ms per candidate, batched by strip width; most of a hard frame's
+   cost, so a strip without a row of strokes along it is not sent): the PP-OCR text
+   recogniser shipped inside the ``rapidocr`` wheel, run with onnxruntime on a flat strip
+   cut through the grid. Its
    per-frame character probabilities are aligned to the plate grammar (GA 36: province,
    authority letter without I/O, five serial characters with at most two letters; new energy:
    D/F then a letter or digit and four digits, or five digits then D/F) as a constraint of the
