@@ -24,7 +24,8 @@ process inside the namespace is started with ``TurnNetwork.exec_args() + [argv..
 
 The host's side of the relay link is not in the host's own namespace but in a *hub* namespace
 made once for the whole test run (:func:`make_hub`, before any browser starts), with one link
-and one route (10.64.0.0/10) to the host. An address added to or removed from the host's own
+and one route to the host (10.n.0.0/16, n from 64-127: a block per test run, so that two runs
+on one machine each have theirs). An address added to or removed from the host's own
 interfaces is a network change to every Chromium running on the host: it aborts their
 requests in flight (``net::ERR_NETWORK_CHANGED``), and the other test workers' pages broke
 while a TURN test built or removed its network. Links between namespaces that are not the
@@ -92,13 +93,19 @@ def _delete_namespaces(names: Iterable[str]) -> None:
 atexit.register(lambda: _delete_namespaces(_live))
 
 
-HUB_ENV = "KUAICHU_TEST_NETHUB"  # "<namespace>": the hub made by make_hub()
-HUB_ROUTE = "10.64.0.0/10"  # every test network's subnet, through the hub
+HUB_ENV = "KUAICHU_TEST_NETHUB"  # "<namespace>,<n>": the hub made by make_hub(), its 10.n/16
 
 
 def hub() -> str | None:
     """The hub namespace made for this test run, if any."""
-    return os.environ.get(HUB_ENV) or None
+    value = os.environ.get(HUB_ENV) or ""
+    return value.split(",")[0] or None
+
+
+def _hub_octet() -> int | None:
+    """The second octet of the 10.n.0.0/16 the hub routes: this run's test networks."""
+    value = os.environ.get(HUB_ENV) or ""
+    return int(value.split(",")[1]) if "," in value else None
 
 
 def make_hub() -> str | None:
@@ -110,9 +117,13 @@ def make_hub() -> str | None:
     name = f"kchub{os.getpid() % 100000}"
     used = _used_subnets()
     free = [b for b in range(256) if (63, b) not in used]
-    if not free:
+    # A /16 of its own for this run's networks: another run on the machine (each pytest run
+    # makes its hub) has another.
+    octets = [a for a in range(64, 128) if not any(u[0] == a for u in used)]
+    if not free or not octets:
         return None
     prefix = f"10.63.{random.choice(free)}"
+    octet = random.choice(octets)
     up, down = f"khu{os.getpid() % 100000}", "hubup"
     try:
         _run("ip", "netns", "add", name)
@@ -128,19 +139,19 @@ def make_hub() -> str | None:
         _run("ip", "-n", name, "link", "set", down, "up")
         _run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         _run("ip", "-n", name, "route", "add", "default", "via", f"{prefix}.1")
-        _run("ip", "route", "add", HUB_ROUTE, "via", f"{prefix}.2", "dev", up)
+        _run("ip", "route", "add", f"10.{octet}.0.0/16", "via", f"{prefix}.2", "dev", up)
     except RuntimeError as exc:
         remove_hub(name)
         print(f"tests/support/netns.py: no hub namespace ({exc})", file=sys.stderr)
         return None
-    os.environ[HUB_ENV] = name
+    os.environ[HUB_ENV] = f"{name},{octet}"
     return name
 
 
 def remove_hub(name: str) -> None:
     _delete_namespaces([name])
     _run("ip", "link", "del", f"khu{os.getpid() % 100000}", check=False)
-    if os.environ.get(HUB_ENV) == name:
+    if hub() == name:
         del os.environ[HUB_ENV]
 
 
@@ -338,7 +349,9 @@ def _tear_down(net: TurnNetwork, tag: str) -> None:
 def _new_network(workdir: Path) -> tuple[TurnNetwork, str]:
     driver_ns, relay_ns, tag = _names()
     used = _used_subnets()
-    free = [(a, b) for a in range(64, 128) for b in range(256) if (a, b) not in used]
+    octet = _hub_octet()
+    octets = range(64, 128) if octet is None else [octet]
+    free = [(a, b) for a in octets for b in range(1, 256) if (a, b) not in used]
     a, b = random.choice(free)
     prefix = f"10.{a}.{b}"
     net = TurnNetwork(
