@@ -398,7 +398,8 @@ async def panel_determination(c: PanelCall) -> None:
     await page.click("#cp-btn-determine")
     await expect(page.locator("#cp-dialog-title")).to_have_text("出具事故认定书？")
     await page.click("#cp-dialog-yes")
-    await expect(page.locator("#cp-result")).to_contain_text("（第 1 版）")
+    # Issuing renders the determination's PDF: seconds on a loaded machine.
+    await expect(page.locator("#cp-result")).to_contain_text("（第 1 版）", timeout=20000)
     await expect(page.locator("#cp-docs .cp-doc")).to_have_count(1)
     await expect(page.locator("#cp-docs .cp-doc-now")).to_have_text("现行")
     await expect(page.locator("#cp-t-det")).to_have_attribute("data-state", "on")

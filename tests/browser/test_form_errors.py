@@ -56,6 +56,11 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await page.route("**/api/cases/*/form", hold_first_save)
         await page.fill("#cp-A-name", "张三")
         await page.fill("#cp-A-phone", "12345")  # not a mobile number
+        # The officer pauses with the cursor in the half-typed number (reading the card, past
+        # the 1.5 s autosave delay): nothing is sent, and no error interrupts the typing.
+        await asyncio.sleep(2.5)
+        assert not held.is_set()
+        await expect(page.locator("label:has(#cp-A-phone) .cp-field-error")).to_have_text("")
         await page.fill("#cp-A-licence_no", "230103199001011234")  # wrong check character
         await page.locator("#cp-A-licence_no").blur()
         await asyncio.wait_for(held.wait(), 15)

@@ -104,8 +104,22 @@ export class FormPart {
     this.writePath(path, ev.target);
     if (path === "description") this.renderCounter();
     this.touch(path);
-    this.scheduleSave(ev.target.tagName === "SELECT" ? SAVE_CHANGE_MS : SAVE_TYPING_MS);
+    if (this.typingIncomplete(path, ev.target)) {
+      // A mobile or ID number still being typed (a pause to read the card): saving now would
+      // only bring back "not a valid number". It is saved when the cursor leaves the field
+      // (the change event), or with the next save.
+      clearTimeout(this.saveTimer);
+    } else {
+      this.scheduleSave(ev.target.tagName === "SELECT" ? SAVE_CHANGE_MS : SAVE_TYPING_MS);
+    }
     this.advanceWhenComplete(ev, path);
+  }
+
+  typingIncomplete(path, input) {
+    const m = /^parties\.[A-F]\.(phone|licence_no)$/.exec(path);
+    const shape = m && COMPLETE[m[1]];
+    const value = input.value.trim().replace(/[\s-]/g, "").toUpperCase();
+    return Boolean(shape && value && document.activeElement === input && !shape.test(value));
   }
 
   // issue 12: a mobile number or an ID number typed to its last character takes the cursor to
