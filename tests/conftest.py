@@ -9,7 +9,10 @@ server raised while it ran, even if every assertion held.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
+import sys
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -132,11 +135,27 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
 
     yield factory
     for server in started:
-        try:
-            await asyncio.wait_for(server.close(), CLOSE_SECONDS)
-        except TimeoutError:
-            pytest.fail(f"the server did not close within {CLOSE_SECONDS} s", pytrace=False)
+        await close_in_time(server.close(), "the server")
     _fail_on(started)
+
+
+async def close_in_time(closing: Awaitable[None], what: str) -> None:
+    """Await an in-process server's close; past CLOSE_SECONDS, fail with what every task and
+    thread was waiting for (a close that hangs has happened under heavy load and not been
+    understood yet: the stacks are what the next person needs)."""
+    try:
+        await asyncio.wait_for(closing, CLOSE_SECONDS)
+    except TimeoutError:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=out)
+        for ident, frame in sys._current_frames().items():
+            out.write(f"--- thread {ident}\n" + "".join(traceback.format_stack(frame, limit=8)))
+        pytest.fail(
+            f"{what} did not close within {CLOSE_SECONDS} s; tasks and threads:\n"
+            + out.getvalue()[-20000:],
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from kuaichu.cli import REQUEST_GRACE
 from kuaichu.settings import parse
 from sim.client import SimOfficer
 from tests.browser.test_driver_page import answer_eligibly
-from tests.conftest import LIVE_SETTINGS
+from tests.conftest import LIVE_SETTINGS, close_in_time
 
 pytestmark = pytest.mark.browser
 
@@ -88,7 +88,7 @@ async def test_driver_page_is_told_and_rejoins_its_case_after_a_restart(
         assert await page.evaluate("window.kcDriver.caseId") == case_id
         assert await page.evaluate("sessionStorage.getItem('kc_previous_call')") is None
     finally:
-        await again.close()
+        await close_in_time(again.close(), "the restarted server")
     assert [r["id"] for r in server.rows("select id from cases")] == [case_id]
     calls = server.rows(
         "select end_reason from calls where case_id = ? order by queued_at", case_id
