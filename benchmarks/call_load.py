@@ -399,7 +399,10 @@ def main() -> None:
             )
             os.sched_setaffinity(server.proc.pid, {0})
             for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
-                os.sched_setaffinity(int(task.name), {0})
+                try:
+                    os.sched_setaffinity(int(task.name), {0})
+                except ProcessLookupError:
+                    pass  # a short-lived thread that ended meanwhile
             try:
                 result = asyncio.run(run(n, args.seconds, server))
             finally:
