@@ -10,6 +10,11 @@ browser sends RTCP receiver reports every second even when it sends no media of 
 officer without a microphone), so silence means the path is gone, not that the peer is quiet.
 A loop that stalled (a tick far later than asked) does not count as silence: the datagrams
 are waiting in the socket, and the next ticks judge again.
+
+A leg is "alive" once something arrives *after* its connection came up: the DTLS handshake's
+own datagrams do not count, so a first frame slower than the media timeout (ten calls being
+set up at once, a phone's camera starting) is judged by the connect timeout, not taken for a
+dead path three seconds after the handshake.
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class LegWatch:
         started = last_tick = clock.monotonic()
         last_count: int | None = None
         last_change = started
+        handshake: int | None = None  # the count when the connection was first seen up
         while True:
             await asyncio.sleep(self.tick)
             now = clock.monotonic()
@@ -131,10 +137,14 @@ class LegWatch:
                     self._dead("connect_timeout", now - started)
                     return
                 continue
+            if handshake is None:
+                handshake = last_count = count
+                last_change = now
+                continue
             if count != last_count:
                 last_count = count
                 last_change = now
-                if not self.alive and count > 0:
+                if not self.alive and count > handshake:
                     self.alive = True
                     if self.on_alive is not None:
                         self.on_alive()

@@ -95,6 +95,26 @@ async def test_a_path_that_never_connects_times_out(path: Path_) -> None:
         await watch.close()
 
 
+async def test_a_first_media_slower_than_the_media_timeout_is_not_a_dead_path(
+    path: Path_,
+) -> None:
+    # The handshake gets through, then nothing for twice the media timeout (ten calls being
+    # set up at once, a camera starting): that is judged by the connect timeout, and the leg
+    # comes up when its media does. (Counting the handshake as life declared it dead.)
+    await _answer(path)
+    watch = _watch(path, connect_timeout=10, media_timeout=1.0)
+    try:
+        await eventually(lambda: path.server.connectionState == "connected", 10)
+        path.relay.cut()
+        await asyncio.sleep(2.0)
+        assert path.verdicts == []
+        path.relay.restore()
+        await eventually(lambda: path.alive, 10, lambda: f"never came up: {path.verdicts}")
+        assert path.verdicts == []
+    finally:
+        await watch.close()
+
+
 async def test_a_stalled_loop_is_not_a_dead_path(path: Path_) -> None:
     await _answer(path)
     watch = _watch(path, connect_timeout=10, media_timeout=1.0)
