@@ -15,7 +15,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import Conflict
-from ..storage.documents import Determination, insert_document_version
+from ..storage.documents import (
+    Determination,
+    document_versions,
+    find_document,
+    insert_document_version,
+)
 from ..storage.tables import agreement_documents, claims, complaints
 from .claims import ClaimStatus, ClaimUpdate
 
@@ -276,27 +281,9 @@ class InsurerStore:
     async def agreement_documents(self, case_id: str) -> list[Determination]:
         """The case's agreement documents, oldest version first (the same shape as a
         determination's row, so the renderers and the document responses take them)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(agreement_documents)
-                .where(agreement_documents.c.case_id == case_id)
-                .order_by(agreement_documents.c.version)
-            )
-            return [Determination.from_row(r) for r in rows.mappings()]
+        return await document_versions(self.engine, agreement_documents, case_id)
 
     async def find_agreement_document(self, number: str, code: str) -> Determination | None:
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(agreement_documents).where(
-                            agreement_documents.c.number == number,
-                            agreement_documents.c.code == code,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return Determination.from_row(row) if row else None
+        """By number and verification code, as a determination is found."""
+        return await find_document(self.engine, agreement_documents, number, code)
 

@@ -2,8 +2,9 @@
 
 Both are numbered, versioned and frozen as issued: a correction or a review outcome inserts a
 new version, and the versions before it only learn their successor (``superseded_by``). The
-two tables have one shape (kuaichu.storage.tables), so one row type and one insert serve both;
-the agreement documents' own queries are the insurer store's (kuaichu.insurers.store).
+two tables have one shape (kuaichu.storage.tables), so one row type, one insert and one pair
+of queries serve both (the agreement documents' store is the insurer store,
+kuaichu.insurers.store).
 
 Apart from the case file's queries (kuaichu.storage.casefiles), which are about the case
 being worked on; :class:`~.casefiles.CaseStore` extends :class:`DeterminationStore`, so its
@@ -98,27 +99,37 @@ class DeterminationStore:
 
     async def determinations(self, case_id: str) -> list[Determination]:
         """Every issued version of the case, oldest first."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(determinations)
-                .where(determinations.c.case_id == case_id)
-                .order_by(determinations.c.version)
-            )
-            return [Determination.from_row(r) for r in rows.mappings()]
+        return await document_versions(self.engine, determinations, case_id)
 
     async def find_determination(self, number: str, code: str) -> Determination | None:
         """By number and verification code (each version has its own code)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(determinations).where(determinations.c.number == number)
-            )
-            found = [Determination.from_row(r) for r in rows.mappings()]
-        if not code.isascii():  # compare_digest raises on such text; no code is like it
-            return None
-        for item in found:
-            if secrets.compare_digest(item.code, code.upper()):
-                return item
+        return await find_document(self.engine, determinations, number, code)
+
+
+async def document_versions(engine: AsyncEngine, table: Table, case_id: str) -> list[Determination]:
+    """Every issued version of a case's document in ``table`` (determinations or agreement
+    documents), oldest first."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(table).where(table.c.case_id == case_id).order_by(table.c.version)
+        )
+        return [Determination.from_row(r) for r in rows.mappings()]
+
+
+async def find_document(
+    engine: AsyncEngine, table: Table, number: str, code: str
+) -> Determination | None:
+    """The version of the document ``number`` in ``table`` whose verification code is
+    ``code`` (as typed from the paper: any case), compared in constant time."""
+    if not code.isascii():  # compare_digest raises on such text; no code is like it
         return None
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(table).where(table.c.number == number))
+        found = [Determination.from_row(r) for r in rows.mappings()]
+    for item in found:
+        if secrets.compare_digest(item.code, code.upper()):
+            return item
+    return None
 
 
 async def insert_document_version(

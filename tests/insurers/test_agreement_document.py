@@ -57,7 +57,11 @@ async def test_the_agreement_document_decodes_reads_and_verifies(
         html = page.decode()
         assert status == 200
         assert "核验通过：协议书真实有效" in html and number in html
-        # A wrong code is not confirmed.
+        # The code as typed from the paper in lower case is the same code (as a
+        # determination's); a wrong code is not confirmed.
+        number_part, code = url.query.rsplit("&c=", 1)
+        status, page, _ = await party.get(f"/verify?{number_part}&c={code.lower()}")
+        assert "核验通过：协议书真实有效" in page.decode()
         status, page, _ = await party.get(f"/verify?{url.query[:-2]}ZZ")
         assert "未找到相符的认定书" in page.decode()
 
