@@ -86,6 +86,9 @@ class StreamClock:
 
     def __init__(self, clock_rate: int) -> None:
         self.clock_rate = clock_rate
+        # The least step between two frames: a millisecond, as the Matroska file counts, and
+        # MP4 refuses two frames of a stream at the same time.
+        self._min_step = max(1, clock_rate // 1000)
         self._source: object = None
         self._anchor_pts = 0
         self._anchor_rtp = 0
@@ -100,18 +103,14 @@ class StreamClock:
             self._anchor(rtp_ts, wall, source)
             pts = wall
         if self._last is not None and pts <= self._last:
-            # A millisecond on: the Matroska file counts in milliseconds, and MP4 refuses
-            # two frames of a stream at the same time.
-            pts = self._last + max(1, self.clock_rate // 1000)
+            pts = self._last + self._min_step
         self._last = pts
         return pts
 
     def _anchor(self, rtp_ts: int, wall: int, source: object) -> None:
         self._source = source
         self._anchor_rtp = rtp_ts
-        self._anchor_pts = (
-            wall if self._last is None else max(wall, self._last + max(1, self.clock_rate // 1000))
-        )
+        self._anchor_pts = wall if self._last is None else max(wall, self._last + self._min_step)
 
 
 @dataclass(slots=True)
