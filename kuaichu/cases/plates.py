@@ -48,6 +48,10 @@ _SERIAL_LETTERS: Final = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")  # no I, no O
 _DIGITS: Final = frozenset("0123456789")
 # Anything people put between the parts: dots of several scripts, hyphens, spaces.
 _SEPARATORS: Final = frozenset(" \t\u00b7\u2022\u30fb\uff65\u2027\u2219\u22c5.-_")
+# Every plate has at least 7 characters besides its separators (province, authority letter,
+# 5 or 6 more: GA 36); fewer is a plate still being typed (the case panel's form.js does not
+# autosave it yet). For the page: a pattern over the characters left once separators are gone.
+TYPED_IN_FULL: Final = r"^.{7,}$"
 _AS_DIGIT: Final = {"I": "1", "O": "0"}
 
 

@@ -32,6 +32,7 @@ from kuaichu.cases.form import (
 )
 from kuaichu.cases.ids import CASE_ID_PATTERN, CASE_ID_RE
 from kuaichu.cases.liability import Liability, counterpart
+from kuaichu.cases.plates import TYPED_IN_FULL as PLATE_TYPED_IN_FULL
 from kuaichu.cases.presets import presets_for_page
 from kuaichu.cases.states import (
     BEFORE_DETERMINATION,
@@ -163,7 +164,11 @@ def _case_form_context() -> dict[str, Any]:
             # issue 12: the text presets per cause (kuaichu.cases.presets).
             "presets": presets_for_page(),
             # issue 12: a field typed to its last character moves the cursor on (form.js).
-            "complete": {"phone": MOBILE_PATTERN, "licence_no": ID_NUMBER_SHAPE},
+            "complete": {
+                "phone": MOBILE_PATTERN,
+                "licence_no": ID_NUMBER_SHAPE,
+                "plate": PLATE_TYPED_IN_FULL,
+            },
         },
     }
 

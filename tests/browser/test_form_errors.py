@@ -46,8 +46,11 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await expect(page.locator("#cp-case-id")).to_have_text(case_id)
         # The first save is held on its way (a slow network) while the officer types on.
         held, release = asyncio.Event(), asyncio.Event()
+        saves: list[str] = []
 
         async def hold_first_save(route: Route) -> None:
+            if route.request.method == "PUT":
+                saves.append(route.request.url)
             if route.request.method == "PUT" and not held.is_set():
                 held.set()
                 await release.wait()
@@ -90,6 +93,13 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
         await expect(page.locator("#cp-A-licence_no")).to_have_value("")
         status, view = await officer.api("GET", f"/api/cases/{case_id}")
         assert status == 200 and view["form"]["parties"][0]["name"] == "张三"
+
+        # A plate half typed (a pause to read it off the video) is not sent either.
+        sent = len(saves)
+        await page.fill("#cp-A-plate", "黑A·1")
+        await asyncio.sleep(2.5)
+        assert len(saves) == sent
+        await expect(page.locator("label:has(#cp-A-plate) .cp-field-error")).to_have_text("")
     finally:
         await driver.close()
         await officer.close()

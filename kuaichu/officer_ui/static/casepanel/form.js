@@ -5,6 +5,8 @@ import { mapButton } from "../mapsketch.js";
 import { COMPLETE, COUNTERPART, PARTY_KEYS } from "./rules.js";
 
 export const SAVE_TYPING_MS = 1500; // after the last keystroke
+// What a number or a plate may be typed with besides its characters (kuaichu.cases.plates).
+const TYPED_SEPARATORS = /[\s\u00b7\u2022\u30fb\uff65\u2027\u2219\u22c5._-]/g;
 export const SAVE_CHANGE_MS = 150; // after a field is left or a select changes
 export const PARTY_FIELDS = [
   "name", "phone", "licence_no", "plate", "vehicle_type", "insurer", "policy_no", "fault",
@@ -105,9 +107,9 @@ export class FormPart {
     if (path === "description") this.renderCounter();
     this.touch(path);
     if (this.typingIncomplete(path, ev.target)) {
-      // A mobile or ID number still being typed (a pause to read the card): saving now would
-      // only bring back "not a valid number". It is saved when the cursor leaves the field
-      // (the change event), or with the next save.
+      // A mobile or ID number or a plate still being typed (a pause to read the card or the
+      // video): saving now would only bring back "not valid". It is saved when the cursor
+      // leaves the field (the change event), or with the next save.
       clearTimeout(this.saveTimer);
     } else {
       this.scheduleSave(ev.target.tagName === "SELECT" ? SAVE_CHANGE_MS : SAVE_TYPING_MS);
@@ -116,9 +118,9 @@ export class FormPart {
   }
 
   typingIncomplete(path, input) {
-    const m = /^parties\.[A-F]\.(phone|licence_no)$/.exec(path);
+    const m = /^parties\.[A-F]\.(phone|licence_no|plate)$/.exec(path);
     const shape = m && COMPLETE[m[1]];
-    const value = input.value.trim().replace(/[\s-]/g, "").toUpperCase();
+    const value = input.value.replace(TYPED_SEPARATORS, "").toUpperCase();
     return Boolean(shape && value && document.activeElement === input && !shape.test(value));
   }
 
