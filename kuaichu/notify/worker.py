@@ -200,8 +200,10 @@ class DeliveryWorker(ABC, Generic[Item]):
             if len(rows) < self.batch:
                 return sent
 
-    async def _claim(self, row: RowMapping, now: float) -> bool:
+    async def _claim(self, row: RowMapping, now: float) -> float | None:
+        """Take the row for one attempt: its lease's end (which marks the claim), or None."""
         t = self.table
+        lease = now + self.lease
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(t)
@@ -210,12 +212,13 @@ class DeliveryWorker(ABC, Generic[Item]):
                     t.c.status == PENDING,
                     t.c.next_attempt_at == row["next_attempt_at"],
                 )
-                .values(next_attempt_at=now + self.lease)
+                .values(next_attempt_at=lease)
             )
-            return bool(result.rowcount == 1)
+            return lease if result.rowcount == 1 else None
 
     async def _deliver(self, row: RowMapping, clock: Callable[[], float]) -> bool:
-        if not await self._claim(row, clock()):
+        lease = await self._claim(row, clock())
+        if lease is None:
             return False  # another worker has it, or it changed since we looked
         item = self.item(row)
         attempts = int(row["attempts"]) + 1
@@ -240,11 +243,15 @@ class DeliveryWorker(ABC, Generic[Item]):
             return False
         sent_at = clock()
         async with self.engine.begin() as conn:
-            await conn.execute(
+            # Only while the claim is still ours: an admin's replay meanwhile (it makes the row
+            # due again) must not be overwritten as sent, or it would never go out.
+            done = await conn.execute(
                 update(self.table)
-                .where(self.table.c.id == row["id"])
+                .where(self.table.c.id == row["id"], self.table.c.next_attempt_at == lease)
                 .values(status=SENT, attempts=attempts, sent_at=sent_at, last_error=None, **values)
             )
+        if done.rowcount != 1:
+            logger.info("%s: %s was queued again while it went out", self.name, self.describe(item))
         try:
             await self.sent(item, attempts, sent_at, values)
         except Exception as exc:

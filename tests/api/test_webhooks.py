@@ -140,6 +140,46 @@ def rows(server: InProcessServer, sql: str, *args: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in server.rows(sql, *args)]
 
 
+@dataclass
+class ReplayingReceiver(Receiver):
+    """Runs ``on_first(event_id)`` when the first request arrives, before answering it."""
+
+    on_first: Any = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.on_first is not None:
+            hook, self.on_first = self.on_first, None
+            await hook(request.headers.get("Kuaichu-Event-Id", ""))
+        return await super().handle(request)
+
+
+async def test_a_replay_while_the_event_is_on_its_way_still_goes_out(
+    server_factory: ServerFactory,
+) -> None:
+    # The admin replays the event while its first try is on the wire: the replay must go out
+    # after it (the try's "sent" must not overwrite the replay's "due again").
+    server = await server_factory(**FAST)
+    app = server.app
+    assert app is not None
+    receiver = ReplayingReceiver(SECRET)
+
+    async def replay(event_id: str) -> None:
+        await app[webhooks_key].replay(event_id)
+
+    receiver.on_first = replay
+    await receiver.start()
+    try:
+        await app[webhooks_key].configure("picc", receiver.url, SECRET)
+        await determined_case(app, case_id(9107), parties(7))
+        await eventually(
+            lambda: len(receiver.processed) == 1 and len(receiver.duplicates) == 1,
+            15,
+            lambda: f"processed {list(receiver.processed)}, duplicates {receiver.duplicates}",
+        )
+    finally:
+        await receiver.stop()
+
+
 async def test_case_ready_arrives_signed_after_two_failures_and_a_replay_is_ignored(
     server_factory: ServerFactory, receiver: Receiver
 ) -> None:
