@@ -1,9 +1,10 @@
 """The life of a call, from a driver's report to hang-up.
 
-The call centre joins the dispatcher (who gets which call), the media session (the bridged
-and recorded peer connections), the case's trail and the case work's intake, and tells the
-pages through the fan-out. The socket.io namespaces are only the edge: they validate,
-authorize and call in here. Everything it works with comes in through the constructor.
+The call centre joins the dispatcher (who gets which call), the reports that make new calls
+(kuaichu.calls.reports), the media session (the bridged and recorded peer connections), the
+drivers' and officers' grace and the case's trail, and tells the pages through the fan-out.
+The socket.io namespaces are only the edge: they validate, authorize and call in here.
+Everything it works with comes in through the constructor.
 """
 
 from __future__ import annotations
@@ -17,53 +18,33 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..accounts.model import Officer
 from ..cases.actions import AuditAction
 from ..cases.actors import DRIVER, SYSTEM, officer_actor
-from ..cases.eligibility import (
-    EligibilityAnswers,
-    GeoPoint,
-    ServiceRules,
-    check_eligibility,
-)
-from ..cases.ids import new_case_id
-from ..cases.states import CHINA_TIME, AuditEntry, CaseEvent, CaseState, apply, transition
-from ..errors import Conflict, KuaichuError, MediaError, NotFound, ServerRestarting
+from ..cases.eligibility import ServiceRules
+from ..cases.states import CHINA_TIME, CaseEvent, CaseState, transition
+from ..errors import Conflict, KuaichuError, MediaError
 from ..media.call_media import CallMedia
 from ..media.leg_health import HealthPolicy
-from ..queue import Dispatcher, OfficerStatus, QueuedCall
+from ..queue import Dispatcher, OfficerStatus
 from ..signaling.schemas import Location, Report
 from ..storage.db import Database
 from .driver_grace import DriverGrace
 from .fanout import CallFanout
-from .ids import new_call_id
 from .media_session import MediaSession
 from .model import DRIVER_ENDS, Call, CallState
 from .officer_grace import OfficerGrace
 from .ports import Bell, CallbackAnswers, CallEvidence, CaseIntake
 from .recordings import Recordings
 from .rejoin import RejoinLinks, RejoinTarget
+from .reports import Reports
 from .restart import REJOIN_WINDOW, RESTART_ENDS, Interruptions
 from .resume import ResumeTokens
 from .sessions import CallRegistry
 from .trail import CallTrail
 
 logger = logging.getLogger(__name__)
-
-
-def _answers_dict(answers: EligibilityAnswers) -> dict[str, Any]:
-    return {
-        "injuries": answers.injuries,
-        "vehicles_movable": answers.vehicles_movable,
-        "vehicle_to_vehicle": answers.vehicle_to_vehicle,
-        "all_insured": answers.all_insured,
-        "cause": answers.cause.value if answers.cause else "other",
-        "unlicensed": answers.unlicensed,
-        "drunk_driving": answers.drunk_driving,
-        "hit_and_run": answers.hit_and_run,
-    }
 
 
 class CallCenter:
@@ -98,20 +79,28 @@ class CallCenter:
         self.sessions = sessions
         self.fanout = fanout
         self.dispatcher = dispatcher
-        self.intake = intake
         self.evidence = evidence
         self.recordings = recordings
-        self.doorbell = doorbell
-        self.rules = rules or ServiceRules()
-        self.zone = zone
         self.driver_grace = driver_grace
         self.officer_grace = officer_grace
         self.rejoin = rejoin
-        self.callbacks = callbacks  # issue 13: officers' video callbacks of photo reports
         self.tokens = tokens or ResumeTokens.random()
-        self.interruptions = Interruptions(db, self.tokens, rejoin_window)
-        self.draining = False
+        interruptions = Interruptions(db, self.tokens, rejoin_window)
         self.trail = CallTrail(db, zone)
+        self.reports = Reports(
+            db,
+            sessions,
+            fanout,
+            dispatcher,
+            self.trail,
+            intake,
+            doorbell,
+            self.tokens,
+            interruptions,
+            rules=rules or ServiceRules(),
+            zone=zone,
+            callbacks=callbacks,
+        )
         self.media = MediaSession(
             db,
             sessions,
@@ -132,7 +121,7 @@ class CallCenter:
             dispatcher,
             self.trail,
             self.tokens,
-            self.interruptions,
+            interruptions,
             driver_grace,
             rejoin=rejoin,
             drop=self._drop,
@@ -150,128 +139,12 @@ class CallCenter:
     # -- drivers ------------------------------------------------------------------------
 
     async def report(self, sid: str, report: Report) -> Call:
-        """A driver's report: checked, stored as a new case with its call, then queued. A
-        report naming the page's interrupted call (``previous``) rejoins that call's case."""
-        if self.draining:
-            raise ServerRestarting("the server is restarting; report again in a minute")
-        if self.sessions.has_driver(sid):
-            raise Conflict("this connection already has a call")
-        self.sessions.ended_pages.pop(sid, None)
-        at = self.trail.now()
-        now = at.timestamp()
-        point = (
-            GeoPoint(lon=report.location.lng, lat=report.location.lat) if report.location else None
-        )
-        # The page asks the same questions, but only this check counts: a client that skips
-        # the page's screens still cannot get into the queue. Nothing is written when refused.
-        eligibility = check_eligibility(report.eligibility, at=at, location=point, rules=self.rules)
-        if not eligibility.eligible:
-            logger.info(
-                "report from %s refused: not eligible (%s)", sid, ", ".join(eligibility.reasons)
-            )
-        eligibility.require()
-        call_id = new_call_id()
-        location = report.location.as_dict() if report.location else None
-        previous = await self.interruptions.rejoinable(report.previous)
-        if previous is not None and not previous.case_state.terminal:
-            state = await self.interruptions.rejoin(previous, call_id, at, location, self.zone)
-            call = self._new_call(sid, call_id, previous.case_id, now, report, state)
-            logger.info(
-                "call %s: reported again after %s, rejoins case %s",
-                call_id,
-                previous.call_id,
-                previous.case_id,
-            )
-            self._join_queue(call, at_head=True)
-            return call
-        case_id = new_case_id(now)
-        detail: dict[str, Any] = {
-            "call_id": call_id,
-            "eligibility": _answers_dict(report.eligibility),
-            "area_checked": eligibility.area_checked,
-        }
-        if previous is not None:
-            # The interrupted call's case was closed meanwhile (nobody had answered it): a
-            # new case, which names the old one for the officer.
-            detail["previous_case"] = previous.case_id
-        if point is not None and self.rules.area is not None:
-            detail["district"] = self.rules.area.district(point)
-        # The case exists from the moment of the report, before anyone answers; the report
-        # entry's time starts the two advertised timings (kuaichu.cases.states.case_timings).
-        entry = apply([], CaseEvent.REPORT, DRIVER, at, detail, zone=self.zone)
-        progress_token: str | None = None
-
-        async def case_file(conn: AsyncConnection, _entry: AuditEntry) -> None:
-            nonlocal progress_token
-            progress_token = await self.intake.reported(
-                conn, case_id, report.phone, report.eligibility.cause, at, location
-            )
-
-        await self.db.create_case_and_call(
-            case_id, call_id, now, location, report.phone, entry, extra=case_file
-        )
-        call = self._new_call(sid, call_id, case_id, now, report, entry.to_state)
-        call.progress_token = progress_token
-        self.doorbell.ring()  # the "queued" SMS, if the page gave a number
-        await self.trail.event(call, CaseEvent.QUEUE, SYSTEM, {"call_id": call_id})
-        logger.info("call %s: reported, case %s", call_id, case_id)
-        self._join_queue(call)
-        return call
+        """A driver's report: a new case with its call, or its interrupted case (Reports)."""
+        return await self.reports.report(sid, report)
 
     async def callback(self, sid: str, token: str, location: Location | None) -> Call:
-        """A driver page opened an officer's video callback link (issue 13,
-        kuaichu.photoreports.callbacks): a new call in the link's case, at the head of the
-        queue and offered first to the officer who sent the link (Dispatcher: for one
-        reservation timeout). No eligibility check: the case was reported, and an officer
-        asked for it."""
-        if self.draining:
-            raise ServerRestarting("the server is restarting; open the link again in a minute")
-        if self.sessions.has_driver(sid):
-            raise Conflict("this connection already has a call")
-        if self.callbacks is None:
-            raise NotFound("this callback link is not valid (used or expired)")
-        self.sessions.ended_pages.pop(sid, None)
-        now = self.trail.now().timestamp()
-        call_id = new_call_id()
-        loc = location.as_dict() if location else None
-        case_id, state, sender = await self.callbacks.answer(token, call_id, now, loc)
-        call = Call(
-            call_id,
-            case_id,
-            sid,
-            QueuedCall(call_id, case_id, now, loc, preferred_officer=sender),
-            location,
-            case_state=state,
-            resume_token=self.tokens.mint(call_id),
-        )
-        logger.info("call %s: video callback answered in case %s", call_id, case_id)
-        self._join_queue(call, at_head=True)
-        return call
-
-    def _new_call(
-        self,
-        sid: str,
-        call_id: str,
-        case_id: str,
-        now: float,
-        report: Report,
-        case_state: CaseState,
-    ) -> Call:
-        location = report.location.as_dict() if report.location else None
-        return Call(
-            call_id,
-            case_id,
-            sid,
-            QueuedCall(call_id, case_id, now, location),
-            report.location,
-            case_state=case_state,
-            resume_token=self.tokens.mint(call_id),
-        )
-
-    def _join_queue(self, call: Call, *, at_head: bool = False) -> None:
-        self.sessions.add(call)
-        self.fanout.driver_state(call)
-        self.dispatcher.enqueue(call.queued, at_head=at_head)
+        """A driver page opened an officer's video callback link (Reports)."""
+        return await self.reports.callback(sid, token, location)
 
     async def driver_location(self, sid: str, location: Location) -> None:
         """A newer position from the driver's phone: stored and shown to the officer."""
@@ -524,13 +397,13 @@ class CallCenter:
     def stop_reports(self) -> None:
         """From now on a report is refused with ``server_restarting`` (the drain's first
         step, before the pages are told)."""
-        self.draining = True
+        self.reports.stop()
 
     async def drain(self, timeout: float) -> None:
         """SIGTERM: refuse new reports, end every live call (``server_shutdown``: the pages
         are told), and wait up to ``timeout`` s for their recordings to be finalized and
         registered. The cleanup's :meth:`close` then finds nothing left to end."""
-        self.draining = True
+        self.reports.stop()
         live = list(self.sessions)
         logger.info("draining: %d live call(s) end, new reports refused", len(live))
         await self._end_all(live)
@@ -549,7 +422,7 @@ class CallCenter:
 
     async def close(self) -> None:
         """Shutdown: every live call ends, and its recording is finalized."""
-        self.draining = True
+        self.reports.stop()
         try:
             await self._end_all(list(self.sessions))
         finally:
