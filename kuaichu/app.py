@@ -3,51 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import os
-import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta, tzinfo
-from typing import Any
+from datetime import tzinfo
 
 import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .accounts.model import Role
+from .accounts.first_account import ensure_first_account
 from .accounts.passwords import PasswordPool
 from .accounts.service import Accounts
 from .accounts.throttle import LoginPolicy, LoginThrottle
+from .api import setup as api_setup
 from .api import web as api_web
-from .api.keys import ApiKeys
-from .api.service import OpenApi
-from .api.webhooks import WebhookHook, WebhookSender, WebhookStore
+from .api.webhooks import WebhookHook
 from .appkeys import (
     accounts_key,
-    api_keys_key,
     call_capture_key,
     captures_key,
     casework_key,
     center_key,
     db_key,
-    fraud_key,
     gc_pauses_key,
-    ice_handouts_key,
-    ice_key,
-    insurer_desk_key,
-    insurer_events_key,
     insurers_key,
     loop_lag_key,
-    media_metrics_key,
-    open_api_key,
-    photo_reports_key,
     rules_key,
     server_key_key,
     settings_key,
     sio_key,
-    webhooks_key,
     zone_key,
 )
 from .calls.center import CallCenter
@@ -59,7 +43,6 @@ from .calls.resume import ResumeTokens
 from .calls.sessions import CallRegistry
 from .calls.wallboard import Wallboard
 from .cases.eligibility import ServiceRules
-from .cases.errors import InvalidServiceConfig
 from .casework import CaseWork, CaseWorkConfig
 from .casework.context import CaseContext
 from .clock import SystemClock
@@ -69,42 +52,38 @@ from .evidence.call_capture import CallCapture
 from .evidence.captures import CaptureDesk
 from .evidence.ledger import Ledger
 from .evidence.signing import ServerKey
+from .fraud import setup as fraud_setup
 from .fraud import web as fraud_web
-from .fraud.rules import Policy as FraudPolicy
-from .fraud.service import FraudSignals
-from .insurers import InsurerEvents, InsurerScope, load_insurers
-from .insurers.service import InsurerConfig, InsurerDesk
+from .insurers import setup as insurer_setup
+from .insurers.service import InsurerDesk
 from .looplag import GcPauses, LoopLag
-from .media import aioice_tap
-from .media.bandwidth import configured_limits
+from .media import setup as media_setup
 from .media.call_media import CallMedia
-from .media.ice import HandoutLimit, IceConfig, aiortc_ice_servers, ice_config
 from .media.leg_health import HealthPolicy
 from .media.plate_reader import PlateReader
-from .media.uplink import MediaMetrics
 from .notify import Doorbell, Notifier, Outbox, make_adapter
 from .officer_ui.mapconfig import check_tiles
+from .photoreports import setup as photo_setup
 from .photoreports import web as photo_web
 from .photoreports.callbacks import VideoCallbacks
-from .photoreports.drafts import DRAFT_SWEEP_SECONDS, DraftSweeper
-from .photoreports.model import PhotoConfig
-from .photoreports.service import PhotoReports
 from .queue import Dispatcher
 from .queue.eventlog import EventLog
 from .queue.memory import MemoryCallQueue
 from .settings import Settings, parse_timezone, service_rules
+from .signaling import shutdown
 from .signaling.base import SignalingServer
 from .signaling.driver import DriverNamespace
 from .signaling.emitter import Emitter
 from .signaling.officer import OfficerNamespace
-from .signaling.rooms import DRIVER_NS, OFFICER_NS, SUPERVISOR_NS
+from .signaling.rooms import OFFICER_NS, SUPERVISOR_NS
 from .signaling.supervisor import SupervisorNamespace
 from .storage.casefiles import CaseStore
 from .storage.db import Database, create_schema, make_engine
 from .storage.diskspace import MIB, DiskWatch
 from .tasks import TaskOwner
 from .threadpriority import BackgroundThreads
-from .verification import LocalRegistry, Registry, RemoteRegistry
+from .verification import Registry
+from .verification.setup import open_registry
 from .web import rejoin as rejoin_web
 from .web import setup_routes
 from .web import todo_api as todo_web
@@ -115,9 +94,6 @@ logger = logging.getLogger(__name__)
 
 WALLBOARD_PERIOD = 2.0
 HOUSEKEEPING_PERIOD = 3600.0
-# Of the shutdown bound: kept for what follows the drain (the last events out, the sockets
-# and the services closed).
-DRAIN_MARGIN = 4.0
 
 
 @web.middleware
@@ -171,39 +147,6 @@ async def _housekeeping(casework: CaseWork, rejoin: RejoinLinks | None = None) -
         await asyncio.sleep(HOUSEKEEPING_PERIOD)
 
 
-async def _registry(settings: Settings, engine: AsyncEngine) -> Registry:
-    if settings.registry_url:
-        return RemoteRegistry(
-            settings.registry_url,
-            timeout=settings.registry_timeout,
-            token=settings.registry_token or None,
-        )
-    local = LocalRegistry(engine)
-    await local.ensure_schema()
-    return local
-
-
-async def _first_account(accounts: Accounts, settings: Settings) -> None:
-    """A fresh install gets one supervisor account so the console works at once. The
-    password is random and written only to a file only the owner can read; the log names the
-    file, never the password."""
-    if await accounts.list_officers():
-        return
-    password = secrets.token_urlsafe(12)
-    await accounts.add_officer("admin", password, "管理员", role=Role.SUPERVISOR)
-    path = settings.data_dir / "initial-admin-password.txt"
-    # Created 0600 (not chmod-ed after writing): the password is never readable by others.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"username: admin\npassword: {password}\n")
-    path.chmod(0o600)
-    logger.warning(
-        "created the first account: username admin, its password is in %s (readable by the "
-        "owner only); add officers with: python server.py officer add NAME",
-        path,
-    )
-
-
 class _Root:
     """The composition root: each service built complete through its constructor, one
     aiohttp cleanup context per service, in dependency order.
@@ -232,7 +175,7 @@ class _Root:
     wallboard: Wallboard
     reader: PlateReader
     case_config: CaseWorkConfig
-    photo_ctx: CaseContext
+    case_ctx: CaseContext
     callbacks: VideoCallbacks
     dispatcher: Dispatcher
     captures: CaptureDesk
@@ -247,12 +190,14 @@ class _Root:
         renderer: Renderer,
         rules: ServiceRules,
         zone: tzinfo,
+        media_factory: Callable[..., CallMedia],
     ) -> None:
         self.settings = settings
         self.sio = sio
         self.renderer = renderer
         self.rules = rules
         self.zone = zone
+        self.media_factory = media_factory
 
     def contexts(self) -> list[Callable[[web.Application], AsyncIterator[None]]]:
         """The cleanup contexts, in start order."""
@@ -288,7 +233,7 @@ class _Root:
                 throttle=LoginThrottle(LoginPolicy.from_settings(settings), SystemClock()),
                 passwords=passwords,
             )
-            await _first_account(self.accounts, settings)
+            await ensure_first_account(self.accounts, settings.data_dir)
             key = app[server_key_key] = ServerKey.load_or_create(settings.data_dir)
             self.ledger = Ledger(settings.recordings_path, key)
             yield
@@ -318,7 +263,7 @@ class _Root:
 
     async def verification(self, _app: web.Application) -> AsyncIterator[None]:
         """The licence/vehicle/insurance registry (local tables or a remote service)."""
-        self.registry = await _registry(self.settings, self.engine)
+        self.registry = await open_registry(self.settings, self.engine)
         try:
             yield
         finally:
@@ -338,11 +283,12 @@ class _Root:
             recordings_dir=settings.recordings_path,
             zone=self.zone,
         )
-        # issue 13, the photo channel: its case steps share the case work's collaborators.
-        self.photo_ctx = CaseContext(
+        # issue 13, the photo channel and the insurer desk: their case steps share the case
+        # work's collaborators.
+        self.case_ctx = CaseContext(
             self.db, CaseStore(self.engine), self.case_config, live=self.fanout, doorbell=doorbell
         )
-        self.callbacks = VideoCallbacks(self.photo_ctx)
+        self.callbacks = VideoCallbacks(self.case_ctx)
         self.casework = app[casework_key] = CaseWork(
             self.db,
             CaseStore(self.engine),
@@ -368,71 +314,28 @@ class _Root:
             await notifier.close()
 
     async def insurers(self, app: web.Application) -> AsyncIterator[None]:
-        """The insurer desk (issue 13, kuaichu.insurers): the insurers' console, claims and
-        complaints; no task of its own (its SMS go through the case work's notifier)."""
-        self.insurer_desk = app[insurer_desk_key] = InsurerDesk(
-            CaseContext(
-                self.db,
-                CaseStore(self.engine),
-                self.case_config,
-                live=self.fanout,
-                doorbell=self.doorbell,
-            ),
-            self.casework,
-            app[insurers_key],
-            app[insurer_events_key],
-            self.ledger,
-            InsurerConfig(
-                complaint_after=timedelta(hours=self.settings.complaint_after_hours)
-            ),
+        """The insurer desk (issue 13, kuaichu.insurers)."""
+        self.insurer_desk = insurer_setup.desk(
+            app, self.settings, self.case_ctx, self.casework, self.ledger
         )
         yield
 
     async def open_api(self, app: web.Application) -> AsyncIterator[None]:
-        """The insurers' open API and its webhooks' sender, and the fraud signals (issue 13,
-        kuaichu.api, kuaichu.fraud). The sender is the webhooks' outbox worker: woken by the
-        hook's doorbell after a step that queued an event, and polling for due retries."""
-        settings = self.settings
-        insurers = app[insurers_key]
-        hook = self.webhook_hook
-        app[insurer_events_key].subscribe(hook.on_insurer_event, hook.ring)
-        fraud = app[fraud_key] = FraudSignals(
-            self.engine,
-            FraudPolicy(
-                window_days=settings.fraud_window_days,
-                pair_min=settings.fraud_pair_min,
-                gps_km=settings.fraud_gps_km,
-                photo_minutes=settings.fraud_photo_minutes,
-            ),
-        )
-        app[api_keys_key] = ApiKeys(self.engine, insurers)
-        app[webhooks_key] = WebhookStore(self.engine, insurers)
-        app[open_api_key] = OpenApi(
+        """The fraud signals, the insurers' open API and its webhooks' sender (issue 13,
+        kuaichu.fraud, kuaichu.api)."""
+        fraud = fraud_setup.setup(app, self.settings, self.engine)
+        async with api_setup.running(
+            app,
+            self.settings,
             self.engine,
             self.db,
-            CaseStore(self.engine),
-            InsurerScope(self.engine),
-            insurers,
             self.ledger,
             fraud,
             self.insurer_desk,
-            recordings_dir=settings.recordings_path,
+            self.webhook_hook,
             zone=self.zone,
-        )
-        sender = WebhookSender(
-            self.engine,
-            doorbell=hook.doorbell,
-            timeout=settings.webhook_timeout,
-            poll_interval=settings.webhook_poll_seconds,
-            base_backoff=settings.webhook_retry_seconds,
-            max_backoff=settings.webhook_retry_max_seconds,
-            max_attempts=settings.webhook_attempts,
-        )
-        sender.start()
-        try:
+        ):
             yield
-        finally:
-            await sender.close()
 
     async def recovery(self, _app: web.Application) -> AsyncIterator[None]:
         """Start-up recovery (kuaichu.calls.recovery), before the call centre accepts calls:
@@ -448,32 +351,10 @@ class _Root:
         yield
 
     async def drain(self, _app: web.Application) -> None:
-        """SIGTERM (aiohttp's on_shutdown: the listener is closed, the sockets still open):
-        every page is told ``server_restarting``, new reports are refused, live calls end
-        and their recordings are finalized and registered; then every socket is closed, so
-        the server stops within ``shutdown_timeout``."""
-        budget = max(1.0, self.settings.shutdown_timeout - DRAIN_MARGIN)
-        notice = {"reason": "shutdown", "within_s": round(self.settings.shutdown_timeout)}
+        """SIGTERM (aiohttp's on_shutdown): kuaichu.signaling.shutdown."""
         center = getattr(self, "center", None)  # None if start-up failed before the calls
-        if center is not None:
-            center.stop_reports()
-        for namespace in (DRIVER_NS, OFFICER_NS, SUPERVISOR_NS):
-            await self.sio.emit("server_restarting", notice, namespace=namespace)
-        if center is not None:
-            await center.drain(budget)
-            try:
-                await asyncio.wait_for(self.emitter.flush(), DRAIN_MARGIN / 2)
-            except TimeoutError:
-                logger.warning("draining: the last socket events were not all sent")
-        # Close every client's transport: aiohttp would otherwise wait for the websockets.
-        # engine.io waits until each socket's queue is sent; a long-polling page that is
-        # already gone never takes it, and the close hung for ever (seen in the suite), so
-        # the wait is bounded: aiohttp's own shutdown closes what is left.
-        if self.sio.eio.sockets:
-            try:
-                await asyncio.wait_for(self.sio.eio.disconnect(), DRAIN_MARGIN / 2)
-            except TimeoutError:
-                logger.warning("draining: some sockets did not take their close in time")
+        emitter = getattr(self, "emitter", None)
+        await shutdown.drain(self.sio, center, emitter, self.settings.shutdown_timeout)
 
     async def disk_space(self, _app: web.Application) -> AsyncIterator[None]:
         """The recordings disk's free space, watched: below the threshold no new call is
@@ -542,17 +423,7 @@ class _Root:
             health=HealthPolicy(
                 settings.leg_connect_timeout, settings.leg_media_timeout, settings.media_reoffers
             ),
-            # issue 9: the server's peer connections use the configured STUN/TURN servers,
-            # with TURN credentials made fresh for each one.
-            media_factory=functools.partial(
-                CallMedia,
-                ice_servers=_server_ice(app[ice_key]),
-                # issue 9 (bandwidth): the REMB bounds of the driver's uplink, media counters.
-                bandwidth=configured_limits(
-                    settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps
-                ),
-                metrics=app[media_metrics_key],
-            ),
+            media_factory=self.media_factory,
             rules=self.rules,
             zone=self.zone,
             tokens=ResumeTokens.load_or_create(settings.data_dir),
@@ -581,29 +452,19 @@ class _Root:
     async def photo_channel(self, app: web.Application) -> AsyncIterator[None]:
         """The photo reports (issue 13, kuaichu.photoreports) and the sweep that voids the
         ones never sent."""
-        settings = self.settings
-        reports = app[photo_reports_key] = PhotoReports(
+        async with photo_setup.running(
+            app,
+            self.settings,
             self.engine,
             self.db,
-            self.photo_ctx,
+            self.case_ctx,
             self.captures,
             self.dispatcher,
             self.rules,
-            PhotoConfig(
-                enabled=settings.photo_channel,
-                queue_cap=settings.photo_queue_cap,
-                max_wait_seconds=settings.photo_max_wait_seconds,
-                draft_expire_seconds=settings.photo_draft_minutes * 60,
-            ),
             self.callbacks,
             zone=self.zone,
-        )
-        drafts = DraftSweeper(reports, SystemClock(), DRAFT_SWEEP_SECONDS)
-        drafts.start()
-        try:
+        ):
             yield
-        finally:
-            await drafts.close()
 
     async def loops(self, app: web.Application) -> AsyncIterator[None]:
         """The wallboard pushes, the hourly housekeeping, the loop-lag sampler and the OCR
@@ -630,41 +491,20 @@ class _Root:
             gc_pauses.remove()
 
 
-def _server_ice(config: IceConfig) -> Callable[[], list[Any]]:
-    """The ICE servers of one new server-side peer connection (fresh TURN credentials)."""
-    return lambda: aiortc_ice_servers(config, time.time())
-
-
 def create_app(settings: Settings) -> web.Application:
     # Read once at start-up; a bad file or value raises InvalidServiceConfig here, before
     # anything listens (the CLI turns it into a one-line message and exit status 1).
     rules = service_rules(settings)
     zone = parse_timezone(settings.timezone)
-    ice = ice_config(settings)  # InvalidIceConfig names the flag (a TURN URL without secret)
-    # Process-wide (aioice has no per-connection option): the server's candidate ports and
-    # announced address.
-    aioice_tap.set_candidate_policy(ice.port_range, ice.announce_address)
-    # issue 9 (health): RFC 7675 consent, bigger UDP receive buffers, no mDNS lookups.
-    aioice_tap.install(
-        consent_expiry=settings.ice_consent_expiry, receive_buffer=settings.udp_receive_buffer
-    )
-    renderer = Renderer(settings.pdf_font)  # CjkFontNotFound names the package to install
-    try:
-        insurers = load_insurers(settings.insurers)
-    except KuaichuError as exc:
-        raise InvalidServiceConfig(f"--insurers: {exc.message}") from None
     app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+    # issue 9: the ICE servers, aioice's policy, the uplink's bitrates, the media counters.
+    media_factory = media_setup.setup(app, settings)
+    renderer = Renderer(settings.pdf_font)  # CjkFontNotFound names the package to install
+    insurer_setup.setup(app, settings)  # issue 13: the --insurers directory
     app[settings_key] = settings
     app[rules_key] = rules
     check_tiles(settings.map_tiles)  # issue 12: a bad --map-tiles stops the start-up here
     app[zone_key] = zone
-    app[insurers_key] = insurers
-    app[insurer_events_key] = InsurerEvents()
-    app[ice_key] = ice
-    app[ice_handouts_key] = HandoutLimit()
-    # issue 9 (bandwidth): bad video bitrates stop the start-up here; the calls' media counters.
-    configured_limits(settings.video_min_kbps, settings.video_max_kbps, settings.video_start_kbps)
-    app[media_metrics_key] = MediaMetrics()
     # A hard cap at the transport; the per-message 64 KiB limit with a clear error is ours.
     sio = SignalingServer(
         async_mode="aiohttp", max_http_buffer_size=1024 * 1024, ping_interval=10, ping_timeout=10
@@ -672,7 +512,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[sio_key] = sio
 
-    root = _Root(settings, sio, renderer, rules, zone)
+    root = _Root(settings, sio, renderer, rules, zone, media_factory)
     app.cleanup_ctx.extend(root.contexts())
     app.on_shutdown.append(root.drain)
     setup_routes(app)

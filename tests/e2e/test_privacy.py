@@ -69,8 +69,8 @@ async def test_the_log_of_a_whole_case_has_no_secrets_or_personal_data(
 async def test_the_first_admin_password_is_only_in_its_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from kuaichu.accounts.first_account import ensure_first_account
     from kuaichu.accounts.service import Accounts
-    from kuaichu.app import _first_account
     from kuaichu.settings import Settings
     from kuaichu.storage.db import Database, create_schema, make_engine
 
@@ -79,7 +79,7 @@ async def test_the_first_admin_password_is_only_in_its_file(
     try:
         await create_schema(engine)
         with caplog.at_level(logging.INFO):
-            await _first_account(Accounts(Database(engine), 3600), settings)
+            await ensure_first_account(Accounts(Database(engine), 3600), settings.data_dir)
     finally:
         await engine.dispose()
     path = tmp_path / "initial-admin-password.txt"
