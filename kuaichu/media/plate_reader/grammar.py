@@ -84,14 +84,17 @@ class Fold:
             if ch in index:
                 rows.append(index[ch])
                 cols.append(0)
+        # Full-width forms (Ａ, １) and accented Latin letters (À: a bolt or a speck of dirt
+        # above the A) fold into ASCII. Grouped by base once: asking for each target anew
+        # normalised the ~6,600-character alphabet 35 times (0.3 s of every model load).
+        latin: dict[str, set[str]] = {}
+        for a in alphabet:
+            if len(a) == 1 and not a.isascii():
+                latin.setdefault(_latin_base(a), set()).add(a)
         for ch in targets:
-            variants = {ch, *LOOKALIKES.get(ch, "")}
+            variants = {ch, *LOOKALIKES.get(ch, ""), *latin.get(ch, ())}
             if ch.isalpha() and ch.isascii():
                 variants.add(ch.lower())
-            # Full-width forms (Ａ, １) and accented Latin letters (À: a bolt or a speck of
-            # dirt above the A) fold into ASCII.
-            variants |= {a for a in alphabet if len(a) == 1 and not a.isascii()
-                         and _latin_base(a) == ch}  # fmt: skip
             for v in variants:
                 if v in index:
                     rows.append(index[v])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -43,6 +44,21 @@ class Models:
         index = {ch: i for i, ch in enumerate(alphabet)}
         self.index = index
         self.fold = Fold(alphabet, index)
+
+
+_loaded: dict[Path, Models] = {}
+_loading = threading.Lock()
+
+
+def load_models(model_dir: Path) -> Models:
+    """The models of ``model_dir``, loaded once per process. The sessions only read their
+    weights, and one server holds one reader; a process that builds several apps (the tests,
+    the benchmarks) would otherwise spend a second of CPU on each."""
+    with _loading:
+        models = _loaded.get(model_dir)
+        if models is None:
+            models = _loaded[model_dir] = Models(model_dir)
+        return models
 
 
 def one_opencv_thread() -> None:

@@ -21,7 +21,7 @@ from .arrays import U8
 from .candidates import Candidate, colour_candidates, covered, edge_candidates
 from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
 from .grid import Prepared, cut_before_province, extended_candidate, prepare
-from .models import REC_HEIGHT, Models, default_model_dir, one_opencv_thread
+from .models import REC_HEIGHT, Models, default_model_dir, load_models, one_opencv_thread
 from .province import HEAD_VIEWS, head_strips, province_posterior
 from .recognition import Decoded, decode, greedy, has_strokes, recognise
 
@@ -140,7 +140,7 @@ class PlateReader:
             if self._models is None:
                 started = time.perf_counter()
                 one_opencv_thread()
-                self._models = Models(self._model_dir or default_model_dir())
+                self._models = load_models(self._model_dir or default_model_dir())
                 logger.info(
                     "plate reader: models loaded in %.0f ms",
                     (time.perf_counter() - started) * 1000,
