@@ -12,7 +12,7 @@ from typing import Any
 import av
 import pytest
 
-from sim.client import SimDriver, SimOfficer
+from sim.client import PatternVideoTrack, SimDriver, SimOfficer
 from tests.support.eventually import eventually
 
 
@@ -21,7 +21,9 @@ async def answered_call(server: Any) -> tuple[SimDriver, SimOfficer, str]:
         server.url, server.officer_username, server.officer_password
     ).connect()
     await officer.set_available()
-    driver = await SimDriver(server.url).connect()
+    # A full-size picture here (the other scenarios' default is a small one): the officer
+    # must receive the driver's own size.
+    driver = await SimDriver(server.url, video=PatternVideoTrack(640, 480, 30)).connect()
     ack = await driver.report(lat=45.7567, lng=126.6424, phone="13800138000")
     assert ack["ok"], ack
     offer = await officer.wait_offer()

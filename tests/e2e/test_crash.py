@@ -10,14 +10,15 @@ from typing import Any
 
 import av
 
-from sim.client import SimDriver, SimOfficer
+from sim.client import PatternVideoTrack, SimDriver, SimOfficer
 
 
 async def test_partial_recording_survives_sigkill(process_server: Any) -> None:
     officer = await SimOfficer(
         process_server.url, process_server.officer_username, process_server.officer_password
     ).connect()
-    driver = await SimDriver(process_server.url).connect()
+    # 30 frames a second: the count below is what a 5 s recording at a phone's rate holds.
+    driver = await SimDriver(process_server.url, video=PatternVideoTrack(fps=30)).connect()
     try:
         await officer.set_available()
         ack = await driver.report()

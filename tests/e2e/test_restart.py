@@ -14,7 +14,7 @@ from typing import Any
 import av
 
 from kuaichu.appkeys import center_key
-from sim.client import ELIGIBLE_ANSWERS, SimDriver, SimOfficer
+from sim.client import ELIGIBLE_ANSWERS, PatternVideoTrack, SimDriver, SimOfficer
 from tests.conftest import LIVE_SETTINGS
 from tests.support.servers import ROOT
 
@@ -61,7 +61,8 @@ def evidence_verify(server: Any, case_id: str) -> subprocess.CompletedProcess[st
 async def test_sigkill_mid_call_then_restart_recovers(process_server_factory: Any) -> None:
     first = process_server_factory(**LIVE_SETTINGS)
     officer = await SimOfficer(first.url, first.officer_username, first.officer_password).connect()
-    driver = await SimDriver(first.url).connect()
+    # 30 frames a second: the recording's frame count below is a phone's rate.
+    driver = await SimDriver(first.url, video=PatternVideoTrack(fps=30)).connect()
     waiting = await SimDriver(first.url).connect()
     try:
         await officer.set_available()

@@ -8,7 +8,7 @@ from typing import Any
 
 import av
 
-from sim.client import SimDriver, SimOfficer
+from sim.client import PatternVideoTrack, SimDriver, SimOfficer
 from tests.support.eventually import eventually
 
 
@@ -86,7 +86,8 @@ async def test_driver_who_does_not_come_back_is_dropped(server_factory: Any) -> 
 
 async def test_driver_media_drop_is_rejoined_and_recording_continues(server_factory: Any) -> None:
     server = await server_factory(driver_grace_seconds=8, reservation_timeout=10)
-    driver = await SimDriver(server.url).connect()
+    # 30 frames a second: the recording's frame count below is a phone's rate.
+    driver = await SimDriver(server.url, video=PatternVideoTrack(fps=30)).connect()
     officer = await SimOfficer(
         server.url, server.officer_username, server.officer_password
     ).connect()
