@@ -424,3 +424,13 @@ def test_a_plate_reads_the_same_whatever_else_is_in_the_frame(reader: PlateReade
     second = {r.plate: r.confidence for r in reader.read(both)}
     assert set(second) == {"鲁B6Z219", "粤BD12345"}
     assert second["鲁B6Z219"] == first["鲁B6Z219"]
+
+
+def test_a_condensed_j_the_recogniser_reads_as_liao_is_read_as_j(reader: PlateReader) -> None:
+    """A close, clear plate of the second generator whose authority letter J, in a condensed
+    face, the recogniser prints as 了: the grammar's J, not "no plate"."""
+    rng = np.random.default_rng([1, 26])
+    text, colour = plates_other.random_plate(rng)
+    assert (text, colour) == ("辽J29517", "blue")
+    frame = plates_other.render_scene(text, colour, rng, difficulty="easy")
+    assert [(r.plate, r.sure) for r in reader.read(frame)][:1] == [(text, True)]

@@ -24,6 +24,7 @@ LOOKALIKES: Final[dict[str, str]] = {
     "1": "Il|丨",
     # Chinese characters that a condensed plate letter looks like to a Chinese recogniser.
     "Z": "之乙",
+    "J": "了亅",
     "T": "丁",
     "Y": "丫",
     "X": "乂",
