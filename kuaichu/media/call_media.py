@@ -32,6 +32,7 @@ from kuaichu.media import aioice_tap
 from kuaichu.media.aiortc_tap import (
     EncodedFrame,
     check_aiortc_internals,
+    install_short_turns,
     on_keyframe_request,
     send_pli,
     tap_receiver,
@@ -171,6 +172,7 @@ class CallMedia:
         as "connect_timeout" / "no_media"; ``on_leg_up(leg)`` hears when it first receives."""
         check_aiortc_internals()
         aioice_tap.ensure_installed()
+        install_short_turns()
         self.call_id = call_id
         self._keyframe_min_interval = keyframe_min_interval
         self._clock = clock

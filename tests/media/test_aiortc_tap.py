@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fractions
 import inspect
+import itertools
 import queue
 import threading
 
 import aiortc
 import av
+import numpy
 import pytest
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs import get_capabilities
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -18,8 +21,10 @@ from aiortc.rtcrtpreceiver import decoder_worker
 
 from kuaichu.media import aiortc_tap
 from kuaichu.media.aiortc_tap import EncodedFrame, check_aiortc_internals, tap_receiver
+from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.jitter import FrameBuffer
 from sim.client import PatternVideoTrack
+from tests.support.eventually import eventually
 
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
 
@@ -243,14 +248,43 @@ async def test_tap_installs_frame_buffer_carrying_on_from_aiortcs(kind: str) -> 
     await pc.close()
 
 
-@pytest.mark.parametrize("codec", ["H264", "VP8"])
-async def test_tapped_receiver_hands_over_whole_decodable_pictures(codec: str) -> None:
-    """Real peers over loopback: every frame the FrameBuffer hands over decodes to a picture."""
+async def _video_peers(
+    codec: str, track: MediaStreamTrack, on_frame: aiortc_tap.OnFrame
+) -> tuple[RTCPeerConnection, RTCPeerConnection]:
+    """A sender of ``track`` and a tapped receiver handing its frames to ``on_frame``,
+    negotiated to ``codec`` over loopback."""
     sender_pc, receiver_pc = RTCPeerConnection(), RTCPeerConnection()
     transceiver = receiver_pc.addTransceiver("video", direction="recvonly")
     transceiver.setCodecPreferences(
         [c for c in RTCRtpSender.getCapabilities("video").codecs if c.name in (codec, "rtx")]
     )
+    tap_receiver(transceiver.receiver, on_frame)
+    await receiver_pc.setLocalDescription(await receiver_pc.createOffer())
+    await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+    sender_pc.addTrack(track)
+    await sender_pc.setLocalDescription(await sender_pc.createAnswer())
+    await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+    return sender_pc, receiver_pc
+
+
+async def _stop(track: MediaStreamTrack, *pcs: RTCPeerConnection) -> None:
+    track.stop()
+    for pc in pcs:
+        await pc.close()
+
+
+def _decoded(codec: str, frames: list[EncodedFrame]) -> list[av.VideoFrame]:
+    """The pictures a fresh decoder makes of ``frames``, flushed."""
+    decoder = av.CodecContext.create(codec.lower(), "r")
+    pictures = []
+    for frame in frames:
+        pictures += decoder.decode(av.Packet(frame.data))
+    return pictures + decoder.decode(None)
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_tapped_receiver_hands_over_whole_decodable_pictures(codec: str) -> None:
+    """Real peers over loopback: every frame the FrameBuffer hands over decodes to a picture."""
     got: list[EncodedFrame] = []
     enough = asyncio.Event()
 
@@ -259,25 +293,131 @@ async def test_tapped_receiver_hands_over_whole_decodable_pictures(codec: str) -
         if len(got) >= 40:
             enough.set()
 
-    tap_receiver(transceiver.receiver, on_frame)
     track = PatternVideoTrack(640, 480)
+    sender_pc, receiver_pc = await _video_peers(codec, track, on_frame)
     try:
-        await receiver_pc.setLocalDescription(await receiver_pc.createOffer())
-        await sender_pc.setRemoteDescription(receiver_pc.localDescription)
-        sender_pc.addTrack(track)
-        await sender_pc.setLocalDescription(await sender_pc.createAnswer())
-        await receiver_pc.setRemoteDescription(sender_pc.localDescription)
         await asyncio.wait_for(enough.wait(), 30)
     finally:
-        track.stop()
-        await sender_pc.close()
-        await receiver_pc.close()
-    decoder = av.CodecContext.create(codec.lower(), "r")
-    pictures = []
-    for frame in got:
-        assert frame.codec == codec
-        pictures += decoder.decode(av.Packet(frame.data))
+        await _stop(track, sender_pc, receiver_pc)
+    assert {frame.codec for frame in got} == {codec}
+    pictures = _decoded(codec, got)
     assert len(pictures) >= len(got) - 2  # a decoder may hold the last frames back
     assert {(p.width, p.height) for p in pictures} == {(640, 480)}
     stamps = [f.timestamp for f in got]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)  # one piece a picture
+
+
+class _Transport:
+    """Stands in for an RTCDtlsTransport (the wrappers keep their counts on it)."""
+
+
+def _longest_run(ticks: list[int], total: int) -> int:
+    """The most packets that went by without the ticker running in between."""
+    seen = sorted({0, total, *ticks})
+    return max(b - a for a, b in itertools.pairwise(seen))
+
+
+async def _ticking(ticks: list[int], seen: list[bytes]) -> None:
+    while True:
+        ticks.append(len(seen))
+        await asyncio.sleep(0)
+
+
+async def test_a_transport_sending_a_big_frame_lets_the_loop_run_between_bursts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A keyframe's ~225 packets no longer leave in one step of the sender's task: other
+    callbacks (timers, consent checks) run between bursts, and the packets keep their order."""
+    sent: list[bytes] = []
+
+    async def send(transport: object, data: bytes) -> None:
+        sent.append(data)
+
+    monkeypatch.setattr(aiortc_tap, "_SEND_RTP", send)
+    ticks: list[int] = []
+    ticker = asyncio.create_task(_ticking(ticks, sent))
+    await asyncio.sleep(0)
+    transport = _Transport()
+    packets = [b"%d" % i for i in range(10 * aiortc_tap.SEND_BURST)]
+    for packet in packets:
+        await aiortc_tap._send_rtp_in_bursts(transport, packet)  # type: ignore[arg-type]
+    ticker.cancel()
+    assert sent == packets
+    assert _longest_run(ticks, len(packets)) == aiortc_tap.SEND_BURST
+
+
+async def test_a_transport_handling_a_backlog_lets_the_loop_run_between_bursts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Datagrams already queued are handled a burst per step, not all in one."""
+    handled: list[bytes] = []
+
+    async def recv_next(transport: object) -> None:
+        handled.append(b"x")
+
+    monkeypatch.setattr(aiortc_tap, "_RECV_NEXT", recv_next)
+    ticks: list[int] = []
+    ticker = asyncio.create_task(_ticking(ticks, handled))
+    await asyncio.sleep(0)
+    transport = _Transport()
+    for _ in range(10 * aiortc_tap.RECEIVE_BURST):
+        await aiortc_tap._recv_next_in_bursts(transport)  # type: ignore[arg-type]
+    ticker.cancel()
+    assert len(handled) == 10 * aiortc_tap.RECEIVE_BURST
+    assert _longest_run(ticks, len(handled)) == aiortc_tap.RECEIVE_BURST
+
+
+def _big_frames(codec: str, count: int) -> list[bytes]:
+    """``count`` encoded 1280x720 frames of blocky noise (a keyframe first): 40-400 packets
+    each (aiortc's jitter buffer holds 512)."""
+    encoder = av.CodecContext.create("libx264" if codec == "H264" else "libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 1280, 720, "yuv420p"
+    encoder.bit_rate = 8_000_000
+    encoder.time_base = fractions.Fraction(1, 30)
+    if codec == "H264":
+        encoder.options = {"profile": "baseline", "tune": "zerolatency", "preset": "ultrafast"}
+    rng = numpy.random.default_rng(9)
+    frames: list[bytes] = []
+    for i in range(count + 10):
+        blocks = rng.integers(0, 255, (45, 80, 3), dtype=numpy.uint8)
+        picture = av.VideoFrame.from_ndarray(
+            blocks.repeat(16, axis=0).repeat(16, axis=1), format="rgb24"
+        )
+        picture.pts = i
+        frames += [bytes(p) for p in encoder.encode(picture.reformat(format="yuv420p"))]
+        if len(frames) >= count:
+            break
+    return frames[:count]
+
+
+@pytest.mark.parametrize("codec", ["H264", "VP8"])
+async def test_big_frames_cross_whole_with_short_turns(codec: str) -> None:
+    """Real peers, encoded frames forwarded as the server does (EncodedTrack), each of them
+    sent and received in many bursts: every frame arrives whole and decodes, in order."""
+    aiortc_tap.install_short_turns()
+    frames = _big_frames(codec, 8)
+    assert min(len(f) for f in frames) > 2 * aiortc_tap.SEND_BURST * 1200  # bursts a frame
+    got: list[EncodedFrame] = []
+    enough = asyncio.Event()
+
+    def on_frame(frame: EncodedFrame) -> None:
+        got.append(frame)
+        if len(got) >= len(frames) - 1:  # the last one is handed over when another begins
+            enough.set()
+
+    track = EncodedTrack("video")
+    sender_pc, receiver_pc = await _video_peers(codec, track, on_frame)
+    try:
+        await eventually(lambda: sender_pc.connectionState == "connected", 20, "no connection")
+        for i, data in enumerate(frames):
+            track.push(data, i * 3000, keyframe=i == 0)
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(enough.wait(), 30)
+    finally:
+        await _stop(track, sender_pc, receiver_pc)
+    pictures = _decoded(codec, got)
+    assert len(pictures) == len(got) == len(frames) - 1
+    assert {(p.width, p.height) for p in pictures} == {(1280, 720)}
+    assert [f.timestamp for f in got] == [i * 3000 for i in range(len(got))]
+    if codec == "VP8":  # the payload as it was (H.264 gets its own start codes back)
+        assert [f.data for f in got] == frames[: len(got)]
