@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from sim.client import SimDriver, SimOfficer
+from sim.client import PatternVideoTrack, SimDriver, SimOfficer
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,8 @@ async def test_officer_answers_a_call_sees_the_driver_and_wraps_up(
     await expect(page.locator("#idle-text")).to_have_text("已示闲，来电会在这里弹出。")
     await shoot(page, "console-1-idle")
 
-    driver = await SimDriver(live_server.url).connect()
+    # The driver's own size reaches the console (and its screenshots show a full picture).
+    driver = await SimDriver(live_server.url, video=PatternVideoTrack(640, 480, 30)).connect()
     try:
         ack = await driver.report(lat=45.7567, lng=126.6424)
         assert ack["ok"], ack
