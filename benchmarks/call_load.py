@@ -329,6 +329,7 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             # The simulated peers share one core: near 1.0 they, not the server, limit fps.
             "client_cores": (k1 - k0) / (t1 - t0),
             "fps_min": min(fps),
+            "fps_each": [round(f, 1) for f in fps],
             "fps_mean": statistics.mean(fps),
             # More than 1.0: aiortc handed over more than one piece for some pictures.
             "pieces_per_picture": pieces / pictures if pictures else 0.0,
@@ -369,8 +370,9 @@ def main() -> None:
     # threads keep their order (a worker at +10 from its loop stays 10 behind it). Say so
     # with the figures: it is not how a server runs.
     parser.add_argument("--nice", type=int, default=0)
-    # Keep each run's server log (WARNING and above) in this folder.
+    # Keep each run's server log in this folder (--server-log-level and above).
     parser.add_argument("--keep-logs", type=Path, default=None)
+    parser.add_argument("--server-log-level", default="WARNING")
     args = parser.parse_args()
     make_clip(CLIP)
     make_voice(VOICE)
@@ -411,7 +413,7 @@ def main() -> None:
                 data,
                 officers=1,
                 reservation_timeout=60,
-                log_level="WARNING",
+                log_level=args.server_log_level,
                 auto_plate_seconds=args.auto_plate_seconds,
             )
             os.environ.pop("KUAICHU_STALL_LOG", None)
@@ -467,6 +469,7 @@ def main() -> None:
                 ),
                 flush=True,
             )
+            print("      fps per officer: " + ", ".join(str(f) for f in result["fps_each"]))
             # Packets lost per leg, NACKs/PLIs sent and received, keyframes forwarded.
             print(
                 "      media: " + ", ".join(f"{k} {v}" for k, v in result["media"].items()),
