@@ -4,6 +4,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from playwright.async_api import (
     Geolocation,
     Page,
     Playwright,
+    Response,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
@@ -139,6 +141,7 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
     as it stands at the end of the test (issue 12: axe in every page test)."""
     contexts: list[BrowserContext] = []
     entries: list[tuple[str, str, str]] = []
+    refusals: list[asyncio.Future[tuple[str, str, str]]] = []
 
     async def factory(
         *,
@@ -164,9 +167,26 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
         name = f"page{len(contexts)}"
         page.on("console", lambda m: entries.append((name, m.type, f"{m.text} {m.location}")))
         page.on("pageerror", lambda e: entries.append((name, "pageerror", str(e))))
+        page.on("response", functools.partial(_on_response, name))
         return page
 
+    def _on_response(name: str, response: Response) -> None:
+        if response.status >= 400:
+            refusals.append(asyncio.ensure_future(_refused(name, response)))
+
+    async def _refused(name: str, response: Response) -> tuple[str, str, str]:
+        """A refused request with what was sent and what came back: Chromium's console line
+        names only the status and the URL, which is not enough to tell a flake's cause."""
+        try:
+            body = (await response.text())[:600]
+        except PlaywrightError:
+            body = "(body gone)"
+        sent = (response.request.post_data or "")[:600]
+        return (name, "refused", f"{response.status} {response.url} sent {sent!r} answer {body!r}")
+
     yield factory
+    # The refused requests' answers, read while their pages are still open.
+    answers = await asyncio.gather(*refusals, return_exceptions=True)
     # Every page the test opened (and every other tab of their contexts), at the state the
     # test left it in. A page closed, crashed or still navigating is not checked.
     inaccessible: list[str] = []
@@ -195,6 +215,7 @@ async def new_page(browser: Browser, expected_console_errors: list[str]) -> Asyn
         pytest.fail("\n".join(inaccessible), pytrace=False)
     problems = page_problems(entries, expected_console_errors)
     if problems:
+        entries += [a for a in answers if isinstance(a, tuple)]
         console = "\n".join(f"[{page} {kind}] {text}" for page, kind, text in entries[-200:])
         pytest.fail(
             "the page raised or logged an error:\n"
