@@ -12,7 +12,22 @@ export class SavingPart {
   scheduleSave(delay) {
     clearTimeout(this.saveTimer);
     if (this.stale) return;
-    this.saveTimer = setTimeout(() => this.save(), delay);
+    this.saveTimer = setTimeout(() => this.autoSave(), delay);
+  }
+
+  // A save nobody asked for (typing paused, a field left, the registry's fill, the edits made
+  // while the last save was on its way): not while a mobile or ID number or a plate under the
+  // cursor is half typed, which would only bring back "not valid" in the middle of the typing
+  // (the guard in onInput alone missed the saves scheduled by everything else). Leaving the
+  // field saves it; flush() and Ctrl+S save whatever is typed.
+  autoSave() {
+    if (this.saving) {
+      return this.saving.then(() => (this.dirty && !this.stale ? this.autoSave() : !this.dirty));
+    }
+    const input = document.activeElement;
+    const path = input ? this.pathOf(input) : null;
+    if (path && this.typingIncomplete(path, input)) return Promise.resolve(false);
+    return this.save();
   }
 
   saveNow() {
