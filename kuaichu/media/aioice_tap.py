@@ -52,14 +52,14 @@ CONSENT_EXPIRY = 30.0  # RFC 7675 section 5.1: consent lost 30 s after the last 
 # up at 3.5 s), so that one lost datagram or a late read is not a miss.
 CONSENT_RETRANSMISSIONS = 2
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.rmem_max
-# Datagrams read from one socket per readiness event, at most. Once the loop is behind, every
-# socket is ready in every turn, and what a turn reads it also handles and forwards: with 64,
-# turns of 10 calls (20 sockets) ran up to 170 ms of the loop's own CPU, with 16 up to 35 ms
-# (benchmarks/stallwatch, docs/benchmarks.md); 8 halves that bound. It costs no throughput:
-# each socket still gets its share of every turn (aiortc_tap's RECEIVE_BURST hands as many
-# to the DTLS layer per step), the turns are just shorter, and a keyframe's burst waits in
-# the kernel's buffer meanwhile.
-READ_BATCH = 8
+# Datagrams read from one socket per readiness event, at most, and (aiortc_tap's
+# RECEIVE_BURST) handled per step: once the loop is behind, every socket is ready in every
+# turn, and what a turn reads it also handles and forwards. With 64, turns of 10 calls (20
+# sockets) ran up to 170 ms of the loop's own CPU; with 16, up to 35 ms (benchmarks/stallwatch,
+# docs/benchmarks.md, a shared loaded machine). 8 shortened them again, but in one 4-call run
+# with the loop waiting 675 ms of every second for its core the kernel dropped 4,715
+# datagrams on the server's sockets, which 16 and 64 never did in the same conditions.
+READ_BATCH = 16
 
 
 class AioiceInternalsChanged(RuntimeError):

@@ -70,8 +70,8 @@ _STREAMS_ATTR = "_RTCRtpReceiver__remote_streams"
 _PACKETS_SENT_ATTR = "_RTCRtpSender__packet_count"
 # Packets a DTLS transport receives, and sends, in one step of its task before it lets the
 # loop run its other callbacks (kuaichu.media.aioice_tap reads as many per socket per turn).
-RECEIVE_BURST = 8
-SEND_BURST = 8
+RECEIVE_BURST = 16
+SEND_BURST = 16
 
 
 class AiortcInternalsChanged(RuntimeError):
