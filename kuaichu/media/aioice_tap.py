@@ -58,7 +58,7 @@ RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.rm
 # sockets) ran up to 170 ms of the loop's own CPU; with 16, up to 35 ms (benchmarks/stallwatch,
 # docs/benchmarks.md, a shared loaded machine). 8 shortened them again, but in one 4-call run
 # with the loop waiting 675 ms of every second for its core the kernel dropped 4,715
-# datagrams on the server's sockets; 16 dropped none in eight runs waiting up to 662 ms/s
+# datagrams on the server's sockets; 16 dropped none in ten runs waiting up to 662 ms/s
 # (64 dropped 8,492 in one waiting 909 ms/s): 16 is the setting measured.
 READ_BATCH = 16
 
