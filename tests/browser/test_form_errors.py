@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, Route, expect
 
 from sim.client import SimDriver, SimOfficer
+from tests.browser.officer_case import id_number
 from tests.browser.test_console import DESKTOP, log_in
 from tests.support.axe import check_accessible
 from tests.support.eventually import eventually
@@ -137,6 +138,42 @@ async def test_two_wrong_fields_shown_at_once_and_the_valid_ones_saved(
             return bool(party["phone"] == "13800138000" and party["name"] == "张三丰")
 
         await eventually(phone_saved, 15, "the number typed during the save was never saved")
+
+        # Nor does the registry's automatic check of a party (it saves the form first): A's
+        # facts are saved while the officer is half way through correcting A's number.
+        checked, resume = asyncio.Event(), asyncio.Event()
+        later: list[str] = []
+
+        async def hold_again(route: Route) -> None:
+            if route.request.method == "PUT":
+                later.append(route.request.post_data or "")
+                if not checked.is_set():
+                    checked.set()
+                    await resume.wait()
+            await route.continue_()
+
+        await page.unroute("**/api/cases/*/form", hold_next_save)
+        await page.route("**/api/cases/*/form", hold_again)
+        await page.fill("#cp-A-licence_no", id_number("23010319880512001"))
+        await page.fill("#cp-A-plate", "黑A12345")
+        await page.click("#cp-A-phone")
+        await asyncio.wait_for(checked.wait(), 15)
+        await page.keyboard.press("End")
+        for _ in range(8):
+            await page.keyboard.press("Backspace")
+        await expect(page.locator("#cp-A-phone")).to_have_value("138")
+        resume.set()
+        await asyncio.sleep(2.5)
+        assert not any('"phone":"138"' in body for body in later), later
+        await expect(page.locator("label:has(#cp-A-phone) .cp-field-error")).to_have_text("")
+        await page.keyboard.type("00138000")
+        await page.locator("#cp-A-phone").blur()
+
+        async def checked_by_registry() -> bool:
+            _, view = await officer.api("GET", f"/api/cases/{case_id}")
+            return bool((view.get("verification") or {}).get("A"))
+
+        await eventually(checked_by_registry, 15, "party A was never checked against the registry")
     finally:
         await driver.close()
         await officer.close()

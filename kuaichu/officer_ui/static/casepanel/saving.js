@@ -24,10 +24,14 @@ export class SavingPart {
     if (this.saving) {
       return this.saving.then(() => (this.dirty && !this.stale ? this.autoSave() : !this.dirty));
     }
+    if (this.typingUnderCursor()) return Promise.resolve(false);
+    return this.save();
+  }
+
+  typingUnderCursor() {
     const input = document.activeElement;
     const path = input ? this.pathOf(input) : null;
-    if (path && this.typingIncomplete(path, input)) return Promise.resolve(false);
-    return this.save();
+    return Boolean(path && this.typingIncomplete(path, input));
   }
 
   saveNow() {
@@ -39,10 +43,17 @@ export class SavingPart {
     return this.save();
   }
 
-  // Wait for every pending edit to reach the server: the steps read the saved form.
-  async flush() {
+  // Wait for every pending edit to reach the server: the steps read the saved form. ``auto``:
+  // for work nobody asked for (the registry's automatic check), which must not send a number
+  // or a plate half typed under the cursor either: false, nothing sent, try again later.
+  async flush({ auto = false } = {}) {
+    if (auto && this.typingUnderCursor()) return false;
     clearTimeout(this.saveTimer);
     if (this.saving) await this.saving;
+    if (auto && this.typingUnderCursor()) {
+      if (this.dirty) this.scheduleSave(SAVE_TYPING_MS);
+      return false;
+    }
     if (this.dirty && !this.stale) await this.save();
     return !this.dirty;
   }

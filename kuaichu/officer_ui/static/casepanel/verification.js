@@ -23,7 +23,7 @@ export class VerificationPart {
       this.autoTried[p.key] = sig;
       const card = $("cp-parties").querySelector(`.cp-party[data-key="${p.key}"]`);
       const btn = card && card.querySelector("[data-action=verify]");
-      if (btn && !btn.disabled) this.verify(p.key, btn);
+      if (btn && !btn.disabled) this.verify(p.key, btn, true);
     }
   }
 
@@ -182,7 +182,7 @@ export class VerificationPart {
     return b;
   }
 
-  async verify(key, btn) {
+  async verify(key, btn, auto = false) {
     if (this.busy) {
       if (this.autoTried) delete this.autoTried[key];
       return;
@@ -193,7 +193,7 @@ export class VerificationPart {
       // The registry is asked about the saved form. A check that did not happen (the save
       // before it was refused, the request failed) is tried again on its own later: the
       // automatic check remembers only the checks that were made.
-      if (!(await this.flush())) {
+      if (!(await this.flush({ auto }))) {
         if (this.autoTried) delete this.autoTried[key];
         return;
       }
