@@ -1,45 +1,65 @@
 """Evidence stills from the driver's live video, decoded only when someone asks.
 
 The media layer forwards and records encoded frames and decodes nothing (DESIGN.md, "Media").
-A capture is the one exception: it asks the driver for a keyframe, collects the encoded frames
-from that keyframe on for a short window, and hands them to a worker thread that decodes them
-with PyAV, scores each picture's sharpness (variance of a Laplacian on a downscaled luma
-plane), keeps the sharpest at full received resolution and stores it as a JPEG (temporary name,
-fsync, then a no-clobber rename) with its SHA-256.
+A capture is the one exception: it takes a window of the driver's frames (0.6 s), decodes
+them in a worker thread with PyAV, keeps the sharpest picture at full received resolution and
+stores it as a JPEG with its SHA-256 (``kuaichu.media.still_developer``). Why a window and
+not one frame: a phone held in the hand blurs some frames and not others, and the frame
+right after a keyframe request is coded coarsely; the sharpness score picks the crisp one.
 
-Between captures ``FrameCapturer.active`` is False and the caller does not even call
-``push()``: the cost on the media path is one attribute check per frame.
+Where the window comes from:
+
+- **Around the click**, when the driver's last keyframe is recent: the capturer keeps the
+  encoded frames since the last keyframe (references to the bytes the media path already
+  holds, nothing decoded) for at most ``chain_s`` seconds / ``max_chain`` frames after it,
+  then drops them until the next keyframe. A capture then decodes from that keyframe on demand
+  and scores the frames from ``before_s`` before the click to the end of a full window:
+  nothing to ask, no keyframe to wait for, and the window holds what the officer saw when
+  clicking (the officer's picture runs behind the server's by the network and jitter buffer).
+  The chain's frames before the window are decoded but not scored (~1.5 ms a 720p frame).
+- **From a fresh keyframe** otherwise: the driver is asked for one (RTCP PLI, repeated until
+  it comes), and the window starts at it.
+
+Either way the capture's thread decodes each frame as it arrives, so the window's end leaves
+only its last frame to decode before the JPEG is written.
+
+Between captures ``push()`` costs the media path a list append per frame while the chain is
+kept, and an attribute check otherwise; with ``chain_s=0`` ``active`` is False between
+captures and the caller does not call ``push()`` at all.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import os
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import av
 
 from kuaichu.errors import Conflict, InvalidMessage, MediaError
-from kuaichu.media.picture import (
-    VIDEO_CLOCK_RATE,
-    encode_jpeg,
-    luma,
-    sharpness,
+from kuaichu.media.picture import VIDEO_CLOCK_RATE
+from kuaichu.media.still_developer import (
+    RTP_MASK,
+    Aborted,
+    Capture,
+    Developer,
+    Encoded,
+    Plan,
 )
 from kuaichu.threadpriority import enter_background
 
+__all__ = [
+    "Capture",
+    "CaptureBusy",
+    "CaptureTimeout",
+    "FrameCapturer",
+]
+
 logger = logging.getLogger(__name__)
 
-_RTP_MASK = 0xFFFFFFFF
-DECODERS = {"H264": "h264", "VP8": "vp8"}
 # A kind becomes part of a file name.
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -56,27 +76,6 @@ class CaptureTimeout(MediaError):
     code = "capture_timeout"
 
 
-@dataclass(frozen=True)
-class Capture:
-    """One stored evidence still."""
-
-    path: Path
-    sha256: str
-    kind: str
-    width: int
-    height: int
-    sharpness: float
-    captured_at: float  # epoch seconds of the chosen frame (arrival-based)
-    offset_s: float | None  # offset of the chosen frame into the call recording, if known
-    frames_considered: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    data: bytes
-    rtp_timestamp: int
-
-
 @dataclass(eq=False)
 class _Job:
     number: int
@@ -84,59 +83,33 @@ class _Job:
     directory: Path
     future: asyncio.Future[Capture]
     requested: float  # monotonic
-    codec: str | None = None  # set once the job's keyframe arrived
-    key_rtp: int = 0
-    key_wall: float = 0.0
-    key_offset: float | None = None
-    frames: list[_Encoded] = field(default_factory=list)
+    # Set once the window is known (a buffered keyframe, or the one asked for arrived).
+    developer: Developer | None = None
+    buffered: bool = False  # the window started before the click
+    key_age_s: float = 0.0  # how old the keyframe was at the click (buffered) or 0
+    counted: int = 0  # frames of the window fed so far
     timer: asyncio.TimerHandle | None = None
     retry: asyncio.TimerHandle | None = None
     thread: threading.Thread | None = None
     finished: asyncio.Future[None] | None = None
-    # Set from the loop when nobody wants the result any more; read by the worker thread.
-    abort: threading.Event = field(default_factory=threading.Event)
-    decoded: int = 0  # written by the worker thread, read on the loop after it finished
-    cpu_s: float = 0.0
+    window_closed: float = 0.0  # monotonic
 
 
-class _Aborted(Exception):
-    pass
+@dataclass
+class _Chain:
+    """The driver's frames since its last keyframe, kept for a capture around the click."""
 
-
-def _stamp(epoch: float) -> str:
-    ms = int(epoch * 1000) % 1000
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(epoch)) + f"{ms:03d}Z"
-
-
-def _publish(tmp: Path, directory: Path, stem: str) -> Path:
-    """Give ``tmp`` its final name without ever replacing an existing evidence file."""
-    for attempt in range(100):
-        final = directory / (f"{stem}.jpg" if attempt == 0 else f"{stem}-{attempt}.jpg")
-        try:
-            os.link(tmp, final)  # fails if ``final`` exists: a plain rename would overwrite
-        except FileExistsError:
-            continue
-        except OSError:
-            # A filesystem without hard links: check, then rename (racy only against
-            # ourselves, and every name carries a per-call counter).
-            if final.exists():
-                continue
-            os.replace(tmp, final)
-            return final
-        tmp.unlink()
-        return final
-    raise MediaError(f"no free evidence file name for {stem}")
-
-
-# ---- the capturer ----------------------------------------------------------------------------
+    codec: str
+    key_wall: float
+    key_offset: float | None
+    frames: list[Encoded]
 
 
 class FrameCapturer:
     """Evidence captures of one call's driver video.
 
     The owner calls ``push()`` with every encoded driver video frame, on the event loop, but
-    only while ``active`` is True (it is False whenever no capture waits for frames).
-    """
+    only while ``active`` is True."""
 
     def __init__(
         self,
@@ -146,6 +119,9 @@ class FrameCapturer:
         request_keyframe: Callable[[], object],
         recording_offset: Callable[[], float | None] | None = None,
         window_s: float = 0.6,
+        before_s: float = 0.45,
+        chain_s: float = 2.0,
+        max_chain: int = 90,
         max_frames: int = 24,
         keyframe_timeout: float = 3.0,
         keyframe_retry: float = 1.0,
@@ -153,9 +129,14 @@ class FrameCapturer:
     ) -> None:
         if window_s <= 0 or max_frames < 1 or keyframe_timeout <= 0 or max_pending < 1:
             raise ValueError("window_s, max_frames, keyframe_timeout and max_pending must be > 0")
+        if not 0 <= before_s < window_s or chain_s < 0 or max_chain < 1:
+            raise ValueError("need 0 <= before_s < window_s, chain_s >= 0, max_chain >= 1")
         self.call_id = call_id
         self.directory = Path(directory)
         self.window_s = window_s
+        self.before_s = before_s
+        self.chain_s = chain_s
+        self.max_chain = max_chain
         self.max_frames = max_frames
         self.keyframe_timeout = keyframe_timeout
         self.keyframe_retry = keyframe_retry
@@ -163,7 +144,12 @@ class FrameCapturer:
         self._request_keyframe = request_keyframe
         self._recording_offset = recording_offset
         self._window_ticks = round(window_s * VIDEO_CLOCK_RATE)
-        self.active = False  # the one thing the media path looks at per frame
+        self._before_ticks = round(before_s * VIDEO_CLOCK_RATE)
+        self._chain_ticks = round(chain_s * VIDEO_CLOCK_RATE)
+        self._chain: _Chain | None = None
+        # The one thing the media path looks at per frame: always True while a chain may be
+        # kept (the next keyframe must be seen), else only while a capture waits for frames.
+        self.active = chain_s > 0
         self._collecting: list[_Job] = []  # waiting for a keyframe, or inside their window
         self._jobs: set[_Job] = set()  # every unresolved job, including those in a thread
         self._count = 0
@@ -172,6 +158,7 @@ class FrameCapturer:
         self.pushed = 0
         self.decoded = 0
         self.cpu_seconds = 0.0
+        self.from_buffer = 0  # captures whose window started before the click
 
     @property
     def pending(self) -> int:
@@ -208,42 +195,64 @@ class FrameCapturer:
         self._jobs.add(job)
         self._collecting.append(job)
         self.active = True
-        job.timer = loop.call_later(self.keyframe_timeout, self._keyframe_timed_out, job)
         job.future.add_done_callback(lambda _f: self._on_future_done(job))
-        logger.info("call %s: capture %d (%s) requested", self.call_id, job.number, kind)
-        self._ask_keyframe(job)
+        chain = self._chain
+        if chain is not None:
+            self._window_around_click(job, chain)
+            logger.info(
+                "call %s: capture %d (%s) requested: from the keyframe of %.2f s ago",
+                self.call_id, job.number, kind, job.key_age_s,
+            )
+        else:
+            job.timer = loop.call_later(self.keyframe_timeout, self._keyframe_timed_out, job)
+            logger.info("call %s: capture %d (%s) requested", self.call_id, job.number, kind)
+            self._ask_keyframe(job)
         return job.future
 
     def push(self, codec: str, data: bytes, rtp_timestamp: int, keyframe: bool) -> None:
         """One encoded driver video frame (on the event loop). Cheap when nothing waits."""
         self.pushed += 1
+        frame = Encoded(data, rtp_timestamp)
+        if self.chain_s > 0:
+            self._keep(codec, frame, keyframe)
         done: list[_Job] = []
         for job in self._collecting:
-            if job.codec is None:
-                if not keyframe:
-                    continue
-                self._open_window(job, codec, data, rtp_timestamp)
-            elif (
-                codec != job.codec
-                or (rtp_timestamp - job.key_rtp) & _RTP_MASK >= self._window_ticks
-            ):
+            developer = job.developer
+            if developer is None:
+                if keyframe:
+                    self._window_from_keyframe(job, codec, frame)
+                    if job.counted >= self.max_frames:
+                        done.append(job)
+                continue
+            plan = developer.plan
+            since_key = (rtp_timestamp - plan.key_rtp) & RTP_MASK
+            if codec != plan.codec or since_key >= plan.end:
                 # Past the window, or a rejoined driver with a new codec/timeline.
                 done.append(job)
                 continue
-            else:
-                job.frames.append(_Encoded(data, rtp_timestamp))
-            if len(job.frames) >= self.max_frames:
-                done.append(job)
+            developer.feed(frame)
+            if since_key >= plan.first:
+                job.counted += 1
+                if job.counted >= self.max_frames:
+                    done.append(job)
         for job in done:
             self._develop(job)
+
+    def frames_lost(self) -> None:
+        """The driver's video lost a frame (the receiver asked the driver for a keyframe):
+        the frames kept since the last keyframe would decode with smears from here on, so
+        a capture asks for a fresh keyframe until the next one arrives."""
+        self._chain = None
 
     async def close(self) -> None:
         """Fail captures still waiting for a keyframe; develop those that already have
         frames (the officer asked for them, the call ending must not lose them); wait for
         every worker thread. Idempotent."""
         self._closed = True
+        self._chain = None
+        self.active = False
         for job in list(self._collecting):
-            if job.codec is None:
+            if job.developer is None:
                 self._drop(job)
                 if not job.future.done():
                     job.future.set_exception(
@@ -261,28 +270,49 @@ class FrameCapturer:
 
     # ---- internals (event loop) --------------------------------------------------------
 
-    def _ask_keyframe(self, job: _Job) -> None:
-        job.retry = None
-        if job.codec is not None or job.future.done():
+    def _keep(self, codec: str, frame: Encoded, keyframe: bool) -> None:
+        """The chain since the last keyframe, while it is short enough to decode on demand."""
+        if keyframe:
+            self._chain = _Chain(codec, time.time(), self._offset(), [frame])
             return
-        try:
-            self._request_keyframe()
-        except Exception:
-            logger.exception("call %s: keyframe request for capture failed", self.call_id)
-        # An RTCP PLI can be lost like any packet: ask again until the keyframe comes.
-        if self.keyframe_retry > 0:
-            job.retry = asyncio.get_running_loop().call_later(
-                self.keyframe_retry, self._ask_keyframe, job
-            )
+        chain = self._chain
+        if chain is None:
+            return
+        since_key = (frame.rtp_timestamp - chain.frames[0].rtp_timestamp) & RTP_MASK
+        if (
+            codec != chain.codec
+            or len(chain.frames) >= self.max_chain
+            or since_key >= self._chain_ticks
+        ):
+            self._chain = None  # too long to decode for a click: wait for the next keyframe
+        else:
+            chain.frames.append(frame)
 
-    def _open_window(self, job: _Job, codec: str, data: bytes, rtp_timestamp: int) -> None:
-        job.codec = codec
-        job.key_rtp = rtp_timestamp
-        job.key_wall = time.time()
-        job.key_offset = self._offset()
-        job.frames.append(_Encoded(data, rtp_timestamp))
-        self._cancel_timers(job)
+    def _window_around_click(self, job: _Job, chain: _Chain) -> None:
+        """The window from ``before_s`` before the click, decoded from the buffered keyframe."""
+        key_rtp = chain.frames[0].rtp_timestamp
+        click = (chain.frames[-1].rtp_timestamp - key_rtp) & RTP_MASK
+        first = max(0, click - self._before_ticks)
+        # A full window even when the keyframe is more recent than ``before_s``.
+        end = max(click + self._window_ticks - self._before_ticks, first + self._window_ticks)
+        job.buffered = True
+        job.key_age_s = time.time() - chain.key_wall
+        self.from_buffer += 1
+        plan = self._plan(job, chain.codec, key_rtp, chain.key_wall, chain.key_offset, first, end)
+        self._start(job, plan, chain.frames)
+        loop = asyncio.get_running_loop()
+        wait = (end - click) / VIDEO_CLOCK_RATE
         # If the driver's video stops inside the window, develop what arrived.
+        job.timer = loop.call_later(wait + 0.5, self._window_timed_out, job)
+        if job.counted >= self.max_frames:
+            self._develop(job)
+
+    def _window_from_keyframe(self, job: _Job, codec: str, frame: Encoded) -> None:
+        self._cancel_timers(job)
+        plan = self._plan(
+            job, codec, frame.rtp_timestamp, time.time(), self._offset(), 0, self._window_ticks
+        )
+        self._start(job, plan, [frame])
         job.timer = asyncio.get_running_loop().call_later(
             self.window_s + 0.5, self._window_timed_out, job
         )
@@ -292,6 +322,48 @@ class FrameCapturer:
             job.number,
             (time.monotonic() - job.requested) * 1000,
         )
+
+    def _plan(
+        self,
+        job: _Job,
+        codec: str,
+        key_rtp: int,
+        key_wall: float,
+        key_offset: float | None,
+        first: int,
+        end: int,
+    ) -> Plan:
+        return Plan(
+            call_id=self.call_id,
+            number=job.number,
+            kind=job.kind,
+            directory=job.directory,
+            codec=codec,
+            key_rtp=key_rtp,
+            key_wall=key_wall,
+            key_offset=key_offset,
+            first=first,
+            end=end,
+        )
+
+    def _start(self, job: _Job, plan: Plan, frames: list[Encoded]) -> None:
+        """Start the capture's thread: it decodes the frames it is fed as they come."""
+        developer = job.developer = Developer(plan)
+        for frame in frames:
+            developer.feed(frame)
+            if plan.first <= (frame.rtp_timestamp - plan.key_rtp) & RTP_MASK < plan.end:
+                job.counted += 1
+        loop = asyncio.get_running_loop()
+        job.finished = loop.create_future()
+        # A thread per capture rather than a pool: captures are rare, and a pool would keep an
+        # idle thread per call alive for the whole call.
+        job.thread = threading.Thread(
+            target=self._work,
+            args=(loop, job, developer),
+            name=f"evidence-{self.call_id}-{job.number}",
+            daemon=True,
+        )
+        job.thread.start()
 
     def _offset(self) -> float | None:
         if self._recording_offset is None:
@@ -308,18 +380,35 @@ class FrameCapturer:
                 handle.cancel()
         job.timer = job.retry = None
 
-    def _drop(self, job: _Job) -> None:
-        """Forget a job that has no thread."""
+    def _stop_collecting(self, job: _Job) -> None:
         self._cancel_timers(job)
         if job in self._collecting:
             self._collecting.remove(job)
-        self.active = bool(self._collecting)
+        self.active = bool(self._collecting) or (self.chain_s > 0 and not self._closed)
+
+    def _drop(self, job: _Job) -> None:
+        """Forget a job that has no thread."""
+        self._stop_collecting(job)
         if job.thread is None:
             self._jobs.discard(job)
 
+    def _ask_keyframe(self, job: _Job) -> None:
+        job.retry = None
+        if job.developer is not None or job.future.done():
+            return
+        try:
+            self._request_keyframe()
+        except Exception:
+            logger.exception("call %s: keyframe request for capture failed", self.call_id)
+        # An RTCP PLI can be lost like any packet: ask again until the keyframe comes.
+        if self.keyframe_retry > 0:
+            job.retry = asyncio.get_running_loop().call_later(
+                self.keyframe_retry, self._ask_keyframe, job
+            )
+
     def _keyframe_timed_out(self, job: _Job) -> None:
         job.timer = None
-        if job.codec is not None or job.future.done():
+        if job.developer is not None or job.future.done():
             return
         self._drop(job)
         logger.warning(
@@ -345,39 +434,49 @@ class FrameCapturer:
     def _on_future_done(self, job: _Job) -> None:
         if job.future.cancelled():
             # The requester gave up: stop collecting, and tell a running thread not to store.
-            job.abort.set()
+            if job.developer is not None:
+                job.developer.abort.set()
+                job.developer.close()  # wakes the thread if it waits for frames
             if job in self._collecting:
                 self._drop(job)
             logger.info("call %s: capture %d cancelled", self.call_id, job.number)
 
     def _develop(self, job: _Job) -> None:
-        """The window is complete: hand the frames to a worker thread."""
-        self._cancel_timers(job)
-        if job in self._collecting:
-            self._collecting.remove(job)
-        self.active = bool(self._collecting)
-        if job.future.done():  # cancelled meanwhile
-            self._jobs.discard(job)
-            return
-        loop = asyncio.get_running_loop()
-        job.finished = loop.create_future()
-        frames, job.frames = job.frames, []
-        # A thread per capture rather than a pool: captures are rare, and a pool would keep an
-        # idle thread per call alive for the whole call.
-        job.thread = threading.Thread(
-            target=self._work,
-            args=(loop, job, frames),
-            name=f"evidence-{self.call_id}-{job.number}",
-            daemon=True,
-        )
-        job.thread.start()
+        """The window is complete: the thread finishes decoding and stores the still."""
+        self._stop_collecting(job)
+        job.window_closed = time.monotonic()
+        if job.developer is not None:
+            job.developer.close()
 
-    def _finish(self, job: _Job, result: Capture | None, error: BaseException | None) -> None:
+    def _finish(
+        self, job: _Job, developer: Developer, result: Capture | None, error: BaseException | None
+    ) -> None:
         self._jobs.discard(job)
-        self.decoded += job.decoded
-        self.cpu_seconds += job.cpu_s
+        self.decoded += developer.decoded
+        self.cpu_seconds += developer.cpu_s
         if job.finished is not None and not job.finished.done():
             job.finished.set_result(None)
+        if result is not None:
+            now = time.monotonic()
+            logger.info(
+                "call %s: capture %d (%s) stored %s %dx%d sharpness %.1f, %d frames scored of "
+                "%d decoded, %s, %.0f ms after the request (%.0f after the window), "
+                "%.1f ms CPU",
+                self.call_id,
+                job.number,
+                job.kind,
+                result.path.name,
+                result.width,
+                result.height,
+                result.sharpness,
+                result.frames_considered,
+                developer.decoded,
+                f"keyframe buffered {job.key_age_s:.2f} s before" if job.buffered
+                else "keyframe asked for",
+                (now - job.requested) * 1000,
+                (now - job.window_closed) * 1000,
+                developer.cpu_s * 1000,
+            )
         if job.future.done():
             if result is not None:
                 logger.warning(
@@ -389,23 +488,25 @@ class FrameCapturer:
             return
         if result is not None:
             job.future.set_result(result)
-        elif isinstance(error, _Aborted):
+        elif isinstance(error, Aborted):
             job.future.cancel()
         else:
             job.future.set_exception(error or MediaError("capture failed"))
 
     # ---- worker thread -----------------------------------------------------------------
 
-    def _work(self, loop: asyncio.AbstractEventLoop, job: _Job, frames: list[_Encoded]) -> None:
-        # Below the loop at once: this thread lives ~0.1-0.3 s, less than the priority scan's
-        # period, and at the loop's priority it took half of a busy core from the media.
+    def _work(
+        self, loop: asyncio.AbstractEventLoop, job: _Job, developer: Developer
+    ) -> None:
+        # Below the loop at once: this thread lives less than a second, less than the priority
+        # scan's period, and at the loop's priority it took half of a busy core from the media.
         enter_background()
         started = time.thread_time()
         result: Capture | None = None
         error: BaseException | None = None
         try:
-            result = self._decode_and_store(job, frames)
-        except _Aborted as exc:
+            result = developer.run()
+        except Aborted as exc:
             error = exc
         except Exception as exc:
             logger.exception("call %s: capture %d failed", self.call_id, job.number)
@@ -414,93 +515,8 @@ class FrameCapturer:
                 if isinstance(exc, MediaError)
                 else MediaError(f"capture failed: {exc}", call_id=self.call_id)
             )
-        job.cpu_s = time.thread_time() - started
-        if result is not None:
-            logger.info(
-                "call %s: capture %d (%s) stored %s %dx%d sharpness %.1f, %d frames, %.1f ms CPU",
-                self.call_id,
-                job.number,
-                job.kind,
-                result.path.name,
-                result.width,
-                result.height,
-                result.sharpness,
-                result.frames_considered,
-                job.cpu_s * 1000,
-            )
+        developer.cpu_s = time.thread_time() - started
         try:
-            loop.call_soon_threadsafe(self._finish, job, result, error)
+            loop.call_soon_threadsafe(self._finish, job, developer, result, error)
         except RuntimeError:
             pass  # the loop is gone (interpreter shutdown): nobody is waiting any more
-
-    def _decode_and_store(self, job: _Job, frames: list[_Encoded]) -> Capture:
-        assert job.codec is not None
-        decoder_name = DECODERS.get(job.codec.upper())
-        if decoder_name is None:
-            raise MediaError(f"cannot capture from {job.codec} video", call_id=self.call_id)
-        ctx: Any = av.CodecContext.create(decoder_name, "r")
-        # PyAV's default starts a thread per CPU for every codec context.
-        ctx.thread_count = 1
-        best: Any = None
-        best_score = -1.0
-        considered = 0
-
-        def consider(decoded: list[Any]) -> None:
-            nonlocal best, best_score, considered
-            for picture in decoded:
-                considered += 1
-                score = sharpness(luma(picture))
-                if score > best_score:
-                    best, best_score = picture, score
-
-        for encoded in frames:
-            if job.abort.is_set():
-                raise _Aborted
-            packet = av.Packet(encoded.data)
-            packet.pts = encoded.rtp_timestamp
-            try:
-                consider(ctx.decode(packet))
-            except av.FFmpegError as exc:
-                # One damaged frame (packet loss) must not spoil the others.
-                logger.debug("call %s: capture %d decode: %s", self.call_id, job.number, exc)
-        try:
-            consider(ctx.decode(None))
-        except av.FFmpegError as exc:
-            logger.debug("call %s: capture %d flush: %s", self.call_id, job.number, exc)
-        job.decoded = considered
-        if best is None:
-            raise MediaError(
-                f"none of {len(frames)} {job.codec} frames could be decoded", call_id=self.call_id
-            )
-
-        since_key = ((best.pts - job.key_rtp) & _RTP_MASK) if best.pts is not None else 0
-        delta = since_key / VIDEO_CLOCK_RATE
-        captured_at = job.key_wall + delta
-        jpeg = encode_jpeg(best)
-        digest = hashlib.sha256(jpeg).hexdigest()
-
-        job.directory.mkdir(parents=True, exist_ok=True)
-        stem = f"{job.kind}-{_stamp(captured_at)}-{job.number}"
-        tmp = job.directory / f".{stem}.jpg.part"
-        try:
-            with tmp.open("wb") as fh:
-                fh.write(jpeg)
-                fh.flush()
-                # Evidence is reported stored only once it would survive a power cut.
-                os.fsync(fh.fileno())
-            if job.abort.is_set():
-                raise _Aborted
-            path = _publish(tmp, job.directory, stem)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return Capture(
-            path=path,
-            sha256=digest,
-            kind=job.kind,
-            width=int(best.width),
-            height=int(best.height),
-            sharpness=round(best_score, 3),
-            captured_at=captured_at,
-            offset_s=None if job.key_offset is None else round(job.key_offset + delta, 3),
-            frames_considered=considered,
-        )

@@ -149,16 +149,17 @@ async def test_capture_keeps_the_sharpest_frame_of_the_window(
 ) -> None:
     codec, frames = blurred_then_sharp
     fc, asked = capturer(tmp_path, window_s=1.0, max_frames=len(frames))
-    assert not fc.active
-    future = fc.capture("plate")
+    future = fc.capture("plate")  # no keyframe received yet: one is asked for
     assert fc.active and len(asked) == 1
     # frames from before the keyframe cannot be decoded: ignored
     fc.push(codec, frames[3], 0, False)
     fc.push(codec, frames[4], 3000, False)
     for i, data in enumerate(frames):
         fc.push(codec, data, 90000 + i * TICKS_PER_FRAME, is_keyframe(codec, data))
-    assert not fc.active  # the window is full: the media path stops feeding us at once
+    # the window is full: what comes after it is not decoded
+    fc.push(codec, frames[1], 90000 + len(frames) * TICKS_PER_FRAME, False)
     capture = await asyncio.wait_for(future, 5)
+    assert len(asked) == 1 and fc.from_buffer == 0
 
     grey = assert_stored(capture, tmp_path, WIDTH, HEIGHT)
     assert capture.kind == "plate"
@@ -190,11 +191,11 @@ async def test_two_concurrent_captures_third_is_busy(
     for c in results:
         assert_stored(c, tmp_path, WIDTH, HEIGHT)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.path.name for c in results)
-    # the limit is on captures under way, not a quota
+    # the limit is on captures under way, not a quota; the third starts from the frames
+    # already received since their keyframe, and closing develops what it holds
     third = fc.capture("scene")
-    fc.push(codec, frames[0], 10**6, True)
-    await fc.close()  # develops what the third already holds
-    assert (await third).frames_considered == 1
+    await fc.close()
+    assert (await third).frames_considered == len(frames) and fc.from_buffer == 1
 
 
 async def test_no_keyframe_times_out(tmp_path: Path) -> None:
@@ -207,7 +208,7 @@ async def test_no_keyframe_times_out(tmp_path: Path) -> None:
     assert timeout.value.code == "capture_timeout"
     assert isinstance(timeout.value, MediaError)
     assert len(asked) >= 3, "the keyframe request is repeated (a PLI can be lost)"
-    assert not fc.active and fc.pending == 0 and fc.decoded == 0
+    assert fc.pending == 0 and fc.decoded == 0
     assert list(tmp_path.iterdir()) == []
     await fc.close()
 
@@ -222,11 +223,11 @@ async def test_cancelled_capture_stores_nothing(
         fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
     future.cancel()  # the officer's request went away mid-window
     await asyncio.sleep(0)
-    assert not fc.active and fc.pending == 0
     for i, data in enumerate(frames[3:], 3):
         fc.push(codec, data, i * TICKS_PER_FRAME, False)
     await fc.close()
-    assert list(tmp_path.iterdir()) == [] and fc.decoded == 0
+    assert fc.pending == 0
+    assert list(tmp_path.iterdir()) == [] and fc.decoded <= 3
 
 
 async def test_bad_kind_and_closed(tmp_path: Path) -> None:
@@ -241,6 +242,86 @@ async def test_bad_kind_and_closed(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="closed"):
         fc.capture("plate")
     assert fc.pending == 0 and list(tmp_path.iterdir()) == []
+
+
+async def test_window_around_the_click_from_the_buffered_keyframe(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    """The officer clicks just after the sharp frame went by: with the driver's keyframe
+    recent, the window reaches back before the click and keeps that frame; no keyframe is
+    asked for and nothing is waited for but the rest of the window."""
+    codec, frames = blurred_then_sharp
+    # A 0.3 s window, 0.2 s of it before the click: frames 3-11 at 30 fps.
+    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.2)
+    for i, data in enumerate(frames[:10]):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    assert fc.decoded == 0  # kept, not decoded
+    future = fc.capture("plate")
+    assert asked == [] and fc.from_buffer == 1
+    for i, data in enumerate(frames[10:], 10):
+        assert not future.done()
+        fc.push(codec, data, i * TICKS_PER_FRAME, False)
+    fc.push(codec, frames[1], 12 * TICKS_PER_FRAME, False)  # past the window: done
+    capture = await asyncio.wait_for(future, 5)
+    assert_stored(capture, tmp_path, WIDTH, HEIGHT)
+    assert capture.frames_considered == 9  # frames 3-11; 0-2 decoded for their references
+    assert fc.decoded == 12
+    assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
+    await fc.close()
+
+
+async def test_a_window_reaching_past_the_keyframe_is_a_full_one(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    """A click right after the keyframe: the window runs its full length after it."""
+    codec, frames = blurred_then_sharp
+    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.2)
+    fc.push(codec, frames[0], 0, True)
+    future = fc.capture("plate")
+    for i, data in enumerate(frames[1:], 1):
+        fc.push(codec, data, i * TICKS_PER_FRAME, False)
+    capture = await asyncio.wait_for(future, 5)
+    assert asked == [] and capture.frames_considered == 9  # frames 0-8: 0.3 s
+    assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
+    await fc.close()
+
+
+async def test_an_old_keyframe_is_not_decoded_for_a_click(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    """Past ``chain_s`` (or ``max_chain`` frames) after the keyframe the frames are let go:
+    a capture asks the driver for a fresh keyframe and waits for it, as without the buffer."""
+    codec, frames = blurred_then_sharp
+    for limits in ({"chain_s": 0.2}, {"max_chain": 5}):
+        fc, asked = capturer(tmp_path / str(len(limits)), window_s=1.0, **limits)
+        for i, data in enumerate(frames):
+            fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+        future = fc.capture("plate")
+        assert len(asked) == 1 and fc.from_buffer == 0
+        for i, data in enumerate(frames):
+            fc.push(codec, data, (20 + i) * TICKS_PER_FRAME, is_keyframe(codec, data))
+        await fc.close()
+        capture = await future
+        assert capture.frames_considered == len(frames) == fc.decoded
+    # A frame lost since the keyframe: the kept ones are let go too.
+    fc, asked = capturer(tmp_path / "lost")
+    for i, data in enumerate(frames):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    fc.frames_lost()
+    future = fc.capture("plate")
+    assert len(asked) == 1 and fc.from_buffer == 0
+    future.cancel()
+    await fc.close()
+    # Without a buffer the media path is not even asked for frames between captures.
+    fc, asked = capturer(tmp_path, chain_s=0)
+    assert not fc.active
+    future = fc.capture("plate")
+    assert fc.active and len(asked) == 1
+    for i, data in enumerate(frames):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    await fc.close()
+    assert (await future).frames_considered == len(frames)
+    assert not fc.active
 
 
 # ---- through CallMedia, with a real driver peer --------------------------------------------
@@ -293,21 +374,21 @@ async def test_nothing_is_decoded_while_nobody_captures(media: CallMedia, answer
     await media.driver_answer(sdp)
     try:
         await wait_until(lambda: len(video_frames) >= 20)
-        assert media.capturer.pushed == 0 and media.capturer.decoded == 0
-        assert not media.capturer.active
+        assert media.capturer.decoded == 0
 
         keyframes = media.driver_keyframes
         assert keyframes is not None
         asked = keyframes.sent
         capture = await asyncio.wait_for(media.capture("vehicle"), 10)
-        assert keyframes.sent > asked, "the driver was asked for a keyframe"
-        assert media.capturer.decoded == capture.frames_considered
-        pushed = media.capturer.pushed
-        assert pushed >= capture.frames_considered
+        # The driver's first keyframe came less than a second ago: the capture decodes from
+        # it, the window starts before the click, and the driver is not asked for another.
+        assert media.capturer.from_buffer == 1 and keyframes.sent == asked
+        assert capture.frames_considered >= 5
+        decoded = media.capturer.decoded
+        assert decoded >= capture.frames_considered
         seen = len(video_frames)
         await wait_until(lambda: len(video_frames) >= seen + 10)  # the video still flows
-        assert media.capturer.pushed == pushed, "frames were fed after the capture ended"
-        assert media.capturer.decoded == capture.frames_considered
+        assert media.capturer.decoded == decoded, "frames were decoded after the capture ended"
     finally:
         await driver.close()
         info = await media.close()
@@ -321,7 +402,7 @@ async def test_capture_needs_the_driver_leg(media: CallMedia, answer_as: Any) ->
     offer = await media.driver_offer()
     with pytest.raises(MediaError, match="driver leg is not up"):
         await media.capture("plate")
-    assert not media.capturer.active and media.capturer.pending == 0
+    assert media.capturer.pending == 0
     driver, sdp = await answer_as("driver", offer, send_video=True)
     await media.driver_answer(sdp)
     await driver.close()
