@@ -41,9 +41,9 @@ from tests.support.servers import start_server  # noqa: E402
 
 # kuaichu.media.frame_capture's line for a stored still.
 STORED = re.compile(
-    r"call (?P<call>\S+): capture \d+ \(plate\) stored .*?"
+    r"call (?P<call>\S+): capture \d+ \(plate\) stored .*? (?P<decoded>\d+) decoded, "
     r"(?:(?P<buffered>keyframe buffered [\d.]+ s before)|keyframe asked for), "
-    r"(?P<ms>\d+) ms after the request"
+    r"(?P<ms>\d+) ms after the request .*?, (?P<cpu>[\d.]+) ms CPU"
 )
 
 
@@ -56,8 +56,10 @@ def stages(log: str, clicks: list[tuple[str, float]]) -> None:
     """The acknowledgement times split by where the window came from, with the server's
     click → stored part; the n-th plate still stored in a call is the call's n-th click."""
     stored: dict[str, list[tuple[bool, float]]] = {}
+    work: dict[bool, list[tuple[int, float]]] = {}  # frames decoded, ms of CPU
     for m in STORED.finditer(log):
         stored.setdefault(m["call"], []).append((bool(m["buffered"]), int(m["ms"]) / 1000))
+        work.setdefault(bool(m["buffered"]), []).append((int(m["decoded"]), float(m["cpu"])))
     paths: dict[str, list[tuple[float, float]]] = {}
     seen: dict[str, int] = {}
     for call, total in clicks:
@@ -80,6 +82,15 @@ def stages(log: str, clicks: list[tuple[str, float]]) -> None:
             f" / p95 {pct(to_stored, 0.95) * 1000:.0f} ms, the rest (click's trip, plate read,"
             f" row, manifest, answer) p50 {statistics.median(rest) * 1000:.0f}"
             f" / p95 {pct(rest, 0.95) * 1000:.0f} ms"
+        )
+    for buffered, done in sorted(work.items()):
+        name = "keyframe already received" if buffered else "keyframe asked for"
+        decoded = [float(n) for n, _ in done]
+        cpu = [c for _, c in done]
+        print(
+            f"  {name}: the capture thread decoded p50 {statistics.median(decoded):.0f}"
+            f" / max {max(decoded):.0f} frames, CPU p50 {statistics.median(cpu):.0f}"
+            f" / p95 {pct(cpu, 0.95):.0f} ms"
         )
 
 

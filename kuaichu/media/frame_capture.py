@@ -9,13 +9,16 @@ right after a keyframe request is coded coarsely; the sharpness score picks the 
 
 Where the window comes from:
 
-- **Around the click**, when the driver's last keyframe is recent: the capturer keeps the
+- **Up to the click**, when the driver's last keyframe is recent: the capturer keeps the
   encoded frames since the last keyframe (references to the bytes the media path already
   holds, nothing decoded) for at most ``chain_s`` seconds / ``max_chain`` frames after it,
   then drops them until the next keyframe. A capture then decodes from that keyframe on demand
-  and scores the frames from ``before_s`` before the click to the end of a full window:
-  nothing to ask, no keyframe to wait for, and the window holds what the officer saw when
-  clicking (the officer's picture runs behind the server's by the network and jitter buffer).
+  and scores the last ``window_s`` of frames received when the click came (``before_s``; the
+  rest of the window, if any, after it): nothing to ask, nothing to wait for. These are the
+  frames the officer was looking at when clicking: the officer's picture runs behind the
+  server's by the network, the browser's jitter buffer and its decoder (~0.1-0.3 s), so the
+  window is what was on the officer's screen from ~0.4 s before the click to just after it.
+  A keyframe more recent than the window's start gives a full window from the keyframe on.
   The chain's frames before the window are decoded but not scored (~1.5 ms a 720p frame).
 - **From a fresh keyframe** otherwise: the driver is asked for one (RTCP PLI, repeated until
   it comes), and the window starts at it.
@@ -119,7 +122,7 @@ class FrameCapturer:
         request_keyframe: Callable[[], object],
         recording_offset: Callable[[], float | None] | None = None,
         window_s: float = 0.6,
-        before_s: float = 0.45,
+        before_s: float | None = None,
         chain_s: float = 2.0,
         max_chain: int = 90,
         max_frames: int = 24,
@@ -129,8 +132,9 @@ class FrameCapturer:
     ) -> None:
         if window_s <= 0 or max_frames < 1 or keyframe_timeout <= 0 or max_pending < 1:
             raise ValueError("window_s, max_frames, keyframe_timeout and max_pending must be > 0")
-        if not 0 <= before_s < window_s or chain_s < 0 or max_chain < 1:
-            raise ValueError("need 0 <= before_s < window_s, chain_s >= 0, max_chain >= 1")
+        before_s = window_s if before_s is None else before_s
+        if not 0 <= before_s <= window_s or chain_s < 0 or max_chain < 1:
+            raise ValueError("need 0 <= before_s <= window_s, chain_s >= 0, max_chain >= 1")
         self.call_id = call_id
         self.directory = Path(directory)
         self.window_s = window_s
@@ -289,12 +293,14 @@ class FrameCapturer:
             chain.frames.append(frame)
 
     def _window_around_click(self, job: _Job, chain: _Chain) -> None:
-        """The window from ``before_s`` before the click, decoded from the buffered keyframe."""
+        """The window from ``before_s`` before the click (the last frame received, included),
+        decoded from the buffered keyframe."""
         key_rtp = chain.frames[0].rtp_timestamp
         click = (chain.frames[-1].rtp_timestamp - key_rtp) & RTP_MASK
-        first = max(0, click - self._before_ticks)
-        # A full window even when the keyframe is more recent than ``before_s``.
-        end = max(click + self._window_ticks - self._before_ticks, first + self._window_ticks)
+        end = click + 1 + self._window_ticks - self._before_ticks
+        first = end - self._window_ticks
+        if first < 0:  # a keyframe more recent than the window's start: a full window from it
+            first, end = 0, self._window_ticks
         job.buffered = True
         job.key_age_s = time.time() - chain.key_wall
         self.from_buffer += 1
@@ -304,8 +310,8 @@ class FrameCapturer:
         wait = (end - click) / VIDEO_CLOCK_RATE
         # If the driver's video stops inside the window, develop what arrived.
         job.timer = loop.call_later(wait + 0.5, self._window_timed_out, job)
-        if job.counted >= self.max_frames:
-            self._develop(job)
+        if job.counted >= self.max_frames or end <= click + 1:
+            self._develop(job)  # the whole window is in already
 
     def _window_from_keyframe(self, job: _Job, codec: str, frame: Encoded) -> None:
         self._cancel_timers(job)

@@ -244,28 +244,41 @@ async def test_bad_kind_and_closed(tmp_path: Path) -> None:
     assert fc.pending == 0 and list(tmp_path.iterdir()) == []
 
 
-async def test_window_around_the_click_from_the_buffered_keyframe(
+async def test_window_up_to_the_click_from_the_buffered_keyframe(
     tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
 ) -> None:
     """The officer clicks just after the sharp frame went by: with the driver's keyframe
-    recent, the window reaches back before the click and keeps that frame; no keyframe is
-    asked for and nothing is waited for but the rest of the window."""
+    recent, the window is the frames received up to the click and keeps that frame; no
+    keyframe is asked for and nothing is waited for."""
     codec, frames = blurred_then_sharp
-    # A 0.3 s window, 0.2 s of it before the click: frames 3-11 at 30 fps.
-    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.2)
-    for i, data in enumerate(frames[:10]):
+    fc, asked = capturer(tmp_path, window_s=0.3)  # 9 frames at 30 fps
+    for i, data in enumerate(frames):
         fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
     assert fc.decoded == 0  # kept, not decoded
-    future = fc.capture("plate")
+    capture = await asyncio.wait_for(fc.capture("plate"), 5)
     assert asked == [] and fc.from_buffer == 1
-    for i, data in enumerate(frames[10:], 10):
-        assert not future.done()
-        fc.push(codec, data, i * TICKS_PER_FRAME, False)
-    fc.push(codec, frames[1], 12 * TICKS_PER_FRAME, False)  # past the window: done
-    capture = await asyncio.wait_for(future, 5)
     assert_stored(capture, tmp_path, WIDTH, HEIGHT)
     assert capture.frames_considered == 9  # frames 3-11; 0-2 decoded for their references
     assert fc.decoded == 12
+    assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
+    await fc.close()
+
+
+async def test_window_partly_after_the_click(
+    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
+) -> None:
+    codec, frames = blurred_then_sharp
+    # 0.3 s, 0.25 of it up to the click (frame 9): frames 2-10.
+    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.25)
+    for i, data in enumerate(frames[:10]):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    future = fc.capture("plate")
+    fc.push(codec, frames[10], 10 * TICKS_PER_FRAME, False)
+    await asyncio.sleep(0.05)
+    assert not future.done()
+    fc.push(codec, frames[11], 11 * TICKS_PER_FRAME, False)  # past the window: done
+    capture = await asyncio.wait_for(future, 5)
+    assert asked == [] and capture.frames_considered == 9 and fc.decoded == 11
     assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
     await fc.close()
 
