@@ -52,7 +52,7 @@ CONSENT_EXPIRY = 30.0  # RFC 7675 section 5.1: consent lost 30 s after the last 
 # up at 3.5 s), so that one lost datagram or a late read is not a miss.
 CONSENT_RETRANSMISSIONS = 2
 RECEIVE_BUFFER = 4 * 1024 * 1024  # asked for; the kernel caps it at net.core.rmem_max
-# Datagrams read from one socket per readiness event, at most, and (aiortc_tap's
+# Datagrams read from one socket per readiness event, at most, and (short_turns'
 # RECEIVE_BURST) handled per step: once the loop is behind, every socket is ready in every
 # turn, and what a turn reads it also handles and forwards. With 64, turns of 10 calls (20
 # sockets) ran up to 170 ms of the loop's own CPU; with 16, up to 35 ms (benchmarks/stallwatch,

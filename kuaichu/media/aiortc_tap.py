@@ -16,11 +16,8 @@ a receive-side delay estimator per video packet and sends its REMB; we switch it
 our own REMB. The officer leg's RTCP feedback (receiver reports, NACKs, REMB, PLI/FIR) is
 observed where aiortc's sender handles it, and the NACKs and PLIs a receiver sends are counted.
 
-Short loop turns (:func:`install_short_turns`): aiortc's DTLS transport handles every datagram
-already queued, and a sender sends every packet of a frame, in one step of their task (a 720p
-keyframe is ~225 packets, ~10 ms of CPU), so one loop turn could run tens of ms and every timer
-(consent checks, RTCP, the loop-lag sampler) waited for it. Each transport here lets the loop
-run other callbacks after every few packets it receives or sends.
+Short loop turns (:func:`install_short_turns`, kuaichu.media.short_turns): each DTLS transport
+lets the loop run other callbacks after every few packets it receives or sends.
 
 Everything here is checked by ``check_aiortc_internals()`` on first use and by
 ``tests/media/test_aiortc_tap.py``: if aiortc changes, they fail loudly instead of
@@ -29,7 +26,6 @@ silently dropping media.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import queue
@@ -54,6 +50,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
+from kuaichu.media import short_turns
 from kuaichu.media.jitter import MAX_MISORDER, FrameBuffer
 
 logger = logging.getLogger(__name__)
@@ -68,10 +65,6 @@ _ESTIMATOR_ATTR = "_RTCRtpReceiver__remote_bitrate_estimator"
 _RTCP_SSRC_ATTR = "_RTCRtpReceiver__rtcp_ssrc"
 _STREAMS_ATTR = "_RTCRtpReceiver__remote_streams"
 _PACKETS_SENT_ATTR = "_RTCRtpSender__packet_count"
-# Packets a DTLS transport receives, and sends, in one step of its task before it lets the
-# loop run its other callbacks (kuaichu.media.aioice_tap reads as many per socket per turn).
-RECEIVE_BURST = 16
-SEND_BURST = 16
 
 
 class AiortcInternalsChanged(RuntimeError):
@@ -132,7 +125,7 @@ def check_aiortc_internals() -> None:
         problems.append("RTCRtpSender._next_encoded_frame no longer packs non-Frame data")
     problems += _bandwidth_problems(receiver_init, handle)
     problems += _jitter_problems(receiver_init, handle)
-    problems += _short_turn_problems()
+    problems += short_turns.problems()
     if problems:
         raise AiortcInternalsChanged(
             "kuaichu.media cannot forward encoded media with this aiortc: " + "; ".join(problems)
@@ -198,61 +191,11 @@ def _jitter_problems(receiver_init: str, handle: str) -> list[str]:
     return problems
 
 
-def _short_turn_problems() -> list[str]:
-    """What :func:`install_short_turns` relies on."""
-    problems: list[str] = []
-    run = inspect.getsource(getattr(RTCDtlsTransport, "_RTCDtlsTransport__run"))  # noqa: B009
-    if "await self._recv_next()" not in run:
-        problems.append("RTCDtlsTransport's run loop no longer awaits self._recv_next()")
-    if list(inspect.signature(_RECV_NEXT).parameters) != ["self"]:
-        problems.append("RTCDtlsTransport._recv_next signature changed")
-    if list(inspect.signature(_SEND_RTP).parameters) != ["self", "data"]:
-        problems.append("RTCDtlsTransport._send_rtp signature changed")
-    if "await self.transport._send_rtp(packet_bytes)" not in inspect.getsource(
-        RTCRtpSender._run_rtp
-    ):
-        problems.append("RTCRtpSender._run_rtp no longer sends through transport._send_rtp")
-    return problems
-
-
-# aiortc's own methods, before install_short_turns() wraps them.
-_RECV_NEXT = RTCDtlsTransport._recv_next
-_SEND_RTP = RTCDtlsTransport._send_rtp
-_short_turns = False
-
-
-async def _recv_next_in_bursts(self: RTCDtlsTransport) -> None:
-    count = getattr(self, "_kuaichu_received", 0) + 1
-    if count >= RECEIVE_BURST:
-        count = 0
-        await asyncio.sleep(0)
-    self._kuaichu_received = count  # type: ignore[attr-defined]
-    await _RECV_NEXT(self)
-
-
-async def _send_rtp_in_bursts(self: RTCDtlsTransport, data: bytes) -> None:
-    await _SEND_RTP(self, data)
-    count = getattr(self, "_kuaichu_sent", 0) + 1
-    if count >= SEND_BURST:
-        count = 0
-        await asyncio.sleep(0)
-    self._kuaichu_sent = count  # type: ignore[attr-defined]
-
-
 def install_short_turns() -> None:
-    """Every DTLS transport of the process yields to the loop after each ``RECEIVE_BURST``
-    datagrams it handles and each ``SEND_BURST`` packets it sends. Idempotent.
-
-    Only where the task would otherwise go on without suspending does this change the
-    order of anything: a frame's packets still leave in order (one sender task sends
-    them), other tasks' callbacks may run between them. Costs one task step per burst."""
-    global _short_turns
+    """Short loop turns for every DTLS transport of the process (kuaichu.media.short_turns),
+    once aiortc's internals are checked. Idempotent."""
     check_aiortc_internals()
-    if _short_turns:
-        return
-    RTCDtlsTransport._recv_next = _recv_next_in_bursts  # type: ignore[method-assign]
-    RTCDtlsTransport._send_rtp = _send_rtp_in_bursts  # type: ignore[method-assign]
-    _short_turns = True
+    short_turns.install()
 
 
 def _install_frame_buffer(receiver: RTCRtpReceiver) -> None:

@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCRtpReceiver,
-    RTCRtpTransceiver,
-    RTCSessionDescription,
-)
+from aiortc import RTCIceServer, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
-from kuaichu.clock import Clock, SystemClock
+from kuaichu.clock import Clock
 from kuaichu.errors import MediaError, NoCommonCodec
 from kuaichu.media import aioice_tap
 from kuaichu.media.aiortc_tap import (
@@ -34,95 +25,21 @@ from kuaichu.media.aiortc_tap import (
     check_aiortc_internals,
     install_short_turns,
     on_keyframe_request,
-    send_pli,
     tap_receiver,
 )
 from kuaichu.media.bandwidth import BandwidthLimits, with_bitrate_hints
-from kuaichu.media.bitstream import (
-    audio_codec_preferences,
-    is_keyframe,
-    video_codec_preferences,
-)
+from kuaichu.media.bitstream import is_keyframe, video_codec_preferences
 from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.frame_capture import Capture, FrameCapturer
 from kuaichu.media.frame_size import frame_dimensions
 from kuaichu.media.leg_health import CONNECT_TIMEOUT, MEDIA_TIMEOUT, LegWatch
+from kuaichu.media.legs import KEYFRAME_MIN_INTERVAL, KeyframeRequester, Leg, new_leg
 from kuaichu.media.recorder import CallRecorder, RecordingInfo
 from kuaichu.media.uplink import DEFAULT_LIMITS, CallBandwidth, MediaMetrics
-from kuaichu.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
-KEYFRAME_MIN_INTERVAL = 0.5
 VIDEO_CODECS = ("H264", "VP8")
-
-
-class KeyframeRequester:
-    """Rate-limited RTCP PLI towards one remote sender. Owns the tasks that send them."""
-
-    def __init__(
-        self,
-        call_id: str,
-        leg: str,
-        min_interval: float = KEYFRAME_MIN_INTERVAL,
-        clock: Clock | None = None,
-    ) -> None:
-        self.call_id = call_id
-        self.leg = leg
-        self.min_interval = min_interval
-        self.receiver: RTCRtpReceiver | None = None
-        self.asked = 0  # requests, including those the rate limit refused
-        self.sent = 0
-        self._clock: Clock = clock or SystemClock()
-        self._last = -math.inf
-        self._tasks = TaskOwner(f"call {call_id} {leg} keyframes")
-        self._closed = False
-
-    def request(self, reason: str, *, force: bool = False) -> bool:
-        """Ask for a keyframe unless one was asked for less than ``min_interval`` ago
-        (``force`` skips that check). Returns whether a PLI went out."""
-        self.asked += 1
-        if self._closed or self.receiver is None:
-            return False
-        now = self._clock.monotonic()
-        if not force and now - self._last < self.min_interval:
-            return False
-        coro = send_pli(self.receiver)
-        if coro is None:
-            # No media from that side yet: its first frame is a keyframe anyway.
-            return False
-        self._last = now
-        self.sent += 1
-        logger.debug("call %s: keyframe request to %s (%s)", self.call_id, self.leg, reason)
-        self._tasks.spawn(coro, f"pli:{self.call_id}:{self.leg}")
-        return True
-
-    async def close(self) -> None:
-        """Stop asking; cancel the PLIs still being sent."""
-        self._closed = True
-        await self._tasks.close()
-
-
-@dataclass(eq=False)
-class _Leg:
-    name: str
-    pc: RTCPeerConnection
-    audio: RTCRtpTransceiver
-    video: RTCRtpTransceiver | None
-    audio_out: EncodedTrack
-    video_out: EncodedTrack | None
-    keyframes: KeyframeRequester
-    answered: bool = False
-    closing: bool = False
-    reported: bool = False
-    watch: LegWatch | None = None  # from the answer on (kuaichu.media.leg_health)
-
-    async def close(self) -> None:
-        self.closing = True
-        if self.watch is not None:
-            await self.watch.close()
-        await self.keyframes.close()
-        await self.pc.close()
 
 
 def _parse_sdp(sdp: str, who: str) -> Any:
@@ -188,8 +105,8 @@ class CallMedia:
         self._recorder = CallRecorder(
             call_id, self.recording_dir, on_failure=on_recording_failed
         )
-        self._driver: _Leg | None = None
-        self._officer: _Leg | None = None
+        self._driver: Leg | None = None
+        self._officer: Leg | None = None
         self._closed = False
         self._close_task: asyncio.Task[RecordingInfo | None] | None = None
         self._lock = asyncio.Lock()
@@ -411,30 +328,18 @@ class CallMedia:
         video_prefs: list[Any] | None,
         *,
         to_kind_keyframe: Callable[[str], None],
-    ) -> _Leg:
+    ) -> Leg:
         servers = self._ice_servers() if callable(self._ice_servers) else self._ice_servers
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(servers or [])))
-        label = f"call {self.call_id} {name}"
-        audio_out = EncodedTrack("audio", maxsize=25, label=label)
-        audio = pc.addTransceiver(audio_out, direction="sendrecv")
-        audio.setCodecPreferences(audio_codec_preferences())
-        video: RTCRtpTransceiver | None = None
-        video_out: EncodedTrack | None = None
-        if video_prefs is not None:
-            video_out = EncodedTrack(
-                "video",
-                maxsize=30,
-                label=label,
-                request_keyframe=lambda: to_kind_keyframe(f"{name} queue"),
-            )
-            video = pc.addTransceiver(video_out, direction="sendrecv")
-            video.setCodecPreferences(video_prefs)
-        keyframes = KeyframeRequester(
-            self.call_id, name, self._keyframe_min_interval, clock=self._clock
+        leg = new_leg(
+            self.call_id,
+            name,
+            list(servers or []),
+            video_prefs,
+            to_kind_keyframe=to_kind_keyframe,
+            keyframe_min_interval=self._keyframe_min_interval,
+            clock=self._clock,
         )
-        if video is not None:
-            keyframes.receiver = video.receiver
-        leg = _Leg(name, pc, audio, video, audio_out, video_out, keyframes)
+        pc = leg.pc
 
         @pc.on("connectionstatechange")  # type: ignore[untyped-decorator,misc]
         def _on_state() -> None:
@@ -445,7 +350,7 @@ class CallMedia:
 
         return leg
 
-    def _leg_failed(self, leg: _Leg, reason: str) -> None:
+    def _leg_failed(self, leg: Leg, reason: str) -> None:
         """Report a dead leg to ``on_failed``, once per leg, unless we are closing it."""
         if leg.closing or leg.reported or self._closed:
             return
@@ -456,7 +361,7 @@ class CallMedia:
             except Exception:
                 logger.exception("call %s: on_failed callback raised", self.call_id)
 
-    def _watch(self, leg: _Leg) -> None:
+    def _watch(self, leg: Leg) -> None:
         """Start the answered leg's watchdog (kuaichu.media.leg_health)."""
         on_up = self._on_leg_up
 
@@ -474,14 +379,14 @@ class CallMedia:
         )
         leg.watch.start()
 
-    async def _make_offer(self, leg: _Leg) -> dict[str, str]:
+    async def _make_offer(self, leg: Leg) -> dict[str, str]:
         offer = await leg.pc.createOffer()
         # aiortc gathers ICE candidates here: the offer carries them all (no trickle).
         await leg.pc.setLocalDescription(offer)
         local = leg.pc.localDescription
         return {"type": local.type, "sdp": local.sdp}
 
-    async def _apply_answer(self, leg: _Leg, sdp: str) -> None:
+    async def _apply_answer(self, leg: Leg, sdp: str) -> None:
         try:
             await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         except MediaError:
@@ -506,11 +411,11 @@ class CallMedia:
         if officer is not None:
             officer.keyframes.request(reason)
 
-    def _active_officer(self) -> _Leg | None:
+    def _active_officer(self) -> Leg | None:
         leg = self._officer
         return leg if leg is not None and leg.answered and not leg.closing else None
 
-    def _on_driver_video(self, leg: _Leg, frame: EncodedFrame) -> None:
+    def _on_driver_video(self, leg: Leg, frame: EncodedFrame) -> None:
         if leg is not self._driver:
             return
         key = is_keyframe(frame.codec, frame.data)
@@ -529,7 +434,7 @@ class CallMedia:
             if key:
                 self._bandwidth.keyframe_forwarded()
 
-    def _on_driver_audio(self, leg: _Leg, frame: EncodedFrame) -> None:
+    def _on_driver_audio(self, leg: Leg, frame: EncodedFrame) -> None:
         if leg is not self._driver:
             return
         self._recorder.add(
@@ -539,7 +444,7 @@ class CallMedia:
         if officer is not None:
             officer.audio_out.push(frame.data, frame.timestamp)
 
-    def _on_officer_audio(self, leg: _Leg, frame: EncodedFrame) -> None:
+    def _on_officer_audio(self, leg: Leg, frame: EncodedFrame) -> None:
         if leg is not self._officer:
             return
         self._recorder.add(
@@ -549,7 +454,7 @@ class CallMedia:
         if driver is not None and driver.answered:
             driver.audio_out.push(frame.data, frame.timestamp)
 
-    def _on_officer_video(self, leg: _Leg, frame: EncodedFrame) -> None:
+    def _on_officer_video(self, leg: Leg, frame: EncodedFrame) -> None:
         if leg is not self._officer:
             return
         driver = self._driver

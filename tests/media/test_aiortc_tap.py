@@ -19,7 +19,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import decoder_worker
 
-from kuaichu.media import aiortc_tap
+from kuaichu.media import aiortc_tap, short_turns
 from kuaichu.media.aiortc_tap import EncodedFrame, check_aiortc_internals, tap_receiver
 from kuaichu.media.forward import EncodedTrack
 from kuaichu.media.jitter import FrameBuffer
@@ -333,17 +333,17 @@ async def test_a_transport_sending_a_big_frame_lets_the_loop_run_between_bursts(
     async def send(transport: object, data: bytes) -> None:
         sent.append(data)
 
-    monkeypatch.setattr(aiortc_tap, "_SEND_RTP", send)
+    monkeypatch.setattr(short_turns, "_SEND_RTP", send)
     ticks: list[int] = []
     ticker = asyncio.create_task(_ticking(ticks, sent))
     await asyncio.sleep(0)
     transport = _Transport()
-    packets = [b"%d" % i for i in range(10 * aiortc_tap.SEND_BURST)]
+    packets = [b"%d" % i for i in range(10 * short_turns.SEND_BURST)]
     for packet in packets:
-        await aiortc_tap._send_rtp_in_bursts(transport, packet)  # type: ignore[arg-type]
+        await short_turns._send_rtp_in_bursts(transport, packet)  # type: ignore[arg-type]
     ticker.cancel()
     assert sent == packets
-    assert _longest_run(ticks, len(packets)) == aiortc_tap.SEND_BURST
+    assert _longest_run(ticks, len(packets)) == short_turns.SEND_BURST
 
 
 async def test_a_transport_handling_a_backlog_lets_the_loop_run_between_bursts(
@@ -355,16 +355,16 @@ async def test_a_transport_handling_a_backlog_lets_the_loop_run_between_bursts(
     async def recv_next(transport: object) -> None:
         handled.append(b"x")
 
-    monkeypatch.setattr(aiortc_tap, "_RECV_NEXT", recv_next)
+    monkeypatch.setattr(short_turns, "_RECV_NEXT", recv_next)
     ticks: list[int] = []
     ticker = asyncio.create_task(_ticking(ticks, handled))
     await asyncio.sleep(0)
     transport = _Transport()
-    for _ in range(10 * aiortc_tap.RECEIVE_BURST):
-        await aiortc_tap._recv_next_in_bursts(transport)  # type: ignore[arg-type]
+    for _ in range(10 * short_turns.RECEIVE_BURST):
+        await short_turns._recv_next_in_bursts(transport)  # type: ignore[arg-type]
     ticker.cancel()
-    assert len(handled) == 10 * aiortc_tap.RECEIVE_BURST
-    assert _longest_run(ticks, len(handled)) == aiortc_tap.RECEIVE_BURST
+    assert len(handled) == 10 * short_turns.RECEIVE_BURST
+    assert _longest_run(ticks, len(handled)) == short_turns.RECEIVE_BURST
 
 
 def _big_frames(codec: str, count: int) -> list[bytes]:
@@ -396,7 +396,7 @@ async def test_big_frames_cross_whole_with_short_turns(codec: str) -> None:
     sent and received in many bursts: every frame arrives whole and decodes, in order."""
     aiortc_tap.install_short_turns()
     frames = _big_frames(codec, 8)
-    assert len(frames[0]) > 2 * aiortc_tap.SEND_BURST * 1200  # the keyframe: bursts of it
+    assert len(frames[0]) > 2 * short_turns.SEND_BURST * 1200  # the keyframe: bursts of it
     got: list[EncodedFrame] = []
     enough = asyncio.Event()
 
