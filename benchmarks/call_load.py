@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import fractions
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -251,12 +252,113 @@ def loop_thread_schedstat(pid: int) -> tuple[float, float]:
     return int(fields[0]) / 1e9, int(fields[1]) / 1e9
 
 
+class ThreadCensus:
+    """Which of the server's threads ran on its core over a window, and how much: per thread
+    its CPU, how long it waited on the runqueue and how many times it ran
+    (``/proc/PID/task/*/schedstat``), grouped by the thread's name (``--threads``: the names
+    the server's threads were started with, benchmarks/stallwatch/threadnames.py). A thread
+    that ended inside the window is not seen; what such threads used is the process's CPU
+    not accounted for by the threads still there."""
+
+    def __init__(self, pid: int, names: Path | None) -> None:
+        self.pid = pid
+        self.names = names
+        self.start = self._snapshot()
+        self.cpu0 = cpu_seconds(pid)
+
+    def _snapshot(self) -> dict[int, tuple[int, int, int, int]]:
+        out: dict[int, tuple[int, int, int, int]] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                run, wait, slices = (
+                    int(v) for v in (task / "schedstat").read_text().split()[:3]
+                )
+                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, ValueError):
+                continue  # ended meanwhile
+            out[int(task.name)] = (run, wait, slices, int(stat[16]))  # stat[16]: nice
+        return out
+
+    def _name(self, tid: int, names: dict[int, str]) -> str:
+        if tid == self.pid:
+            return "loop"
+        name = names.get(tid)
+        if name is None:
+            try:
+                comm = Path(f"/proc/{self.pid}/task/{tid}/comm").read_text().strip()
+            except OSError:
+                comm = "?"
+            return f"{comm} (not a Python thread)"
+        # One group per kind: recorder-<call id>, evidence-<call id>-<n>, asyncio_<n>...
+        kind = re.match(r"(recorder|evidence|recording-finish)-", name)
+        return f"{kind.group(1)}-*" if kind else re.sub(r"[-_]\d+$", "-*", name)
+
+    def since(self, seconds: float) -> list[dict[str, Any]]:
+        end = self._snapshot()
+        cpu = cpu_seconds(self.pid) - self.cpu0
+        names: dict[int, str] = {}
+        if self.names is not None and self.names.exists():
+            for line in self.names.read_text().splitlines():
+                number, _, name = line.partition(" ")
+                names[int(number)] = name  # a later thread with the same id wins
+        groups: dict[str, dict[str, Any]] = {}
+        seen = 0.0
+        for tid, (run, wait, slices, nice) in end.items():
+            run0, wait0, slices0, _ = self.start.get(tid, (0, 0, 0, 0))
+            seen += (run - run0) / 1e9
+            if run == run0:
+                continue
+            group = groups.setdefault(
+                self._name(tid, names),
+                {"threads": 0, "nice": set(), "cpu": 0.0, "wait": 0.0, "runs": 0},
+            )
+            group["threads"] += 1
+            group["nice"].add(nice)
+            group["cpu"] += (run - run0) / 1e9 / seconds
+            group["wait"] += (wait - wait0) / 1e9 / seconds
+            group["runs"] += slices - slices0
+        rows = [
+            {"name": name, **g, "nice": sorted(g["nice"]), "runs": g["runs"] / seconds}
+            for name, g in groups.items()
+        ]
+        rows.append(
+            {
+                "name": "threads that ended in the window",
+                "threads": 0,
+                "nice": [],
+                "cpu": max(0.0, cpu - seen) / seconds,
+                "wait": 0.0,
+                "runs": 0.0,
+            }
+        )
+        return sorted(rows, key=lambda r: -r["cpu"])
+
+
+def set_autogroup_nice(pid: int, nice: int) -> int | None:
+    """With the kernel's autogroups on (``kernel.sched_autogroup_enabled``), the CPU is shared
+    first between sessions, each as one group, and a thread's nice value only orders it within
+    its own session's group: shifting the server's threads does nothing against another
+    session's load. So ``--nice`` shifts the group too (the server's session: this harness's
+    and whatever else it runs). Returns the group's nice value before, to restore after."""
+    path = Path(f"/proc/{pid}/autogroup")
+    try:
+        before = int(path.read_text().split()[-1])
+        path.write_text(str(nice))
+    except (OSError, ValueError) as exc:  # no autogroups, or not allowed
+        print(f"autogroup nice not set: {exc}", flush=True)
+        return None
+    print(f"autogroup: {path.read_text().strip()} (was {before})", flush=True)
+    return before
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
+async def run(
+    n: int, seconds: float, server: Any, thread_names: Path | None = None
+) -> dict[str, Any]:
     officers = [CountingOfficer(server.url, f"bench{i}", f"bench{i}-password") for i in range(n)]
     drivers: list[SimDriver] = []
     players: list[MediaPlayer] = []
@@ -292,12 +394,15 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
         k0 = time.process_time()
         u0 = udp_errors()
         drops = UdpDrops({"server": server.proc.pid, "harness": os.getpid()})
+        census = ThreadCensus(server.proc.pid, thread_names)
+        wall0 = time.time()
         await asyncio.sleep(seconds)
         c1, t1 = cpu_seconds(server.proc.pid), time.monotonic()
         run1, wait1 = loop_thread_schedstat(server.proc.pid)
         k1 = time.process_time()
         u1 = udp_errors()
         side_drops = drops.since()
+        threads = census.since(t1 - t0)
         lag = await loop_lag(server, seconds)
         fps = [(o.video_frames - f) / (t1 - t0) for o, f in zip(officers, f0, strict=True)]
         pieces = sum(o.pieces - p for o, p in zip(officers, p0, strict=True))
@@ -345,6 +450,8 @@ async def run(n: int, seconds: float, server: Any) -> dict[str, Any]:
             "udp_drops_harness": side_drops["harness"],
             "loop_lag": lag,
             "media": media,
+            "threads": threads,
+            "window": (wall0, wall0 + (t1 - t0)),
         }
     finally:
         for c in [*drivers, *officers]:
@@ -364,11 +471,15 @@ def main() -> None:
     # Diagnostic: the server times its loop turns and samples the stack of the long ones
     # into this JSON file (one per number of calls: FILE.<calls>), benchmarks/stallwatch.
     parser.add_argument("--stall-log", type=Path, default=None)
+    # Print which of the server's threads ran over the window, by name (the names need the
+    # server started with benchmarks/stallwatch on its path: this flag does it).
+    parser.add_argument("--threads", action="store_true")
     # On a machine shared with other work: shift the nice value of the server's threads and
     # of this harness by this much (e.g. -15: ahead of the others' work; needs root), so that
     # a comparison of two trees is not decided by whoever else wants the cores. The server's
-    # threads keep their order (a worker at +10 from its loop stays 10 behind it). Say so
-    # with the figures: it is not how a server runs.
+    # threads keep their order (a worker at +10 from its loop stays 10 behind it), and the
+    # session's autogroup is shifted too (set_autogroup_nice). Say so with the figures: it is
+    # not how a server runs.
     parser.add_argument("--nice", type=int, default=0)
     # Keep each run's server log in this folder (--server-log-level and above).
     parser.add_argument("--keep-logs", type=Path, default=None)
@@ -406,9 +517,15 @@ def main() -> None:
                     check=True,
                     capture_output=True,
                 )
+            thread_names = data / "thread-names" if args.threads else None
             if args.stall_log is not None:
                 os.environ["KUAICHU_STALL_LOG"] = f"{args.stall_log.resolve()}.{n}"
-                os.environ["PYTHONPATH"] = str(ROOT / "benchmarks" / "stallwatch")
+            if thread_names is not None:
+                os.environ["KUAICHU_THREAD_NAMES"] = str(thread_names)
+            path = os.environ.get("PYTHONPATH")
+            if args.stall_log is not None or thread_names is not None:
+                watch = str(ROOT / "benchmarks" / "stallwatch")
+                os.environ["PYTHONPATH"] = f"{watch}{os.pathsep}{path}" if path else watch
             server = start_server(
                 data,
                 officers=1,
@@ -417,6 +534,11 @@ def main() -> None:
                 auto_plate_seconds=args.auto_plate_seconds,
             )
             os.environ.pop("KUAICHU_STALL_LOG", None)
+            os.environ.pop("KUAICHU_THREAD_NAMES", None)
+            if path is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = path
             os.sched_setaffinity(server.proc.pid, {0})
             # The server started with this harness's nice value (inherited).
             inherited = os.getpriority(os.PRIO_PROCESS, 0)
@@ -429,11 +551,15 @@ def main() -> None:
                         os.setpriority(os.PRIO_PROCESS, tid, max(-20, args.nice + now - inherited))
                 except ProcessLookupError:
                     pass  # a short-lived thread that ended meanwhile
+            group_nice = None
             if args.nice:
                 os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+                group_nice = set_autogroup_nice(server.proc.pid, args.nice)
             try:
-                result = asyncio.run(run(n, args.seconds, server))
+                result = asyncio.run(run(n, args.seconds, server, thread_names))
             finally:
+                if group_nice is not None:
+                    Path("/proc/self/autogroup").write_text(str(group_nice))
                 server.stop()
                 if args.keep_logs is not None:
                     args.keep_logs.mkdir(parents=True, exist_ok=True)
@@ -475,6 +601,22 @@ def main() -> None:
                 "      media: " + ", ".join(f"{k} {v}" for k, v in result["media"].items()),
                 flush=True,
             )
+            if args.threads:
+                w0, w1 = result["window"]
+                print(
+                    "      server threads over the window "
+                    f"({time.strftime('%H:%M:%S', time.gmtime(w0))}-"
+                    f"{time.strftime('%H:%M:%S', time.gmtime(w1))} UTC, epoch {w0:.1f}-{w1:.1f}; "
+                    "CPU / waited for it, ms per s; runs per s; nice):"
+                )
+                for row in result["threads"]:
+                    if row["cpu"] * 1000 >= 0.5 or row["name"] == "loop":
+                        print(
+                            f"        {row['name']:<44} x{row['threads']:<3} "
+                            f"{row['cpu'] * 1000:6.1f} / {row['wait'] * 1000:5.1f} ms/s "
+                            f"{row['runs']:7.0f} runs/s nice {row['nice']}",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":
