@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from kuaichu.media.recorder import CallRecorder, StreamClock
+from kuaichu.media.recorder import CallRecorder, RecordingInfo, StreamClock
 from kuaichu.media.recording_file import finalize_live
 
 # Feeds a CallRecorder in real time with H.264 (keyframe every 30) and Opus, as the bridge
@@ -200,3 +200,33 @@ def test_frames_less_than_a_millisecond_apart_still_make_an_mp4(tmp_path: Path) 
     with av.open(str(final)) as inp:
         frames = list(inp.decode(video=0))
     assert len(frames) == 10
+
+
+async def test_calls_recorded_at_once_each_keep_every_frame(tmp_path: Path) -> None:
+    """Several calls recorded at the same time (one writer thread serves them all): each
+    recording holds every frame and audio packet of its own call, a recording stopped while
+    the others go on is finished meanwhile, and the others are not held up by it."""
+    packets = _h264_packets(90)  # keyframes at 0, 30 and 60
+    t0 = time.monotonic()
+    recorders = [CallRecorder(f"call{n}", tmp_path / f"case{n}") for n in range(4)]
+    results: dict[int, object] = {}
+    for i, data in enumerate(packets):
+        for n, rec in enumerate(recorders):
+            if n == 0 and i >= 45:
+                continue  # the first call ended half way
+            rec.add("video", "H264", data, i * 3000, source="v", arrival=t0 + i / 30)
+            rec.add("driver_audio", "opus", b"\xfc\xff\xfe", i * 1600, source="a")
+        if i == 45:
+            results[0] = await asyncio.wait_for(recorders[0].stop(), 20)
+        await asyncio.sleep(0.002)
+    for n, rec in enumerate(recorders[1:], start=1):
+        results[n] = await asyncio.wait_for(rec.stop(), 20)
+    for n, info in results.items():
+        assert isinstance(info, RecordingInfo) and info.path.suffix == ".mp4", info
+        assert not info.partial
+        with av.open(str(info.path)) as c:
+            frames = list(c.decode(video=0))
+        with av.open(str(info.path)) as c:
+            audio = [p for p in c.demux(c.streams.audio[0]) if p.size]
+        expected = 45 if n == 0 else 90
+        assert (len(frames), len(audio)) == (expected, expected), n
