@@ -7,6 +7,7 @@ officer's and forwards between them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable
@@ -100,7 +101,12 @@ class Leg:
         if self.watch is not None:
             await self.watch.close()
         await self.keyframes.close()
-        await self.pc.close()
+        # Shielded: when aiortc is already closing the connection itself (all its DTLS
+        # transports closed), pc.close() awaits aiortc's own "closed" future, and a caller
+        # cancelled there (a drain's time limit) would cancel that future; aiortc's close
+        # then fails setting it ("Task exception was never retrieved", seen in a loaded
+        # suite run). The close goes on to its end either way.
+        await asyncio.shield(self.pc.close())
 
 
 def new_leg(
