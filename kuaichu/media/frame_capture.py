@@ -1,27 +1,30 @@
 """Evidence stills from the driver's live video, decoded only when someone asks.
 
 The media layer forwards and records encoded frames and decodes nothing (DESIGN.md, "Media").
-A capture is the one exception: it takes a window of the driver's frames (0.6 s), decodes
-them in a worker thread with PyAV, keeps the sharpest picture at full received resolution and
-stores it as a JPEG with its SHA-256 (``kuaichu.media.still_developer``). Why a window and
-not one frame: a phone held in the hand blurs some frames and not others, and the frame
-right after a keyframe request is coded coarsely; the sharpness score picks the crisp one.
+A capture is the one exception: it takes a window of the driver's frames, decodes them in a
+worker thread with PyAV, keeps the sharpest picture at full received resolution and stores it
+as a JPEG with its SHA-256 (``kuaichu.media.still_developer``). Why a window and not one
+frame: a phone held in the hand blurs some frames and not others. Why a fresh keyframe in it:
+at a call's bitrate the frames long after a keyframe lose detail under the camera's motion,
+and a keyframe the driver is asked for is coded afresh; it was the sharpest frame of the
+window in 14 of 26 windows measured (docs/benchmarks.md, issue 11's capture re-run), and a
+window without one stored plates ~11 % less sharp on average (47 % in the worst case).
 
 Where the window comes from:
 
-- **Up to the click**, when the driver's last keyframe is recent: the capturer keeps the
-  encoded frames since the last keyframe (references to the bytes the media path already
-  holds, nothing decoded) for at most ``chain_s`` seconds / ``max_chain`` frames after it,
-  then drops them until the next keyframe. A capture then decodes from that keyframe on demand
-  and scores the last ``window_s`` of frames received when the click came (``before_s``; the
-  rest of the window, if any, after it): nothing to ask, nothing to wait for. These are the
-  frames the officer was looking at when clicking: the officer's picture runs behind the
-  server's by the network, the browser's jitter buffer and its decoder (~0.1-0.3 s), so the
-  window is what was on the officer's screen from ~0.4 s before the click to just after it.
-  A keyframe more recent than the window's start gives a full window from the keyframe on.
-  The chain's frames before the window are decoded but not scored (~1.5 ms a 720p frame).
+- **Up to the click, plus the fresh keyframe**, when the driver's last keyframe is recent:
+  the capturer keeps the encoded frames since the last keyframe (references to the bytes the
+  media path already holds, nothing decoded) for at most ``chain_s`` seconds / ``max_chain``
+  frames after it, then drops them until the next keyframe. A capture then decodes from that
+  keyframe on demand, scores the last ``window_s`` of frames received when the click came,
+  asks the driver for a keyframe and closes the window when it arrives (or after
+  ``keyframe_wait_s`` without it): a round trip to wait for instead of a round trip and the
+  whole window. The frames before the click are the ones the officer was looking at when
+  clicking: the officer's picture runs behind the server's by the network, the browser's
+  jitter buffer and its decoder (~0.1-0.3 s). The chain's frames before the window are decoded
+  but not scored (~1.5 ms a 720p frame).
 - **From a fresh keyframe** otherwise: the driver is asked for one (RTCP PLI, repeated until
-  it comes), and the window starts at it.
+  it comes), and the ``window_s`` window starts at it.
 
 Either way the capture's thread decodes each frame as it arrives, so the window's end leaves
 only its last frame to decode before the JPEG is written.
@@ -122,7 +125,7 @@ class FrameCapturer:
         request_keyframe: Callable[[], object],
         recording_offset: Callable[[], float | None] | None = None,
         window_s: float = 0.6,
-        before_s: float | None = None,
+        keyframe_wait_s: float = 0.6,
         chain_s: float = 2.0,
         max_chain: int = 90,
         max_frames: int = 24,
@@ -132,13 +135,12 @@ class FrameCapturer:
     ) -> None:
         if window_s <= 0 or max_frames < 1 or keyframe_timeout <= 0 or max_pending < 1:
             raise ValueError("window_s, max_frames, keyframe_timeout and max_pending must be > 0")
-        before_s = window_s if before_s is None else before_s
-        if not 0 <= before_s <= window_s or chain_s < 0 or max_chain < 1:
-            raise ValueError("need 0 <= before_s <= window_s, chain_s >= 0, max_chain >= 1")
+        if keyframe_wait_s <= 0 or chain_s < 0 or max_chain < 1:
+            raise ValueError("need keyframe_wait_s > 0, chain_s >= 0, max_chain >= 1")
         self.call_id = call_id
         self.directory = Path(directory)
         self.window_s = window_s
-        self.before_s = before_s
+        self.keyframe_wait_s = keyframe_wait_s
         self.chain_s = chain_s
         self.max_chain = max_chain
         self.max_frames = max_frames
@@ -148,7 +150,7 @@ class FrameCapturer:
         self._request_keyframe = request_keyframe
         self._recording_offset = recording_offset
         self._window_ticks = round(window_s * VIDEO_CLOCK_RATE)
-        self._before_ticks = round(before_s * VIDEO_CLOCK_RATE)
+        self._wait_ticks = round(keyframe_wait_s * VIDEO_CLOCK_RATE)
         self._chain_ticks = round(chain_s * VIDEO_CLOCK_RATE)
         self._chain: _Chain | None = None
         # The one thing the media path looks at per frame: always True while a chain may be
@@ -237,8 +239,8 @@ class FrameCapturer:
             developer.feed(frame)
             if since_key >= plan.first:
                 job.counted += 1
-                if job.counted >= self.max_frames:
-                    done.append(job)
+                if job.counted >= self.max_frames or (keyframe and job.buffered):
+                    done.append(job)  # full, or the fresh keyframe a buffered window waits for
         for job in done:
             self._develop(job)
 
@@ -293,25 +295,23 @@ class FrameCapturer:
             chain.frames.append(frame)
 
     def _window_around_click(self, job: _Job, chain: _Chain) -> None:
-        """The window from ``before_s`` before the click (the last frame received, included),
-        decoded from the buffered keyframe."""
+        """The ``window_s`` up to the click (the last frame received, included), decoded from
+        the buffered keyframe, and the frames up to the fresh keyframe asked for now."""
         key_rtp = chain.frames[0].rtp_timestamp
         click = (chain.frames[-1].rtp_timestamp - key_rtp) & RTP_MASK
-        end = click + 1 + self._window_ticks - self._before_ticks
-        first = end - self._window_ticks
-        if first < 0:  # a keyframe more recent than the window's start: a full window from it
-            first, end = 0, self._window_ticks
+        first = max(0, click + 1 - self._window_ticks)
+        end = click + 1 + self._wait_ticks
         job.buffered = True
         job.key_age_s = time.time() - chain.key_wall
         self.from_buffer += 1
         plan = self._plan(job, chain.codec, key_rtp, chain.key_wall, chain.key_offset, first, end)
         self._start(job, plan, chain.frames)
-        loop = asyncio.get_running_loop()
-        wait = (end - click) / VIDEO_CLOCK_RATE
-        # If the driver's video stops inside the window, develop what arrived.
-        job.timer = loop.call_later(wait + 0.5, self._window_timed_out, job)
-        if job.counted >= self.max_frames or end <= click + 1:
-            self._develop(job)  # the whole window is in already
+        self._call_for_keyframe()
+        # The keyframe closes the window (push); a driver that ignores the request, or whose
+        # video stops, does not hold the capture longer than this.
+        job.timer = asyncio.get_running_loop().call_later(
+            self.keyframe_wait_s, self._window_timed_out, job
+        )
 
     def _window_from_keyframe(self, job: _Job, codec: str, frame: Encoded) -> None:
         self._cancel_timers(job)
@@ -398,14 +398,17 @@ class FrameCapturer:
         if job.thread is None:
             self._jobs.discard(job)
 
-    def _ask_keyframe(self, job: _Job) -> None:
-        job.retry = None
-        if job.developer is not None or job.future.done():
-            return
+    def _call_for_keyframe(self) -> None:
         try:
             self._request_keyframe()
         except Exception:
             logger.exception("call %s: keyframe request for capture failed", self.call_id)
+
+    def _ask_keyframe(self, job: _Job) -> None:
+        job.retry = None
+        if job.developer is not None or job.future.done():
+            return
+        self._call_for_keyframe()
         # An RTCP PLI can be lost like any packet: ask again until the keyframe comes.
         if self.keyframe_retry > 0:
             job.retry = asyncio.get_running_loop().call_later(

@@ -244,57 +244,40 @@ async def test_bad_kind_and_closed(tmp_path: Path) -> None:
     assert fc.pending == 0 and list(tmp_path.iterdir()) == []
 
 
-async def test_window_up_to_the_click_from_the_buffered_keyframe(
+async def test_window_up_to_the_click_and_the_fresh_keyframe(
     tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
 ) -> None:
     """The officer clicks just after the sharp frame went by: with the driver's keyframe
-    recent, the window is the frames received up to the click and keeps that frame; no
-    keyframe is asked for and nothing is waited for."""
+    recent, the window is the frames received up to the click and the keyframe asked for at
+    the click; it closes as soon as that keyframe is in."""
     codec, frames = blurred_then_sharp
     fc, asked = capturer(tmp_path, window_s=0.3)  # 9 frames at 30 fps
     for i, data in enumerate(frames):
         fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
     assert fc.decoded == 0  # kept, not decoded
-    capture = await asyncio.wait_for(fc.capture("plate"), 5)
-    assert asked == [] and fc.from_buffer == 1
-    assert_stored(capture, tmp_path, WIDTH, HEIGHT)
-    assert capture.frames_considered == 9  # frames 3-11; 0-2 decoded for their references
-    assert fc.decoded == 12
-    assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
-    await fc.close()
-
-
-async def test_window_partly_after_the_click(
-    tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
-) -> None:
-    codec, frames = blurred_then_sharp
-    # 0.3 s, 0.25 of it up to the click (frame 9): frames 2-10.
-    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.25)
-    for i, data in enumerate(frames[:10]):
-        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
     future = fc.capture("plate")
-    fc.push(codec, frames[10], 10 * TICKS_PER_FRAME, False)
+    assert len(asked) == 1 and fc.from_buffer == 1
     await asyncio.sleep(0.05)
-    assert not future.done()
-    fc.push(codec, frames[11], 11 * TICKS_PER_FRAME, False)  # past the window: done
+    assert not future.done()  # waiting for the keyframe
+    fc.push(codec, frames[0], 12 * TICKS_PER_FRAME, True)  # the fresh keyframe
     capture = await asyncio.wait_for(future, 5)
-    assert asked == [] and capture.frames_considered == 9 and fc.decoded == 11
+    assert_stored(capture, tmp_path, WIDTH, HEIGHT)
+    # frames 3-11 before the click and the keyframe after it; 0-2 decoded for references
+    assert capture.frames_considered == 10 and fc.decoded == 13
     assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
+    assert len(asked) == 1, "asked once: the wait is bounded by keyframe_wait_s, not retried"
     await fc.close()
 
 
-async def test_a_window_reaching_past_the_keyframe_is_a_full_one(
+async def test_a_driver_that_sends_no_keyframe_gets_the_frames_before_the_click(
     tmp_path: Path, blurred_then_sharp: tuple[str, list[bytes]]
 ) -> None:
-    """A click right after the keyframe: the window runs its full length after it."""
     codec, frames = blurred_then_sharp
-    fc, asked = capturer(tmp_path, window_s=0.3, before_s=0.2)
-    fc.push(codec, frames[0], 0, True)
-    future = fc.capture("plate")
-    for i, data in enumerate(frames[1:], 1):
-        fc.push(codec, data, i * TICKS_PER_FRAME, False)
-    capture = await asyncio.wait_for(future, 5)
-    assert asked == [] and capture.frames_considered == 9  # frames 0-8: 0.3 s
+    fc, asked = capturer(tmp_path, window_s=0.3, keyframe_wait_s=0.1)
+    for i, data in enumerate(frames):
+        fc.push(codec, data, i * TICKS_PER_FRAME, is_keyframe(codec, data))
+    capture = await asyncio.wait_for(fc.capture("plate"), 5)
+    assert len(asked) == 1 and capture.frames_considered == 9  # frames 3-11
     assert capture.offset_s == pytest.approx(10.0 + SHARP_AT * TICKS_PER_FRAME / 90000, abs=1e-3)
     await fc.close()
 
@@ -394,8 +377,8 @@ async def test_nothing_is_decoded_while_nobody_captures(media: CallMedia, answer
         asked = keyframes.sent
         capture = await asyncio.wait_for(media.capture("vehicle"), 10)
         # The driver's first keyframe came less than a second ago: the capture decodes from
-        # it, the window starts before the click, and the driver is not asked for another.
-        assert media.capturer.from_buffer == 1 and keyframes.sent == asked
+        # it and the window starts before the click (and ends with a fresh keyframe).
+        assert media.capturer.from_buffer == 1 and keyframes.sent > asked
         assert capture.frames_considered >= 5
         decoded = media.capturer.decoded
         assert decoded >= capture.frames_considered
