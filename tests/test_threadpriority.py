@@ -86,3 +86,52 @@ async def test_a_short_lived_worker_lowers_itself_at_once() -> None:
         short()
         assert os.getpriority(os.PRIO_PROCESS, loop_tid) == base
         assert os.sched_getscheduler(0) == policy
+
+
+
+def _priority_seen_by_a_new_thread(*, idle: bool) -> int:
+    from kuaichu.threadpriority import enter_background
+
+    seen: list[int] = []
+
+    def short() -> None:
+        enter_background(idle=idle)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    t = threading.Thread(target=short)
+    t.start()
+    t.join()
+    return seen[0]
+
+
+async def test_idle_work_goes_furthest_below_the_loop() -> None:
+    """Work nobody waits for (the plate patrol) enters the background as far below the loop as
+    nice goes; other work the keeper's number of steps."""
+    from kuaichu.threadpriority import IDLE_NICE
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    async with TaskOwner("test") as tasks:
+        tasks.spawn(BackgroundThreads(nice=5, every=60).run(), "thread-priority")
+        await asyncio.sleep(0.05)
+        assert _priority_seen_by_a_new_thread(idle=True) == min(19, base + IDLE_NICE)
+        assert _priority_seen_by_a_new_thread(idle=False) == min(19, base + 5)
+
+
+def test_workers_follow_the_loop_when_its_priority_changes() -> None:
+    """The steps count from the loop's nice value as it is now (benchmarks/call_load.py --nice
+    shifts a running server's), not as it was when the keeper started."""
+    seen: list[int] = []
+    start = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def loop_lowered_after_start() -> None:
+        async with TaskOwner("test") as tasks:
+            tasks.spawn(BackgroundThreads(nice=5, every=60).run(), "thread-priority")
+            await asyncio.sleep(0.05)
+            # Lowering its own priority needs no privilege; this thread ends with the test.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), start + 2)
+            seen.append(_priority_seen_by_a_new_thread(idle=False))
+
+    loop_thread = threading.Thread(target=lambda: asyncio.run(loop_lowered_after_start()))
+    loop_thread.start()
+    loop_thread.join()
+    assert seen == [min(19, start + 2 + 5)]
