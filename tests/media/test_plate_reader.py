@@ -434,3 +434,27 @@ def test_a_condensed_j_the_recogniser_reads_as_liao_is_read_as_j(reader: PlateRe
     assert (text, colour) == ("辽J29517", "blue")
     frame = plates_other.render_scene(text, colour, rng, difficulty="easy")
     assert [(r.plate, r.sure) for r in reader.read(frame)][:1] == [(text, True)]
+
+
+def test_a_reading_with_a_second_province_in_its_strip_is_not_proposed_as_sure() -> None:
+    """A detector box over a plate and the "新手上路" sticker beside it reads both; the grammar
+    then takes the sticker's 新 for the province (the second generator's easy #60, 黑T327H9,
+    came out as 新T3327H at 0.96). Offered as unsure, never proposed; the plate read alone is."""
+    from kuaichu.media.plate_reader.acceptance import accept
+    from kuaichu.media.plate_reader.grammar import PROVINCE_CHARS
+    from kuaichu.media.plate_reader.recognition import Decoded
+
+    quad = np.array([(100, 100), (400, 100), (400, 200), (100, 200)], np.float32)
+
+    def reading(free: str, text: str) -> PlateReading | None:
+        posterior = np.full(len(PROVINCE_CHARS), 1e-4, np.float32)
+        posterior[PROVINCE_CHARS.index(text[0])] = 1.0
+        posterior /= posterior.sum()
+        found = Decoded(text, (1.0, 0.98, 0.99, 0.99, 1.0, 1.0, 1.0), 0.0, free, posterior,
+                        (("", 0.0),) * 7)  # fmt: skip
+        return accept(found, posterior, 1.0, "blue", quad)
+
+    merged = reading("新手上路请多黑T·327H9", "新T3327H")
+    assert merged is not None and not merged.sure
+    alone = reading("黑T·327H9", "黑T327H9")
+    assert alone is not None and alone.sure

@@ -34,6 +34,7 @@ PROVINCE_SEEN_FULL: Final = 0.3
 # and shows the alternatives. Chosen on the benchmark's sets (docs/benchmarks.md) for precision.
 SURE_CONFIDENCE: Final = 0.6
 MAX_ALTERNATIVES: Final = 3
+TWO_PROVINCES_SHARE: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ def accept(
     # The whole plate is right only if every character is: the product, not an average that
     # a doubtful province would hide among six certain characters.
     confidence = float(np.prod(conf))
+    if sum(ch in PROVINCE_CHARS for ch in free) > 1:
+        # Two province characters in the strip: more than a plate was read (a detector box
+        # over a plate and the "新手上路" sticker beside it). Which one is the plate's, and
+        # where the serial starts, is a guess: offered, never proposed as sure.
+        confidence *= TWO_PROVINCES_SHARE
     if len(text) == 8:
         colour = "green"  # a six-character serial is a new-energy plate whatever the light did
     elif colour == "green":
