@@ -100,6 +100,11 @@ class CallCapture:
         self.auto_plate_seconds = auto_plate_seconds
         self.request_seconds = request_seconds
         self.clock = clock
+        # One call's patrol at a time, server-wide: ten calls' patrols firing together ran ten
+        # decoding and up to six reading threads at once beside the event loop, which waited
+        # 230-330 ms of each such second for its core (10-call loop lag p99 17-46 ms, 5.5-12 ms
+        # one at a time; docs/benchmarks.md, issue 2's third-session re-run).
+        self._patrol_turn = asyncio.Semaphore(1)
         # Per call, the photos the officer asked for and the driver has not sent yet: an
         # upload is evidence only as the answer to one of them.
         self._requests: dict[str, list[StillRequest]] = {}
@@ -170,11 +175,12 @@ class CallCapture:
             if call.state is not CallState.IN_CALL or call.media is None or call.officer_id is None:
                 continue
             try:
-                with tempfile.TemporaryDirectory(prefix="kuaichu-plate-") as scratch:
-                    frame = await call.media.capture("auto", Path(scratch))
-                    reading = await asyncio.to_thread(
-                        functools.partial(self.captures.read_plate_file, frame.path, quick=True)
-                    )
+                async with self._patrol_turn:
+                    with tempfile.TemporaryDirectory(prefix="kuaichu-plate-") as scratch:
+                        frame = await call.media.capture("auto", Path(scratch))
+                        reading = await asyncio.to_thread(
+                            functools.partial(self.captures.read_plate_file, frame.path, quick=True)
+                        )
             except KuaichuError as exc:
                 logger.debug("call %s: plate patrol skipped (%s)", call.call_id, exc.code)
                 continue
