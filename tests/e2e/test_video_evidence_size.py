@@ -4,7 +4,6 @@ the media counters a supervisor reads from GET /api/metrics."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sim.client import PatternVideoTrack, SimDriver, SimOfficer
@@ -46,9 +45,6 @@ async def test_low_resolution_plate_asks_the_phone_and_metrics_count_the_call(
         # The licence too; the damage is still taken from the video, small or not.
         result = await officer.call("capture", {"call_id": call_id, "kind": "licence"})
         assert result["capture"]["still_requested"] is True
-        # Past the 2 s for which the frames since the call's first keyframe are kept for a
-        # capture (frame_capture.py): this one asks the phone for a keyframe.
-        await asyncio.sleep(2.5)
         result = await officer.call("capture", {"call_id": call_id, "kind": "damage"}, timeout=20)
         assert result["ok"], result
         stored = result["capture"]
