@@ -128,7 +128,14 @@ async def run(captures: int, plates: int, seed: int, gap: float) -> None:
                     sink = officer.sinks.get("video")
                     return sink is not previous and officer.frames("video") >= 30
 
-                await officer.wait_for(video_arrived, timeout=30)
+                try:
+                    await officer.wait_for(video_arrived, timeout=30)
+                except TimeoutError:
+                    raise SystemExit(
+                        f"call {len(clicks) // per_call + 1} of {plates}: the driver's video did"
+                        f" not reach the officer in 30 s (set-up failed; load average"
+                        f" {os.getloadavg()[0]:.1f})"
+                    ) from None
                 for _ in range(per_call):
                     started = time.perf_counter()
                     ack = await officer.call(
