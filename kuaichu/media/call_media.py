@@ -26,6 +26,7 @@ from kuaichu.media.aiortc_tap import (
     install_short_turns,
     on_keyframe_request,
     tap_receiver,
+    watch_receiver_feedback,
 )
 from kuaichu.media.bandwidth import BandwidthLimits, with_bitrate_hints
 from kuaichu.media.bitstream import is_keyframe, video_codec_preferences
@@ -190,6 +191,11 @@ class CallMedia:
             tap_receiver(leg.video.receiver, lambda f: self._on_driver_video(leg, f))
             self.received_video_size = None
             self._bandwidth.driver_leg(leg.video.receiver)
+            # Every keyframe request the driver's receiver sends (aiortc's own for a frame
+            # lost, ours for a capture or an officer): the frames kept for a capture since the
+            # last keyframe may decode with smears from there on; the keyframe asked for
+            # starts them again.
+            watch_receiver_feedback(leg.video.receiver, _no_nacks, self._capturer.frames_lost)
             offer = await self._make_offer(leg)
             return {**offer, "sdp": with_bitrate_hints(offer["sdp"], self._limits)}
 
@@ -460,3 +466,7 @@ class CallMedia:
         driver = self._driver
         if driver is not None and driver.answered and driver.video_out is not None:
             driver.video_out.push(frame.data, frame.timestamp, is_keyframe(frame.codec, frame.data))
+
+
+def _no_nacks(packets: int) -> None:
+    """NACKs do not concern the capture: a packet resent in time loses no frame."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from kuaichu.errors import InvalidMessage, MediaError
+from kuaichu.media.aiortc_tap import send_pli
 from kuaichu.media.bitstream import is_keyframe
 from kuaichu.media.call_media import CallMedia
 from kuaichu.media.frame_capture import Capture, CaptureBusy, CaptureTimeout, FrameCapturer
@@ -390,6 +391,32 @@ async def test_nothing_is_decoded_while_nobody_captures(media: CallMedia, answer
         info = await media.close()
     assert info is not None
     assert sorted(p.suffix for p in media.recording_dir.iterdir()) == [".jpg", ".mp4"]
+
+
+async def test_a_keyframe_request_lets_the_kept_frames_go(
+    media: CallMedia, answer_as: Any, tmp_path: Path
+) -> None:
+    """aiortc asks the driver for a keyframe when a frame is lost: the frames kept since the
+    last keyframe would decode with smears from there on, so a click then waits for the
+    fresh keyframe instead of decoding them."""
+    driver, sdp = await answer_as("driver", await media.driver_offer(), send_video=True)
+    await media.driver_answer(sdp)
+    try:
+        await wait_until(lambda: media.capturer.pushed >= 10)
+        keyframes = media.driver_keyframes
+        assert keyframes is not None and keyframes.receiver is not None
+        lost = send_pli(keyframes.receiver)  # what aiortc's receiver sends on a lost frame
+        assert lost is not None
+        sending = asyncio.ensure_future(lost)
+        await asyncio.sleep(0)  # the request is on its way; its keyframe cannot be back yet
+        future = media.capturer.capture("plate", tmp_path)
+        assert media.capturer.from_buffer == 0  # not decoded from the kept frames
+        await sending
+        capture = await asyncio.wait_for(future, 10)
+        assert capture.frames_considered >= 1
+    finally:
+        await driver.close()
+        await media.close()
 
 
 async def test_capture_needs_the_driver_leg(media: CallMedia, answer_as: Any) -> None:
