@@ -407,25 +407,29 @@ def packets_sent(sender: RTCRtpSender) -> int:
 
 def watch_receiver_feedback(
     receiver: RTCRtpReceiver,
-    on_nack: Callable[[int], None],
+    on_nack: Callable[[int], None] | None,
     on_pli: Callable[[], None],
 ) -> None:
-    """Call ``on_nack(packets)`` for each NACK and ``on_pli()`` for each PLI the receiver
-    sends (aiortc's own and kuaichu's keyframe requests alike)."""
+    """Call ``on_nack(packets)`` for each NACK (unless None) and ``on_pli()`` for each PLI
+    the receiver sends (aiortc's own and kuaichu's keyframe requests alike). Watchers chain:
+    each call wraps what the receiver sends through now."""
     check_aiortc_internals()
-    nack = receiver._send_rtcp_nack
-    pli = receiver._send_rtcp_pli
+    # Instance attributes shadow the methods: _handle_rtp_packet calls self._send_rtcp_*().
+    if on_nack is not None:
+        counted: Callable[[int], None] = on_nack
+        nack = receiver._send_rtcp_nack
 
-    async def _send_rtcp_nack(media_ssrc: int, lost: list[int]) -> None:
-        _safely(on_nack, len(lost))
-        await nack(media_ssrc, lost)
+        async def _send_rtcp_nack(media_ssrc: int, lost: list[int]) -> None:
+            _safely(counted, len(lost))
+            await nack(media_ssrc, lost)
+
+        receiver._send_rtcp_nack = _send_rtcp_nack  # type: ignore[method-assign]
+    pli = receiver._send_rtcp_pli
 
     async def _send_rtcp_pli(media_ssrc: int) -> None:
         _safely(on_pli)
         await pli(media_ssrc)
 
-    # Instance attributes shadow the methods: _handle_rtp_packet calls self._send_rtcp_*().
-    receiver._send_rtcp_nack = _send_rtcp_nack  # type: ignore[method-assign]
     receiver._send_rtcp_pli = _send_rtcp_pli  # type: ignore[method-assign]
 
 

@@ -195,7 +195,7 @@ class CallMedia:
             # lost, ours for a capture or an officer): the frames kept for a capture since the
             # last keyframe may decode with smears from there on; the keyframe asked for
             # starts them again.
-            watch_receiver_feedback(leg.video.receiver, _no_nacks, self._capturer.frames_lost)
+            watch_receiver_feedback(leg.video.receiver, None, self._capturer.frames_lost)
             offer = await self._make_offer(leg)
             return {**offer, "sdp": with_bitrate_hints(offer["sdp"], self._limits)}
 
@@ -466,7 +466,3 @@ class CallMedia:
         driver = self._driver
         if driver is not None and driver.answered and driver.video_out is not None:
             driver.video_out.push(frame.data, frame.timestamp, is_keyframe(frame.codec, frame.data))
-
-
-def _no_nacks(packets: int) -> None:
-    """NACKs do not concern the capture: a packet resent in time loses no frame."""
