@@ -210,17 +210,38 @@ def test_reads_plates_drawn_in_other_chinese_faces(reader: PlateReader, face: in
 def test_an_illegible_province_is_offered_as_unsure_with_alternatives(
     reader: PlateReader,
 ) -> None:
-    """A distant blue plate whose 鲁 is a blob of a few pixels: the serial is read, the
-    province is a guess and the reading says so, instead of proposing a wrong plate as read."""
-    rng = np.random.default_rng([1, 2])
+    """A distant new-energy plate whose 黑 is a blob of a few pixels (the recogniser's views and
+    the province net disagree): the serial is read, the province is a guess and the reading
+    says so, instead of proposing a wrong plate as read."""
+    rng = np.random.default_rng([1, 44])
     text, colour = random_plate(rng)
-    assert (text, colour) == ("鲁L04128", "blue")
+    assert (text, colour) == ("黑KB94295", "green")
     frame = render_scene(text, colour, rng, difficulty="hard")
     [best] = reader.read(frame)[:1]
     assert best.plate[1:] == text[1:]
     assert not best.sure and best.confidence < 0.5
     assert len(best.alternatives) >= 1
-    assert all(alt[1:] == "L·04128" for alt in best.alternatives), best.alternatives
+    assert all(alt[1:] == "K·B94295" for alt in best.alternatives), best.alternatives
+
+
+def test_a_small_plate_in_a_face_never_seen_is_never_proposed_with_a_wrong_province(
+    reader: PlateReader,
+) -> None:
+    """Hard scenes of the second generator (plates 90-150 px wide, half of them a 480p call
+    blown up, JPEG 18-40, a third at night), seeds outside the benchmark's, provinces in faces
+    neither the recogniser nor the province net (trained on Noto Sans CJK alone) was tuned on.
+    Without the net the reader proposed 新X·188XV as sure for 浙X188XV here and read 3 of the 12
+    provinces; with it, what is proposed is right, and more are read (4 of 12 on this
+    machine: these are the hardest plates of either set, see docs/benchmarks.md)."""
+    right = 0
+    for seed in range(12):
+        rng = np.random.default_rng([91, seed])
+        text, colour = plates_other.random_plate(rng)
+        frame = plates_other.render_scene(text, colour, rng, difficulty="hard")
+        best = reader.read(frame)[:1]
+        right += bool(best) and best[0].plate == text
+        assert all(r.plate == text for r in best if r.sure), (text, best)
+    assert right >= 4
 
 
 def test_a_blue_plate_on_a_car_of_the_same_blue_is_found_by_its_strokes(

@@ -12,6 +12,7 @@ import cv2
 from kuaichu.errors import MediaError
 
 from .grammar import Fold
+from .province_net import ProvinceNet
 
 REC_MODEL: Final = "PP-OCRv6_rec_small.onnx"
 DET_MODEL: Final = "PP-OCRv6_det_small.onnx"
@@ -19,7 +20,7 @@ REC_HEIGHT: Final = 48
 
 
 class Models:
-    """The two ONNX sessions and the recogniser's alphabet, loaded once."""
+    """The two ONNX sessions, the recogniser's alphabet and the province net, loaded once."""
 
     def __init__(self, model_dir: Path) -> None:
         import onnxruntime as ort  # type: ignore[import-untyped]
@@ -44,6 +45,7 @@ class Models:
         index = {ch: i for i, ch in enumerate(alphabet)}
         self.index = index
         self.fold = Fold(alphabet, index)
+        self.province = ProvinceNet()
 
 
 _loaded: dict[Path, Models] = {}

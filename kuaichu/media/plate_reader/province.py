@@ -3,6 +3,7 @@ end."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -11,6 +12,7 @@ from .arrays import F32, U8
 from .grammar import PROVINCE_CHARS, Fold
 from .grid import STRIP_X_MARGIN, STRIP_Y, Prepared, cut
 from .models import REC_HEIGHT
+from .province_net import CROP_MM, CROP_SIZE, normalise, to_gray
 
 # The province is the recogniser's, as every other character: a general Chinese OCR trained on
 # real text reads 湘, 鄂 or 甘 whatever the face, where a template drawn from one font reads the
@@ -22,7 +24,8 @@ HEAD_VIEWS: Final = (  # (x1 mm, stretch, grid): the strip runs from x = -6 mm
     (125.0, 1.0, "refined"),
     (70.0, 1.6, "unrefined"),
 )
-_PROVINCE_FLOOR: Final = 1e-3  # a view that saw nothing does not veto the others
+_PROVINCE_FLOOR: Final = 1e-3
+NET_WEIGHT: Final = 1.0  # a view that saw nothing does not veto the others
 
 
 # A two-row plate's province: the upper row's left half, cut tight and loose.
@@ -46,14 +49,55 @@ def head_strips(bgr: U8, item: Prepared) -> list[U8]:
     return strips
 
 
-def province_posterior(fold: Fold, whole: F32, heads: list[F32]) -> tuple[F32, float]:
-    """The 31 provinces' posterior from the whole strip's aligned frames and the head strips;
-    and the strongest single sighting of the winner (how much any view saw it at all)."""
+# Where the net looks: the province cell through either grid, shifted along the plate by up to
+# a third of a character pitch either way (on a plate 90-150 px wide the grid's fit is off by
+# 5-20 mm; the net, trained on fits off by a few mm, calls a cell it does not see "none").
+SCAN_MM: Final = (-21.0, -14.0, -7.0, 0.0, 7.0, 14.0, 21.0)
+
+
+def net_crops(bgr: U8, item: Prepared) -> list[F32]:
+    """The province cell as :class:`ProvinceNet` takes it, through the refined grid and the
+    candidate's own corners, at each shift of :data:`SCAN_MM`; none for a two-row plate (the
+    net knows one-row plates only)."""
+    if item.candidate.rows == 2:
+        return []
+    crops = []
+    for to_frame in (item.to_frame, item.unrefined):
+        for dx in SCAN_MM:
+            shifted = to_frame @ np.array([[1.0, 0.0, dx], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+            crops.append(normalise(to_gray(cut(bgr, shifted, CROP_MM, CROP_SIZE)), item.colour))
+    return crops
+
+
+def net_view(probs: F32) -> F32 | None:
+    """The 31 provinces' view of one candidate from its crops' class probabilities: each crop
+    weighs by how surely it shows a province; None when none does (the net does not vote)."""
+    if len(probs) == 0:
+        return None
+    n = len(PROVINCE_CHARS)
+    shown = 1.0 - probs[:, n]
+    weights = shown**4
+    if float(weights.sum()) < 1e-6:
+        return None
+    view: F32 = ((weights[:, None] * probs[:, :n]).sum(axis=0) / weights.sum()).astype(np.float32)
+    view /= max(float(view.sum()), 1e-6)
+    return view
+
+
+def province_posterior(
+    fold: Fold, whole: F32, heads: list[F32], nets: Sequence[F32] = ()
+) -> tuple[F32, float]:
+    """The 31 provinces' posterior from the whole strip's aligned frames, the head strips and
+    the province net's views; and the strongest single sighting of the winner (how much any
+    view saw it at all)."""
     cols = np.array([fold.column[c] for c in PROVINCE_CHARS])
     views = [np.minimum(whole, 1.0)]
     for probs in heads:
         views.append(fold(probs)[:, cols].max(axis=0))
     logp = np.sum([np.log(v + _PROVINCE_FLOOR) for v in views], axis=0)
+    for v in nets:
+        logp += NET_WEIGHT * np.log(v + _PROVINCE_FLOOR)
+    views.extend(nets)
     posterior: F32 = np.exp(logp - logp.max()).astype(np.float32)
     posterior /= posterior.sum()
     best = int(posterior.argmax())

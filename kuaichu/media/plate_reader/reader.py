@@ -22,7 +22,7 @@ from .candidates import Candidate, colour_candidates, covered, edge_candidates
 from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
 from .grid import Prepared, cut_before_province, extended_candidate, prepare
 from .models import REC_HEIGHT, Models, default_model_dir, load_models, one_opencv_thread
-from .province import HEAD_VIEWS, head_strips, province_posterior
+from .province import HEAD_VIEWS, head_strips, net_crops, net_view, province_posterior
 from .recognition import Decoded, decode, greedy, has_strokes, recognise
 
 logger = logging.getLogger(__name__)
@@ -197,11 +197,23 @@ class PlateReader:
         # The province, read again on the plate's left end (one batched run for all).
         heads = [head_strips(bgr, item) for item, _ in decoded]
         head_probs = recognise(models, [s for strips in heads for s in strips])
+        # And by the province net, on the cell itself (all the candidates' crops in one run).
+        crops = [net_crops(bgr, item) for item, _ in decoded]
+        flat = [c for item_crops in crops for c in item_crops]
+        net_probs = models.province.probabilities(flat) if flat else None
         out: list[PlateReading] = []
         per = len(HEAD_VIEWS)
+        start = 0
         for k, (item, found) in enumerate(decoded):
+            view = None
+            if net_probs is not None:
+                view = net_view(net_probs[start : start + len(crops[k])])
+                start += len(crops[k])
             posterior, seen = province_posterior(
-                models.fold, found.province, head_probs[k * per : (k + 1) * per]
+                models.fold,
+                found.province,
+                head_probs[k * per : (k + 1) * per],
+                [] if view is None else [view],
             )
             if cut_before_province(item, bgr.shape) and fold_free(found.free)[:1] in SERIAL:
                 # Cut by the frame's edge before the province (the free reading starts at the
