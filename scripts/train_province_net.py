@@ -349,7 +349,43 @@ def export(net: Any, out: Path) -> None:
     fc = next(m for m in net if isinstance(m, nn.Linear))
     arrays["fc.w"] = fc.weight.detach().numpy().astype(np.float32)
     arrays["fc.b"] = fc.bias.detach().numpy().astype(np.float32)
-    np.savez_compressed(out, **arrays)
+    to_onnx(arrays, out)
+
+
+def to_onnx(arrays: dict[str, np.ndarray], out: Path) -> None:
+    """The net as an ONNX graph, run by onnxruntime like the PP-OCR models (one thread)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], [numpy_helper.from_array(v, name=k) for k, v in arrays.items()]
+    x = "x"
+    for i in range(4):
+        nodes.append(
+            helper.make_node("Conv", [x, f"conv{i}.w", f"conv{i}.b"], [f"c{i}"], pads=[1] * 4)
+        )
+        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
+        x = f"r{i}"
+        if i < 3:
+            nodes.append(
+                helper.make_node("MaxPool", [x], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2])
+            )
+            x = f"p{i}"
+    nodes.append(helper.make_node("Flatten", [x], ["flat"], axis=1))
+    nodes.append(helper.make_node("Gemm", ["flat", "fc.w", "fc.b"], ["logits"], transB=1))
+    nodes.append(helper.make_node("Softmax", ["logits"], ["p"], axis=1))
+    w, h = CROP_SIZE
+    graph = helper.make_graph(
+        nodes,
+        "province_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, h, w])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["n", len(CLASSES)])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model.metadata_props.append(onnx.StringStringEntryProto(key="classes", value="".join(CLASSES)))
+    onnx.checker.check_model(model)
+    out.write_bytes(model.SerializeToString())
     print(f"saved {out} ({out.stat().st_size // 1024} KiB)")
 
 
@@ -362,7 +398,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--save-examples", type=Path, default=None)
-    train(parser.parse_args())
+    parser.add_argument("--from-npz", type=Path, default=None, help="only convert weights")
+    args = parser.parse_args()
+    if args.from_npz:
+        with np.load(args.from_npz) as data:
+            to_onnx({k: data[k] for k in data.files}, args.out)
+        return
+    train(args)
 
 
 if __name__ == "__main__":
