@@ -74,6 +74,17 @@ REAL_TIME_MEDIA = (
 # on both workers at once). trylast: after xdist's hook, the suffix is written here unless
 # xdist managed to.
 _GROUP = "real-time-media"
+# Of those, the ones whose frame rate a browser must reach: scripts/test runs them after the rest,
+# alone on the machine (see there).
+SOLO = ("tests/browser/test_video_quality.py", "tests/browser/test_console_quality.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Marked as each is collected: before -m chooses (the hook below comes after it).
+    path = Path(str(item.path)).relative_to(Path(str(item.config.rootpath))).as_posix()
+    if path in SOLO:
+        item.add_marker(pytest.mark.solo)
 
 
 @pytest.hookimpl(trylast=True)

@@ -24,8 +24,10 @@ HEAD_VIEWS: Final = (  # (x1 mm, stretch, grid): the strip runs from x = -6 mm
     (125.0, 1.0, "refined"),
     (70.0, 1.6, "unrefined"),
 )
-_PROVINCE_FLOOR: Final = 1e-3
-NET_WEIGHT: Final = 1.0  # a view that saw nothing does not veto the others
+_PROVINCE_FLOOR: Final = 1e-3  # a view that saw nothing does not veto the others
+# The province net's view weighs as one of the recogniser's: at twice that, wrong provinces were
+# proposed as sure (precision 96.8 -> 83.8 % on the second generator's hard scenes).
+NET_WEIGHT: Final = 1.0
 
 
 # A two-row plate's province: the upper row's left half, cut tight and loose.
