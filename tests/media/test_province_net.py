@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from kuaichu.errors import MediaError
-from kuaichu.media.plate_reader.province_net import CLASSES, CROP_SIZE, ProvinceNet, normalise
+from kuaichu.media.plate_reader.models import one_thread_session
+from kuaichu.media.plate_reader.province_net import (
+    CLASSES,
+    CROP_SIZE,
+    WEIGHTS,
+    ProvinceNet,
+    normalise,
+)
 
 
 def test_a_blue_plates_white_ink_is_turned_dark_like_every_other_plates() -> None:
@@ -19,7 +26,7 @@ def test_a_blue_plates_white_ink_is_turned_dark_like_every_other_plates() -> Non
 
 
 def test_the_shipped_weights_load_and_give_a_distribution_over_the_classes() -> None:
-    net = ProvinceNet()
+    net = ProvinceNet(one_thread_session(WEIGHTS))
     rng = np.random.default_rng(0)
     crops = [rng.normal(size=(CROP_SIZE[1], CROP_SIZE[0])).astype(np.float32) for _ in range(3)]
     p = net.probabilities(crops)
@@ -34,4 +41,4 @@ def test_a_graph_trained_for_other_classes_is_refused(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(module, "CLASSES", (*CLASSES[:-2], CLASSES[-1]))
     with pytest.raises(MediaError, match="trained for other classes"):
-        ProvinceNet()
+        ProvinceNet(one_thread_session(WEIGHTS))

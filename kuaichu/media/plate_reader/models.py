@@ -12,6 +12,7 @@ import cv2
 from kuaichu.errors import MediaError
 
 from .grammar import Fold
+from .province_net import WEIGHTS as PROVINCE_NET
 from .province_net import ProvinceNet
 
 REC_MODEL: Final = "PP-OCRv6_rec_small.onnx"
@@ -23,21 +24,8 @@ class Models:
     """The two ONNX sessions, the recogniser's alphabet and the province net, loaded once."""
 
     def __init__(self, model_dir: Path) -> None:
-        import onnxruntime as ort  # type: ignore[import-untyped]
-
-        options = ort.SessionOptions()
-        # One thread: the server's other calls share two cores with us.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        providers = ["CPUExecutionProvider"]
-        self.rec: Any = ort.InferenceSession(
-            str(model_dir / REC_MODEL), options, providers=providers
-        )
-        self.det: Any = ort.InferenceSession(
-            str(model_dir / DET_MODEL), options, providers=providers
-        )
+        self.rec: Any = one_thread_session(model_dir / REC_MODEL)
+        self.det: Any = one_thread_session(model_dir / DET_MODEL)
         meta = self.rec.get_modelmeta().custom_metadata_map
         # PaddleOCR's CTC layout: blank first, the dictionary, then a space.
         alphabet = ["<blank>", *meta["character"].split("\n"), " "]
@@ -45,7 +33,19 @@ class Models:
         index = {ch: i for i, ch in enumerate(alphabet)}
         self.index = index
         self.fold = Fold(alphabet, index)
-        self.province = ProvinceNet()
+        self.province = ProvinceNet(one_thread_session(PROVINCE_NET))
+
+
+def one_thread_session(path: Path) -> Any:
+    """An onnxruntime session on one thread: the server's calls share two cores with us."""
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 _loaded: dict[Path, Models] = {}

@@ -51,22 +51,15 @@ def to_gray(bgr_crop: U8) -> U8:
 class ProvinceNet:
     """Conv 3x3 (batch norm folded in) + ReLU + 2x2 max pool, three times; a fourth conv; a
     linear layer to the classes; softmax. Run by onnxruntime on one thread, like the PP-OCR
-    models (numpy's BLAS would take the second core behind the server's back)."""
+    models (numpy's BLAS would take the second core behind the server's back); loaded with
+    them (:class:`~.models.Models`)."""
 
-    def __init__(self, path: Path = WEIGHTS) -> None:
-        import onnxruntime as ort  # type: ignore[import-untyped]
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        self.session: Any = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
-        classes = self.session.get_modelmeta().custom_metadata_map.get("classes")
+    def __init__(self, session: Any) -> None:
+        """``session``: an onnxruntime session of :data:`WEIGHTS` (models.one_thread_session)."""
+        self.session = session
+        classes = session.get_modelmeta().custom_metadata_map.get("classes")
         if classes != "".join(CLASSES):
-            raise MediaError(f"{path.name} was trained for other classes: {classes!r}")
+            raise MediaError(f"the province net was trained for other classes: {classes!r}")
 
     def probabilities(self, crops: list[F32]) -> F32:
         """Softmax over :data:`CLASSES` for each normalised crop (H x W of :data:`CROP_SIZE`)."""
