@@ -51,7 +51,7 @@ from aiortc.rtp import (
 )
 
 from kuaichu.media import short_turns
-from kuaichu.media.jitter import MAX_MISORDER, FrameBuffer
+from kuaichu.media.jitter import GIVE_UP_SECONDS, MAX_MISORDER, FrameBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ class EncodedFrame:
     clock_rate: int
     data: bytes
     timestamp: int
+    # Packets were dropped since the previous frame (a hole given up, an overflow): this
+    # frame and the ones after it may reference a picture that never arrived.
+    after_loss: bool = False
 
 
 OnFrame = Callable[[EncodedFrame], None]
@@ -215,6 +218,7 @@ def _install_frame_buffer(receiver: RTCRtpReceiver) -> None:
             current._is_video,
             current._origin,
             current._packets,
+            give_up_after=GIVE_UP_SECONDS if current._is_video else None,
         ),
     )
 
@@ -227,17 +231,21 @@ class _TapQueue(queue.Queue[Any]):
     (tap installed after ``receive()``) or with this one (tap installed before).
     """
 
-    def __init__(self, inner: queue.Queue[Any], on_frame: OnFrame) -> None:
+    def __init__(self, inner: queue.Queue[Any], on_frame: OnFrame, frames: FrameBuffer) -> None:
         super().__init__()
         self.inner = inner
         self.on_frame = on_frame
         self.decode = False
+        self.frames = frames
+        self._losses_seen = frames.losses
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:
             self.inner.put(None)
             return
         codec, jitter_frame = item
+        losses = self.frames.losses
+        after_loss, self._losses_seen = losses != self._losses_seen, losses
         try:
             self.on_frame(
                 EncodedFrame(
@@ -246,6 +254,7 @@ class _TapQueue(queue.Queue[Any]):
                     clock_rate=codec.clockRate,
                     data=jitter_frame.data,
                     timestamp=jitter_frame.timestamp,
+                    after_loss=after_loss,
                 )
             )
         except Exception:
@@ -279,7 +288,7 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: OnFrame) -> None:
         return
     if not isinstance(current, queue.Queue):
         raise AiortcInternalsChanged(f"receiver decoder queue is a {type(current)!r}")
-    setattr(receiver, _QUEUE_ATTR, _TapQueue(current, on_frame))
+    setattr(receiver, _QUEUE_ATTR, _TapQueue(current, on_frame, getattr(receiver, _JITTER_ATTR)))
 
 
 def set_decoding(receiver: RTCRtpReceiver, enabled: bool) -> None:

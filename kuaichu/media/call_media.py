@@ -425,6 +425,17 @@ class CallMedia:
         if leg is not self._driver:
             return
         key = is_keyframe(frame.codec, frame.data)
+        if frame.after_loss and not key:
+            # Packets before this frame were given up: it and the frames up to the next
+            # keyframe reference a picture nobody got. The officer's browser would decode
+            # them into smears (the server's own sequence numbers hide the loss from it), and
+            # so would a player of the recording or a capture: all wait for a keyframe.
+            self._recorder.video_lost()
+            self._capturer.frames_lost()
+            officer = self._active_officer()
+            if officer is not None and officer.video_out is not None:
+                officer.video_out.frames_lost()
+            self._driver_keyframe("video lost")
         if key:
             self.received_video_size = frame_dimensions(frame.codec, frame.data) or (
                 self.received_video_size

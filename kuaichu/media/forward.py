@@ -79,6 +79,11 @@ class EncodedTrack(MediaStreamTrack):
         if self.kind == "video":
             self._need_keyframe = True
 
+    def frames_lost(self) -> None:
+        """The source lost frames: forward nothing more of a video until its next keyframe."""
+        if self.kind == "video":
+            self._need_keyframe = True
+
     def push(self, data: bytes, timestamp: int, keyframe: bool = True) -> None:
         if self.readyState != "live":
             return

@@ -14,18 +14,36 @@ same ``smart_remove`` of whole frames when a packet lands beyond the capacity, a
 prefetch (audio waits for four frames). ``tests/media/test_jitter.py`` checks it against
 aiortc's own buffer on randomized streams; ``kuaichu.media.aiortc_tap`` installs it.
 
+One thing it does that aiortc's does not, for video (``give_up_after``): a hole it has waited
+for that long is given up. aiortc NACKs a missing packet once, when the gap shows, and its
+buffer then waits until 512 newer packets have arrived: when the retransmission is lost too
+(a bad mobile path loses both), the officer's picture froze for the 5-10 s that 512 packets
+take at the low bitrate a phone sends after losses, and the frames behind the hole came out
+late, at up to five a packet (the console presented 0.0 frames/s for 5 s and then 40/s after
+a lossy path turned good, 2026-12-02). Giving up drops the hole and the frame after it and counts
+a loss (``losses``): the frames that follow may reference what was dropped, so the consumer
+(kuaichu.media.call_media, told by the tap) asks the phone for a keyframe, rate-limited. The
+PLI flag is not raised for it: aiortc sends one PLI per flag, unlimited, and on a path losing
+20 % that was six keyframe requests a second.
+
 The packets are aiortc's ``RtpPacket`` with ``_data``, the depayloaded bytes the receiver sets
 before ``add`` (``aiortc_tap.check_aiortc_internals`` checks it still does).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
 MAX_MISORDER = 100  # aiortc's: a packet this far behind the origin restarts the buffer
+# How long a video hole is waited for. aiortc NACKs once, when the gap shows: the
+# retransmission arrives one round trip later (up to ~300 ms on a bad mobile path, 2 x 150 ms
+# in tests/browser/test_video_quality.py) or never.
+GIVE_UP_SECONDS = 0.5
 
 
 class FrameBuffer:
@@ -40,7 +58,15 @@ class FrameBuffer:
     aiortc's scan would count a frame.
     """
 
-    def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        prefetch: int = 0,
+        is_video: bool = False,
+        *,
+        give_up_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if capacity <= 0 or capacity & (capacity - 1):
             raise ValueError("capacity must be a power of 2")
         self._capacity = capacity
@@ -54,6 +80,21 @@ class FrameBuffer:
         self._head = 0
         self._end = 0
         self._starts: deque[int] = deque()
+        # Giving up on holes (None: wait as aiortc does). ``_far`` is one past the furthest
+        # position held; a hole blocks the run while ``_end < _far``. ``_stall_since`` is
+        # when the hole at ``_stall_end`` showed (the earliest arrival beyond it) and
+        # ``_stall_first`` the first packet after it.
+        self._give_up_after = give_up_after
+        self._clock = clock
+        self._arrived: list[float] = [0.0] * capacity if give_up_after is not None else []
+        self._far = 0
+        self._stall_end = -1
+        self._stall_first = 0
+        self._stall_since = 0.0
+        # Times packets were dropped without leaving in a frame (a hole given up, a packet
+        # beyond the capacity, a restart): the frames after such a drop may reference a
+        # frame that never left.
+        self.losses = 0
 
     @classmethod
     def taking_over(
@@ -63,13 +104,22 @@ class FrameBuffer:
         is_video: bool,
         origin: int | None,
         packets: list[RtpPacket | None],
+        *,
+        give_up_after: float | None = None,
     ) -> FrameBuffer:
-        """A buffer continuing from another's state (packets may already be held)."""
-        buffer = cls(capacity, prefetch, is_video)
+        """A buffer continuing from another's state (packets may already be held; they count
+        as arrived now)."""
+        buffer = cls(capacity, prefetch, is_video, give_up_after=give_up_after)
         if len(packets) != capacity:
             raise ValueError(f"{len(packets)} slots for a capacity of {capacity}")
         buffer._origin = origin
         buffer._packets = list(packets)
+        if give_up_after is not None and origin is not None:
+            now = buffer._clock()
+            buffer._arrived = [now] * capacity
+            # Every held packet lies within the capacity after the origin.
+            held = [(i - origin) & (capacity - 1) for i, p in enumerate(packets) if p is not None]
+            buffer._far = max(held, default=-1) + 1
         return buffer  # the run is found on the next add
 
     @property
@@ -90,6 +140,7 @@ class FrameBuffer:
                 if misorder < MAX_MISORDER:
                     return False, None  # late: its frame has left already
                 # Far behind: the sender restarted its sequence; so do we.
+                self.losses += 1
                 self.remove(self._capacity)
                 self._origin = origin = seq
                 delta = 0
@@ -97,6 +148,7 @@ class FrameBuffer:
 
         if delta >= self._capacity:
             # Make room by dropping whole frames from the origin on, as aiortc does.
+            self.losses += 1
             if self.smart_remove(delta - self._capacity + 1):
                 self._origin = seq
             origin = self._origin
@@ -113,8 +165,71 @@ class FrameBuffer:
             if (seq - origin) & 0xFFFF < self._end - self._head:
                 self._end = self._head
                 self._starts.clear()
+        if self._give_up_after is not None:
+            self._arrived[pos] = self._clock()
+            self._far = max(self._far, self._head + ((seq - origin) & 0xFFFF) + 1)
         self._extend()
-        return pli_flag, self._pop_frame()
+        frame = self._pop_frame()
+        if frame is None and self._give_up_after is not None and self._give_up_stale_holes():
+            frame = self._pop_frame()
+        return pli_flag, frame
+
+    def _give_up_stale_holes(self) -> bool:
+        """Drop every hole at the head of the run that has been waited for longer than
+        ``give_up_after``, with the frame of the first packet after it (its start may have
+        been in the hole). True when anything was dropped."""
+        assert self._give_up_after is not None
+        gave_up = False
+        while self._end < self._far and self._end < self._head + self._capacity:
+            if self._stall_end != self._end:
+                # A new hole blocks the run: find the first packet after it, and when the
+                # earliest packet beyond it arrived (the hole showed then).
+                self._stall_end = self._end
+                self._stall_first = self._first_beyond_run()
+                self._stall_since = min(
+                    self._arrived[self._origin_at(i) & self._mask]
+                    for i in range(self._stall_first, self._far)
+                    if self._packets[self._origin_at(i) & self._mask] is not None
+                )
+            if self._clock() - self._stall_since < self._give_up_after:
+                break
+            self.losses += 1
+            gave_up = True
+            self._drop_frame_through(self._stall_first)
+            self._extend()
+        return gave_up
+
+    def _drop_frame_through(self, position: int) -> None:
+        """Empty the slots from the origin through ``position`` (a held packet) and the rest
+        of that packet's frame. Unlike ``smart_remove`` it stops at an empty slot: a packet
+        after a hole may be the middle of a frame, and must not become the origin as if it
+        started one (the next round drops it with its own hole)."""
+        slots = self._packets
+        mask = self._mask
+        packet = slots[self._origin_at(position) & mask]
+        assert packet is not None
+        end = position + 1
+        limit = self._head + self._capacity
+        while end < limit:
+            following = slots[self._origin_at(end) & mask]
+            if following is None or following.timestamp != packet.timestamp:
+                break
+            end += 1
+        self.remove(end - self._head)
+
+    def _origin_at(self, position: int) -> int:
+        """The sequence number at an absolute position (at or after the head)."""
+        assert self._origin is not None
+        return (self._origin + position - self._head) & 0xFFFF
+
+    def _first_beyond_run(self) -> int:
+        """The absolute position of the first packet held after the run's end (``_far`` is
+        one past the last, so there is one)."""
+        slots = self._packets
+        for position in range(self._end + 1, self._far):
+            if slots[self._origin_at(position) & self._mask] is not None:
+                return position
+        raise AssertionError("no packet beyond the run")
 
     def _extend(self) -> None:
         """Grow the known run over the slots filled since (out-of-order packets included)."""
@@ -221,6 +336,8 @@ class FrameBuffer:
         self._head += count
         if self._end < self._head:
             self._end = self._head
+        if self._far < self._head:
+            self._far = self._head
         starts = self._starts
         # A frame starting right at the origin is not a frame end in aiortc's scan.
         while starts and starts[0] <= self._head:

@@ -216,6 +216,11 @@ class CallRecorder:
                     "call %s: recorder queue full, %d frames dropped", self.call_id, self.dropped
                 )
 
+    def video_lost(self) -> None:
+        """The source lost video frames: record none until its next keyframe (the ones
+        between reference what was lost)."""
+        self._video_gap = True
+
     def _start(self, now: float) -> None:
         self._origin_mono = now
         self.started_at = time.time()
