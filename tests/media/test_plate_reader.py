@@ -479,3 +479,25 @@ def test_a_reading_with_a_second_province_in_its_strip_is_not_proposed_as_sure()
     assert merged is not None and not merged.sure
     alone = reading("黑T·327H9", "黑T327H9")
     assert alone is not None and alone.sure
+
+
+def test_a_character_run_is_never_cut_in_two_to_fill_the_plate(reader: PlateReader) -> None:
+    """A crop that lost the plate's last character (the recogniser saw 赣Y·0189 of 赣Y·01892)
+    has one character too few for any plate: the grammar filled it by cutting the run of 1s
+    in two, and the console got 赣Y·01189 proposed as sure at 0.99 (benchmarks/
+    capture_latency.py, 2026-12-02). CTC writes a double character with a blank between its
+    runs; a run cut without one is no evidence of a second character."""
+    from kuaichu.media.plate_reader.recognition import decode
+
+    models = reader._load()
+    index = {c: i for i, c in enumerate(models.alphabet)}
+    runs = [("赣", 3), ("", 1), ("Y", 2), ("", 2), ("0", 2), ("", 1), ("1", 4), ("", 1)]
+    runs += [("8", 2), ("", 1), ("9", 2), ("", 2)]
+    frames = [c for c, n in runs for _ in range(n)]
+    probs = np.full((len(frames), len(models.alphabet)), 0.02 / len(models.alphabet), np.float32)
+    for t, c in enumerate(frames):
+        probs[t, index[c] if c else 0] += 0.98
+    found = decode(models, probs, "yellow")
+    assert found is not None and found.free == "赣Y0189"
+    # Seven characters where six were seen: the one made up is not sure.
+    assert len(found.text) == 7 and min(found.char_conf) < 0.5, (found.text, found.char_conf)

@@ -191,7 +191,15 @@ def _align(
     if n_pos == 7:
         _at_most_two_letters(template, sums, choices)
     text = "".join(template[pos][choices[pos]] for pos in range(n_pos))
-    conf = tuple(float(min(1.0, blocks[pos][:, choices[pos]].max())) for pos in range(n_pos))
+    conf = [float(min(1.0, blocks[pos][:, choices[pos]].max())) for pos in range(n_pos)]
+    for pos in range(1, n_pos):
+        if text[pos] == text[pos - 1] and min(frames[pos]) == max(frames[pos - 1]) + 1:
+            # The same character twice with no frame between: CTC writes a double character
+            # with a blank between its two runs, so this is one run cut in two to fill the
+            # template (a crop that lost a character at its end read 赣Y·01892 as 赣Y01189,
+            # every position at 1.00). The second is only as sure as a blank at the cut.
+            cut = (max(frames[pos - 1]), min(frames[pos]))
+            conf[pos] = min(conf[pos], float(folded[cut[0], 0]), float(folded[cut[1], 0]))
     runner_up: list[tuple[str, float]] = []
     for pos in range(n_pos):
         order = np.argsort(-sums[pos])
@@ -200,7 +208,7 @@ def _align(
             runner_up.append(("", 0.0))
         else:
             runner_up.append((template[pos][second], float(min(1.0, blocks[pos][:, second].max()))))
-    return text, conf, total, sums[0].astype(np.float32), tuple(runner_up)
+    return text, tuple(conf), total, sums[0].astype(np.float32), tuple(runner_up)
 
 
 def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: list[int]) -> None:
