@@ -243,11 +243,16 @@ class _Client:
             pc.addTrack(track)
         self.prepare_peer(pc)
         await pc.setLocalDescription(await pc.createAnswer())
-        await self.sio.emit(
-            "sdp_answer",
-            {"type": "answer", "sdp": pc.localDescription.sdp, **self.answer_extra()},
-            namespace=self.namespace,
-        )
+        try:
+            await self.sio.emit(
+                "sdp_answer",
+                {"type": "answer", "sdp": pc.localDescription.sdp, **self.answer_extra()},
+                namespace=self.namespace,
+            )
+        except socketio.exceptions.BadNamespaceError:
+            # The client hung up while it made its answer (a test closing its driver as an
+            # offer arrives): like a page that was closed, it answers nobody.
+            return
 
     def frames(self, kind: str) -> int:
         sink = self.sinks.get(kind)
