@@ -64,6 +64,7 @@ REAL_TIME_MEDIA = (
     # issue 9 (bandwidth)
     "tests/media/test_uplink.py",
     "tests/e2e/test_video_evidence_size.py",
+    "tests/media/test_video_loss.py",
     "tests/browser/test_video_quality.py",
     "tests/browser/test_console_quality.py",
 )
