@@ -76,8 +76,7 @@ class EncodedTrack(MediaStreamTrack):
         """The frames that follow come from another stream (a new leg): their timestamps
         restart, so re-anchor the outgoing timeline and wait for a keyframe."""
         self._last_in = None
-        if self.kind == "video":
-            self._need_keyframe = True
+        self.frames_lost()
 
     def frames_lost(self) -> None:
         """The source lost frames: forward nothing more of a video until its next keyframe."""
