@@ -121,6 +121,13 @@ def draw_plate(
 ) -> npt.NDArray[np.uint8]:
     """The plate and its holder, RGBA at PX_PER_MM, the plate itself in the middle; ``cjk_face``
     picks one of :func:`cjk_faces` for the province (else a random one)."""
+    return _draw_plate(text, colour, rng, cjk_face)[0]
+
+
+def _draw_plate(
+    text: str, colour: str, rng: np.random.Generator, cjk_face: int | None
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """:func:`draw_plate`, and the index in :func:`cjk_faces` of the province's face."""
     green = colour == "green"
     width_mm = 480 if green else 440
     frame_mm = 14 if rng.random() < 0.6 else 0
@@ -171,8 +178,10 @@ def draw_plate(
         cells = [(15.5, 45.0), (69.5, 43.0)] + [(161.5 + 52.0 * i, 43.0) for i in range(6)]
     else:
         cells = [(15.5, 45.0), (72.5, 45.0)] + [(151.5 + 57.0 * i, 45.0) for i in range(5)]
-    pick = int(rng.integers(len(cjk_faces())))
-    cjk = cjk_faces()[pick if cjk_face is None else cjk_face % len(cjk_faces())]
+    pick = int(rng.integers(len(cjk_faces())))  # drawn even when cjk_face is given
+    if cjk_face is not None:
+        pick = cjk_face % len(cjk_faces())
+    cjk = cjk_faces()[pick]
     latin = latin_faces()[int(rng.integers(len(latin_faces())))]
     for ch, (x, w) in zip(text, cells, strict=True):
         mask = _ink(ch, *cjk, w) if not ch.isascii() else _ink(ch, latin, 0, w)
@@ -210,7 +219,7 @@ def draw_plate(
     out = np.asarray(img, np.uint8).copy()
     out[oy : oy + ph, ox : ox + pw, :3] = plate
     out[oy : oy + ph, ox : ox + pw, 3] = 255
-    return out
+    return out, pick
 
 
 def render_scene(
@@ -223,10 +232,32 @@ def render_scene(
     cjk_face: int | None = None,
 ) -> RGB:
     """A 720p video frame (HxWx3 uint8 RGB) of the back of a car with the plate."""
+    return render_scene_face(
+        text, colour, rng, difficulty=difficulty, size=size, cjk_face=cjk_face
+    )[0]
+
+
+def face_name(index: int) -> str:
+    """The file name (and index in a collection) of ``cjk_faces()[index]``: "uming.ttc"."""
+    path, sub = cjk_faces()[index]
+    return path.name if sub == 0 else f"{path.name}:{sub}"
+
+
+def render_scene_face(
+    text: str,
+    colour: str,
+    rng: np.random.Generator,
+    *,
+    difficulty: Difficulty = "easy",
+    size: tuple[int, int] = (1280, 720),
+    cjk_face: int | None = None,
+) -> tuple[RGB, int]:
+    """:func:`render_scene`, and the index in :func:`cjk_faces` of the province's face (the
+    same pixels: the benchmark reports its misses per face)."""
     hard = difficulty == "hard"
     W, H = size
     frame = _car(rng, size)
-    plate = draw_plate(text, colour, rng, cjk_face)
+    plate, face = _draw_plate(text, colour, rng, cjk_face)
     ph, pw = plate.shape[:2]
     width_px = rng.uniform(90, 150) if hard else rng.uniform(170, 320)
     # The plate's own width (without the holder) is width_px.
@@ -270,7 +301,7 @@ def render_scene(
     assert ok
     decoded: Any = cv2.imdecode(data, cv2.IMREAD_COLOR)
     result: RGB = np.ascontiguousarray(decoded[..., ::-1])
-    return result
+    return result, face
 
 
 def _car(rng: np.random.Generator, size: tuple[int, int]) -> npt.NDArray[np.float32]:
