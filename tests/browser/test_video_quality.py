@@ -4,9 +4,9 @@ console. The driver's only path to the server is a user-space UDP relay, so the 
 made bad: 20 % loss and 300 ms more round trip, then good again.
 
 What is asserted is what the officer notices: the size of the picture the console's <video>
-shows and the frames it presents, and the console's own quality line. One test, ~45 s: it is
+shows and the frames it presents, and the console's own quality line. One test, ~35 s: it is
 the expensive one. The long holds (a minute at 720p, per-second figures) are
-benchmarks/browser_quality.py's; here 15 s of 720p is enough to fail on a phone held at 360p.
+benchmarks/browser_quality.py's; here 10 s of 720p is enough to fail on a phone held at 360p.
 """
 
 from __future__ import annotations
@@ -101,11 +101,11 @@ async def test_console_receives_720p_at_full_rate_and_recovers_from_a_bad_path(
             timeout=10000,
         )
         # ... and kept at no less than 25 frames a second.
-        fps, sizes = await presented(console, 15)
+        fps, sizes = await presented(console, 10)
         assert sizes == {(1280, 720)}, sizes
-        # All of it came through the relay: 15 s of 720p is more than a thousand packets.
+        # All of it came through the relay: 10 s of 720p is well over a thousand packets.
         assert sum(r.stats.up.forwarded for r in relays) > 1200
-        assert fps >= 25, f"the console presented {fps:.1f} frames/s over 15 s"
+        assert fps >= 25, f"the console presented {fps:.1f} frames/s over 10 s"
         quality = console.locator("#video-quality")
         await expect(quality).to_contain_text("1280×720")
         await expect(quality).not_to_have_class("video-quality-poor")
@@ -117,7 +117,7 @@ async def test_console_receives_720p_at_full_rate_and_recovers_from_a_bad_path(
         for relay in relays:
             relay.impair(loss_percent=20, delay_ms=150)
         lowest_target = before["outbound"]["targetBitrate"]
-        bad_until = time.monotonic() + 12
+        bad_until = time.monotonic() + 8
         while time.monotonic() < bad_until:
             await asyncio.sleep(1)
             now = await stats(driver)
