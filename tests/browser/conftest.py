@@ -4,6 +4,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import os
 import shutil
@@ -150,6 +151,18 @@ PLAYWRIGHT_ARGS = [
 ]
 
 
+# Looked up here, not in the forked child: a child of a process with threads must not take
+# the loader's locks before exec.
+_prctl = ctypes.CDLL(None).prctl
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies (a
+    crashed worker must not leave a Chromium running on the CI machine)."""
+    _prctl(PR_SET_PDEATHSIG, 15)
+
+
 class Chromiums:
     """One Chromium per test process and camera clip, started once and reached over the
     DevTools protocol by each test's own Playwright (a test has its own event loop, which
@@ -183,6 +196,7 @@ class Chromiums:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         # Chromium writes the port it bound to into the profile once it listens.
         port_file = profile / "DevToolsActivePort"
