@@ -8,6 +8,7 @@ import pytest
 
 from kuaichu.errors import MediaError
 from kuaichu.media.plate_reader.models import one_thread_session
+from kuaichu.media.plate_reader.province import net_view
 from kuaichu.media.plate_reader.province_net import (
     CLASSES,
     CROP_SIZE,
@@ -42,3 +43,21 @@ def test_a_graph_trained_for_other_classes_is_refused(monkeypatch: pytest.Monkey
     monkeypatch.setattr(module, "CLASSES", (*CLASSES[:-2], CLASSES[-1]))
     with pytest.raises(MediaError, match="trained for other classes"):
         ProvinceNet(one_thread_session(WEIGHTS))
+
+
+def test_crops_that_all_say_no_province_do_not_vote_for_their_favourite() -> None:
+    """The grid a cell off or a plate's grimy left end: every crop says "none", yet each has a
+    favourite province. That favourite must not outvote the recogniser (a close 湘AT3597 was
+    proposed as 沪, sure, when it did); one crop that does show a province votes in full."""
+    n = len(CLASSES) - 1
+    hu = CLASSES.index("沪")
+    unsure = np.full((14, len(CLASSES)), 0.1 / n, np.float32)
+    unsure[:, -1] = 0.8
+    unsure[:, hu] += 0.1
+    assert net_view(unsure) is None
+    shown = unsure.copy()
+    shown[3] = 0.0
+    shown[3, CLASSES.index("湘")] = 0.9
+    shown[3, -1] = 0.1
+    view = net_view(shown)
+    assert view is not None and CLASSES[int(view.argmax())] == "湘"

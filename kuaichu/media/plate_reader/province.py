@@ -71,6 +71,13 @@ def net_crops(bgr: U8, item: Prepared) -> list[F32]:
     return crops
 
 
+# The net votes only if one of its crops shows a province at least this surely: crops that all
+# say "none" (the grid a cell off, a plate's grimy left end) still have a favourite province,
+# and its weights, however small, were normalised into a full vote (a close 湘AT3597 whose left
+# end lost its blue was proposed as 沪 at 0.66 by the net of the sixth round).
+NET_SHOWN_MIN: Final = 0.5
+
+
 def net_view(probs: F32) -> F32 | None:
     """The 31 provinces' view of one candidate from its crops' class probabilities: each crop
     weighs by how surely it shows a province; None when none does (the net does not vote)."""
@@ -79,7 +86,7 @@ def net_view(probs: F32) -> F32 | None:
     n = len(PROVINCE_CHARS)
     shown = 1.0 - probs[:, n]
     weights = shown**4
-    if float(weights.sum()) < 1e-6:
+    if float(shown.max()) < NET_SHOWN_MIN:
         return None
     view: F32 = ((weights[:, None] * probs[:, :n]).sum(axis=0) / weights.sum()).astype(np.float32)
     view /= max(float(view.sum()), 1e-6)
