@@ -7,10 +7,22 @@ Not part of the server: it needs torch, which the server does not. On this proje
         numpy opencv-python-headless pillow
     /tmp/trainenv/bin/python scripts/train_province_net.py --samples 80000 --epochs 10
 
-It draws its own training pictures, in the Noto Sans CJK faces only (Regular and Bold, every
-regional variant): the benchmark's two generators draw their provinces in WenQuanYi Micro Hei,
-WenQuanYi Zen Hei, Noto Serif CJK, AR PL UMing/UKai and Droid Sans Fallback, and the real
-photos in the plate typeface, so none of what the reader is measured on was seen in training.
+It draws its own training pictures, the province in one of two sets of faces (``--faces``; a
+face is used only if it draws all 31 provinces, not a .notdef box):
+
+- ``noto`` (the default, and the shipped ``province_net.onnx``): Noto Sans CJK Regular and Bold,
+  every regional variant (Debian's fonts-noto-cjk);
+- ``three`` (tried in docs/benchmarks.md's sixth round, not shipped: the hard sets read no
+  more plates): three type designs, ``apt-get install fonts-noto-cjk-extra fonts-hanazono
+  fonts-lxgw-wenkai``. Noto Sans CJK in all seven weights (Thin to Black: the same gothic, thin
+  strokes too), half of the samples; Hanazono Mincho (HanaMinA), an independent Mincho design,
+  a quarter; LXGW WenKai Light/Regular/Bold, an independent Kai design, a quarter.
+
+Neither set holds a face the benchmark measures on, nor one derived from them: its two
+generators draw their provinces in WenQuanYi Micro Hei, WenQuanYi Zen Hei, Noto Serif CJK, AR
+PL UMing/UKai (so not AR PL SungtiL/KaitiM GB either, their sources) and Droid Sans Fallback,
+and the real photos show the plate typeface; none of what the reader is measured on was seen
+in training.
 
 Each sample: the left end of a plate in millimetres (GA 36: the province in the cell x 15.5..60.5,
 y 25..115, the authority letter beside it, the rim, dirt), the holder or the car around it;
@@ -46,10 +58,23 @@ from kuaichu.media.plate_reader.province_net import (
     to_gray,
 )
 
-NOTO = (
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
-)
+NOTO_DIR = Path("/usr/share/fonts/opentype/noto")
+NOTO_WEIGHTS = ("Thin", "Light", "DemiLight", "Regular", "Medium", "Bold", "Black")
+# Per --faces: (share of the samples, files) per family; each family's faces are drawn uniformly.
+FACE_SETS = {
+    "noto": ((1.0, tuple(NOTO_DIR / f"NotoSansCJK-{w}.ttc" for w in ("Regular", "Bold"))),),
+    "three": (
+        (0.5, tuple(NOTO_DIR / f"NotoSansCJK-{w}.ttc" for w in NOTO_WEIGHTS)),
+        (0.25, (Path("/usr/share/fonts/truetype/hanazono/HanaMinA.ttf"),)),
+        (
+            0.25,
+            tuple(
+                Path(f"/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-{w}.ttf")
+                for w in ("Light", "Regular", "Bold")
+            ),
+        ),
+    ),
+}
 LATIN = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf"),
     Path("/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf"),
@@ -64,19 +89,51 @@ NONE = len(CLASSES) - 1
 _glyphs: dict[tuple[int, str], np.ndarray] = {}
 
 
-def faces() -> list[tuple[Path, int]]:
+Face = tuple[Path, int]  # a font file, the index in a collection
+
+
+def draws_all(face: Face) -> bool:
+    """Whether the face has a glyph of its own for every province (not the .notdef box)."""
+    font = ImageFont.truetype(str(face[0]), 40, index=face[1])
+
+    def ink(ch: str) -> bytes:
+        image = Image.new("L", (60, 60), 0)
+        ImageDraw.Draw(image).text((5, 0), ch, fill=255, font=font)
+        return image.tobytes()
+
+    missing = ink("\U000f0000")  # a private-use character: no face draws it
+    return all(ink(ch) != missing and any(ink(ch)) for ch in CLASSES[:NONE])
+
+
+def faces(face_set: str) -> list[tuple[float, list[Face]]]:
+    """Per family: its share of the samples and the installed faces that draw every province
+    (every index of a collection: the Mono and regional variants of Noto Sans CJK)."""
     out = []
-    for path in NOTO:
-        for index in range(10):
-            try:
-                ImageFont.truetype(str(path), 20, index=index)
-            except OSError:
-                break
-            out.append((path, index))
+    for share, paths in FACE_SETS[face_set]:
+        found = []
+        for path in paths:
+            for index in range(10):
+                try:
+                    ImageFont.truetype(str(path), 20, index=index)
+                except OSError:
+                    break
+                if draws_all((path, index)):
+                    found.append((path, index))
+        if not found:
+            sys.exit(f"none of {[p.name for p in paths]} installed: see this script's docstring")
+        out.append((share, found))
     return out
 
 
-def glyph(face: tuple[Path, int], ch: str) -> np.ndarray:
+def pick_face(rng: np.random.Generator, cjk: list[tuple[float, list[Face]]]) -> Face:
+    if len(cjk) == 1:  # no family to draw: "noto" draws as the shipped net's pictures were
+        return cjk[0][1][int(rng.integers(len(cjk[0][1])))]
+    shares = np.array([share for share, _ in cjk])
+    family = cjk[int(rng.choice(len(cjk), p=shares / shares.sum()))][1]
+    return family[int(rng.integers(len(family)))]
+
+
+def glyph(face: Face, ch: str) -> np.ndarray:
     key = (hash(face), ch)
     if key not in _glyphs:
         font = ImageFont.truetype(str(face[0]), 200, index=face[1])
@@ -92,7 +149,9 @@ def to_px(x: float, y: float) -> tuple[int, int]:
     return round((x - X0) * PX), round((y - Y0) * PX)
 
 
-def draw(rng: np.random.Generator, ch: str, colour: str, cjk: list[tuple[Path, int]]) -> Any:
+def draw(
+    rng: np.random.Generator, ch: str, colour: str, cjk: list[tuple[float, list[Face]]]
+) -> Any:
     """The plate's left end and what is around it, BGR float32 at PX per mm."""
     w, h = round((X1 - X0) * PX), round((Y1 - Y0) * PX)
     around = rng.uniform(10, 230, 3)
@@ -130,7 +189,7 @@ def draw(rng: np.random.Generator, ch: str, colour: str, cjk: list[tuple[Path, i
     texts = [ch, str(rng.choice(list(LETTERS[:24]))), str(rng.choice(list(LETTERS)))]
     for k, (text, (cx, cw)) in enumerate(zip(texts, cells, strict=True)):
         if k == 0:
-            mask = glyph(cjk[int(rng.integers(len(cjk)))], text)
+            mask = glyph(pick_face(rng, cjk), text)
         else:
             mask = glyph((LATIN[int(rng.integers(len(LATIN)))], 0), text)
         ch_h = 90 * PX * rng.uniform(0.94, 1.03)
@@ -173,7 +232,7 @@ def draw(rng: np.random.Generator, ch: str, colour: str, cjk: list[tuple[Path, i
     return img
 
 
-def sample(rng: np.random.Generator, cjk: list[tuple[Path, int]]) -> tuple[np.ndarray, int]:
+def sample(rng: np.random.Generator, cjk: list[tuple[float, list[Face]]]) -> tuple[np.ndarray, int]:
     colour = str(rng.choice(["blue", "yellow", "green"], p=[0.55, 0.2, 0.25]))
     label = int(rng.integers(NONE))
     img = draw(rng, CLASSES[label], colour, cjk)
@@ -254,10 +313,10 @@ def sample(rng: np.random.Generator, cjk: list[tuple[Path, int]]) -> tuple[np.nd
     return normalise(to_gray(crop), colour), label
 
 
-def make(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    seed, start, n = args
+def make(args: tuple[int, int, int, str]) -> tuple[np.ndarray, np.ndarray]:
+    seed, start, n, face_set = args
     cv2.setNumThreads(1)
-    cjk = faces()
+    cjk = faces(face_set)
     xs = np.empty((n, CROP_SIZE[1], CROP_SIZE[0]), np.float32)
     ys = np.empty(n, np.int64)
     for i in range(n):
@@ -266,9 +325,9 @@ def make(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def dataset(seed: int, n: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
+def dataset(seed: int, n: int, workers: int, face_set: str) -> tuple[np.ndarray, np.ndarray]:
     chunk = 2000
-    jobs = [(seed, s, min(chunk, n - s)) for s in range(0, n, chunk)]
+    jobs = [(seed, s, min(chunk, n - s), face_set) for s in range(0, n, chunk)]
     with Pool(workers) as pool:
         parts = pool.map(make, jobs)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -281,8 +340,8 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(os.cpu_count() or 1)
     t0 = time.time()
-    xs, ys = dataset(args.seed, args.samples, args.workers)
-    vx, vy = dataset(args.seed + 1000, args.samples // 20, args.workers)
+    xs, ys = dataset(args.seed, args.samples, args.workers, args.faces)
+    vx, vy = dataset(args.seed + 1000, args.samples // 20, args.workers, args.faces)
     print(f"data: {len(xs)} + {len(vx)} samples in {time.time() - t0:.0f} s", flush=True)
     if args.save_examples:
         tiles = [(np.clip(x * 40 + 128, 0, 255)).astype(np.uint8) for x in xs[:64]]
@@ -395,6 +454,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--faces", choices=sorted(FACE_SETS), default="noto")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--save-examples", type=Path, default=None)
