@@ -8,6 +8,7 @@ import ctypes
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -114,9 +115,10 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-# What Playwright's own launch() passes besides ours (its chromiumSwitches, 1.5x): a Chromium
+# What Playwright 1.5x's own launch() passes besides ours (its chromiumSwitches): a Chromium
 # started here must behave as one Playwright starts (no background throttling of a page that is
-# not in front, no first-run UI, the same hover and pointer media queries).
+# not in front, no first-run UI, the same hover and pointer media queries). Chromium keeps only
+# the last --disable-features, so that one repeats BASE_ARGS' WebRtcHideLocalIpsWithMdns.
 PLAYWRIGHT_ARGS = [
     "--disable-field-trial-config",
     "--disable-background-timer-throttling",
@@ -160,7 +162,7 @@ PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies (a
     crashed worker must not leave a Chromium running on the CI machine)."""
-    _prctl(PR_SET_PDEATHSIG, 15)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Chromiums:
