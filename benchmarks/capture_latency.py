@@ -1,9 +1,13 @@
 """Click → stored JPEG with its plate proposal in the console, through the real server.
 
     .venv/bin/python benchmarks/capture_latency.py --captures 30 --plates 6 [--gap 0.5]
+    .venv/bin/python benchmarks/capture_latency.py --captures 30 --plates 30 --difficulty hard
 
 A simulated driver streams a synthetic hand-held scene of a car with a rendered plate
-(sim.plates, 1280x720, 15 fps) through a real call; a simulated officer sends the
+(sim.plates, 1280x720, 15 fps; ``--difficulty`` as in its benchmark sets, default easy: the
+hard scenes' plates are 85-150 px wide, at dusk, blurred and noisy, and reach the server as
+the call's video encoder left them, not as the plate benchmark's heavy JPEG) through a real
+call; a simulated officer sends the
 console's `capture` event (kind plate) and times the acknowledgement, which arrives once the
 JPEG is stored, hashed, listed in the manifest and the plate read. Each plate gets its own call;
 the captures are spread over the call, ``--gap`` seconds after the previous acknowledgement.
@@ -36,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.client import LoopVideoTrack, SimDriver, SimOfficer  # noqa: E402
-from sim.plates import random_plate, scene_frames  # noqa: E402
+from sim.plates import DIFFICULTIES, random_plate, scene_frames  # noqa: E402
 from tests.support.servers import start_server  # noqa: E402
 
 # kuaichu.media.frame_capture's line for a stored still.
@@ -94,7 +98,7 @@ def stages(log: str, clicks: list[tuple[str, float]]) -> None:
         )
 
 
-async def run(captures: int, plates: int, seed: int, gap: float) -> None:
+async def run(captures: int, plates: int, seed: int, gap: float, difficulty: str) -> None:
     rng = np.random.default_rng(seed)
     per_call = max(1, captures // plates)
     times: list[float] = []
@@ -108,7 +112,8 @@ async def run(captures: int, plates: int, seed: int, gap: float) -> None:
         scenes = []
         for i in range(plates):
             text, colour = random_plate(rng)
-            scenes.append((text, list(scene_frames(text, colour, seed=seed + i, n=30))))
+            shot = scene_frames(text, colour, seed=seed + i, n=30, difficulty=difficulty)  # type: ignore[arg-type]
+            scenes.append((text, list(shot)))
         server = start_server(Path(tmp) / "data", reservation_timeout=10, wrapup_seconds=0.5)
         try:
             officer = await SimOfficer(
@@ -196,8 +201,9 @@ def main() -> None:
     parser.add_argument(
         "--gap", type=float, default=0.5, help="seconds from an acknowledgement to the next click"
     )
+    parser.add_argument("--difficulty", choices=DIFFICULTIES, default="easy")
     args = parser.parse_args()
-    asyncio.run(run(args.captures, args.plates, args.seed, args.gap))
+    asyncio.run(run(args.captures, args.plates, args.seed, args.gap, args.difficulty))
 
 
 if __name__ == "__main__":
