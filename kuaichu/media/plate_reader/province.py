@@ -103,7 +103,7 @@ def province_posterior(
     views = [np.minimum(whole, 1.0)]
     for probs in heads:
         views.append(fold(probs)[:, cols].max(axis=0))
-    logp = np.sum([np.log(v + _PROVINCE_FLOOR) for v in views], axis=0)
+    logp = np.sum([np.log(_unseen_spread(v) + _PROVINCE_FLOOR) for v in views], axis=0)
     for v in nets:
         logp += NET_WEIGHT * np.log(v + _PROVINCE_FLOOR)
     views.extend(nets)
@@ -111,3 +111,16 @@ def province_posterior(
     posterior /= posterior.sum()
     best = int(posterior.argmax())
     return posterior, float(max(v[best] for v in views))
+
+
+def _unseen_spread(view: F32) -> F32:
+    """A recogniser view as a likelihood of each province: what it put on no province at all
+    (a blank, a dot, the bolt it read as a letter) says nothing about which one it is, so it is
+    spread evenly over the 31. Taken raw, a view that put 0.01 on 贵 and ~0 on the others
+    favoured 贵 ten to one over each of them, and such views, none of which had seen a
+    province, multiplied into one at 0.99 with the net's weak vote: a small 皖 of the second
+    generator was proposed as 云, sure, at 0.92 (now 0.52, unsure; docs/benchmarks.md, plate
+    reading, seventh round)."""
+    unseen = max(0.0, 1.0 - float(view.sum()))
+    spread: F32 = (view + unseen / len(view)).astype(np.float32)
+    return spread
