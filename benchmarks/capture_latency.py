@@ -7,9 +7,9 @@ A simulated driver streams a synthetic hand-held scene of a car with a rendered 
 (sim.plates, 1280x720, 15 fps; ``--difficulty`` as in its benchmark sets, default easy: the
 hard scenes' plates are 85-150 px wide, at dusk, blurred and noisy, and reach the server as
 the call's video encoder left them, not as the plate benchmark's heavy JPEG) through a real
-call; a simulated officer sends the
-console's `capture` event (kind plate) and times the acknowledgement, which arrives once the
-JPEG is stored, hashed, listed in the manifest and the plate read. Each plate gets its own call;
+call; a simulated officer sends the console's `capture` event (kind plate) and times the
+acknowledgement, which arrives once the JPEG is stored, hashed, listed in the manifest and the
+plate read. Each plate gets its own call;
 the captures are spread over the call, ``--gap`` seconds after the previous acknowledgement.
 
 Prints p50/p95/max and how many proposals matched, then the same split by where the capture's
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.client import LoopVideoTrack, SimDriver, SimOfficer  # noqa: E402
-from sim.plates import DIFFICULTIES, random_plate, scene_frames  # noqa: E402
+from sim.plates import DIFFICULTIES, Difficulty, random_plate, scene_frames  # noqa: E402
 from tests.support.servers import start_server  # noqa: E402
 
 # kuaichu.media.frame_capture's line for a stored still.
@@ -98,7 +98,7 @@ def stages(log: str, clicks: list[tuple[str, float]]) -> None:
         )
 
 
-async def run(captures: int, plates: int, seed: int, gap: float, difficulty: str) -> None:
+async def run(captures: int, plates: int, seed: int, gap: float, difficulty: Difficulty) -> None:
     rng = np.random.default_rng(seed)
     per_call = max(1, captures // plates)
     times: list[float] = []
@@ -112,7 +112,7 @@ async def run(captures: int, plates: int, seed: int, gap: float, difficulty: str
         scenes = []
         for i in range(plates):
             text, colour = random_plate(rng)
-            shot = scene_frames(text, colour, seed=seed + i, n=30, difficulty=difficulty)  # type: ignore[arg-type]
+            shot = scene_frames(text, colour, seed=seed + i, n=30, difficulty=difficulty)
             scenes.append((text, list(shot)))
         server = start_server(Path(tmp) / "data", reservation_timeout=10, wrapup_seconds=0.5)
         try:
@@ -203,7 +203,8 @@ def main() -> None:
     )
     parser.add_argument("--difficulty", choices=DIFFICULTIES, default="easy")
     args = parser.parse_args()
-    asyncio.run(run(args.captures, args.plates, args.seed, args.gap, args.difficulty))
+    difficulty: Difficulty = args.difficulty  # one of DIFFICULTIES (argparse's choices)
+    asyncio.run(run(args.captures, args.plates, args.seed, args.gap, difficulty))
 
 
 if __name__ == "__main__":
