@@ -9,8 +9,8 @@ hard scenes' plates are 85-150 px wide, at dusk, blurred and noisy, and reach th
 the call's video encoder left them, not as the plate benchmark's heavy JPEG) through a real
 call; a simulated officer sends the console's `capture` event (kind plate) and times the
 acknowledgement, which arrives once the JPEG is stored, hashed, listed in the manifest and the
-plate read. Each plate gets its own call;
-the captures are spread over the call, ``--gap`` seconds after the previous acknowledgement.
+plate read. Each plate gets its own call; the captures are spread over the call, ``--gap``
+seconds after the previous acknowledgement.
 
 Prints p50/p95/max and how many proposals matched, then the same split by where the capture's
 frame window came from (the server's log says, kuaichu.media.frame_capture): from the driver's

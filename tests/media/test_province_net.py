@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kuaichu.errors import MediaError
-from kuaichu.media.plate_reader.grammar import PROVINCE_CHARS, Fold
+from kuaichu.media.plate_reader.grammar import PROVINCE_CHARS, SERIAL, Fold
 from kuaichu.media.plate_reader.models import one_thread_session
 from kuaichu.media.plate_reader.province import net_view, province_posterior
 from kuaichu.media.plate_reader.province_net import (
@@ -66,7 +66,7 @@ def test_crops_that_all_say_no_province_do_not_vote_for_their_favourite() -> Non
 
 
 # The recogniser's layout in small: blank, the plate's characters, one that is no plate's.
-_ALPHABET = ["<blank>", *PROVINCE_CHARS, *"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", "你", " "]
+_ALPHABET = ["<blank>", *PROVINCE_CHARS, *SERIAL, "你", " "]
 
 
 def _fold() -> Fold:
