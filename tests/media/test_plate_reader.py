@@ -501,3 +501,21 @@ def test_a_character_run_is_never_cut_in_two_to_fill_the_plate(reader: PlateRead
     assert found is not None and found.free == "赣Y0189"
     # Seven characters where six were seen: the one made up is not sure.
     assert len(found.text) == 7 and min(found.char_conf) < 0.5, (found.text, found.char_conf)
+
+
+@pytest.mark.parametrize("text", ["京RFW0757", "粤BD12345", "沪AF61230"])
+def test_a_new_energy_plate_filmed_from_the_side_is_read_to_its_eighth_character(
+    reader: PlateReader, text: str
+) -> None:
+    """A driver filming the car beside them from close up: the plate's near end half again as
+    high as its far end. The candidates' rectangles (and a green plate's extrapolated top) put
+    the grid too short, and the eighth character fell outside it: the plate was proposed as
+    sure with seven, a blue plate's count. Read whole, and the seven never proposed."""
+    corners = np.array([(420, 350), (630, 322), (630, 410), (420, 408)], np.float64)
+    frame = _plate_in_frame(render_plate(text, "green"), corners, (60, 60, 70))
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 60])
+    assert ok
+    frame = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    readings = reader.read(frame)
+    assert [(r.plate, r.colour, r.sure) for r in readings][:1] == [(text, "green", True)]
+    assert not [r.plate for r in readings if r.sure and r.plate != text]

@@ -138,7 +138,10 @@ def prepare(bgr: U8, gray: U8, candidate: Candidate) -> Prepared:
     for _ in range(2):  # the detector's candidates learn their width from their colour
         width = plate_width(colour)
         unrefined = _plate_to_frame(candidate, colour)
-        to_frame = refine(gray, unrefined, width)
+        # A blue or yellow plate's outline is its own four corners, already in perspective;
+        # the other candidates' corners are a rectangle about the characters or extrapolated.
+        own_corners = candidate.source == "colour" and candidate.hint in ("blue", "yellow")
+        to_frame = refine(gray, unrefined, width, tilt=not own_corners)
         region = (-STRIP_X_MARGIN, STRIP_Y[0], width + STRIP_X_MARGIN, STRIP_Y[1])
         aspect = (region[2] - region[0]) / (region[3] - region[1])
         out_w = int(np.clip(round(REC_HEIGHT * aspect * _STRIP_STRETCH), 96, 480))
@@ -160,70 +163,167 @@ CELLS: Final[dict[int, tuple[tuple[float, float], ...]]] = {
     480: ((15.5, 45.0), (69.5, 43.0), *((161.5 + 52.0 * i, 43.0) for i in range(6))),
 }
 _TEXT_Y: Final = (25.0, 115.0)
+_BAND_SCALES: Final = np.arange(0.8, 1.201, 0.025)
 _MM_PER_PX: Final = 2.0  # resolution of the layout search
 
 
-def refine(gray: U8, to_frame: npt.NDArray[np.float64], width: float) -> npt.NDArray[np.float64]:
+def refine(
+    gray: U8, to_frame: npt.NDArray[np.float64], width: float, *, tilt: bool = False
+) -> npt.NDArray[np.float64]:
     """Move and scale the plate's millimetre grid so its character band and character cells
     sit on the strokes: a candidate's corners are a few millimetres off (a green plate's
     extrapolated top, the detector's loose box, a plate half lost in glare), and the province
     character is then compared by shape at a known place.
 
     Vertical first: the band y 25..115 holds the characters' vertical edges, the 12 mm margins
-    above and below it none (the rim is horizontal). Then horizontal, within that band: edges
+    above and below it none (the rim is horizontal). Where the band is clearly taller at one
+    end of the plate than at the other (a plate filmed from the side, whose candidate was a
+    rectangle or a green plate's extrapolated top), the grid is tilted in depth to match
+    (:func:`_keystone`) and fitted again, and the tilt kept if the cells sit clearly better on
+    the strokes. Then horizontal, within that band: edges
     inside the character cells, few in the gaps (the wide one of the "·" above all) and in the
-    10 mm beyond the first and last character. Both are exhaustive searches over shift and
+    10 mm beyond the first and last character. All are exhaustive searches over shift and
     scale, on edge profiles summed once (cumulative sums make every band a subtraction)."""
-    pad_x, pad_y = 40.0, 30.0
-    x0, y0, x1, y1 = -pad_x, -pad_y, width + pad_x, PLATE_HEIGHT_MM + pad_y
-    size = (round((x1 - x0) / _MM_PER_PX), round((y1 - y0) / _MM_PER_PX))
-    view = cut(gray, to_frame, (x0, y0, x1, y1), size).astype(np.float32)
-    gx = np.abs(cv2.Sobel(view, cv2.CV_32F, 1, 0, ksize=3))
-    gy = np.abs(cv2.Sobel(view, cv2.CV_32F, 0, 1, ksize=3))
-    xs = x0 + np.arange(size[0] + 1) * _MM_PER_PX  # mm at each profile bin's left edge
-    ys = y0 + np.arange(size[1] + 1) * _MM_PER_PX
-
-    def summer(profile: F32, at: npt.NDArray[Any]) -> Any:
-        cum = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
-
-        def total(lo: npt.NDArray[Any], hi: npt.NDArray[Any]) -> Any:
-            return np.interp(hi, at, cum) - np.interp(lo, at, cum)
-
-        return total
-
-    inner = (xs[:-1] > 40) & (xs[:-1] < width - 40)
-    rows = summer(gx[:, inner].mean(axis=1), ys)
-    scale, shift = np.meshgrid(np.arange(0.8, 1.201, 0.025), np.arange(-30.0, 30.1, 1.0))
-    top, bottom = shift + scale * _TEXT_Y[0], shift + scale * _TEXT_Y[1]
-    margin = 12.0 * scale
-    inside = rows(top, bottom) / (bottom - top)
-    outside = (rows(top - margin, top) + rows(bottom, bottom + margin)) / (2 * margin)
-    best = np.unravel_index(np.argmax(inside - outside), inside.shape)
-    shift_y, scale_y = float(shift[best]), float(scale[best])
-
-    lo_mm, hi_mm = shift_y + scale_y * _TEXT_Y[0], shift_y + scale_y * _TEXT_Y[1]
-    band = (ys[:-1] >= lo_mm) & (ys[:-1] <= hi_mm)
-    if band.sum() < 2:
-        band[:] = True
-    cols = summer((gx + gy)[band].mean(axis=0), xs)
-    cells = CELLS[int(width)]
-    scale, shift = np.meshgrid(np.arange(0.84, 1.161, 0.01), np.arange(-30.0, 30.1, 1.0))
-    ink = np.zeros_like(scale)
-    ink_mm = np.zeros_like(scale)
-    for left, w in cells:
-        a, b = shift + scale * left, shift + scale * (left + w)
-        ink += cols(a, b)
-        ink_mm += b - a
-    first = shift + scale * cells[0][0] - 10.0 * scale
-    last = shift + scale * (cells[-1][0] + cells[-1][1]) + 10.0 * scale
-    rest = cols(first, last) - ink
-    rest_mm = (last - first) - ink_mm
-    score = ink / ink_mm - rest / rest_mm
-    best = np.unravel_index(np.argmax(score), score.shape)
-    shift_x, scale_x = float(shift[best]), float(scale[best])
-    move = np.array([[scale_x, 0, shift_x], [0, scale_y, shift_y], [0, 0, 1]], np.float64)
-    out: npt.NDArray[np.float64] = to_frame @ move
+    profiles = _Profiles(gray, to_frame, width)
+    fitted, fit = profiles.fit()
+    keystone = _keystone(profiles) if tilt else None
+    if keystone is not None:
+        tilted = to_frame @ keystone
+        tilted_fit, tilted_move = _Profiles(gray, tilted, width).fit()
+        # Kept only where the cells then sit better on the strokes: an end's band fitted on
+        # a bolt or the holder's rim tilts a plate that was not.
+        if tilted_fit > fitted * _KEYSTONE_GAIN:
+            to_frame, fit = tilted, tilted_move
+    out: npt.NDArray[np.float64] = to_frame @ fit
     return out
+
+
+# Ends of the plate whose character band is fitted apart (mm from each end, as shares of the
+# width): the province and letter at the left, the last characters at the right.
+_END_SHARE: Final = 0.35
+_END_MARGIN_MM: Final = 10.0
+# A band this much taller at one end than the other is a plate seen from the side; below it,
+# the two ends' fits differ by no more than their own noise.
+_KEYSTONE_MIN: Final = 0.1
+# ... and the tilt is kept only if the cells then sit this much better on the strokes (a
+# green plate whose near end is twice its far end's height, which the tilt cut short by a
+# character, scored 4 % better with it).
+_KEYSTONE_GAIN: Final = 1.05
+
+
+def _cumulative(profile: F32, at: npt.NDArray[Any]) -> Any:
+    cum = np.concatenate([[0.0], np.cumsum(profile, dtype=np.float64)])
+
+    def total(lo: npt.NDArray[Any], hi: npt.NDArray[Any]) -> Any:
+        return np.interp(hi, at, cum) - np.interp(lo, at, cum)
+
+    return total
+
+
+class _Profiles:
+    """The edge profiles of a candidate's plate through one grid, with the band and cell
+    searches of :func:`refine`."""
+
+    def __init__(self, gray: U8, to_frame: npt.NDArray[np.float64], width: float) -> None:
+        pad_x, pad_y = 40.0, 30.0
+        x0, y0, x1, y1 = -pad_x, -pad_y, width + pad_x, PLATE_HEIGHT_MM + pad_y
+        size = (round((x1 - x0) / _MM_PER_PX), round((y1 - y0) / _MM_PER_PX))
+        view = cut(gray, to_frame, (x0, y0, x1, y1), size).astype(np.float32)
+        self.gx = np.abs(cv2.Sobel(view, cv2.CV_32F, 1, 0, ksize=3))
+        self.gy = np.abs(cv2.Sobel(view, cv2.CV_32F, 0, 1, ksize=3))
+        self.xs = x0 + np.arange(size[0] + 1) * _MM_PER_PX  # mm at each bin's left edge
+        self.ys = y0 + np.arange(size[1] + 1) * _MM_PER_PX
+        self.width = width
+        left = self.xs[:-1]
+        self.inner = (left > 40) & (left < width - 40)
+
+    def columns(self, lo_mm: float, hi_mm: float) -> npt.NDArray[np.bool_]:
+        left = self.xs[:-1]
+        return (left >= lo_mm) & (left < hi_mm)  # type: ignore[no-any-return]
+
+    def fit(self) -> tuple[float, npt.NDArray[np.float64]]:
+        """How well the character cells then sit on the strokes, and the move (in plate
+        millimetres) that puts the band and the cells there."""
+        shift_y, scale_y = self.band(self.inner)
+        lo_mm, hi_mm = shift_y + scale_y * _TEXT_Y[0], shift_y + scale_y * _TEXT_Y[1]
+        score, shift_x, scale_x = self.cells(lo_mm, hi_mm)
+        move = np.array([[scale_x, 0, shift_x], [0, scale_y, shift_y], [0, 0, 1]], np.float64)
+        return score, move
+
+    def band(self, columns: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        """(shift, scale) of the character band y 25..115 over these columns."""
+        rows = _cumulative(self.gx[:, columns].mean(axis=1), self.ys)
+        scale, shift = np.meshgrid(_BAND_SCALES, np.arange(-30.0, 30.1, 1.0))
+        top, bottom = shift + scale * _TEXT_Y[0], shift + scale * _TEXT_Y[1]
+        margin = 12.0 * scale
+        inside = rows(top, bottom) / (bottom - top)
+        outside = (rows(top - margin, top) + rows(bottom, bottom + margin)) / (2 * margin)
+        best = np.unravel_index(np.argmax(inside - outside), inside.shape)
+        return float(shift[best]), float(scale[best])
+
+    def cells(self, lo_mm: float, hi_mm: float) -> tuple[float, float, float]:
+        """(score, shift, scale) along the plate that puts the character cells on the strokes
+        of the band lo_mm..hi_mm: the score is the edges' mean inside the cells less their mean
+        in the gaps."""
+        band = (self.ys[:-1] >= lo_mm) & (self.ys[:-1] <= hi_mm)
+        if band.sum() < 2:
+            band[:] = True
+        cols = _cumulative((self.gx + self.gy)[band].mean(axis=0), self.xs)
+        cells = CELLS[int(self.width)]
+        scale, shift = np.meshgrid(np.arange(0.84, 1.161, 0.01), np.arange(-30.0, 30.1, 1.0))
+        ink = np.zeros_like(scale)
+        ink_mm = np.zeros_like(scale)
+        for left, w in cells:
+            a, b = shift + scale * left, shift + scale * (left + w)
+            ink += cols(a, b)
+            ink_mm += b - a
+        first = shift + scale * cells[0][0] - 10.0 * scale
+        last = shift + scale * (cells[-1][0] + cells[-1][1]) + 10.0 * scale
+        rest = cols(first, last) - ink
+        rest_mm = (last - first) - ink_mm
+        score = ink / ink_mm - rest / rest_mm
+        best = np.unravel_index(np.argmax(score), score.shape)
+        return float(score[best]), float(shift[best]), float(scale[best])
+
+
+def _keystone(profiles: _Profiles) -> npt.NDArray[np.float64] | None:
+    """The plate tilted in depth, as a homography of its millimetres, when the character band is
+    clearly taller at one end than at the other; None otherwise. The band is fitted at each end
+    alone; the homography maps the true band at both ends onto what was found there (heights
+    that fall off along the plate also squeeze its far characters closer together, which a
+    homography gets right and a stretch would not)."""
+    width = profiles.width
+    ends = (
+        (_END_MARGIN_MM, width * _END_SHARE),
+        (width * (1 - _END_SHARE), width - _END_MARGIN_MM),
+    )
+    src: list[list[float]] = []
+    dst: list[list[float]] = []
+    heights: list[float] = []
+    for lo, hi in ends:
+        shift, scale = profiles.band(profiles.columns(lo, hi))
+        if not _BAND_SCALES[0] < scale < _BAND_SCALES[-1]:
+            return None  # the search's bound: the end's band was not found
+        centre = (lo + hi) / 2
+        heights.append(scale)
+        for y in _TEXT_Y:
+            src.append([centre, y])
+            dst.append([centre, shift + scale * y])
+    if abs(heights[0] / heights[1] - 1.0) < _KEYSTONE_MIN:
+        return None
+    tilt = cv2.getPerspectiveTransform(np.array(src, np.float32), np.array(dst, np.float32))
+    return np.asarray(tilt, np.float64)
+
+
+def longer_candidate(item: Prepared, share: float) -> Candidate:
+    """The plate a candidate's grid found, ``share`` of its width longer at the right: for a
+    green plate read as seven characters, whose last one may lie beyond a grid that a
+    rectangle about a plate seen from the side put too short."""
+    width = plate_width(item.colour)
+    mm = np.array([[0, 0], [width * (1 + share), 0], [width * (1 + share), PLATE_HEIGHT_MM],
+                   [0, PLATE_HEIGHT_MM]], np.float32)  # fmt: skip
+    quad = cv2.perspectiveTransform(mm[None], item.to_frame)[0].astype(np.float32)
+    return Candidate(quad, item.candidate.hint, "extended")
 
 
 def extended_candidate(item: Prepared) -> Candidate:

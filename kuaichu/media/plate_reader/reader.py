@@ -20,7 +20,13 @@ from .acceptance import PlateReading, accept, dedupe, hopeless, overlaps, plate_
 from .arrays import U8
 from .candidates import Candidate, colour_candidates, covered, edge_candidates
 from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
-from .grid import Prepared, cut_before_province, extended_candidate, prepare
+from .grid import (
+    Prepared,
+    cut_before_province,
+    extended_candidate,
+    longer_candidate,
+    prepare,
+)
 from .models import REC_HEIGHT, Models, default_model_dir, load_models, one_opencv_thread
 from .province import HEAD_VIEWS, head_strips, net_crops, net_view, province_posterior
 from .recognition import Decoded, decode, greedy, has_strokes, recognise
@@ -34,6 +40,7 @@ MAX_SIDE: Final = 1920  # larger pictures are scaled down first
 MAX_EXTENDED: Final = 2
 MAX_EDGE_READ: Final = 4  # of the edge stage's candidates not on a plate already read
 MIN_FREE_CHARS: Final = 4
+LONGER_SHARE: Final = 0.3  # past a grid put short by the far end: 144 of 480 mm
 
 
 class PlateReader:
@@ -155,9 +162,12 @@ class PlateReader:
         gray: U8,
         candidates: list[Candidate],
         extend: list[Prepared] | None = None,
+        *,
+        longer: bool = True,
     ) -> list[PlateReading]:
         """Readings of the candidates; into ``extend``, if given, each candidate that read as
-        the serial alone (the "·" gap split the plate's band)."""
+        the serial alone (the "·" gap split the plate's band). ``longer``: a green plate read
+        as seven characters is looked at again (:meth:`_longer`), once."""
         if not candidates:
             return []
         prepared = [prepare(bgr, gray, c) for c in candidates]
@@ -245,6 +255,29 @@ class PlateReader:
                 seen,
                 f"{reading.display} {reading.confidence:.2f}" if reading else "rejected",
             )
+            if (
+                reading is not None
+                and reading.sure
+                and item.colour == "green"
+                and len(reading.plate) == 7
+                and longer
+            ):
+                reading = self._longer(models, bgr, gray, item, reading)
             if reading is not None:
                 out.append(reading)
         return out
+
+    def _longer(
+        self, models: Models, bgr: U8, gray: U8, item: Prepared, reading: PlateReading
+    ) -> PlateReading:
+        """A green plate read as seven characters (a blue plate's count), looked at again
+        through a grid LONGER_SHARE longer at the right: a new-energy plate seen from the side
+        whose eighth character the grid cut off reads as all eight, and that reading replaces
+        the seven. A plate that only looks green (a blue one in cold light, a yellow one under
+        a green lamp; four of the real photos) reads the same seven again and stays."""
+        candidate = longer_candidate(item, LONGER_SHARE)
+        found = self._read_candidates(models, bgr, gray, [candidate], longer=False)
+        for other in found:
+            if len(other.plate) == 8 and other.plate[:7] == reading.plate:
+                return other
+        return reading
