@@ -251,15 +251,18 @@ def render_scene_face(
     difficulty: Difficulty = "easy",
     size: tuple[int, int] = (1280, 720),
     cjk_face: int | None = None,
+    plate_px: tuple[float, float] | None = None,
 ) -> tuple[RGB, int]:
     """:func:`render_scene`, and the index in :func:`cjk_faces` of the province's face (the
-    same pixels: the benchmark reports its misses per face)."""
+    same pixels: the benchmark reports its misses per face). ``plate_px`` replaces the
+    difficulty's range of plate widths (the same draw: the scene is otherwise the same)."""
     hard = difficulty == "hard"
     W, H = size
     frame = _car(rng, size)
     plate, face = _draw_plate(text, colour, rng, cjk_face)
     ph, pw = plate.shape[:2]
-    width_px = rng.uniform(90, 150) if hard else rng.uniform(170, 320)
+    low, high = plate_px or ((90, 150) if hard else (170, 320))
+    width_px = rng.uniform(low, high)
     # The plate's own width (without the holder) is width_px.
     plate_w_mm = 480 if colour == "green" else 440
     scale = width_px / (plate_w_mm * PX_PER_MM)

@@ -207,6 +207,28 @@ def test_reads_plates_drawn_in_other_chinese_faces(reader: PlateReader, face: in
         assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)], faces[face]
 
 
+def test_the_second_generators_plate_width_moves_the_plate_and_nothing_else() -> None:
+    """benchmarks/plate_difficulty.py compares scenes at other plate widths: given the
+    difficulty's own range, ``plate_px`` draws the same scene; given a larger one, the plate
+    grows and the car around it stays."""
+
+    def scene(plate_px: tuple[float, float] | None) -> np.ndarray:
+        rng = np.random.default_rng([1, 15])
+        text, colour = plates_other.random_plate(rng)
+        frame, _ = plates_other.render_scene_face(
+            text, colour, rng, difficulty="hard", cjk_face=0, plate_px=plate_px
+        )
+        return frame
+
+    default = scene(None)
+    assert np.array_equal(scene((90, 150)), default)
+    larger = scene((220, 300))
+    changed = np.abs(larger.astype(np.int16) - default.astype(np.int16)).max(axis=2) > 40
+    ys, xs = np.nonzero(changed)
+    # What changed is about the plate: a region a few plates wide, not the whole frame.
+    assert 0 < np.ptp(xs) < 500 and 0 < np.ptp(ys) < 250
+
+
 def test_an_illegible_province_is_offered_as_unsure_with_alternatives(
     reader: PlateReader,
 ) -> None:

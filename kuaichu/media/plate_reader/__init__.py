@@ -23,6 +23,9 @@ picture read differently on a busy machine.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
    layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
    nudged by a search that puts the character band and cells on the strokes (`grid.refine`).
+   Where the band is clearly taller at one end (a plate filmed from the side, whose candidate
+   was a rectangle), the grid is tilted in depth to match. A green plate read as seven
+   characters is read again through a grid longer at the right: a new-energy plate has eight.
 3. **Recognition** (~10-20 ms per candidate, batched by strip width; most of a hard frame's
    cost, so a strip without a row of strokes along it is not sent): the PP-OCR text
    recogniser shipped inside the ``rapidocr`` wheel, run with onnxruntime on a flat strip
