@@ -525,16 +525,25 @@ def test_a_character_run_is_never_cut_in_two_to_fill_the_plate(reader: PlateRead
     assert len(found.text) == 7 and min(found.char_conf) < 0.5, (found.text, found.char_conf)
 
 
-@pytest.mark.parametrize("text", ["京RFW0757", "粤BD12345", "沪AF61230"])
+@pytest.mark.parametrize(
+    ("text", "drawing"),
+    [("京RFW0757", "own"), ("粤BD12345", "own"), ("沪AF61230", "own"), ("沪AF61230", "other")],
+)
 def test_a_new_energy_plate_filmed_from_the_side_is_read_to_its_eighth_character(
-    reader: PlateReader, text: str
+    reader: PlateReader, text: str, drawing: str
 ) -> None:
     """A driver filming the car beside them from close up: the plate's near end half again as
     high as its far end. The candidates' rectangles (and a green plate's extrapolated top) put
     the grid too short, and the eighth character fell outside it: the plate was proposed as
-    sure with seven, a blue plate's count. Read whole, and the seven never proposed."""
+    sure with seven, a blue plate's count, or its six-character serial alone was taken for a
+    blue plate's letter and five ("云F61230"). Read whole, and nothing else proposed."""
     corners = np.array([(420, 350), (630, 322), (630, 410), (420, 408)], np.float64)
-    frame = _plate_in_frame(render_plate(text, "green"), corners, (60, 60, 70))
+    if drawing == "own":
+        plate = render_plate(text, "green")
+    else:  # the second generator's drawing, in its holder
+        rgba = plates_other.draw_plate(text, "green", np.random.default_rng(5), cjk_face=0)
+        plate = np.ascontiguousarray(rgba[..., :3])
+    frame = _plate_in_frame(plate, corners, (60, 60, 70))
     ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 60])
     assert ok
     frame = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])

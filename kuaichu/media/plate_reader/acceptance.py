@@ -35,6 +35,8 @@ PROVINCE_SEEN_FULL: Final = 0.3
 SURE_CONFIDENCE: Final = 0.6
 MAX_ALTERNATIVES: Final = 3
 TWO_PROVINCES_SHARE: Final = 0.5
+# The highest confidence of a reading that is only ever offered as unsure.
+UNSURE_CEILING: Final = round(SURE_CONFIDENCE - 0.01, 2)
 
 
 @dataclass(frozen=True)

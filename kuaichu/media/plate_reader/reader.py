@@ -16,7 +16,15 @@ import numpy.typing as npt
 from kuaichu.errors import MediaError
 
 from . import detector
-from .acceptance import PlateReading, accept, dedupe, hopeless, overlaps, plate_found
+from .acceptance import (
+    UNSURE_CEILING,
+    PlateReading,
+    accept,
+    dedupe,
+    hopeless,
+    overlaps,
+    plate_found,
+)
 from .arrays import U8
 from .candidates import Candidate, colour_candidates, covered, edge_candidates
 from .grammar import PROVINCE_CHARS, SERIAL, fold_free, serial_only
@@ -238,6 +246,12 @@ class PlateReader:
                 # Read as the serial alone: the candidate may be the right part of a longer
                 # plate (a new-energy one read as seven characters). Try the whole plate too.
                 reading = replace(reading, serial_confidence=0.0)
+                if item.colour == "green" and len(fold_free(found.free)) == 6:
+                    # Six characters alone on a green plate are a new-energy serial (its
+                    # province and letter further left), not a blue plate's letter and five:
+                    # that reading is a guess, offered and never proposed (the stages after
+                    # it, and the longer look below, then find the whole plate).
+                    reading = replace(reading, confidence=min(reading.confidence, UNSURE_CEILING))
                 if extend is not None and item.candidate.rows == 1:
                     item.read_chars = len(fold_free(found.free))
                     extend.append(item)
@@ -257,7 +271,6 @@ class PlateReader:
             )
             if (
                 reading is not None
-                and reading.sure
                 and item.colour == "green"
                 and len(reading.plate) == 7
                 and longer
@@ -270,11 +283,12 @@ class PlateReader:
     def _longer(
         self, models: Models, bgr: U8, gray: U8, item: Prepared, reading: PlateReading
     ) -> PlateReading:
-        """A green plate read as seven characters (a blue plate's count), looked at again
-        through a grid LONGER_SHARE longer at the right: a new-energy plate seen from the side
-        whose eighth character the grid cut off reads as all eight, and that reading replaces
-        the seven. A plate that only looks green (a blue one in cold light, a yellow one under
-        a green lamp; four of the real photos) reads the same seven again and stays."""
+        """A green plate read as seven characters (a blue plate's count), sure or not, looked
+        at again through a grid LONGER_SHARE longer at the right: a new-energy plate seen from
+        the side whose eighth character the grid cut off reads as all eight, and that reading
+        replaces the seven. A plate that only looks green (a blue one in cold light, a yellow
+        one under a green lamp; four of the real photos) reads the same seven again and
+        stays."""
         candidate = longer_candidate(item, LONGER_SHARE)
         found = self._read_candidates(models, bgr, gray, [candidate], longer=False)
         for other in found:
