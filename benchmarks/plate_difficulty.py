@@ -1,13 +1,15 @@
-"""How hard the hard sets are: rapidocr's whole pipeline and this reader on the second
-generator's hard scenes, with the plate's width moved and the province in one face.
+"""How hard the hard sets are: rapidocr's whole pipeline and this reader on a generator's hard
+scenes, with the plate's width moved (and, for the second generator, the province in one face).
 
     .venv/bin/python benchmarks/plate_difficulty.py --widths 90-150,150-220,220-300 --face 0
+    .venv/bin/python benchmarks/plate_difficulty.py --set own --widths 85-150,150-220,220-300
 
 Issue 11 measured its (unshared) sets with rapidocr as a peer: 100 % of its easy scenes and 83 %
 of its hard ones ("small, 480p upscaled, heavy JPEG, dusk", the province in WenQuanYi). This
 script puts a number on where our own hard sets stand against that one: each row is the same
-scenes (``sim/plates_other.render_scene_face`` with ``plate_px``: every other draw of a scene
-is unchanged) at another range of plate widths, read by both.
+scenes (``plate_px`` of ``sim/plates_other.render_scene_face`` or of ``sim/plates.render_scene``,
+whose province is WenQuanYi Micro Hei: every other draw of a scene is unchanged) at another
+range of plate widths, read by both.
 
 rapidocr (3.10, the PP-OCRv6 detector and recogniser the reader loads its models from) reads
 a scene when the plate's text is in one of its lines, or in its lines joined (it may split
@@ -31,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kuaichu.media.plate_reader import PlateReader
-from sim import plates_other
+from sim import plates, plates_other
 
 
 def _normal(text: str) -> str:
@@ -46,6 +48,7 @@ def rapidocr_reads(engine: Any, frame: np.ndarray, plate: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("other", "own"), default="other", help="generator")
     parser.add_argument("--widths", default="90-150,150-220,220-300", help="plate px ranges")
     parser.add_argument("--face", type=int, default=0, help="index in cjk_faces() (0: Zen Hei)")
     parser.add_argument("--n", type=int, default=50, help="hard scenes per row")
@@ -65,21 +68,29 @@ def main() -> int:
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # "detection result is empty"
     reader = PlateReader()
     reader.warm_up()
-    face = plates_other.face_name(args.face)
+    face = plates_other.face_name(args.face) if args.set == "other" else "WenQuanYi Micro Hei"
     rows: list[str] = []
     for spec in args.widths.split(","):
         low, high = (float(v) for v in spec.split("-"))
         ours = peer = both = sure_wrong = 0
         cpu: list[float] = []
         misses: list[str] = []
-        # Scene i of the benchmark's "other" set is hard when i is odd (easy, hard cycle).
         for k in range(args.n):
-            i = 2 * k + 1
-            rng = np.random.default_rng([args.seed, i])
-            text, colour = plates_other.random_plate(rng)
-            frame, _ = plates_other.render_scene_face(
-                text, colour, rng, difficulty="hard", cjk_face=args.face, plate_px=(low, high)
-            )
+            # Scene i of plate_reading.py's sets, which cycle their difficulties: its hard ones.
+            if args.set == "other":
+                i = 2 * k + 1  # easy, hard
+                rng = np.random.default_rng([args.seed, i])
+                text, colour = plates_other.random_plate(rng)
+                frame, _ = plates_other.render_scene_face(
+                    text, colour, rng, difficulty="hard", cjk_face=args.face, plate_px=(low, high)
+                )
+            else:
+                i = 3 * k + 2  # easy, medium, hard
+                rng = np.random.default_rng([args.seed, i])
+                text, colour = plates.random_plate(rng)
+                frame = plates.render_scene(
+                    text, colour, rng, difficulty="hard", plate_px=(low, high)
+                )
             started = time.thread_time()
             readings = reader.read(frame)
             cpu.append(time.thread_time() - started)
@@ -104,7 +115,8 @@ def main() -> int:
         print(rows[-1], flush=True)
         if not args.quiet:
             print("\n".join(misses), flush=True)
-    print(f"\nsecond generator, hard, seed {args.seed}, {args.n} scenes a row")
+    generator = "second generator" if args.set == "other" else "own generator"
+    print(f"\n{generator}, hard, seed {args.seed}, {args.n} scenes a row")
     print("\n".join(rows))
     return 0
 

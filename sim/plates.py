@@ -279,9 +279,14 @@ def render_scene(
     *,
     size: tuple[int, int] = (1280, 720),
     difficulty: Difficulty = "medium",
+    plate_px: tuple[float, float] | None = None,
 ) -> RGB:
-    """A phone's frame (HxWx3 uint8 RGB, ``size`` = (width, height)) showing the plate."""
-    return render_labelled(text, colour, rng, size=size, difficulty=difficulty)[0]
+    """A phone's frame (HxWx3 uint8 RGB, ``size`` = (width, height)) showing the plate.
+    ``plate_px`` replaces the difficulty's range of plate widths (the same draw: the scene is
+    otherwise the same)."""
+    return render_labelled(
+        text, colour, rng, size=size, difficulty=difficulty, plate_px=plate_px
+    )[0]
 
 
 def render_labelled(
@@ -291,10 +296,11 @@ def render_labelled(
     *,
     size: tuple[int, int] = (1280, 720),
     difficulty: Difficulty = "medium",
+    plate_px: tuple[float, float] | None = None,
 ) -> tuple[RGB, npt.NDArray[np.float64]]:
     """:func:`render_scene` and the plate's four corners in the frame (clockwise from
     top-left, 4x2), for benchmarks that check where a reader looked."""
-    scene = _build(text, colour, rng, size, difficulty)
+    scene = _build(text, colour, rng, size, difficulty, plate_px=plate_px)
     frame = _shoot(scene, scene.pose, scene.look, rng)
     return _compress(frame, scene.look), _plate_corners(scene.pose, colour)
 
@@ -375,6 +381,7 @@ def _build(
     difficulty: str,
     *,
     distractor: str | None = None,
+    plate_px: tuple[float, float] | None = None,
 ) -> _Scene:
     if colour not in COLOURS:
         raise ValueError(f"unknown plate colour {colour!r}")
@@ -389,13 +396,13 @@ def _build(
         kind = distractor
     plane, lights = _car_plane(text, colour, rng, sticker=kind in ("sticker", "both"))
     background = _background(rng, size, sign=kind in ("sign", "both"))
-    plate_px = float(rng.uniform(*level.plate_px)) * width / 1280
+    width_px = float(rng.uniform(*(plate_px or level.plate_px))) * width / 1280
     focal = _FOCAL * width / 1280
     pose = _Pose(
         yaw=float(rng.uniform(-level.yaw, level.yaw)),
         pitch=float(rng.uniform(-level.pitch, level.pitch)),
         roll=float(rng.uniform(-level.roll, level.roll)),
-        distance=focal * (480 if colour == "green" else 440) / plate_px,
+        distance=focal * (480 if colour == "green" else 440) / width_px,
         u=float(rng.uniform(0.3, 0.7)) * width,
         v=float(rng.uniform(0.4, 0.7)) * height,
         focal=focal,

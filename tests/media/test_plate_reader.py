@@ -207,10 +207,19 @@ def test_reads_plates_drawn_in_other_chinese_faces(reader: PlateReader, face: in
         assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)], faces[face]
 
 
-def test_the_second_generators_plate_width_moves_the_plate_and_nothing_else() -> None:
+def test_the_generators_plate_width_moves_the_plate_and_nothing_else() -> None:
     """benchmarks/plate_difficulty.py compares scenes at other plate widths: given the
-    difficulty's own range, ``plate_px`` draws the same scene; given a larger one, the plate
-    grows and the car around it stays."""
+    difficulty's own range, ``plate_px`` draws the same scene (both generators); given a
+    larger one, the plate grows and the car around it stays."""
+    rng = np.random.default_rng([1, 14])
+    text, colour = random_plate(rng)
+    own = [
+        render_scene(text, colour, np.random.default_rng([1, 14, 0]), difficulty="hard",
+                     plate_px=plate_px)
+        for plate_px in (None, (85, 150), (220, 300))
+    ]  # fmt: skip
+    assert np.array_equal(own[0], own[1])
+    assert not np.array_equal(own[0], own[2])
 
     def scene(plate_px: tuple[float, float] | None) -> np.ndarray:
         rng = np.random.default_rng([1, 15])
