@@ -42,7 +42,7 @@ _FIT_POINTS: Final = 256  # at most this many outline points per side go to the 
 class Candidate:
     quad: npt.NDArray[np.float32]  # 4x2 corners, clockwise from top-left, frame coordinates
     hint: str | None  # the background colour that found it, if any
-    source: str  # "colour" | "edges" | "det" | "extended"
+    source: str  # "colour" | "edges" | "det" | "widened" (a det box made longer) | "extended"
     # 2: a two-row plate (GA 36's rear plate of a lorry or a bus: yellow, 440x220 mm, the
     # province and letter above the serial), read as one line (``grid.prepare``).
     rows: int = 1

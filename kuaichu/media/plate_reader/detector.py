@@ -73,9 +73,10 @@ WIDEN: Final = 1.35
 
 
 def widened(candidate: Candidate) -> Candidate:
-    """The candidate's box, WIDEN times as long about its centre, as high."""
+    """The candidate's box, WIDEN times as long about its centre, as high (source "widened":
+    its grid is the detector's)."""
     quad = candidate.quad
     along = ((quad[1] - quad[0]) + (quad[2] - quad[3])) / 2
     grow = along * (WIDEN - 1) / 2
     wider = quad + np.array([-grow, grow, grow, -grow], np.float32)
-    return Candidate(wider.astype(np.float32), candidate.hint, candidate.source, candidate.rows)
+    return Candidate(wider.astype(np.float32), candidate.hint, "widened", candidate.rows)

@@ -140,8 +140,11 @@ def prepare(bgr: U8, gray: U8, candidate: Candidate) -> Prepared:
         unrefined = _plate_to_frame(candidate, colour)
         # A blue or yellow plate's outline is its own four corners, already in perspective;
         # the other candidates' corners are a rectangle about the characters or extrapolated.
+        # Not a detector box made longer either: a third of it is whatever lies beside the
+        # text, and tilted to fit that, a road sign's "500m" read as a plate.
         own_corners = candidate.source == "colour" and candidate.hint in ("blue", "yellow")
-        to_frame = refine(gray, unrefined, width, tilt=not own_corners)
+        tilt = not own_corners and candidate.source != "widened"
+        to_frame = refine(gray, unrefined, width, tilt=tilt)
         region = (-STRIP_X_MARGIN, STRIP_Y[0], width + STRIP_X_MARGIN, STRIP_Y[1])
         aspect = (region[2] - region[0]) / (region[3] - region[1])
         out_w = int(np.clip(round(REC_HEIGHT * aspect * _STRIP_STRETCH), 96, 480))
