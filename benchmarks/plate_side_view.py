@@ -6,7 +6,7 @@ the other (a driver filming the car beside them from close up).
 Each plate (``sim.plates.random_plate``; drawn by ``sim/plates.py`` for half of them and by
 the second generator, ``sim/plates_other.py``, in each of its faces, for the other half) is
 warped onto a 1280x720 frame of one colour, its far end ``h`` high and its near end ``ratio *
-h`` (left or right in turn), 240 px wide (204 px at the steepest ratios), a little noise, and
+h`` (left or right in turn), 240 px wide (204 px above 1.5), a little noise, and
 a JPEG round trip at quality 60. A plate is *read* when the best reading is exactly it;
 *sure wrong* counts wrong readings proposed as sure. Plate i of every ratio is the same plate.
 """
