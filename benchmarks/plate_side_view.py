@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kuaichu.media.plate_reader import PlateReader
 from sim import plates_other
-from sim.plates import random_plate, render_plate
+from sim.plates import plate_on_plain_frame, random_plate, render_plate
 
 FRAME = (1280, 720)
 
@@ -43,16 +43,8 @@ def side_view(plate: np.ndarray, ratio: float, near_right: bool, seed: int) -> n
          (x0, y0 + left / 2)], np.float32,
     )  # fmt: skip
     rng = np.random.default_rng(seed)
-    frame = np.empty((FRAME[1], FRAME[0], 3), np.uint8)
-    frame[:] = rng.integers(30, 220, 3)
-    h, w = plate.shape[:2]
-    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(src, corners)
-    warped = cv2.warpPerspective(plate, matrix, FRAME)
-    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, FRAME) > 0
-    frame[inside] = warped[inside]
-    noisy = frame.astype(np.float32) + rng.normal(0, 2.0, frame.shape)
-    bgr = np.clip(noisy, 0, 255).astype(np.uint8)[..., ::-1]
+    background = rng.integers(30, 220, 3)
+    bgr = plate_on_plain_frame(plate, corners, background, rng, FRAME)[..., ::-1]
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 60])
     assert ok
     return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])

@@ -305,6 +305,30 @@ def render_labelled(
     return _compress(frame, scene.look), _plate_corners(scene.pose, colour)
 
 
+def plate_on_plain_frame(
+    plate: RGB,
+    corners: npt.NDArray[np.floating[Any]],
+    background: Any,
+    rng: np.random.Generator,
+    size: tuple[int, int] = (1280, 720),
+) -> RGB:
+    """A frame of one colour (``background``, RGB) with ``plate`` warped onto ``corners``
+    (clockwise from top-left) and a little sensor noise (sigma 2, from ``rng``): a plate in a
+    pose a test or benchmark chooses exactly, nothing else in the picture."""
+    width, height = size
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[:] = background
+    h, w = plate.shape[:2]
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    warped = cv2.warpPerspective(plate, matrix, size)
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, size) > 0
+    frame[inside] = warped[inside]
+    noisy = frame.astype(np.float32) + rng.normal(0, 2.0, frame.shape)
+    out: RGB = np.clip(noisy, 0, 255).astype(np.uint8)
+    return out
+
+
 def render_no_plate(
     rng: np.random.Generator,
     *,

@@ -13,6 +13,7 @@ from kuaichu.errors import MediaError
 from kuaichu.media.plate_reader import PlateReader, PlateReading
 from sim import plates_other
 from sim.plates import (
+    plate_on_plain_frame,
     random_plate,
     render_labelled,
     render_no_plate,
@@ -319,16 +320,7 @@ def _plate_in_frame(
     plate: np.ndarray, corners: np.ndarray, background: tuple[int, int, int]
 ) -> np.ndarray:
     """A 1280x720 frame of one colour with ``plate`` warped onto the four corners."""
-    frame = np.empty((720, 1280, 3), np.uint8)
-    frame[:] = background
-    h, w = plate.shape[:2]
-    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    warped = cv2.warpPerspective(plate, matrix, (1280, 720))
-    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, (1280, 720)) > 0
-    frame[inside] = warped[inside]
-    noisy = frame.astype(np.float32) + np.random.default_rng(3).normal(0, 2.0, frame.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    return plate_on_plain_frame(plate, corners, background, np.random.default_rng(3))
 
 
 def _colour_stage_finds(frame: np.ndarray, colour: str, corners: np.ndarray) -> bool:
