@@ -60,6 +60,13 @@ class PatternVideoTrack(MediaStreamTrack):
         for c in range(3):
             self._base[:, :, c] = ((x * (c + 1) * 255 // width) % 256).astype(np.uint8)
 
+    @property
+    def frames(self) -> int:
+        """Frames handed to the sender so far. Their timestamps run at ``fps`` from the first;
+        a sender that cannot keep up (a loaded machine) takes them late, so they lag the wall
+        clock: what was sent is this count, not the time elapsed."""
+        return self._count
+
     async def recv(self) -> av.VideoFrame:
         if self._start is None:
             self._start = time.monotonic()

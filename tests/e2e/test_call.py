@@ -47,7 +47,9 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
         frames_before = officer.frames("video")
         await asyncio.sleep(1)
         assert officer.frames("video") > frames_before  # still flowing, not a burst
+        assert isinstance(driver.video, PatternVideoTrack)
         assert (await officer.hangup(call_id))["ok"]
+        sent = driver.video.frames
         ended = await driver.wait_state("ended")
         assert ended["reason"] == "officer_hangup"
         await officer.wait_status("wrapup")
@@ -80,7 +82,11 @@ async def test_call_is_bridged_both_ways_and_recorded(live_server: Any) -> None:
     call_row = live_server.rows("select * from calls where id = ?", call_id)[0]
     answered_span = call_row["ended_at"] - call_row["answered_at"]
     assert abs(rec["duration_s"] - answered_span) < 1.0, (rec["duration_s"], answered_span)
-    assert last_pts > answered_span - 1.0
+    # And its video runs to the end of what the driver sent. The driver's frames are stamped
+    # at 30 fps from its first; on a loaded machine its encoder falls behind the wall clock
+    # (5.4 s of video in a 6.5 s answered span, 2026-12-03), so the measure is the frames
+    # sent, not the span.
+    assert last_pts > (sent - 1) / 30 - 1.0, (last_pts, sent)
     assert call_row["officer_id"] is not None and call_row["lat"] == pytest.approx(45.7567)
     assert json.loads(rec["streams"])[0].startswith("video:")
 
