@@ -291,7 +291,7 @@ class CaptureDesk:
             "box": list(best.box),
             # Issue 11: an unsure reading is offered as such, with what else it may be.
             "sure": bool(getattr(best, "sure", True)),
-            "alternatives": list(getattr(best, "alternatives", ()))[:3],
+            "alternatives": list(getattr(best, "alternatives", ())),
         }
 
     async def _record(

@@ -551,3 +551,48 @@ def test_a_new_energy_plate_filmed_from_the_side_is_read_to_its_eighth_character
     readings = reader.read(frame)
     assert [(r.plate, r.colour, r.sure) for r in readings][:1] == [(text, "green", True)]
     assert not [r.plate for r in readings if r.sure and r.plate != text]
+
+
+def test_an_unsure_reading_always_offers_what_else_it_may_be() -> None:
+    """A reading is unsure when no single alternative stands out too: a province no view saw
+    clearly (the views agree on a blur, so the posterior still favours one character), or a
+    serial character read weakly whose runner-up is weaker still. Such a reading used to come
+    with no alternatives (川Z·22635 for 川P22635 through a real call), and the console had no
+    button to offer. The officer gets the next provinces in the posterior's order, up to five,
+    or the weak character's runner-up."""
+    from kuaichu.media.plate_reader.acceptance import MAX_ALTERNATIVES, accept
+    from kuaichu.media.plate_reader.grammar import PROVINCE_CHARS
+    from kuaichu.media.plate_reader.recognition import Decoded
+
+    quad = np.array([(100, 100), (400, 100), (400, 200), (100, 200)], np.float32)
+    posterior = np.full(len(PROVINCE_CHARS), 1e-6, np.float32)
+    for ch, p in (
+        ("川", 0.99),
+        ("鄂", 3e-3),
+        ("湘", 2e-3),
+        ("甘", 1e-3),
+        ("黑", 5e-4),
+        ("辽", 2e-4),
+    ):
+        posterior[PROVINCE_CHARS.index(ch)] = p
+    posterior /= posterior.sum()
+    sure_chars = (1.0, 0.99, 0.99, 0.98, 1.0, 1.0, 0.99)
+
+    def reading(
+        conf: tuple[float, ...], seen: float, runners: tuple[tuple[str, float], ...]
+    ) -> PlateReading:
+        found = Decoded("川A22635", conf, 0.0, "川A·22635", posterior, runners)
+        r = accept(found, posterior, seen, "blue", quad)
+        assert r is not None
+        return r
+
+    unseen = reading(sure_chars, 0.02, (("", 0.0),) * 7)
+    assert not unseen.sure
+    assert MAX_ALTERNATIVES == 5
+    assert unseen.alternatives == ("鄂A·22635", "湘A·22635", "甘A·22635", "黑A·22635", "辽A·22635")
+
+    weak_digit = (1.0, 0.99, 0.99, 0.5, 1.0, 1.0, 0.99)
+    runners = (("", 0.0),) * 3 + (("8", 0.02),) + (("", 0.0),) * 3
+    doubt = reading(weak_digit, 1.0, runners)
+    assert not doubt.sure
+    assert doubt.alternatives == ("川A·28635",)

@@ -33,7 +33,10 @@ PROVINCE_SEEN_FULL: Final = 0.3
 # A reading at or above this confidence is proposed as sure; below it the console says "不确定"
 # and shows the alternatives. Chosen on the benchmark's sets (docs/benchmarks.md) for precision.
 SURE_CONFIDENCE: Final = 0.6
-MAX_ALTERNATIVES: Final = 3
+# The console shows each alternative as a button the officer taps instead of typing. Of the hard
+# sets' unsure readings with a wrong province, the true one was among the first 3 other provinces
+# in 22 of 63 and among the first 5 in 33 (docs/benchmarks.md, plate reading, ninth round).
+MAX_ALTERNATIVES: Final = 5
 TWO_PROVINCES_SHARE: Final = 0.5
 # The highest confidence of a reading that is only ever offered as unsure.
 UNSURE_CEILING: Final = round(SURE_CONFIDENCE - 0.01, 2)
@@ -127,32 +130,50 @@ def accept(
         colour=colour,
         confidence=round(confidence, 3),
         box=(int(x), int(y), int(w), int(h)),
-        alternatives=_alternatives(text, posterior, decoded),
+        alternatives=_alternatives(text, posterior, decoded, conf[0]),
         serial_confidence=float(np.prod(decoded.char_conf[1:])),
     )
 
 
-def _alternatives(text: str, posterior: F32, decoded: Decoded) -> tuple[str, ...]:
+def _alternatives(
+    text: str, posterior: F32, decoded: Decoded, province_conf: float
+) -> tuple[str, ...]:
     """What else the plate may be, likeliest first: the next provinces, then the runner-up
-    of the least certain other character. Canonical plates (京A·12345)."""
+    of the least certain other character. Canonical plates (京A·12345). ``province_conf``:
+    the province's factor in the reading's confidence.
+
+    Never empty when anything else is possible: a reading may end up unsure for a doubt no
+    single alternative stands out in (a province no view saw clearly, whose posterior is still
+    one character's; a cap applied later), and the console must then still offer what to
+    pick: the runner-up of the least certain character when the doubt is there, and the next
+    provinces in the posterior's order when it is the province's (or there is nothing else)."""
     scored: list[tuple[float, str]] = []
-    order = np.argsort(-posterior)
+    order = [int(i) for i in np.argsort(-posterior)]
     best = float(posterior[order[0]])
     for i in order[1 : MAX_ALTERNATIVES + 1]:
         share = float(posterior[i])
         if share >= 0.1 * best and share >= 0.02:
-            scored.append((share / best, PROVINCE_CHARS[int(i)] + text[1:]))
+            scored.append((share / best, PROVINCE_CHARS[i] + text[1:]))
     pos = min(range(1, len(text)), key=lambda k: decoded.char_conf[k])
     runner, share = decoded.runner_up[pos]
     if runner and share >= 0.1 * decoded.char_conf[pos]:
         scored.append((share / decoded.char_conf[pos], text[:pos] + runner + text[pos + 1 :]))
+    ranked = [alt for _, alt in sorted(scored, key=lambda item: -item[0])]
+    if province_conf >= decoded.char_conf[pos] and not scored and runner:
+        ranked.append(text[:pos] + runner + text[pos + 1 :])  # the doubt is that character
+    if province_conf < decoded.char_conf[pos] or not ranked:
+        ranked += [PROVINCE_CHARS[i] + text[1:] for i in order[1:]]
     out: list[str] = []
-    for _, alt in sorted(scored, key=lambda item: -item[0]):
+    for alt in ranked:
         try:
-            out.append(parse_plate(alt).canonical)
+            canonical = parse_plate(alt).canonical
         except InvalidPlate:
             continue
-    return tuple(out[:MAX_ALTERNATIVES])
+        if canonical not in out:
+            out.append(canonical)
+        if len(out) == MAX_ALTERNATIVES:
+            break
+    return tuple(out)
 
 
 def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
