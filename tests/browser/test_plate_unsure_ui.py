@@ -44,28 +44,73 @@ async def test_an_unsure_plate_is_offered_with_its_alternatives(
     await page.click("#login-submit")
     await expect(page.locator("#cp-A-plate")).to_be_visible(timeout=15000)
 
-    # A stored still whose reading is unsure, as the list would hand it to the page (no
-    # plate_check: the page checks it against the form itself, as for stills from the list).
-    await page.evaluate(
-        "(c) => window.kcCase.evidence.add(c)",
-        {
-            "id": 9001, "case_id": case_id, "call_id": offer["call_id"], "kind": "plate",
+    def still(capture_id: int, plate: str, alternatives: list[str]) -> dict[str, Any]:
+        """A stored still whose reading is unsure, as the list would hand it to the page (no
+        plate_check: the page checks it against the form itself, as for stills from the list)."""
+        return {
+            "id": capture_id, "case_id": case_id, "call_id": offer["call_id"], "kind": "plate",
             "source": "video_frame", "path": "x.jpg", "sha256": "0" * 64, "width": 1280,
-            "height": 720, "sharpness": None, "captured_at": 1_800_000_000.0, "offset_s": 3.0,
-            "lat": None, "lng": None, "officer_id": 1, "regions": [], "note": "",
-            "url": "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
-            "plate": {"plate": "湘A·12345", "colour": "blue", "confidence": 0.16,
-                      "box": [0, 0, 10, 5], "sure": False, "alternatives": ["鄂A·12345"]},
-        },
-    )  # fmt: skip
+            "height": 720, "sharpness": None, "captured_at": 1_800_000_000.0 + capture_id,
+            "offset_s": 3.0, "lat": None, "lng": None, "officer_id": 1, "regions": [],
+            "note": "", "url": "data:image/gif;base64,R0lGODlhAQABAAAAACw=",
+            "plate": {"plate": plate, "colour": "blue", "confidence": 0.16,
+                      "box": [0, 0, 10, 5], "sure": False, "alternatives": alternatives},
+        }  # fmt: skip
+
+    add = "(c) => window.kcCase.evidence.add(c)"
+    # Two readings apart at more than one character: each is a whole plate to pick.
+    await page.evaluate(add, still(9000, "湘A·12345", ["湘A·12845", "鄂A·12345"]))
+    mixed = page.locator('#ev-strip .ev-item[data-id="9000"] .ev-plate')
+    await expect(mixed.locator(".ev-plate-read")).to_have_text(
+        "识别号牌不确定：湘A·12345 / 湘A·12845 / 鄂A·12345"
+    )
+    await expect(mixed.get_by_role("button")).to_have_text(
+        ["湘A·12345 用于当事人A", "湘A·12845 用于当事人A", "鄂A·12345 用于当事人A"]
+    )
+
+    # A province nobody could see, with the five others the reader offers: one plate with the
+    # doubtful character, and a row of that character's buttons, each named by its plate.
+    others = ["鄂A·12345", "甘A·12345", "川A·12345", "黑A·12345", "辽A·12345"]
+    await page.evaluate(add, still(9001, "湘A·12345", others))
     line = page.locator('#ev-strip .ev-item[data-id="9001"] .ev-plate')
     await expect(line.locator(".ev-plate-read")).to_have_text(
-        "识别号牌不确定：湘A·12345 / 鄂A·12345"
+        "识别号牌不确定：?A·12345（湘/鄂/甘/川/黑/辽）"
     )
     await expect(line.locator(".ev-plate-bad")).to_have_count(0)
+    await expect(line.locator(".ev-plate-pick")).to_have_text("选一个用于当事人A：")
     buttons = line.get_by_role("button")
-    await expect(buttons).to_have_text(["湘A·12345 用于当事人A", "鄂A·12345 用于当事人A"])
-    # The officer sees the car: it is the second.
+    await expect(buttons).to_have_text(["湘", "鄂", "甘", "川", "黑", "辽"])
+    names = [await b.get_attribute("aria-label") for b in await buttons.all()]
+    assert names == [f"{p} 用于当事人A" for p in ["湘A·12345", *others]]
+    # The six fit the still's card: none is cut off or pushed out of it.
+    card = await page.locator('#ev-strip .ev-item[data-id="9001"]').bounding_box()
+    assert card is not None
+    for b in await buttons.all():
+        box = await b.bounding_box()
+        assert box is not None and box["x"] >= card["x"] - 0.5
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5
+        assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.2 target size
+    # The officer sees the car: it is 鄂.
     await line.get_by_role("button", name="鄂A·12345 用于当事人A").click()
     await expect(page.locator("#cp-A-plate")).to_have_value("鄂A·12345")
     await expect(line.locator(".ev-plate-ok")).to_have_text("与当事人A申报一致")
+
+    # The console's live line during the call says it in the same words (the pure function,
+    # run in the page).
+    texts = await page.evaluate(
+        """async () => {
+            const { unsurePlatesText } = await import("/static/common.js");
+            return [
+                unsurePlatesText(["川A·22635", "川A·28635"]),
+                unsurePlatesText(["川A·22635", "川A·28635", "鄂A·22635"]),
+                unsurePlatesText(["粤B·D12345", "粤B·12345"]),
+                unsurePlatesText(["川A·22635"]),
+            ];
+        }"""
+    )
+    assert texts == [
+        "川A·2?635（2/8）",
+        "川A·22635 / 川A·28635 / 鄂A·22635",
+        "粤B·D12345 / 粤B·12345",
+        "川A·22635",
+    ]

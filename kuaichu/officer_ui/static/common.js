@@ -11,6 +11,35 @@ export function fmt(template, vars = {}) {
     Object.prototype.hasOwnProperty.call(vars, key) ? String(vars[key]) : whole);
 }
 
+// An unsure plate reading and its alternatives (canonical, the reading first): the one
+// character they differ at, or -1 when they differ at more than one (or in length). The
+// reader offers up to five other provinces for a province it could not see: shown as one
+// plate with the doubtful character and a row of characters to pick, not six whole plates.
+export function plateDoubtAt(plates) {
+  if (plates.length < 2) return -1;
+  const first = Array.from(plates[0]);
+  let at = -1;
+  for (const plate of plates.slice(1)) {
+    const chars = Array.from(plate);
+    if (chars.length !== first.length) return -1;
+    for (let i = 0; i < chars.length; i++) {
+      if (chars[i] === first[i]) continue;
+      if (at !== -1 && at !== i) return -1;
+      at = i;
+    }
+  }
+  return at;
+}
+
+// "?A·12345（湘/鄂/甘）" for plates that differ at one character, else "湘A·12345 / 鄂B·12345".
+export function unsurePlatesText(plates) {
+  const at = plateDoubtAt(plates);
+  if (at === -1) return plates.join(" / ");
+  const chars = Array.from(plates[0]);
+  chars[at] = "?";
+  return `${chars.join("")}（${plates.map((p) => Array.from(p)[at]).join("/")}）`;
+}
+
 const pad = (n) => String(n).padStart(2, "0");
 
 // 75 -> "01:15", 3725 -> "1:02:05"

@@ -2,7 +2,9 @@
 // officer marks damaged areas and writes a note, the plate proposal, and the recording player
 // with a marker per capture. The console and the case page share it; the stills come from
 // GET /api/cases/{id}/captures and, live, from the console socket's `capture_stored`.
-import { $, apiErrorText, apiFetch, caseTime, clock, el, fmt } from "./common.js";
+import {
+  $, apiErrorText, apiFetch, caseTime, clock, el, fmt, plateDoubtAt, unsurePlatesText,
+} from "./common.js";
 
 const MAX_NOTE = 500;
 const MIN_BOX = 0.01; // a click without a drag is not a region
@@ -127,9 +129,10 @@ export class EvidenceStrip {
     const t = this.t;
     const box = el("div", "ev-plate");
     const check = this.plateCheck(c);
+    const plates = check.plates || [c.plate.plate];
     if (check.status === "unsure") {
       box.append(el("span", "ev-plate-read ev-plate-unsure", fmt(t.evi_plate_unsure, {
-        plates: (check.plates || [c.plate.plate]).join(" / "),
+        plates: unsurePlatesText(plates),
       })));
     } else {
       box.append(el("span", "ev-plate-read", fmt(t.evi_plate_read, {
@@ -138,17 +141,30 @@ export class EvidenceStrip {
       })));
     }
     if (check.status === "unsure" && check.party && this.usePlate) {
-      // One button per alternative: the officer picks what the picture shows.
-      for (const plate of check.plates || []) {
+      // One button per alternative: the officer picks what the picture shows. Plates that
+      // differ at one character (a province nobody could see) get a row of that character's
+      // buttons, each named by its whole plate.
+      const at = plateDoubtAt(plates);
+      const row = at === -1 ? box : el("div", "ev-plate-choices");
+      if (at !== -1) {
+        row.append(el("span", "ev-plate-pick", fmt(t.evi_pick_plate_for, { key: check.party })));
+        box.append(row);
+      }
+      for (const plate of plates) {
+        const name = fmt(t.evi_use_plate_for, { plate, key: check.party });
         const btn = el("button", "btn btn-small btn-secondary ev-use-plate",
-          fmt(t.evi_use_plate_for, { plate, key: check.party }));
+          at === -1 ? name : Array.from(plate)[at]);
         btn.type = "button";
+        if (at !== -1) {
+          btn.setAttribute("aria-label", name);
+          btn.title = name;
+        }
         btn.addEventListener("click", () => {
           this.usePlate(check.party, plate);
           c.plate_check = { status: "matches", party: check.party, plate };
           this.render();
         });
-        box.append(btn);
+        row.append(btn);
       }
     } else if (check.status === "propose" && check.party && this.usePlate) {
       const btn = el("button", "btn btn-small btn-secondary ev-use-plate",

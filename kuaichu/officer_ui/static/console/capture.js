@@ -1,7 +1,7 @@
 // Evidence during the call: the capture buttons and their digit keys (a frame from the
 // driver's video, or with Shift or "ask the phone" a photo from the driver's phone), the
 // stored stills into the case panel, and the plates read unasked as a hint to capture.
-import { $, errorMessage, fmt } from "../common.js";
+import { $, errorMessage, fmt, unsurePlatesText } from "../common.js";
 import { emitAck } from "../rtc.js";
 import { casePanel } from "./casehost.js";
 import { isTyping } from "./shortcuts.js";
@@ -81,7 +81,9 @@ socket.on("plate_seen", (seen) => {
   const box = $("plate-seen");
   const check = seen.plate_check || {};
   let text = check.status === "unsure"
-    ? fmt(t.evi_plate_seen_unsure, { plates: (check.plates || [seen.plate.plate]).join(" / ") })
+    ? fmt(t.evi_plate_seen_unsure, {
+      plates: unsurePlatesText(check.plates || [seen.plate.plate]),
+    })
     : fmt(t.evi_plate_seen, {
       plate: check.plate || seen.plate.plate,
       conf: Math.round((seen.plate.confidence || 0) * 100),
