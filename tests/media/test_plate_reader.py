@@ -596,3 +596,12 @@ def test_an_unsure_reading_always_offers_what_else_it_may_be() -> None:
     doubt = reading(weak_digit, 1.0, runners)
     assert not doubt.sure
     assert doubt.alternatives == ("川A·28635",)
+
+    # A province runner-up that stands out does not hide the weak letter's second choice
+    # (川P22635 read 川Z·22635 through a call was offered with 沪Z·22635 alone).
+    posterior[PROVINCE_CHARS.index("沪")] = 0.2
+    weak_letter = (1.0, 0.5, 0.99, 0.98, 1.0, 1.0, 0.99)
+    letter_runner = (("", 0.0), ("P", 0.03)) + (("", 0.0),) * 5
+    both = reading(weak_letter, 1.0, letter_runner)
+    assert not both.sure
+    assert both.alternatives == ("沪A·22635", "川P·22635")
