@@ -145,8 +145,8 @@ def _alternatives(
     Never empty when anything else is possible: a reading may end up unsure for a doubt no
     single alternative stands out in (a province no view saw clearly, whose posterior is still
     one character's; a cap applied later), and the console must then still offer what to
-    pick: the runner-up of the least certain character, and the next provinces in the
-    posterior's order when the province is where the doubt is (or there is nothing else)."""
+    pick: the runner-up of the least certain character when the doubt is there, and the next
+    provinces in the posterior's order when it is the province's (or there is nothing else)."""
     scored: list[tuple[float, str]] = []
     order = [int(i) for i in np.argsort(-posterior)]
     best = float(posterior[order[0]])
@@ -159,7 +159,9 @@ def _alternatives(
     if runner and share >= 0.1 * decoded.char_conf[pos]:
         scored.append((share / decoded.char_conf[pos], text[:pos] + runner + text[pos + 1 :]))
     ranked = [alt for _, alt in sorted(scored, key=lambda item: -item[0])]
-    if runner:  # however weak: the officer's second guess at that character too
+    if runner and province_conf >= decoded.char_conf[pos]:
+        # The doubt is that character: its second choice however weak (with the province in
+        # doubt instead, a sure character's runner-up would only push a province out).
         ranked.append(text[:pos] + runner + text[pos + 1 :])
     if province_conf < decoded.char_conf[pos] or not ranked:
         ranked += [PROVINCE_CHARS[i] + text[1:] for i in order[1:]]
