@@ -4,6 +4,7 @@ without it, the call goes back to the head of the queue once the grace is over."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -69,8 +70,11 @@ async def test_a_console_that_does_not_come_back_sends_the_call_to_the_head(
 async def test_both_pages_reloading_at_once_keep_the_call(server_factory: Any) -> None:
     # The console comes back while the driver's media is still gone: its leg is offered once
     # the driver's is back, and the call is not re-queued when the officer's grace runs out.
+    # The grace must outlast the console's reconnection and resume: at 2 s, a machine loaded
+    # by the rest of the suite took longer, and the call was (rightly) re-queued first.
+    grace = 5.0
     server = await server_factory(
-        **{**LIVE_SETTINGS, "officer_grace_seconds": 2, "driver_grace_seconds": 20}
+        **{**LIVE_SETTINGS, "officer_grace_seconds": grace, "driver_grace_seconds": 20}
     )
     driver, officer, ack = await report_and_answer(server, None)
     again = SimOfficer(server.url, server.officer_username, server.officer_password)
@@ -85,13 +89,15 @@ async def test_both_pages_reloading_at_once_keep_the_call(server_factory: Any) -
         driver._answer = away  # type: ignore[method-assign]
         await driver._close_pc()
         await officer.sio.eio.disconnect(abort=True)
+        gone = asyncio.get_running_loop().time()
         await again.connect()
         again.current_call = ack["call_id"]
         ok = await again.call("resume", {"call_id": ack["call_id"], "resume_token": token})
         assert ok["ok"], ok
-        # Longer than the officer's grace: the console is back, so nothing is re-queued.
+        # Past the officer's grace: the console is back, so nothing is re-queued.
+        past_grace = gone + grace + 1.0 - asyncio.get_running_loop().time()
         with pytest.raises(TimeoutError):
-            await again.wait_event("sdp_offer", timeout=3)
+            await again.wait_event("sdp_offer", timeout=max(past_grace, 1.0))
         driver._answer = answer  # type: ignore[method-assign]
         assert (await driver.resume())["ok"]  # the reloaded page: the pending offer comes
         await again.wait_for(lambda: again.frames("video") > 10)
