@@ -605,3 +605,79 @@ def test_an_unsure_reading_always_offers_what_else_it_may_be() -> None:
     both = reading(weak_letter, 1.0, letter_runner)
     assert not both.sure
     assert both.alternatives == ("沪A·22635", "川P·22635")
+
+
+def _own_hard_scene(index: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """The benchmark's own-generator scene ``index`` of seed 1 (a hard one when index % 3
+    == 2): its plate, frame and plate corners."""
+    from sim.plates import DIFFICULTIES
+
+    rng = np.random.default_rng([1, index])
+    text, colour = random_plate(rng)
+    frame, corners = render_labelled(text, colour, rng, difficulty=DIFFICULTIES[index % 3])
+    return text, frame, corners
+
+
+def test_an_unsure_small_plate_is_looked_at_again_by_the_detector_around_it_only(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small plate read with its province unsure: the detector searches the region around
+    that reading, not the whole frame (a fifth of the cost), and what it finds there makes
+    the reading sure."""
+    from kuaichu.media.plate_reader import detector
+
+    regions: list[tuple[int, int, int, int] | None] = []
+    real = detector.det_candidates
+
+    def recorded(det: object, bgr: np.ndarray, region: object = None) -> object:
+        regions.append(region)  # type: ignore[arg-type]
+        return real(det, bgr, region)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detector, "det_candidates", recorded)
+    text, frame, corners = _own_hard_scene(65)
+    assert not any(r.sure for r in reader.read(frame, quick=True))  # the cheap stages: unsure
+    readings = reader.read(frame)
+    assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)]
+    assert len(regions) == 1 and regions[0] is not None
+    x, y, w, h = regions[0]
+    assert x <= corners[:, 0].min() and corners[:, 0].max() <= x + w
+    assert y <= corners[:, 1].min() and corners[:, 1].max() <= y + h
+    assert w * h < frame.shape[0] * frame.shape[1] / 5
+
+
+def test_when_nothing_is_found_around_the_unsure_reading_the_whole_frame_is_searched(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unsure reading was a sign or a badge, the plate elsewhere: the region around it
+    shows no plate, and the detector then searches the whole frame, as before."""
+    from kuaichu.media.plate_reader import detector
+    from kuaichu.media.plate_reader import reader as reader_module
+
+    regions: list[tuple[int, int, int, int] | None] = []
+    real = detector.det_candidates
+
+    def recorded(det: object, bgr: np.ndarray, region: object = None) -> object:
+        regions.append(region)  # type: ignore[arg-type]
+        return real(det, bgr, region)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detector, "det_candidates", recorded)
+    # As if the unsure reading lay in the frame's empty top-left corner.
+    monkeypatch.setattr(reader_module, "detector_region", lambda *_: (0, 0, 200, 120))
+    text, frame, _ = _own_hard_scene(65)
+    readings = reader.read(frame)
+    assert regions == [(0, 0, 200, 120), None]
+    assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)]
+
+
+def test_the_detector_region_lies_around_the_likeliest_reading_within_the_frame() -> None:
+    from kuaichu.media.plate_reader.reader import detector_region
+
+    def reading(box: tuple[int, int, int, int], confidence: float) -> PlateReading:
+        return PlateReading("京A12345", "京A·12345", "blue", confidence, box)
+
+    assert detector_region([], (720, 1280, 3)) is None
+    near_edge = reading((20, 650, 100, 40), 0.4)
+    elsewhere = reading((600, 300, 100, 40), 0.1)
+    x, y, w, h = detector_region([elsewhere, near_edge], (720, 1280, 3))  # type: ignore[misc]
+    assert (x, y) == (0, 590)  # a box's width left, 1.5 heights up, cut at the frame
+    assert (x + w, y + h) == (220, 720)

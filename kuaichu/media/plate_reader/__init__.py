@@ -14,8 +14,10 @@ picture read differently on a busy machine.
    green new-energy plate fades to white at the top, so its top is extrapolated). (b) edges,
    whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
    of plate shape, the halves split at the "·" joined. (c) a candidate that read as the serial
-   alone is extended to the whole plate. (d) last, the PP-OCR text detector on the frame
-   scaled to 640 px; a box of it that showed part of a plate is tried wider (a dark plate's
+   alone is extended to the whole plate. (d) last, the PP-OCR text detector: around an unsure
+   reading when there is one (a region three boxes wide and four high, at the frame's own
+   scale), on the whole frame scaled to 640 px when there is none or nothing was found
+   there; a box of it that showed part of a plate is tried wider (a dark plate's
    ends fade into it). A plate seen from the side is a parallelogram: the colour stage judges
    a blob by how well it fills its own four corners, not its bounding rectangle. A yellow
    blob of about 2:1 is also tried as a two-row plate (a lorry's or a bus's rear plate: the

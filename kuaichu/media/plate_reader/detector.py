@@ -21,8 +21,15 @@ DET_MAX_SIDE: Final = 640
 MAX_DET_CANDIDATES: Final = 3
 
 
-def det_candidates(det: Any, bgr: U8) -> list[Candidate]:
-    """Plate-shaped text lines found by the PP-OCR detector on a downscaled frame."""
+def det_candidates(
+    det: Any, bgr: U8, region: tuple[int, int, int, int] | None = None
+) -> list[Candidate]:
+    """Plate-shaped text lines found by the PP-OCR detector on a downscaled frame, or only in
+    ``region`` (x, y, w, h) of it, at the frame's own scale."""
+    ox = oy = 0
+    if region is not None:
+        ox, oy, rw_, rh_ = region
+        bgr = bgr[oy : oy + rh_, ox : ox + rw_]
     height, width = bgr.shape[:2]
     scale = min(1.0, DET_MAX_SIDE / max(height, width))
     dw = max(32, round(width * scale / 32) * 32)
@@ -51,8 +58,8 @@ def det_candidates(det: Any, bgr: U8) -> list[Candidate]:
         distance = rw * rh * 1.6 / (2 * (rw + rh))
         rect = ((cx, cy), (rw + 2 * distance, rh + 2 * distance), angle)
         pts = cv2.boxPoints(rect).astype(np.float32)
-        pts[:, 0] *= sx
-        pts[:, 1] *= sy
+        pts[:, 0] = pts[:, 0] * sx + ox
+        pts[:, 1] = pts[:, 1] * sy + oy
         boxes.append((score, order_corners(pts)))
     merged = merge_lines([q for _, q in boxes])
     out: list[tuple[float, Candidate]] = []

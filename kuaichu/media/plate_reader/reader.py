@@ -51,6 +51,27 @@ MIN_FREE_CHARS: Final = 4
 LONGER_SHARE: Final = 0.3  # past a grid put short by the far end: 144 of 480 mm
 
 
+# The region around an unsure reading that the detector searches, in the reading's box's
+# widths (either side) and heights (above and below).
+REGION_WIDTHS: Final = 1.0
+REGION_HEIGHTS: Final = 1.5
+
+
+def detector_region(
+    readings: list[PlateReading], shape: tuple[int, ...]
+) -> tuple[int, int, int, int] | None:
+    """The frame's region (x, y, w, h) around the most confident reading, within the frame;
+    None without a reading."""
+    if not readings:
+        return None
+    x, y, w, h = max(readings, key=lambda r: r.confidence).box
+    x0 = max(0, round(x - REGION_WIDTHS * w))
+    y0 = max(0, round(y - REGION_HEIGHTS * h))
+    x1 = min(shape[1], round(x + w + REGION_WIDTHS * w))
+    y1 = min(shape[0], round(y + h + REGION_HEIGHTS * h))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 class PlateReader:
     """Finds and reads civil plates in an RGB frame. Thread-safe; one CPU thread per call.
 
@@ -112,10 +133,26 @@ class PlateReader:
             ]
             stages.append("extended")
         if not quick and not plate_found(readings):
+            # Where a plate was read, unsure, the detector looks only around it (its box, a
+            # box's width either side and one and a half heights above and below) at the
+            # frame's own scale: a fifth of the whole frame's cost at 640 px, and the hard
+            # scenes' CPU p95 355-397 -> 192-254 ms (docs/benchmarks.md, plate reading, tenth
+            # round). What it finds there reads the province as well as the whole frame's
+            # pass did; only when it reads nothing there (the reading was a sign, a badge)
+            # is the whole frame searched.
             partial = []
-            found = detector.det_candidates(models.det, bgr)
-            readings += self._read_candidates(models, bgr, gray, found, partial)
-            stages.append("detector")
+            new: list[PlateReading] = []
+            region = detector_region(readings, bgr.shape)
+            if region is not None:
+                found = detector.det_candidates(models.det, bgr, region)
+                new = self._read_candidates(models, bgr, gray, found, partial)
+                stages.append("detector near the reading")
+            if not new:
+                partial = []
+                found = detector.det_candidates(models.det, bgr)
+                new = self._read_candidates(models, bgr, gray, found, partial)
+                stages.append("detector")
+            readings += new
             if partial and not plate_found(readings):
                 # A dark plate's ends fade into it: the detector boxed the middle characters.
                 tried = [r.box for r in readings]
