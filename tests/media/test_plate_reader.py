@@ -618,12 +618,9 @@ def _own_hard_scene(index: int) -> tuple[str, np.ndarray, np.ndarray]:
     return text, frame, corners
 
 
-def test_an_unsure_small_plate_is_looked_at_again_by_the_detector_around_it_only(
-    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A small plate read with its province unsure: the detector searches the region around
-    that reading, not the whole frame (a fifth of the cost), and what it finds there makes
-    the reading sure."""
+@pytest.fixture
+def detector_regions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int, int] | None]:
+    """The region of each of the detector's passes (None: the whole frame), in order."""
     from kuaichu.media.plate_reader import detector
 
     regions: list[tuple[int, int, int, int] | None] = []
@@ -634,6 +631,16 @@ def test_an_unsure_small_plate_is_looked_at_again_by_the_detector_around_it_only
         return real(det, bgr, region)  # type: ignore[arg-type]
 
     monkeypatch.setattr(detector, "det_candidates", recorded)
+    return regions
+
+
+def test_an_unsure_small_plate_is_looked_at_again_by_the_detector_around_it_only(
+    reader: PlateReader, detector_regions: list[tuple[int, int, int, int] | None]
+) -> None:
+    """A small plate read with its province unsure: the detector searches the region around
+    that reading, not the whole frame (a fifth of the cost), and what it finds there makes
+    the reading sure."""
+    regions = detector_regions
     text, frame, corners = _own_hard_scene(65)
     assert not any(r.sure for r in reader.read(frame, quick=True))  # the cheap stages: unsure
     readings = reader.read(frame)
@@ -646,26 +653,19 @@ def test_an_unsure_small_plate_is_looked_at_again_by_the_detector_around_it_only
 
 
 def test_when_nothing_is_found_around_the_unsure_reading_the_whole_frame_is_searched(
-    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+    reader: PlateReader,
+    detector_regions: list[tuple[int, int, int, int] | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The unsure reading was a sign or a badge, the plate elsewhere: the region around it
     shows no plate, and the detector then searches the whole frame, as before."""
-    from kuaichu.media.plate_reader import detector
     from kuaichu.media.plate_reader import reader as reader_module
 
-    regions: list[tuple[int, int, int, int] | None] = []
-    real = detector.det_candidates
-
-    def recorded(det: object, bgr: np.ndarray, region: object = None) -> object:
-        regions.append(region)  # type: ignore[arg-type]
-        return real(det, bgr, region)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(detector, "det_candidates", recorded)
     # As if the unsure reading lay in the frame's empty top-left corner.
     monkeypatch.setattr(reader_module, "detector_region", lambda *_: (0, 0, 200, 120))
     text, frame, _ = _own_hard_scene(65)
     readings = reader.read(frame)
-    assert regions == [(0, 0, 200, 120), None]
+    assert detector_regions == [(0, 0, 200, 120), None]
     assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)]
 
 
