@@ -135,11 +135,10 @@ class PlateReader:
         if not quick and not plate_found(readings):
             # Where a plate was read, unsure, the detector looks only around it (its box, a
             # box's width either side and one and a half heights above and below) at the
-            # frame's own scale: a fifth of the whole frame's cost at 640 px, and the hard
-            # scenes' CPU p95 355-397 -> 192-254 ms (docs/benchmarks.md, plate reading, tenth
-            # round). What it finds there reads the province as well as the whole frame's
-            # pass did; only when it reads nothing there (the reading was a sign, a badge)
-            # is the whole frame searched.
+            # frame's own scale: a fifth of the whole frame's cost at 640 px; the hard scenes'
+            # CPU p95 ~340-400 -> 190-290 ms, and no sure reading became wrong
+            # (docs/benchmarks.md, plate reading, tenth round). Only when nothing readable is
+            # there (the reading was a sign, a badge) is the whole frame searched.
             partial = []
             new: list[PlateReading] = []
             region = detector_region(readings, bgr.shape)
