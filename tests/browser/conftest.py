@@ -7,7 +7,6 @@ import asyncio
 import ctypes
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,6 +33,13 @@ from playwright.async_api import Error as PlaywrightError
 from tests.support.axe import violations
 from tests.support.pagecheck import page_problems
 
+# The pages are driven in Chromium's headless shell (Debian's chromium-headless-shell, the
+# browser Playwright itself runs headless tests in): the full browser in its new headless mode
+# cost the browser tests half as much CPU again (tests/browser, three workers, 2026-12-03: 202
+# against 124 CPU-s, 211 against 152 s). The shell lacks what only a browser with a desktop
+# has: a test that needs one (the Notification API) is marked ``full_browser`` and gets the
+# full Chromium.
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
 CHROMIUM = "/usr/bin/chromium"
 AXE_SECONDS = 30  # one page's accessibility check at the end of a test
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,11 +114,10 @@ def fake_camera_file(default_camera_file: Path) -> Path:
     return default_camera_file
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium is missing: install it with `sudo apt-get install chromium`")
-    return CHROMIUM
+def _binary(path: str, package: str) -> str:
+    if not Path(path).exists():
+        pytest.fail(f"{path} is missing: install it with `sudo apt-get install {package}`")
+    return path
 
 
 # What Playwright 1.5x's own launch() passes besides ours (its chromiumSwitches): a Chromium
@@ -171,24 +176,31 @@ class Chromiums:
     Playwright's connection is bound to, so only the browser process can be shared). Starting
     a Chromium per test cost ~0.4 s of CPU, over a hundred browser tests on two cores
     (2026-12-02). Each test works in browser contexts of its own, which it closes: no cookie,
-    storage or cache goes from one test to the next. A Chromium that died is started again."""
+    storage or cache goes from one test to the next. A Chromium that died is started again.
+    ``full``: the full browser instead of the headless shell (:data:`HEADLESS_SHELL`)."""
 
-    def __init__(self, chromium: str, profiles: Path) -> None:
-        self._chromium = chromium
+    def __init__(self, profiles: Path) -> None:
         self._profiles = profiles
-        self._running: dict[Path, tuple[subprocess.Popen[bytes], str]] = {}
+        self._running: dict[tuple[bool, Path], tuple[subprocess.Popen[bytes], str]] = {}
 
-    def endpoint(self, camera: Path) -> str:
-        running = self._running.get(camera)
+    def endpoint(self, camera: Path, *, full: bool = False) -> str:
+        running = self._running.get((full, camera))
         if running is not None and running[0].poll() is None:
             return running[1]
         if running is not None:
             self._stop(running[0])
+        if full:
+            binary = _binary(CHROMIUM, "chromium")
+            mode = BASE_ARGS
+        else:
+            # The shell is headless and has no mode to choose.
+            binary = _binary(HEADLESS_SHELL, "chromium-headless-shell")
+            mode = [a for a in BASE_ARGS if not a.startswith("--headless")]
         profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=self._profiles))
         proc = subprocess.Popen(
             [
-                self._chromium,
-                *BASE_ARGS,
+                binary,
+                *mode,
                 *PLAYWRIGHT_ARGS,
                 f"--use-file-for-fake-video-capture={camera}",
                 f"--user-data-dir={profile}",
@@ -209,7 +221,7 @@ class Chromiums:
                 pytest.fail(f"Chromium did not start (exit code {proc.returncode})")
             time.sleep(0.02)
         url = f"http://127.0.0.1:{port_file.read_text().split()[0]}"
-        self._running[camera] = (proc, url)
+        self._running[(full, camera)] = (proc, url)
         return url
 
     def close(self) -> None:
@@ -228,19 +240,22 @@ class Chromiums:
 
 
 @pytest.fixture(scope="session")
-def chromiums(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromiums]:
-    running = Chromiums(chromium_path, tmp_path_factory.mktemp("chromium"))
+def chromiums(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromiums]:
+    running = Chromiums(tmp_path_factory.mktemp("chromium"))
     yield running
     running.close()
 
 
 @pytest.fixture
-async def browser(chromiums: Chromiums, fake_camera_file: Path) -> AsyncIterator[Browser]:
+async def browser(
+    chromiums: Chromiums, fake_camera_file: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Browser]:
     """The test process's Chromium for this camera clip, through a Playwright of the test's
     own. Tried 2026-11-30: one Playwright on one event loop per test process saved ~1 min of the
     suite, but in one run of three an in-process server's close then hung (a test's loop
     outlived its server's work); each test has its own loop, and so its own Playwright."""
-    endpoint = chromiums.endpoint(fake_camera_file)
+    full = request.node.get_closest_marker("full_browser") is not None
+    endpoint = chromiums.endpoint(fake_camera_file, full=full)
     async with async_playwright() as pw:
         b = await pw.chromium.connect_over_cdp(endpoint)
         try:

@@ -485,6 +485,7 @@ SHOW_PAGE = """() => {
 }"""
 
 
+@pytest.mark.full_browser  # the headless shell has no Notification API
 async def test_driver_gets_the_leave_the_scene_notice_even_from_the_background(
     case_server: Any, new_page: Any, shoot: Any
 ) -> None:
