@@ -14,7 +14,14 @@ from kuaichu.cases.errors import InvalidPlate
 from kuaichu.cases.plates import parse_plate
 
 from .arrays import F32
-from .grammar import MAX_SERIAL_LETTERS, PROVINCE_CHARS, SUFFIX, fold_free, free_distance
+from .grammar import (
+    MAX_SERIAL_LETTERS,
+    PROVINCE_CHARS,
+    SUFFIX,
+    dropped_inside,
+    fold_free,
+    free_distance,
+)
 from .recognition import Decoded
 
 FOUND_SERIAL_CONFIDENCE: Final = 0.9
@@ -119,6 +126,18 @@ def accept(
         # over a plate and the "新手上路" sticker beside it). Which one is the plate's, and
         # where the serial starts, is a guess: offered, never proposed as sure.
         confidence *= TWO_PROVINCES_SHARE
+    # The recogniser saw one character more inside the plate than the reading has: the
+    # grammar fitted the plate to the wrong length (a new-energy plate's eight characters to
+    # seven, its band's colour misjudged in glare). Offered, with the whole run first; never
+    # proposed as sure.
+    longer = dropped_inside(free, text[1:])
+    extra: tuple[str, ...] = ()
+    if longer is not None:
+        confidence = min(confidence, UNSURE_CEILING)
+        try:
+            extra = (parse_plate(province + longer).canonical,)
+        except InvalidPlate:
+            pass
     if len(text) == 8:
         colour = "green"  # a six-character serial is a new-energy plate whatever the light did
     elif colour == "green":
@@ -130,7 +149,9 @@ def accept(
         colour=colour,
         confidence=round(confidence, 3),
         box=(int(x), int(y), int(w), int(h)),
-        alternatives=_alternatives(text, posterior, decoded, conf[0]),
+        alternatives=(*extra, *_alternatives(text, posterior, decoded, conf[0]))[
+            :MAX_ALTERNATIVES
+        ],
         serial_confidence=float(np.prod(decoded.char_conf[1:])),
     )
 

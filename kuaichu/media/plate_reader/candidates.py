@@ -21,7 +21,11 @@ MAX_COLOUR_CANDIDATES: Final = 5
 MAX_EDGE_CANDIDATES: Final = 5
 
 
-EDGE_MAX_SIDE: Final = 960
+# The edge stage looks at the frame at two sizes: at 960 px a plate up to ~200 px wide closes
+# into one band of strokes; a nearer one's strokes stand too far apart there and it falls
+# into pieces, which at 480 px close up again.
+# (the longer side in px, the least band height in the frame's px at that size)
+EDGE_MAX_SIDES: Final = ((960, 6.6), (480, 40.0))  # 6.6: MIN_PLATE_HEIGHT * 0.6
 EDGE_MIN_LEVEL: Final = 60.0  # |Sobel x| below this is texture, not a character's stroke
 
 
@@ -321,9 +325,35 @@ def order_corners(pts: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def edge_candidates(gray: U8) -> list[Candidate]:
     """Plate-shaped bands dense in vertical edges, whatever their colour: a row of characters
     of one height makes many short vertical strokes side by side, a road or a bumper few.
-    Found on the frame scaled to EDGE_MAX_SIDE; the most edge-dense first."""
+    Found on the frame scaled to each of EDGE_MAX_SIDES; each size's most edge-dense first,
+    taken in turn, and a band the other size found already (its centre inside it) once."""
+    per_size = [_edge_bands(gray, side, least) for side, least in EDGE_MAX_SIDES]
+    out: list[Candidate] = []
+    for rank in range(max(len(bands) for bands in per_size)):
+        for bands in per_size:
+            if rank < len(bands) and not _same_band(bands[rank], out):
+                out.append(bands[rank])
+    return out[:MAX_EDGE_CANDIDATES]
+
+
+def _same_band(candidate: Candidate, found: list[Candidate]) -> bool:
+    """Found already: a band of ``found`` covers mostly the same pixels (intersection over
+    union above a half); a band inside a larger one is not the same (a plate's band inside
+    the band of the plate and a sticker beside it)."""
+    ax, ay, aw, ah = cv2.boundingRect(candidate.quad.astype(np.int32))
+    for other in found:
+        bx, by, bw, bh = cv2.boundingRect(other.quad.astype(np.int32))
+        ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+        iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+        inter = ix * iy
+        if inter > 0.5 * (aw * ah + bw * bh - inter):
+            return True
+    return False
+
+
+def _edge_bands(gray: U8, max_side: int, least_height: float) -> list[Candidate]:
     height, width = gray.shape[:2]
-    scale = min(1.0, EDGE_MAX_SIDE / max(height, width))
+    scale = min(1.0, max_side / max(height, width))
     small = gray
     if scale < 1.0:
         size = (round(width * scale), round(height * scale))
@@ -340,7 +370,7 @@ def edge_candidates(gray: U8) -> list[Candidate]:
         rect_box = cv2.minAreaRect(contour)
         _, (rw, rh), angle = rect_box
         long, short = max(rw, rh), min(rw, rh)
-        if short < MIN_PLATE_HEIGHT * 0.6 * scale or long > small.shape[1] * 0.6:
+        if short < least_height * scale or long > small.shape[1] * 0.6:
             continue
         if not 2.0 <= long / max(short, 1.0) <= 7.0:
             continue

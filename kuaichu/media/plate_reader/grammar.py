@@ -155,6 +155,21 @@ def fold_free(text: str) -> str:
     return "".join(out)
 
 
+def dropped_inside(free: str, serial: str) -> str | None:
+    """The free reading's run that holds ``serial`` with one more character inside it (not at
+    either end, where a bolt or the holder's edge may read as one), when ``serial`` itself is
+    not in the free reading: a character the recogniser saw and the grammar's decoding left
+    out. None otherwise."""
+    n = len(serial)
+    if n < 2 or serial in free:
+        return None
+    for start in range(len(free) - n):
+        window = free[start : start + n + 1]
+        if any(window[:k] + window[k + 1 :] == serial for k in range(1, n)):
+            return window
+    return None
+
+
 def free_distance(free: str, plate: str) -> float:
     """Edit distance of ``plate`` to the closest part of the free reading (words around the
     plate, a holder's "蓝色" or a dealer's name, cost nothing), a look-alike substitution
