@@ -13,7 +13,8 @@ picture read differently on a busy machine.
    rectangle about 3.1-3.4 times as wide as high; hue masks give outlines and four corners (a
    green new-energy plate fades to white at the top, so its top is extrapolated). (b) edges,
    whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
-   of plate shape, the halves split at the "·" joined. (c) a candidate that read as the serial
+   of plate shape, the halves split at the "·" joined; at two sizes of the frame (a near
+   plate's strokes stand too far apart at the finer one to close into a band). (c) a candidate that read as the serial
    alone is extended to the whole plate. (d) last, the PP-OCR text detector: around an unsure
    reading when there is one (a region three boxes wide and four high, at the frame's own
    scale), on the whole frame scaled to 640 px when there is none or nothing was found
