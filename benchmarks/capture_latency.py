@@ -28,11 +28,13 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +100,31 @@ def stages(log: str, clicks: list[tuple[str, float]]) -> None:
         )
 
 
-async def run(captures: int, plates: int, seed: int, gap: float, difficulty: Difficulty) -> None:
+def _keep(folder: Path | None, data: Path, stored: dict[str, Any], name: str) -> None:
+    """A copy of the still the server read, for reading it again offline."""
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(stored["path"])
+    if not source.is_absolute():
+        found = list(data.rglob(source.name))
+        if not found:
+            print(f"  (the still {source} was not found under {data})")
+            return
+        source = found[0]
+    target = folder / f"{name}-{stored['id']}.jpg"
+    shutil.copyfile(source, target)
+    print(f"  kept {target}")
+
+
+async def run(
+    captures: int,
+    plates: int,
+    seed: int,
+    gap: float,
+    difficulty: Difficulty,
+    keep: Path | None = None,
+) -> None:
     rng = np.random.default_rng(seed)
     per_call = max(1, captures // plates)
     times: list[float] = []
@@ -165,9 +191,11 @@ async def run(captures: int, plates: int, seed: int, gap: float, difficulty: Dif
                     elif not plate.get("sure", True):  # offered as 不确定, with alternatives
                         unsure += 1
                         print(f"  unsure {plate['plate']} {plate.get('alternatives')} for {text}")
+                        _keep(keep, Path(tmp) / "data", stored, f"unsure-{text}")
                     else:
                         wrong += 1
                         print(f"  read {plate['plate']} for {text}")
+                        _keep(keep, Path(tmp) / "data", stored, f"wrong-{text}")
                     await asyncio.sleep(gap)
                 await officer.hangup(offer["call_id"])
                 await driver.close()
@@ -202,9 +230,12 @@ def main() -> None:
         "--gap", type=float, default=0.5, help="seconds from an acknowledgement to the next click"
     )
     parser.add_argument("--difficulty", choices=DIFFICULTIES, default="easy")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="copy the stills read wrong or unsure here"
+    )
     args = parser.parse_args()
     difficulty: Difficulty = args.difficulty  # one of DIFFICULTIES (argparse's choices)
-    asyncio.run(run(args.captures, args.plates, args.seed, args.gap, difficulty))
+    asyncio.run(run(args.captures, args.plates, args.seed, args.gap, difficulty, args.keep))
 
 
 if __name__ == "__main__":
