@@ -12,17 +12,17 @@ picture read differently on a busy machine.
 1. **Candidates**: (a) colour: plate backgrounds are a saturated blue, yellow or green, in a
    rectangle about 3.1-3.4 times as wide as high; hue masks give outlines and four corners (a
    green new-energy plate fades to white at the top, so its top is extrapolated). (b) edges,
-   whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes,
-   of plate shape, the halves split at the "·" joined; at two sizes of the frame (a near
-   plate's strokes stand too far apart at the finer one to close into a band). (c) a candidate that read as the serial
-   alone is extended to the whole plate. (d) last, the PP-OCR text detector: around an unsure
-   reading when there is one (a region three boxes wide and four high, at the frame's own
-   scale), on the whole frame scaled to 640 px when there is none or nothing was found
-   there; a box of it that showed part of a plate is tried wider (a dark plate's
-   ends fade into it). A plate seen from the side is a parallelogram: the colour stage judges
-   a blob by how well it fills its own four corners, not its bounding rectangle. A yellow
-   blob of about 2:1 is also tried as a two-row plate (a lorry's or a bus's rear plate: the
-   province and letter above the serial), each row cut to its own strip, side by side.
+   whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes, of
+   plate shape, the halves split at the "·" joined; at two sizes of the frame (a near plate's
+   strokes stand too far apart at the finer one to close into a band). (c) a candidate that read
+   as the serial alone is extended to the whole plate. (d) last, the PP-OCR text detector:
+   around an unsure reading when there is one (a region three boxes wide and four high, at the
+   frame's own scale), on the whole frame scaled to 640 px when there is none or nothing was
+   found there; a box of it that showed part of a plate is tried wider (a dark plate's ends fade
+   into it). A plate seen from the side is a parallelogram: the colour stage judges a blob by
+   how well it fills its own four corners, not its bounding rectangle. A yellow blob of about
+   2:1 is also tried as a two-row plate (a lorry's or a bus's rear plate: the province and
+   letter above the serial), each row cut to its own strip, side by side.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
    layout: 440x140 mm, characters 90 mm high in known cells; 480 mm for green) to the frame,
    nudged by a search that puts the character band and cells on the strokes (`grid.refine`).
