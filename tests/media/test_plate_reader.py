@@ -681,6 +681,8 @@ def test_the_detector_region_lies_around_the_likeliest_reading_within_the_frame(
     x, y, w, h = detector_region([elsewhere, near_edge], (720, 1280, 3))  # type: ignore[misc]
     assert (x, y) == (0, 590)  # a box's width left, 1.5 heights up, cut at the frame
     assert (x + w, y + h) == (220, 720)
+    past_the_edge = reading((1275, 100, 2, 40), 0.4)  # a box extrapolated out of the frame
+    assert detector_region([past_the_edge], (720, 1280, 3)) is None
 
 
 def test_a_character_the_recogniser_saw_inside_the_plate_is_never_dropped_surely() -> None:

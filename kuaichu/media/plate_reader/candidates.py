@@ -326,7 +326,7 @@ def edge_candidates(gray: U8) -> list[Candidate]:
     """Plate-shaped bands dense in vertical edges, whatever their colour: a row of characters
     of one height makes many short vertical strokes side by side, a road or a bumper few.
     Found on the frame scaled to each of EDGE_MAX_SIDES; each size's most edge-dense first,
-    taken in turn, and a band the other size found already (its centre inside it) once."""
+    taken in turn, and a band the other size found already (mostly the same pixels) once."""
     per_size = [_edge_bands(gray, side, least) for side, least in EDGE_MAX_SIDES]
     out: list[Candidate] = []
     for rank in range(max(len(bands) for bands in per_size)):

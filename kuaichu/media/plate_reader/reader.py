@@ -55,13 +55,15 @@ LONGER_SHARE: Final = 0.3  # past a grid put short by the far end: 144 of 480 mm
 # widths (either side) and heights (above and below).
 REGION_WIDTHS: Final = 1.0
 REGION_HEIGHTS: Final = 1.5
+MIN_REGION_SIDE: Final = 32  # px: the detector's smallest input
 
 
 def detector_region(
     readings: list[PlateReading], shape: tuple[int, ...]
 ) -> tuple[int, int, int, int] | None:
     """The frame's region (x, y, w, h) around the most confident reading, within the frame;
-    None without a reading."""
+    None without a reading, or when little of the region is in the frame (a box extrapolated
+    past its edge): the whole frame is searched then."""
     if not readings:
         return None
     x, y, w, h = max(readings, key=lambda r: r.confidence).box
@@ -69,6 +71,8 @@ def detector_region(
     y0 = max(0, round(y - REGION_HEIGHTS * h))
     x1 = min(shape[1], round(x + w + REGION_WIDTHS * w))
     y1 = min(shape[0], round(y + h + REGION_HEIGHTS * h))
+    if x1 - x0 < MIN_REGION_SIDE or y1 - y0 < MIN_REGION_SIDE:
+        return None
     return (x0, y0, x1 - x0, y1 - y0)
 
 
