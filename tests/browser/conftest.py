@@ -36,7 +36,7 @@ from tests.support.pagecheck import page_problems
 # The pages are driven in Chromium's headless shell (Debian's chromium-headless-shell, the
 # browser Playwright itself runs headless tests in): the full browser in its new headless mode
 # cost the browser tests half as much CPU again (tests/browser, three workers, 2026-12-03: 202
-# against 124 CPU-s, 211 against 152 s). The shell lacks what only a browser with a desktop
+# against 124 CPU-s, 211 against 148 s). The shell lacks what only a browser with a desktop
 # has: a test that needs one (the Notification API) is marked ``full_browser`` and gets the
 # full Chromium.
 HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
