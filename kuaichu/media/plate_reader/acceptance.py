@@ -14,6 +14,7 @@ from kuaichu.cases.errors import InvalidPlate
 from kuaichu.cases.plates import parse_plate
 
 from .arrays import F32
+from .candidates import box_intersection
 from .grammar import (
     MAX_SERIAL_LETTERS,
     PROVINCE_CHARS,
@@ -215,10 +216,5 @@ def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    smaller = min(aw * ah, bw * bh)
-    return inter / smaller if smaller > 0 else 0.0
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return box_intersection(a, b) / smaller if smaller > 0 else 0.0

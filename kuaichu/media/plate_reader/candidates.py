@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -340,15 +341,22 @@ def _same_band(candidate: Candidate, found: list[Candidate]) -> bool:
     """Found already: a band of ``found`` covers mostly the same pixels (intersection over
     union above a half); a band inside a larger one is not the same (a plate's band inside
     the band of the plate and a sticker beside it)."""
-    ax, ay, aw, ah = cv2.boundingRect(candidate.quad.astype(np.int32))
+    a = cv2.boundingRect(candidate.quad.astype(np.int32))
     for other in found:
-        bx, by, bw, bh = cv2.boundingRect(other.quad.astype(np.int32))
-        ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-        iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-        inter = ix * iy
-        if inter > 0.5 * (aw * ah + bw * bh - inter):
+        b = cv2.boundingRect(other.quad.astype(np.int32))
+        inter = box_intersection(a, b)
+        if inter > 0.5 * (a[2] * a[3] + b[2] * b[3] - inter):
             return True
     return False
+
+
+def box_intersection(a: Sequence[int], b: Sequence[int]) -> int:
+    """The area two (x, y, w, h) boxes share."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return ix * iy
 
 
 def _edge_bands(gray: U8, max_side: int, least_height: float) -> list[Candidate]:
