@@ -526,6 +526,32 @@ def test_a_character_run_is_never_cut_in_two_to_fill_the_plate(reader: PlateRead
     assert len(found.text) == 7 and min(found.char_conf) < 0.5, (found.text, found.char_conf)
 
 
+def test_two_different_characters_side_by_side_are_never_one_position(
+    reader: PlateReader,
+) -> None:
+    """A new-energy plate in glare, its band judged yellow: the recogniser saw all eight of
+    皖K·DP6758, the 7 and the 5 in neighbouring frames with no blank between (the second
+    generator's hard scene #57 of seed 3, 150-220 px wide). The grammar's alignment summed a
+    position over every digit it allows, so "75" fitted one digit at no cost and the plate
+    came out as a blue plate's seven, 皖K·DP678. Each position now shows one character."""
+    from kuaichu.media.plate_reader.recognition import decode
+
+    models = reader._load()
+    index = {c: i for i, c in enumerate(models.alphabet)}
+    runs = [("", 2), ("皖", 2), ("K", 1), ("", 1), ("·", 1), ("", 1), ("D", 1), ("", 1)]
+    runs += [("P", 1), ("", 1), ("6", 1), ("", 1), ("7", 1), ("5", 1), ("", 1), ("8", 1)]
+    runs += [("", 2)]
+    frames = [c for c, n in runs for _ in range(n)]
+    probs = np.full((len(frames), len(models.alphabet)), 1e-3 / len(models.alphabet), np.float32)
+    for t, c in enumerate(frames):
+        probs[t, index[c] if c else 0] += 0.999
+    for colour in ("yellow", "blue", "green"):
+        found = decode(models, probs, colour)
+        assert found is not None and found.free == "皖K·DP6758"
+        assert found.text == "皖KDP6758", (colour, found.text)
+        assert min(found.char_conf) > 0.9, found.char_conf
+
+
 @pytest.mark.parametrize(
     ("text", "drawing"),
     [("京RFW0757", "own"), ("粤BD12345", "own"), ("沪AF61230", "own"), ("沪AF61230", "other")],

@@ -88,22 +88,26 @@ class Decoded:
 def decode(models: Models, probs: F32, colour: str, hinted: bool = False) -> Decoded | None:
     folded = models.fold(probs)
     free = greedy(models, probs)
-    best: Decoded | None = None
+    best: tuple[float, _Lattice] | None = None
     for template in TEMPLATES:
         if len(folded) < len(template):
             continue
-        found = _align(models.fold, folded, template)
-        if found is None:
+        lattice = _forward(models.fold, folded, template)
+        if lattice is None:
             continue
-        text, conf, score, province, runner_up = found
+        score = lattice.score
         # Colour prior: new-energy (8) plates are green, others are not; a wrong guess at the
         # colour (dusk) costs less than a missing or invented character. A plate found by its
         # green background is green.
         if (len(template) == 8) != (colour == "green"):
             score -= 8.0 if hinted and colour == "green" else 4.0
-        if best is None or score > best.score:
-            best = Decoded(text, conf, score, free, province, runner_up)
-    return best
+        if best is None or score > best[0]:
+            best = (score, lattice)
+    if best is None:
+        return None
+    # Only the winning template's path is read back (a Python loop per frame).
+    text, conf, province, runner_up = _read_path(best[1], folded)
+    return Decoded(text, conf, best[0], free, province, runner_up)
 
 
 def greedy(models: Models, probs: F32) -> str:
@@ -117,16 +121,42 @@ def greedy(models: Models, probs: F32) -> str:
     return "".join(chars)
 
 
-def _align(
-    fold: Fold, folded: F32, template: tuple[str, ...]
-) -> tuple[str, tuple[float, ...], float, F32, tuple[tuple[str, float], ...]] | None:
-    """Best CTC-style alignment of the template's positions to the frames.
+class _Lattice:
+    """One template's forward pass over the frames: every state's best score at every frame."""
+
+    def __init__(
+        self,
+        template: tuple[str, ...],
+        per_pos: list[npt.NDArray[Any]],
+        sizes: list[int],
+        chars_at: npt.NDArray[np.float64],
+        fills_at: npt.NDArray[np.float64],
+    ) -> None:
+        self.template = template
+        self.per_pos = per_pos
+        self.sizes = sizes
+        self.starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.chars_at = chars_at
+        self.fills_at = fills_at
+        last = chars_at[-1, self.starts[-1] :]
+        self.ends_in_char = bool(last.max() > fills_at[-1, -1])
+        self.score = float(last.max() if self.ends_in_char else fills_at[-1, -1])
+
+
+_NEG: Final = -1e9  # the score of a state no path reaches
+
+
+def _forward(fold: Fold, folded: F32, template: tuple[str, ...]) -> _Lattice | None:
+    """Best CTC-style alignment of the template's positions to the frames (its score; the path
+    is :func:`_read_path`'s); None when no path fits.
 
     States alternate filler (blank, separator, anything else; may be empty) and one
-    character position (one or more frames). The emission of a position is the summed
-    probability of the characters it allows; once aligned, each position takes the allowed
-    character with the highest probability over its frames, with at most two letters in an
-    ordinary serial (GA 36)."""
+    character position (one or more frames). A position after the province is one state per
+    character it allows, so its frames must all show that one character: two different
+    digits side by side are two positions, never one (summed over the digits, "6758" aligned
+    to three positions as "678" at no cost, and a new-energy plate's eight characters fitted
+    the seven of a blue plate). The province is one state, the summed probability of every
+    province: which one it is, the posterior decides from this and the other views."""
     eps = 1e-6
     n_frames = folded.shape[0]
     n_pos = len(template)
@@ -150,44 +180,77 @@ def _align(
         )
         per_pos.append(padded[:, cols] + CONFUSABLE_WEIGHT * padded[:, alt])
     filler = np.log(folded[:, 0] + eps)
-    emit = np.stack([np.log(np.minimum(p.sum(axis=1), 1.0) + eps) for p in per_pos], axis=1)
-    n_states = 2 * n_pos + 1  # even k: filler before position k // 2; odd k: position k // 2
-    neg = -1e9
-    score = np.full(n_states, neg)
-    back = np.zeros((n_frames, n_states), np.int8)  # how many states back the path came from
-    score[0] = filler[0]
-    score[1] = emit[0, 0]
-    emission = np.empty((n_frames, n_states))
-    emission[:, 0::2] = filler[:, None]
-    emission[:, 1::2] = emit
+    emits = [np.log(np.minimum(per_pos[0].sum(axis=1, keepdims=True), 1.0) + eps)]
+    emits += [np.log(np.minimum(p, 1.0) + eps) for p in per_pos[1:]]
+    sizes = [e.shape[1] for e in emits]
+    starts = np.cumsum([0, *sizes[:-1]])
+    position = np.repeat(np.arange(n_pos), sizes)  # each character state's position
+    emit = np.concatenate(emits, axis=1)  # (frames, character states)
+    chars_at = np.full((n_frames, emit.shape[1]), _NEG)  # each character state's score
+    fills_at = np.full((n_frames, n_pos + 1), _NEG)  # [t, k]: the filler before position k
+    chars_at[0, : sizes[0]] = emit[0, : sizes[0]]
+    fills_at[0, 0] = filler[0]
+    best = np.full(n_pos + 1, _NEG)  # best[k + 1]: position k's best character state
     # The loop is the one stretch of Python per recogniser frame (it holds the GIL): kept to a
     # few whole-array operations on preallocated rows.
-    step = np.full(n_states, neg)
-    skip = np.full(n_states, neg)
     for t in range(1, n_frames):
-        step[1:] = score[:-1]
-        # An odd state may skip the (empty) filler before it: two characters back to back.
-        skip[3::2] = score[1:-2:2]
-        moved = step > score  # ties stay, as an argmax over (stay, step, skip) would
-        best = np.where(moved, step, score)
-        skipped = skip > best
-        back[t] = np.where(skipped, 2, moved)
-        score = np.where(skipped, skip, best) + emission[t]
-    end = n_states - 1 if score[n_states - 1] >= score[n_states - 2] else n_states - 2
-    if score[end] <= neg / 2:
-        return None
-    total = float(score[end])
+        chars, fills = chars_at[t - 1], fills_at[t - 1]
+        np.maximum.reduceat(chars, starts, out=best[1:])
+        # A position is entered from the filler before it or straight from the one before.
+        entry = np.maximum(fills[:n_pos], best[:n_pos])
+        np.maximum(fills, best, out=fills_at[t])
+        fills_at[t] += filler[t]
+        np.maximum(chars, entry[position], out=chars_at[t])
+        chars_at[t] += emit[t]
+    lattice = _Lattice(template, per_pos, sizes, chars_at, fills_at)
+    return None if lattice.score <= _NEG / 2 else lattice
+
+
+def _read_path(
+    lattice: _Lattice, folded: F32
+) -> tuple[str, tuple[float, ...], F32, tuple[tuple[str, float], ...]]:
+    """The best path's characters, each one's confidence, the province position's summed
+    probabilities and each position's runner-up. An ordinary serial keeps at most two letters
+    (GA 36)."""
+    template, per_pos, starts, sizes = (
+        lattice.template,
+        lattice.per_pos,
+        lattice.starts,
+        lattice.sizes,
+    )
+    chars_at, fills_at = lattice.chars_at, lattice.fills_at
+    n_frames, n_pos = chars_at.shape[0], len(template)
+    # Back along the path: a state stays on a tie, as the forward pass's maximum did.
     frames: list[list[int]] = [[] for _ in range(n_pos)]
-    k = end
+    state: list[int] = [0] * n_pos  # the character state each position took
+    in_char = lattice.ends_in_char
+    k = n_pos - 1 if in_char else n_pos
+    idx = starts[-1] + int(chars_at[-1, starts[-1] :].argmax())
     for t in range(n_frames - 1, -1, -1):
-        if k % 2 == 1:
-            frames[k // 2].append(t)
-        k -= int(back[t, k])
-    if any(not ts for ts in frames):
-        return None
+        if in_char:
+            frames[k].append(t)
+            state[k] = idx
+        if t == 0:
+            break
+        before = chars_at[t - 1]
+        prev = before[starts[k - 1] : starts[k - 1] + sizes[k - 1]] if k > 0 else None
+        if in_char:
+            stay, fill = before[idx], fills_at[t - 1, k]
+            if stay >= fill and (prev is None or stay >= prev.max()):
+                continue
+            if prev is None or fill >= prev.max():
+                in_char = False
+                continue
+        elif prev is None or fills_at[t - 1, k] >= prev.max():
+            continue
+        k -= 1
+        in_char = True
+        idx = starts[k] + int(prev.argmax())
+    for ts in frames:
+        ts.reverse()
     blocks = [per_pos[pos][np.array(frames[pos])] for pos in range(n_pos)]
     sums = [b.sum(axis=0) for b in blocks]
-    choices = [int(s.argmax()) for s in sums]
+    choices = [int(sums[0].argmax())] + [state[pos] - starts[pos] for pos in range(1, n_pos)]
     if n_pos == 7:
         _at_most_two_letters(template, sums, choices)
     text = "".join(template[pos][choices[pos]] for pos in range(n_pos))
@@ -208,7 +271,7 @@ def _align(
             runner_up.append(("", 0.0))
         else:
             runner_up.append((template[pos][second], float(min(1.0, blocks[pos][:, second].max()))))
-    return text, tuple(conf), total, sums[0].astype(np.float32), tuple(runner_up)
+    return text, tuple(conf), sums[0].astype(np.float32), tuple(runner_up)
 
 
 def _at_most_two_letters(template: tuple[str, ...], sums: list[F32], choices: list[int]) -> None:
