@@ -745,6 +745,22 @@ def test_a_character_the_recogniser_saw_inside_the_plate_is_never_dropped_surely
     bolt = accept(with_bolt, posterior, 1.0, "blue", quad)
     assert bolt is not None and bolt.sure
 
+    # On a green band, the one more may stand right after the province: the recogniser
+    # fused 京F·F98931's first F with the province and printed 京虾F98931 (the second
+    # generator's hard scene #49 of seed 3, 150-220 px), proposed as 京F·98931, sure.
+    assert dropped_inside("京虾F98931", "F98931", after_province=True) == "虾F98931"
+    assert dropped_inside("京虾F98931", "F98931") is None
+    assert dropped_inside("虾F98931", "F98931", after_province=True) is None  # no province
+    jing = np.full(len(PROVINCE_CHARS), 1e-6, np.float32)
+    jing[PROVINCE_CHARS.index("京")] = 1.0
+    fused = Decoded("京F98931", chars, 0.0, "京虾F98931", jing, runners)
+    on_green = accept(fused, jing, 1.0, "green", quad)
+    assert on_green is not None and not on_green.sure
+    both_seen = Decoded("京F98931", chars, 0.0, "京FF98931", jing, runners)
+    offered = accept(both_seen, jing, 1.0, "green", quad)
+    assert offered is not None and not offered.sure
+    assert offered.alternatives[0] == "京F·F98931"
+
 
 def test_a_near_plate_on_a_car_of_its_own_colour_is_read_without_the_detector(
     reader: PlateReader, detector_regions: list[tuple[int, int, int, int] | None]

@@ -131,7 +131,10 @@ def accept(
     # grammar fitted the plate to the wrong length (a new-energy plate's eight characters to
     # seven, its band's colour misjudged in glare). Offered, with the whole run first; never
     # proposed as sure.
-    longer = dropped_inside(free, text[1:])
+    # On a green band (a new-energy plate's eight) the one more may also be the character
+    # after the province: 京F·F98931 read 京虾F98931 by the recogniser (its first F fused
+    # with the province) was proposed as 京F·98931, sure.
+    longer = dropped_inside(free, text[1:], after_province=colour == "green" and len(text) == 7)
     extra: tuple[str, ...] = ()
     if longer is not None:
         confidence = min(confidence, UNSURE_CEILING)

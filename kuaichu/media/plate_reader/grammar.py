@@ -155,13 +155,20 @@ def fold_free(text: str) -> str:
     return "".join(out)
 
 
-def dropped_inside(free: str, serial: str) -> str | None:
+def dropped_inside(free: str, serial: str, *, after_province: bool = False) -> str | None:
     """The free reading's run that holds ``serial`` with one more character inside it (not at
     either end, where a bolt or the holder's edge may read as one), when ``serial`` itself is
     not in the free reading: a character the recogniser saw and the grammar's decoding left
-    out. None otherwise."""
+    out. ``after_province``: the one more may also stand first, where a province character
+    comes right before it (between the province and the authority letter). None otherwise."""
     n = len(serial)
-    if n < 2 or serial in free:
+    if n < 2:
+        return None
+    if after_province:
+        for start in range(1, len(free) - n):
+            if free[start - 1] in PROVINCE_CHARS and free[start + 1 : start + 1 + n] == serial:
+                return free[start : start + 1 + n]
+    if serial in free:
         return None
     for start in range(len(free) - n):
         window = free[start : start + n + 1]
