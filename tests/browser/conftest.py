@@ -4,6 +4,7 @@ plays a clip made here with PyAV and a fake microphone (Chromium's beep)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import functools
 import os
@@ -39,7 +40,11 @@ from tests.support.pagecheck import page_problems
 # against 124 CPU-s, 211 against 148 s). The shell lacks what only a browser with a desktop
 # has: a test that needs one (the Notification API) is marked ``full_browser`` and gets the
 # full Chromium.
-HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+# The binary itself, not Debian's /usr/bin/chromium-headless-shell: that wrapper script runs
+# it as a child instead of exec'ing it, so stopping the wrapper (and the death signal, which
+# only the wrapper had) left every test process's browser running after the suite, 23 of them
+# after six runs here (2026-12-03), each playing its fake camera.
+HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 CHROMIUM = "/usr/bin/chromium"
 AXE_SECONDS = 30  # one page's accessibility check at the end of a test
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +216,7 @@ class Chromiums:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            start_new_session=True,  # its own process group: stopped with its helpers
         )
         # Chromium writes the port it bound to into the profile once it listens.
         port_file = profile / "DevToolsActivePort"
@@ -237,6 +243,9 @@ class Chromiums:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # Whatever of its process group outlived it (a renderer, the audio service).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
