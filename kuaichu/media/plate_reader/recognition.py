@@ -129,13 +129,14 @@ class _Lattice:
         template: tuple[str, ...],
         per_pos: list[npt.NDArray[Any]],
         sizes: list[int],
+        starts: list[int],
         chars_at: npt.NDArray[np.float64],
         fills_at: npt.NDArray[np.float64],
     ) -> None:
         self.template = template
         self.per_pos = per_pos
-        self.sizes = sizes
-        self.starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        self.sizes = sizes  # each position's number of character states
+        self.starts = starts  # each position's first character state
         self.chars_at = chars_at
         self.fills_at = fills_at
         last = chars_at[-1, self.starts[-1] :]
@@ -183,7 +184,7 @@ def _forward(fold: Fold, folded: F32, template: tuple[str, ...]) -> _Lattice | N
     emits = [np.log(np.minimum(per_pos[0].sum(axis=1, keepdims=True), 1.0) + eps)]
     emits += [np.log(np.minimum(p, 1.0) + eps) for p in per_pos[1:]]
     sizes = [e.shape[1] for e in emits]
-    starts = np.cumsum([0, *sizes[:-1]])
+    starts = [sum(sizes[:k]) for k in range(n_pos)]
     position = np.repeat(np.arange(n_pos), sizes)  # each character state's position
     emit = np.concatenate(emits, axis=1)  # (frames, character states)
     chars_at = np.full((n_frames, emit.shape[1]), _NEG)  # each character state's score
@@ -202,7 +203,7 @@ def _forward(fold: Fold, folded: F32, template: tuple[str, ...]) -> _Lattice | N
         fills_at[t] += filler[t]
         np.maximum(chars, entry[position], out=chars_at[t])
         chars_at[t] += emit[t]
-    lattice = _Lattice(template, per_pos, sizes, chars_at, fills_at)
+    lattice = _Lattice(template, per_pos, sizes, starts, chars_at, fills_at)
     return None if lattice.score <= _NEG / 2 else lattice
 
 
@@ -246,8 +247,6 @@ def _read_path(
         k -= 1
         in_char = True
         idx = starts[k] + int(prev.argmax())
-    for ts in frames:
-        ts.reverse()
     blocks = [per_pos[pos][np.array(frames[pos])] for pos in range(n_pos)]
     sums = [b.sum(axis=0) for b in blocks]
     choices = [int(sums[0].argmax())] + [state[pos] - starts[pos] for pos in range(1, n_pos)]
