@@ -177,12 +177,15 @@ class MediaSession:
         self.fanout.to_officer_id(
             officer_id, "call_ended", {"call_id": call.call_id, "reason": "media_failed"}
         )
-        await self.officer_lost(call, "driver_media_failed", driver_reason="media_failed")
-        # The officer's wrap-up starts once the call is back at the head of the queue: started
-        # before, a wrap-up shorter than the re-queue's awaits (the row, the trail) freed the
-        # officer while only the calls behind were queued, and the next of those was offered
-        # first (tests/e2e/test_leg_failure.py, a loaded machine).
-        self.dispatcher.call_finished(officer_id, call.call_id, None)
+        try:
+            await self.officer_lost(call, "driver_media_failed", driver_reason="media_failed")
+        finally:
+            # The officer's wrap-up starts once the call is back at the head of the queue:
+            # started before, a wrap-up shorter than the re-queue's awaits (the row, the trail)
+            # freed the officer while only the calls behind were queued, and the next of those
+            # was offered first (tests/e2e/test_leg_failure.py, a loaded machine). Whatever
+            # the re-queue raises, the officer is released.
+            self.dispatcher.call_finished(officer_id, call.call_id, None)
 
     def recording_failed(self, call: Call, reason: str) -> None:
         """A write error (a full disk) stopped the recording: the call goes on, unrecorded,
