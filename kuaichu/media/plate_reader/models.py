@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,9 @@ from kuaichu.errors import MediaError
 from .grammar import Fold
 from .province_net import WEIGHTS as PROVINCE_NET
 from .province_net import ProvinceNet
+from .subnormals import flush_subnormal_weights
+
+logger = logging.getLogger(__name__)
 
 REC_MODEL: Final = "PP-OCRv6_rec_small.onnx"
 DET_MODEL: Final = "PP-OCRv6_det_small.onnx"
@@ -37,15 +41,23 @@ class Models:
 
 
 def one_thread_session(path: Path) -> Any:
-    """An onnxruntime session on one thread: the server's calls share two cores with us."""
+    """An onnxruntime session on one thread: the server's calls share two cores with us. The
+    model's subnormal weights are zeroed first (:mod:`.subnormals`: the detector runs 3x faster
+    on an Intel core, its output bit for bit the same)."""
     import onnxruntime as ort  # type: ignore[import-untyped]
 
+    try:
+        model, flushed = flush_subnormal_weights(path.read_bytes())
+    except OSError as exc:
+        raise MediaError(f"cannot read the model {path}: {exc}") from exc
+    if flushed:
+        logger.debug("plate reader: %d subnormal weights of %s set to zero", flushed, path.name)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 _loaded: dict[Path, Models] = {}
