@@ -58,15 +58,20 @@ REGION_HEIGHTS: Final = 1.5
 MIN_REGION_SIDE: Final = 32  # px: the detector's smallest input
 
 
+def _box(quad: npt.NDArray[np.float32]) -> tuple[int, int, int, int]:
+    x, y, w, h = cv2.boundingRect(np.round(quad).astype(np.int32))
+    return (int(x), int(y), int(w), int(h))
+
+
 def detector_region(
-    readings: list[PlateReading], shape: tuple[int, ...]
+    boxes: list[tuple[tuple[int, int, int, int], float]], shape: tuple[int, ...]
 ) -> tuple[int, int, int, int] | None:
-    """The frame's region (x, y, w, h) around the most confident reading, within the frame;
-    None without a reading, or when little of the region is in the frame (a box extrapolated
-    past its edge): the whole frame is searched then."""
-    if not readings:
+    """The frame's region (x, y, w, h) around the most confident of the (box, confidence)
+    pairs, within the frame; None without one, or when little of the region is in the frame
+    (a box extrapolated past its edge): the whole frame is searched then."""
+    if not boxes:
         return None
-    x, y, w, h = max(readings, key=lambda r: r.confidence).box
+    x, y, w, h = max(boxes, key=lambda b: b[1])[0]
     x0 = max(0, round(x - REGION_WIDTHS * w))
     y0 = max(0, round(y - REGION_HEIGHTS * h))
     x1 = min(shape[1], round(x + w + REGION_WIDTHS * w))
@@ -143,17 +148,29 @@ class PlateReader:
             # CPU p95 ~340-400 -> 190-290 ms, and no sure reading became wrong
             # (docs/benchmarks.md, plate reading, tenth round). Only when nothing readable is
             # there (the reading was a sign, a badge) is the whole frame searched.
+            # Without a reading, the detector looks first around the strip that showed most of
+            # a serial alone: a dark plate (a lorry's at dusk) whose province and letter the
+            # colour and edge bands lost, and which it misses at 640 px over the whole frame.
+            # That strip may be a date or a sign's digits, so the whole frame is searched too
+            # unless a plate was found there.
+            near = [(r.box, r.confidence) for r in readings]
+            if not near and partial:
+                best = max(partial, key=lambda p: (p.read_chars, p.plate_height))
+                near = [(_box(best.candidate.quad), 0.0)]
             partial = []
             new: list[PlateReading] = []
-            region = detector_region(readings, bgr.shape)
+            region = detector_region(near, bgr.shape)
             if region is not None:
                 found = detector.det_candidates(models.det, bgr, region)
                 new = self._read_candidates(models, bgr, gray, found, partial)
-                stages.append("detector near the reading")
-            if not new:
-                partial = []
+                stages.append("detector near the reading" if readings else "detector near a serial")
+            if not new or not (readings or plate_found(new)):
+                if not new:
+                    partial = []
                 found = detector.det_candidates(models.det, bgr)
-                new = self._read_candidates(models, bgr, gray, found, partial)
+                tried = [r.box for r in new]
+                found = [c for c in found if not covered(c, tried)]
+                new += self._read_candidates(models, bgr, gray, found, partial)
                 stages.append("detector")
             readings += new
             if partial and not plate_found(readings):
