@@ -812,3 +812,54 @@ def test_a_near_plate_on_a_car_of_its_own_colour_is_read_without_the_detector(
     readings = reader.read(frame)
     assert [(r.plate, r.sure) for r in readings][:1] == [("赣Y965S4", True)]
     assert detector_regions == []
+
+
+def test_a_whole_plate_read_otherwise_than_its_serial_alone_is_never_sure(
+    reader: PlateReader,
+) -> None:
+    """A yellow plate turned 22 degrees in the picture, a yellow road line touching its lower
+    edge (so its colour blob is no plate's shape): the edge band read "·3465P", and the whole
+    plate's strip, extended from it, cut the P to its stem and read 晋C·34651 at 0.75, sure.
+    Two strips of one plate disagreeing is a doubt: that reading is never proposed, the later
+    stages run and read the plate right."""
+    rng = np.random.default_rng([77, 5])
+    random_plate(rng)  # the draw the composition was found with (benchmark-style)
+    plate = render_plate("晋C3465P", "yellow")
+    w = 220 + 60 * rng.random()
+    h = w * 140 / 440
+    a = np.deg2rad(22)
+    turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    half = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+    centre = np.array([640 + 200 * (rng.random() - 0.5), 400 + 100 * (rng.random() - 0.5)])
+    corners = half @ turn.T + centre
+    frame = render_no_plate(rng, difficulty="easy", sign=False)
+    on_plain = plate_on_plain_frame(plate, corners, (0, 0, 0), rng)
+    ph, pw = plate.shape[:2]
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    warp = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    inside = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), warp, (1280, 720)) > 0
+    frame[inside] = on_plain[inside]
+    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    assert ok
+    frame = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    quick = reader.read(frame, quick=True)  # the cheap stages, the extended one among them
+    assert quick and quick[0].plate == "晋C34651" and not quick[0].sure
+    assert quick[0].alternatives[0] == "晋C·3465P"
+    readings = reader.read(frame)
+    assert [(r.plate, r.sure) for r in readings][:1] == [("晋C3465P", True)]
+
+
+def test_a_disagreeing_serial_caps_the_reading_and_comes_first_among_the_alternatives() -> None:
+    from kuaichu.media.plate_reader.acceptance import UNSURE_CEILING, disagreeing
+
+    read = PlateReading("晋C34651", "晋C·34651", "yellow", 0.75, (0, 0, 9, 3), ("晋C·3465T",))
+    offered = disagreeing(read, "3465P")
+    assert not offered.sure and offered.confidence == UNSURE_CEILING
+    assert offered.alternatives == ("晋C·3465P", "晋C·3465T")
+    # The serial alone held the letter too (six characters): the head is the province only.
+    green = PlateReading("沪AF61230", "沪A·F61230", "green", 0.9, (0, 0, 9, 3))
+    assert disagreeing(green, "BF61230").alternatives[0] == "沪B·F61230"
+    # The same plate once read leniently (I for 1, O for 0): not offered as another.
+    assert disagreeing(green, "F6I23O").alternatives == ()

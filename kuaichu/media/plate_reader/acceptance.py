@@ -3,7 +3,7 @@ read is not a plate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import cv2
@@ -157,6 +157,25 @@ def accept(
             :MAX_ALTERNATIVES
         ],
         serial_confidence=float(np.prod(decoded.char_conf[1:])),
+    )
+
+
+def disagreeing(reading: PlateReading, seen: str) -> PlateReading:
+    """``reading`` of a whole plate whose serial alone another strip read as ``seen``, which
+    the reading does not hold: offered, never proposed as sure, with the plate as the other
+    strip read it first among the alternatives (its province and letter from the reading)."""
+    head = reading.plate[: max(1, len(reading.plate) - len(seen))]
+    other: tuple[str, ...] = ()
+    try:
+        other = (parse_plate(head + seen).canonical,)
+    except InvalidPlate:
+        pass
+    offered = dict.fromkeys((*other, *reading.alternatives))
+    alternatives = tuple(a for a in offered if a != reading.display)
+    return replace(
+        reading,
+        confidence=min(reading.confidence, UNSURE_CEILING),
+        alternatives=alternatives[:MAX_ALTERNATIVES],
     )
 
 

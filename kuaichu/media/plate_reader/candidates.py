@@ -51,6 +51,9 @@ class Candidate:
     # 2: a two-row plate (GA 36's rear plate of a lorry or a bus: yellow, 440x220 mm, the
     # province and letter above the serial), read as one line (``grid.prepare``).
     rows: int = 1
+    # An extended candidate's: the serial its first strip read (folded), which the whole
+    # plate's reading must hold.
+    seen: str = ""
 
 
 # OpenCV hue is 0..180. Ranges are generous: dusk light and cheap sensors shift them.

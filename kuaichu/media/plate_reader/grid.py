@@ -23,8 +23,10 @@ class Prepared:
     unrefined: npt.NDArray[np.float64]  # the same from the candidate's corners alone
     strip: U8
     plate_height: float  # px in the frame
-    # Characters of the free reading, when it was the serial alone (extended_candidate).
+    # Characters of the free reading, when it was the serial alone (extended_candidate), and
+    # those characters.
     read_chars: int = 0
+    read_serial: str = ""
 
 
 # Where a candidate's four corners sit on the plate, in millimetres (GA 36: 440x140, green
@@ -332,7 +334,7 @@ def longer_candidate(item: Prepared, share: float) -> Candidate:
     mm = np.array([[0, 0], [width * (1 + share), 0], [width * (1 + share), PLATE_HEIGHT_MM],
                    [0, PLATE_HEIGHT_MM]], np.float32)  # fmt: skip
     quad = cv2.perspectiveTransform(mm[None], item.to_frame)[0].astype(np.float32)
-    return Candidate(quad, item.candidate.hint, "extended")
+    return Candidate(quad, item.candidate.hint, "extended", seen=item.read_serial)
 
 
 def extended_candidate(item: Prepared) -> Candidate:
@@ -353,7 +355,7 @@ def extended_candidate(item: Prepared) -> Candidate:
     true_to_grid = np.array([[squeeze, 0, -first * squeeze], [0, 1, 0], [0, 0, 1]], np.float64)
     to_frame = item.to_frame @ true_to_grid
     quad = cv2.perspectiveTransform(mm[None], to_frame)[0].astype(np.float32)
-    return Candidate(quad, item.candidate.hint, "extended")
+    return Candidate(quad, item.candidate.hint, "extended", seen=item.read_serial)
 
 
 def plate_colour(strip: U8, hint: str | None = None) -> str:

@@ -21,6 +21,7 @@ from .acceptance import (
     PlateReading,
     accept,
     dedupe,
+    disagreeing,
     hopeless,
     overlaps,
     plate_found,
@@ -260,7 +261,8 @@ class PlateReader:
                 # (A two-row plate's strip already holds both rows: nothing to extend.)
                 one_row = item.candidate.rows == 1
                 if extend is not None and one_row and serial_only(free):
-                    item.read_chars = len(fold_free(free))
+                    item.read_serial = fold_free(free)
+                    item.read_chars = len(item.read_serial)
                     extend.append(item)
                 logger.debug(
                     "plate candidate (%s, %s, %.0f px high): free %r -> hopeless",
@@ -310,7 +312,8 @@ class PlateReader:
                     # it, and the longer look below, then find the whole plate).
                     reading = replace(reading, confidence=min(reading.confidence, UNSURE_CEILING))
                 if extend is not None and item.candidate.rows == 1:
-                    item.read_chars = len(fold_free(found.free))
+                    item.read_serial = fold_free(found.free)
+                    item.read_chars = len(item.read_serial)
                     extend.append(item)
             logger.debug(
                 "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"
@@ -326,6 +329,12 @@ class PlateReader:
                 seen,
                 f"{reading.display} {reading.confidence:.2f}" if reading else "rejected",
             )
+            if reading is not None and item.candidate.seen not in reading.plate[1:]:
+                # The whole plate's strip read the serial otherwise than the strip of the
+                # serial alone did (晋C·3465P rotated 22 degrees: the serial's strip read the P,
+                # the whole plate's grid cut it to its stem, "1", at 0.75): one of the two is
+                # wrong, and the other is offered beside it.
+                reading = disagreeing(reading, item.candidate.seen)
             if (
                 reading is not None
                 and item.colour == "green"
