@@ -22,6 +22,7 @@ from sim.plates import (
     render_sign,
     scene_frames,
 )
+from sim.turned import turned_scene
 
 
 @pytest.fixture(scope="module")
@@ -822,27 +823,8 @@ def test_a_whole_plate_read_otherwise_than_its_serial_alone_is_never_sure(
     plate's strip, extended from it, cut the P to its stem and read 晋C·34651 at 0.75, sure.
     Two strips of one plate disagreeing is a doubt: that reading is never proposed, the later
     stages run and read the plate right."""
-    rng = np.random.default_rng([77, 5])
-    random_plate(rng)  # the draw the composition was found with (benchmark-style)
-    plate = render_plate("晋C3465P", "yellow")
-    w = 220 + 60 * rng.random()
-    h = w * 140 / 440
-    a = np.deg2rad(22)
-    turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    half = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
-    centre = np.array([640 + 200 * (rng.random() - 0.5), 400 + 100 * (rng.random() - 0.5)])
-    corners = half @ turn.T + centre
-    frame = render_no_plate(rng, difficulty="easy", sign=False)
-    on_plain = plate_on_plain_frame(plate, corners, (0, 0, 0), rng)
-    ph, pw = plate.shape[:2]
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
-    warp = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    inside = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), warp, (1280, 720)) > 0
-    frame[inside] = on_plain[inside]
-    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    assert ok
-    frame = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    text, frame = turned_scene(5, 22.0, (220.0, 280.0), 70, 0.0)
+    assert text == "晋C3465P"
 
     quick = reader.read(frame, quick=True)  # the cheap stages, the extended one among them
     assert quick and quick[0].plate == "晋C34651" and not quick[0].sure
@@ -863,3 +845,37 @@ def test_a_disagreeing_serial_caps_the_reading_and_comes_first_among_the_alterna
     assert disagreeing(green, "BF61230").alternatives[0] == "沪B·F61230"
     # The same plate once read leniently (I for 1, O for 0): not offered as another.
     assert disagreeing(green, "F6I23O").alternatives == ()
+
+
+def test_a_plate_read_in_a_box_that_hid_its_province_is_looked_at_again_by_the_detector(
+    reader: PlateReader, detector_regions: list[tuple[int, int, int, int] | None]
+) -> None:
+    """A large, clean blue plate on a blue car: its colour does not stand out, and the edge
+    band took in the grille above it, so the strip read 甘F·2993F's province as 啡 and the
+    reading (川F·2993F, 0.03) was unsure with its serial clear, which stopped the stages. The
+    detector's own box around it, at the frame's scale, reads the plate, sure; the whole frame
+    is not searched."""
+    text, frame = turned_scene(33, 0.0, (220.0, 280.0), 70, 0.0)
+    assert text == "甘F2993F"
+    quick = reader.read(frame, quick=True)
+    assert quick and not quick[0].sure and quick[0].plate[1:] == text[1:]
+    readings = reader.read(frame)
+    assert [(r.plate, r.sure) for r in readings][:1] == [(text, True)]
+    assert len(detector_regions) == 1 and detector_regions[0] is not None
+
+
+def test_two_readings_of_one_plate_become_one_with_the_other_first_among_its_alternatives() -> None:
+    """Two stages' boxes of one small plate read two provinces, both unsure: the console shows
+    the surer, and the other is the first button the officer can tap instead. Readings of
+    other plates stay readings of their own; the same plate twice is shown once."""
+    from kuaichu.media.plate_reader.acceptance import dedupe
+
+    first = PlateReading("鲁Y15552", "鲁Y·15552", "yellow", 0.42, (100, 100, 120, 40),
+                         ("豫Y·15552", "苏Y·15552"))  # fmt: skip
+    second = PlateReading("贵Y15552", "贵Y·15552", "yellow", 0.24, (104, 98, 118, 42))
+    elsewhere = PlateReading("京A12345", "京A·12345", "blue", 0.9, (600, 300, 120, 40))
+    again = PlateReading("京A12345", "京A·12345", "blue", 0.7, (604, 302, 118, 40))
+    out = dedupe([second, elsewhere, first, again])
+    assert [r.plate for r in out] == ["京A12345", "鲁Y15552"]
+    assert out[1].alternatives == ("贵Y·15552", "豫Y·15552", "苏Y·15552")
+    assert out[0].alternatives == ()

@@ -223,12 +223,22 @@ def _alternatives(
 
 
 def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
+    """One reading per plate, the most confident; another stage's different reading of the
+    same plate (its box mostly the same) becomes its first alternative: two boxes of one small
+    plate that read two provinces are the officer's two likeliest choices."""
     readings = sorted(readings, key=lambda r: -r.confidence)
     out: list[PlateReading] = []
     for r in readings:
-        if any(r.plate == o.plate or _overlap(r.box, o.box) > 0.5 for o in out):
+        if any(r.plate == o.plate for o in out):
             continue
-        out.append(r)
+        same = next((k for k, o in enumerate(out) if _overlap(r.box, o.box) > 0.5), None)
+        if same is None:
+            out.append(r)
+            continue
+        kept = out[same]
+        if r.display not in kept.alternatives:
+            offered = (r.display, *kept.alternatives)[:MAX_ALTERNATIVES]
+            out[same] = replace(kept, alternatives=offered)
     return out
 
 

@@ -142,7 +142,17 @@ class PlateReader:
                 if r.sure or not any(overlaps(r.box, o.box) for o in readings)
             ]
             stages.append("extended")
-        if not quick and not plate_found(readings):
+        if not quick and plate_found(readings) and not any(r.sure for r in readings):
+            # The serial read clearly, the province not: the candidate's box may be what hid it
+            # (a blue plate on a blue car, whose edge band took in the grille above it: 甘 read
+            # as 啡). The detector's box around the reading, at the frame's scale, is a second
+            # look at it; the whole frame is not searched.
+            region = detector_region([(r.box, r.confidence) for r in readings], bgr.shape)
+            if region is not None:
+                found = detector.det_candidates(models.det, bgr, region)
+                readings += self._read_candidates(models, bgr, gray, found)
+                stages.append("detector near the unsure province")
+        elif not quick and not plate_found(readings):
             # Where a plate was read, unsure, the detector looks only around it (its box, a
             # box's width either side and one and a half heights above and below) at the
             # frame's own scale: a fifth of the whole frame's cost at 640 px; the hard scenes'
