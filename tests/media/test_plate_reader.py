@@ -879,3 +879,6 @@ def test_two_readings_of_one_plate_become_one_with_the_other_first_among_its_alt
     assert [r.plate for r in out] == ["京A12345", "鲁Y15552"]
     assert out[1].alternatives == ("贵Y·15552", "豫Y·15552", "苏Y·15552")
     assert out[0].alternatives == ()
+    # Already among the alternatives, further down: moved to the front.
+    third = PlateReading("苏Y15552", "苏Y·15552", "yellow", 0.1, (100, 100, 120, 40))
+    assert dedupe([first, third])[0].alternatives == ("苏Y·15552", "豫Y·15552")

@@ -236,9 +236,8 @@ def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
             out.append(r)
             continue
         kept = out[same]
-        if r.display not in kept.alternatives:
-            offered = (r.display, *kept.alternatives)[:MAX_ALTERNATIVES]
-            out[same] = replace(kept, alternatives=offered)
+        others = (a for a in kept.alternatives if a != r.display)
+        out[same] = replace(kept, alternatives=(r.display, *others)[:MAX_ALTERNATIVES])
     return out
 
 
