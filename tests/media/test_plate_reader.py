@@ -879,6 +879,11 @@ def test_two_readings_of_one_plate_become_one_with_the_other_first_among_its_alt
     assert [r.plate for r in out] == ["京A12345", "鲁Y15552"]
     assert out[1].alternatives == ("贵Y·15552", "豫Y·15552", "苏Y·15552")
     assert out[0].alternatives == ()
+    # Two boxes of 川P22635 through a call read 川Z·22635 and 沪P·22635: the truth is one's
+    # province with the other's letter, offered right after the other reading.
+    z = PlateReading("川Z22635", "川Z·22635", "blue", 0.3, (10, 10, 90, 30), ("川T·22635",))
+    p = PlateReading("沪P22635", "沪P·22635", "blue", 0.2, (12, 10, 88, 30))
+    assert dedupe([z, p])[0].alternatives == ("沪P·22635", "川P·22635", "沪Z·22635", "川T·22635")
     # Already among the alternatives, further down: moved to the front.
     third = PlateReading("苏Y15552", "苏Y·15552", "yellow", 0.1, (100, 100, 120, 40))
     assert dedupe([first, third])[0].alternatives == ("苏Y·15552", "豫Y·15552")

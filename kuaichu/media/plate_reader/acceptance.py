@@ -236,9 +236,31 @@ def dedupe(readings: list[PlateReading]) -> list[PlateReading]:
             out.append(r)
             continue
         kept = out[same]
-        others = (a for a in kept.alternatives if a != r.display)
-        out[same] = replace(kept, alternatives=(r.display, *others)[:MAX_ALTERNATIVES])
+        first = (r.display, *_crossings(kept.plate, r.plate))
+        others = (a for a in kept.alternatives if a not in first)
+        offered = tuple(dict.fromkeys(a for a in (*first, *others) if a != kept.display))
+        out[same] = replace(kept, alternatives=offered[:MAX_ALTERNATIVES])
     return out
+
+
+def _crossings(a: str, b: str) -> tuple[str, ...]:
+    """Two readings of one plate that differ in exactly two characters: each one's first
+    differing character with the other's second (川Z·22635 and 沪P·22635 read from two boxes
+    of 川P22635: the truth was neither, but 川P and 沪Z). Canonical, valid plates only."""
+    if len(a) != len(b):
+        return ()
+    diff = [k for k in range(len(a)) if a[k] != b[k]]
+    if len(diff) != 2:
+        return ()
+    j = diff[1]  # the first differing character stays each one's own
+    out: list[str] = []
+    for first, second in ((a, b), (b, a)):
+        mixed = first[:j] + second[j] + first[j + 1 :]
+        try:
+            out.append(parse_plate(mixed).canonical)
+        except InvalidPlate:
+            continue
+    return tuple(out)
 
 
 def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
