@@ -15,12 +15,16 @@ picture read differently on a busy machine.
    whatever the colour (a blue plate on a blue car, dusk): bands dense in vertical strokes, of
    plate shape, the halves split at the "·" joined; at two sizes of the frame (a near plate's
    strokes stand too far apart at the finer one to close into a band). (c) a candidate that read
-   as the serial alone is extended to the whole plate. (d) last, the PP-OCR text detector:
-   around an unsure reading when there is one (a region three boxes wide and four high, at the
-   frame's own scale), on the whole frame scaled to 640 px when there is none or nothing was
-   found there; a box of it that showed part of a plate is tried wider (a dark plate's ends fade
-   into it). A plate seen from the side is a parallelogram: the colour stage judges a blob by
-   how well it fills its own four corners, not its bounding rectangle. A yellow blob of about
+   as the serial alone is extended to the whole plate; a whole-plate reading that does not hold
+   the serial read before is never sure. (d) last, the PP-OCR text detector: around an unsure
+   reading when there is one (a region three boxes wide and four high, at the frame's own
+   scale; also when only the province is in doubt, the candidate's box may have hidden it), or
+   else around the strip that showed most of a serial alone; on the whole frame scaled to 640
+   px when there is neither or nothing was found there; a box of it that showed part of a plate
+   is tried wider (a dark plate's ends fade into it). The models' subnormal weights are zeroed
+   at load (:mod:`.subnormals`: on Intel cores they made the detector three times slower).
+   A plate seen from the side is a parallelogram: the colour stage judges a blob by how well
+   it fills its own four corners, not its bounding rectangle. A yellow blob of about
    2:1 is also tried as a two-row plate (a lorry's or a bus's rear plate: the province and
    letter above the serial), each row cut to its own strip, side by side.
 2. **Plate grid**: the corners give a homography from the plate's own millimetres (GA 36
@@ -43,7 +47,8 @@ picture read differently on a busy machine.
 5. **Confidence**: the product of the characters' confidences, the province's shrunk when no
    view saw it clearly, and nil when the plate is cut by the frame's edge before it. At or
    above SURE_CONFIDENCE the reading is proposed as read; below, it is offered as unsure
-   with its alternatives (the next provinces, the runner-up of the least certain character).
+   with its alternatives (another box's reading of the same plate and the crossings of the
+   two, the next provinces, the runner-up of the least certain character).
    What reads as no plate at all (a road sign in Chinese, a "新手上路"
    sticker, a model badge: the free reading disagrees with the grammar, characters uncertain,
    more than two serial letters) is not returned.
