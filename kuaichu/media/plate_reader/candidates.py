@@ -51,8 +51,8 @@ class Candidate:
     # 2: a two-row plate (GA 36's rear plate of a lorry or a bus: yellow, 440x220 mm, the
     # province and letter above the serial), read as one line (``grid.prepare``).
     rows: int = 1
-    # An extended candidate's: the serial its first strip read (folded), which the whole
-    # plate's reading must hold.
+    # An extended (or longer) candidate's: the serial its first strip read alone (folded),
+    # which the whole plate's reading must hold; "" for every other candidate.
     seen: str = ""
 
 

@@ -23,10 +23,12 @@ class Prepared:
     unrefined: npt.NDArray[np.float64]  # the same from the candidate's corners alone
     strip: U8
     plate_height: float  # px in the frame
-    # Characters of the free reading, when it was the serial alone (extended_candidate), and
-    # those characters.
-    read_chars: int = 0
+    # The free reading (folded), when it was the serial alone (extended_candidate).
     read_serial: str = ""
+
+    @property
+    def read_chars(self) -> int:
+        return len(self.read_serial)
 
 
 # Where a candidate's four corners sit on the plate, in millimetres (GA 36: 440x140, green

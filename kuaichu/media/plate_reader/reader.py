@@ -273,7 +273,6 @@ class PlateReader:
                 one_row = item.candidate.rows == 1
                 if extend is not None and one_row and serial_only(free):
                     item.read_serial = fold_free(free)
-                    item.read_chars = len(item.read_serial)
                     extend.append(item)
                 logger.debug(
                     "plate candidate (%s, %s, %.0f px high): free %r -> hopeless",
@@ -324,7 +323,6 @@ class PlateReader:
                     reading = replace(reading, confidence=min(reading.confidence, UNSURE_CEILING))
                 if extend is not None and item.candidate.rows == 1:
                     item.read_serial = fold_free(found.free)
-                    item.read_chars = len(item.read_serial)
                     extend.append(item)
             logger.debug(
                 "plate candidate (%s, %s, %.0f px high): free %r grammar %r conf %s"
